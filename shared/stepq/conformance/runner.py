@@ -1,0 +1,105 @@
+"""Runs conformance cases through a backend and compares them with AWS's outcomes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from stepq.conformance.builtins import registry_for
+from stepq.conformance.cases import Case, find_cases
+from stepq.conformance.matching import compare_outcome
+from stepq.core.machine import Machine
+from stepq.errors import DefinitionError
+
+
+@dataclass(slots=True)
+class CaseOutcome:
+    status: str  # SUCCEEDED | FAILED | REJECTED | TIMED_OUT | ABORTED | ERROR
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    history: list[str] = field(default_factory=list)
+
+
+Backend = Callable[[Case], CaseOutcome]
+
+
+def _prepare(case: Case) -> Machine | CaseOutcome:
+    try:  # TEMPORARY until validation lands
+        from stepq.core.definition import load_definition
+    except ImportError:
+        load_definition = None
+    raw = case.definition
+    if load_definition is not None:
+        try:
+            raw = load_definition(case.definition).raw
+        except DefinitionError as err:
+            return CaseOutcome("REJECTED", error="DefinitionError", cause=str(err))
+    name = "sm_" + uuid.uuid5(uuid.NAMESPACE_URL, case.id).hex[:8]
+    return Machine(raw, name=name)
+
+
+def memory_backend(case: Case) -> CaseOutcome:
+    """The pure core, in-process, under a virtual clock."""
+    from stepq.local.memory import MemoryBackend
+
+    machine = _prepare(case)
+    if isinstance(machine, CaseOutcome):
+        return machine
+    backend = MemoryBackend(registry_for(case.functions))
+    name = str(uuid.uuid5(uuid.NAMESPACE_URL, case.file))
+    result = backend.run(machine, case.input, name=name)
+    return CaseOutcome(result.status, result.output, result.error, result.cause, [e.type for e in result.history])
+
+
+BACKENDS: dict[str, Backend] = {"memory": memory_backend}
+
+
+@dataclass(slots=True)
+class CaseReport:
+    case: Case
+    outcome: CaseOutcome
+    difference: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.difference is None
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.outcome
+        return {
+            "file": self.case.file,
+            "id": self.case.id,
+            "status": o.status,
+            "output": o.output,
+            "error": o.error,
+            "cause": o.cause,
+            "history": o.history,
+        }
+
+
+def run_case(case: Case, backend: Backend) -> CaseReport:
+    try:
+        outcome = backend(case)
+    except Exception as exc:  # a crash in the engine is a failed case, not a crashed run
+        outcome = CaseOutcome("ERROR", error=type(exc).__name__, cause=str(exc)[:500])
+        return CaseReport(case, outcome, f"engine crashed: {type(exc).__name__}: {str(exc)[:300]}")
+    diff = compare_outcome(case.expected, outcome.status, outcome.output, outcome.error, outcome.cause)
+    return CaseReport(case, outcome, diff)
+
+
+def run_directories(
+    directories: Iterable[Path], backend: Backend, results: TextIO | None = None
+) -> list[CaseReport]:
+    reports: list[CaseReport] = []
+    for directory in directories:
+        for case in find_cases(directory):
+            report = run_case(case, backend)
+            reports.append(report)
+            if results is not None:
+                results.write(json.dumps(report.to_json(), default=str) + "\n")
+    return reports

@@ -1,0 +1,114 @@
+"""Input and output processing of a state, in both query languages.
+
+JSONPath: InputPath -> Parameters -> (work) -> ResultSelector -> ResultPath
+-> OutputPath. JSONata: Arguments -> (work) -> Output, with ``$states``.
+Assign runs in both, seeing variable values from before the state.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stepq.core import jsonata_query, jsonpath, payload
+from stepq.core.failures import RESULT_PATH_MATCH_FAILURE, StatesFailure, runtime_error
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON as Step Functions prints values inside messages."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def payload_size(value: Any) -> int:
+    return len(to_json(value).encode("utf-8"))
+
+
+# --- JSONPath -------------------------------------------------------------
+
+
+def read_path(data: Any, path: str) -> Any:
+    try:
+        return jsonpath.read(data, path)
+    except jsonpath.PathNotFoundError as err:
+        raise runtime_error(f"Invalid path '{path}' : {err}") from None
+
+
+def input_path(state: dict[str, Any], data: Any) -> Any:
+    if "InputPath" not in state:
+        return data
+    path = state["InputPath"]
+    return {} if path is None else read_path(data, path)
+
+
+def output_path(state: dict[str, Any], data: Any) -> Any:
+    if "OutputPath" not in state:
+        return data
+    path = state["OutputPath"]
+    return {} if path is None else read_path(data, path)
+
+
+def result_path(state: dict[str, Any], raw_input: Any, result: Any) -> Any:
+    if "ResultPath" not in state:
+        return result
+    path = state["ResultPath"]
+    return place_result(raw_input, path, result)
+
+
+def place_result(raw_input: Any, path: str | None, result: Any) -> Any:
+    if path is None:
+        return raw_input
+    if path == "$":
+        return result
+    try:
+        return jsonpath.write(raw_input, path, result)
+    except jsonpath.PathNotFoundError as err:
+        raise StatesFailure(
+            RESULT_PATH_MATCH_FAILURE,
+            f"Unable to apply ResultPath '{path}' to input '{to_json(raw_input)}': {err}",
+            state_scoped=True,
+        ) from None
+
+
+def render(template: Any, data: Any, context: dict[str, Any], variables: dict[str, Any]) -> Any:
+    return payload.render(template, data, context, variables)
+
+
+# --- JSONata --------------------------------------------------------------
+
+
+def bindings(
+    variables: dict[str, Any],
+    context: dict[str, Any],
+    state_input: Any,
+    **extra: Any,
+) -> dict[str, Any]:
+    states: dict[str, Any] = {"input": state_input, "context": context}
+    states.update(extra)
+    out = dict(variables)
+    out["states"] = states
+    seed = context.get("__seed__")
+    if seed is not None:
+        out["__seed__"] = seed
+    return out
+
+
+def evaluate(value: Any, env: dict[str, Any], field: str) -> Any:
+    """A JSONata field: an expression string, or a template holding some."""
+    if isinstance(value, str) and jsonata_query.is_expression(value):
+        return jsonata_query.evaluate(value[2:-2].strip(), env, field)
+    return jsonata_query.evaluate_value(value, env, field)
+
+
+def assign_jsonata(assign: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+    return {name: evaluate(value, env, "Assign") for name, value in assign.items()}
+
+
+def assign_jsonpath(
+    assign: dict[str, Any], data: Any, context: dict[str, Any], variables: dict[str, Any]
+) -> dict[str, Any]:
+    rendered = payload.render(assign, data, context, variables)
+    if not isinstance(rendered, dict):
+        raise runtime_error("Assign must be an object")
+    return rendered

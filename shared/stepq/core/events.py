@@ -1,0 +1,159 @@
+"""What goes in and out of the decision function.
+
+Inbound events are facts from the outside world (start, a task's result, a
+timer firing, a callback, a stop request); each carries the instant it is
+decided at, so the core never reads a clock. Commands are what the host must
+do after committing the history events a decision appended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# --- inbound events -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartExecution:
+    input: Any
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSucceeded:
+    task_id: str
+    output: Any
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    task_id: str
+    error: str | None
+    cause: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTimedOut:
+    """The host saw no result (``heartbeat=False``) or no heartbeat in time."""
+
+    task_id: str
+    at: datetime
+    heartbeat: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskHeartbeat:
+    task_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    timer_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackReceived:
+    """SendTaskSuccess / SendTaskFailure for a ``.waitForTaskToken`` task."""
+
+    token: str
+    at: datetime
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequested:
+    at: datetime
+    error: str | None = None
+    cause: str | None = None
+
+
+Event = (
+    StartExecution
+    | TaskSucceeded
+    | TaskFailed
+    | TaskTimedOut
+    | TaskHeartbeat
+    | TimerFired
+    | CallbackReceived
+    | StopRequested
+)
+
+# --- commands -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunTask:
+    """Invoke a step. ``idempotency_key`` is the same on every redelivery."""
+
+    task_id: str
+    resource: str
+    function_name: str | None
+    input: Any
+    attempt: int
+    idempotency_key: str
+    timeout_seconds: int | None = None
+    heartbeat_seconds: int | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    timer_id: str
+    fire_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTask:
+    """A task whose result is no longer wanted (its branch was aborted)."""
+
+    task_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinishExecution:
+    status: str
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+
+
+Command = RunTask | StartTimer | CancelTask | FinishExecution
+
+# --- history --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class HistoryEvent:
+    """One entry of the audit trail, named as Step Functions names it."""
+
+    id: int
+    type: str
+    timestamp: datetime
+    previous_id: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "timestamp": self.timestamp.isoformat(),
+            "previousEventId": self.previous_id,
+            "details": self.details,
+        }
+
+
+@dataclass(slots=True)
+class Decision:
+    """What one call of the decision function produced."""
+
+    events: list[HistoryEvent]
+    commands: list[Command]

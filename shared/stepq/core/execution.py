@@ -1,0 +1,97 @@
+"""The execution state that the decision function folds history into.
+
+It is plain data (dicts, lists, strings, numbers, datetimes) so a runtime can
+store it as a snapshot beside the history: loading it costs the same at
+transition 5 and at transition 5,000.
+
+A *frame* is one thread of control walking one ``States`` scope: the top
+level, a Parallel branch, or a Map iteration.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+TIMED_OUT = "TIMED_OUT"
+ABORTED = "ABORTED"
+
+
+@dataclass(slots=True)
+class Frame:
+    id: str
+    scope: str
+    state: str
+    input: Any
+    parent: str | None = None
+    slot: int = 0
+    entered_id: int = 0
+    entered_at: datetime | None = None
+    # What the current state computed before it blocked (effective input, ...).
+    scratch: dict[str, Any] = field(default_factory=dict)
+    retries: dict[int, int] = field(default_factory=dict)
+    retry_count: int = 0
+    variables: dict[str, Any] = field(default_factory=dict)
+    item: dict[str, Any] | None = None
+    # For Map/Parallel parents: child bookkeeping.
+    children: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ExecutionMeta:
+    execution_arn: str
+    name: str
+    state_machine_arn: str
+    state_machine_name: str
+    role_arn: str
+    start_time: datetime
+    input: Any = None
+
+
+@dataclass(slots=True)
+class ExecutionState:
+    meta: ExecutionMeta
+    status: str = RUNNING
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    last_event_id: int = 0
+    next_frame: int = 1
+    frames: dict[str, Frame] = field(default_factory=dict)
+    # task id -> frame id, timer id -> frame id, callback token -> task id
+    tasks: dict[str, str] = field(default_factory=dict)
+    timers: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    stop_time: datetime | None = None
+
+    def copy(self) -> ExecutionState:
+        return copy.deepcopy(self)
+
+    @property
+    def done(self) -> bool:
+        return self.status != RUNNING
+
+
+def new_execution(
+    *,
+    name: str,
+    state_machine_name: str,
+    start_time: datetime,
+    region: str = "us-east-1",
+    account: str = "111111111111",
+) -> ExecutionState:
+    sm_arn = f"arn:aws:states:{region}:{account}:stateMachine:{state_machine_name}"
+    meta = ExecutionMeta(
+        execution_arn=f"arn:aws:states:{region}:{account}:execution:{state_machine_name}:{name}",
+        name=name,
+        state_machine_arn=sm_arn,
+        state_machine_name=state_machine_name,
+        role_arn=f"arn:aws:iam::{account}:role/stepq-{state_machine_name}",
+        start_time=start_time,
+    )
+    return ExecutionState(meta=meta)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stepq.core import choice, dataflow
+from stepq.core.failures import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, StatesFailure
+from stepq.core.states.common import pass_through
+
+if TYPE_CHECKING:
+    from stepq.core.execution import Frame
+    from stepq.core.interpreter import Run
+
+
+class ChoiceState:
+    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        run.entered(frame, state)
+        if run.is_jsonata(state):
+            self._jsonata(run, frame, state)
+            return
+        data = dataflow.input_path(state, frame.input)
+        ctx = run.context(frame)
+        variables = run.variables(frame)
+        for rule in state.get("Choices", []):
+            if choice.evaluate_rule(rule, data, ctx, variables):
+                target, chosen = rule["Next"], rule
+                break
+        else:
+            target, chosen = self._default(state), None
+        if chosen is not None and "Assign" in chosen:
+            output = dataflow.output_path(state, data)
+            run.assign(frame, dataflow.assign_jsonpath(chosen["Assign"], data, ctx, variables))
+        else:
+            output = pass_through(run, frame, state, data)
+        self._leave(run, frame, state, target, output)
+
+    def _jsonata(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        ctx = run.context(frame)
+        env = run.jsonata_env(frame, ctx, frame.input)
+        for rule in state.get("Choices", []):
+            verdict = dataflow.evaluate(rule["Condition"], env, "Condition")
+            if not isinstance(verdict, bool):
+                raise StatesFailure(
+                    QUERY_EVALUATION_ERROR,
+                    f"The JSONata expression '{rule['Condition'][2:-2].strip()}' specified for the field "
+                    f"'Condition' returned an unexpected result type. Expected 'boolean', but was "
+                    f"'{_json_type(verdict)}' for value: {dataflow.to_json(verdict)}",
+                    state_scoped=True,
+                )
+            if verdict:
+                output = dataflow.evaluate(rule["Output"], env, "Output") if "Output" in rule else None
+                has_output = "Output" in rule
+                if "Assign" in rule:
+                    run.assign(frame, dataflow.assign_jsonata(rule["Assign"], env))
+                if not has_output:
+                    output = pass_through(run, frame, state, frame.input)
+                self._leave(run, frame, state, rule["Next"], output)
+                return
+        self._leave(run, frame, state, self._default(state), pass_through(run, frame, state, frame.input))
+
+    def _default(self, state: dict[str, Any]) -> str:
+        if "Default" not in state:
+            raise StatesFailure(NO_CHOICE_MATCHED, "No Matches!", state_scoped=False)
+        return state["Default"]
+
+    def _leave(self, run: Run, frame: Frame, state: dict[str, Any], target: str, output: Any) -> None:
+        run.emit("ChoiceStateExited", name=frame.state, output=output)
+        run.goto(frame, target, output)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

@@ -1,0 +1,59 @@
+"""Data flow shared by the states that produce a result (Pass, Task, Parallel, Map)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stepq.core import dataflow
+
+if TYPE_CHECKING:
+    from stepq.core.execution import Frame
+    from stepq.core.interpreter import Run
+
+
+def effective_input(run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], field: str) -> Any:
+    """InputPath then Parameters (JSONPath), or Arguments (JSONata)."""
+    if run.is_jsonata(state):
+        if field not in ("Parameters", "Arguments") or "Arguments" not in state:
+            return frame.input
+        env = run.jsonata_env(frame, ctx, frame.input)
+        return dataflow.evaluate(state["Arguments"], env, "Arguments")
+    data = dataflow.input_path(state, frame.input)
+    if field in state:
+        return dataflow.render(state[field], data, ctx, run.variables(frame))
+    return data
+
+
+def finish_with_result(run: Run, frame: Frame, state: dict[str, Any], result: Any, *, selector: bool = True) -> None:
+    """ResultSelector, Assign, ResultPath, OutputPath (or Output/Assign), then leave."""
+    ctx = run.context(frame)
+    if run.is_jsonata(state):
+        env = run.jsonata_env(frame, ctx, frame.input, result=result)
+        output = dataflow.evaluate(state["Output"], env, "Output") if "Output" in state else result
+        if "Assign" in state:
+            run.assign(frame, dataflow.assign_jsonata(state["Assign"], env))
+        run.exit_state(frame, state, output)
+        return
+    variables = run.variables(frame)
+    if selector and "ResultSelector" in state:
+        result = dataflow.render(state["ResultSelector"], result, ctx, variables)
+    assigned = dataflow.assign_jsonpath(state["Assign"], result, ctx, variables) if "Assign" in state else None
+    output = dataflow.result_path(state, frame.input, result)
+    output = dataflow.output_path(state, output)
+    if assigned is not None:
+        run.assign(frame, assigned)
+    run.exit_state(frame, state, output)
+
+
+def pass_through(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> Any:
+    """Output and Assign for states without a result (Choice, Wait, Succeed)."""
+    ctx = run.context(frame)
+    if run.is_jsonata(state):
+        env = run.jsonata_env(frame, ctx, frame.input)
+        output = dataflow.evaluate(state["Output"], env, "Output") if "Output" in state else frame.input
+        if "Assign" in state:
+            run.assign(frame, dataflow.assign_jsonata(state["Assign"], env))
+        return output
+    if "Assign" in state:
+        run.assign(frame, dataflow.assign_jsonpath(state["Assign"], data, ctx, run.variables(frame)))
+    return dataflow.output_path(state, data)

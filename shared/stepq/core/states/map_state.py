@@ -1,0 +1,203 @@
+"""Map: run the item processor once per item, at most MaxConcurrency at a time.
+
+``ProcessorConfig.Mode: DISTRIBUTED`` runs with the same semantics as inline
+(its history says MapRun* instead of MapIteration*). Tolerated failures let
+the Map succeed while few enough items fail.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from stepq.core import dataflow
+from stepq.core.failures import (
+    EXCEEDED_TOLERATED_FAILURE,
+    QUERY_EVALUATION_ERROR,
+    StatesFailure,
+    runtime_error,
+)
+from stepq.core.machine import processor_scope
+from stepq.core.states.choice_state import _json_type
+from stepq.core.states.common import finish_with_result
+
+if TYPE_CHECKING:
+    from stepq.core.execution import Frame
+    from stepq.core.interpreter import Run
+
+
+class MapState:
+    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        run.entered(frame, state)
+        self.launch(run, frame, state)
+
+    def retry(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        self.launch(run, frame, state)
+
+    # --- configuration ----------------------------------------------------
+
+    def _items(self, run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any]) -> tuple[Any, list[Any]]:
+        if run.is_jsonata(state):
+            env = run.jsonata_env(frame, ctx, frame.input)
+            if "Items" in state:
+                raw = state["Items"]
+                items = dataflow.evaluate(raw, env, "Items")
+                if not isinstance(items, list):
+                    expr = raw[2:-2].strip() if isinstance(raw, str) else dataflow.to_json(raw)
+                    raise StatesFailure(
+                        QUERY_EVALUATION_ERROR,
+                        f"The JSONata expression '{expr}' specified for the field 'Items' returned an "
+                        f"unexpected result type. Expected 'array', but was '{_json_type(items)}' for "
+                        f"value: {dataflow.to_json(items)}",
+                        state_scoped=True,
+                    )
+                return frame.input, items
+            if not isinstance(frame.input, list):
+                raise StatesFailure(
+                    QUERY_EVALUATION_ERROR,
+                    f"Map state input must be an array but was: {dataflow.to_json(frame.input)}",
+                    state_scoped=True,
+                )
+            return frame.input, frame.input
+        data = dataflow.input_path(state, frame.input)
+        items = dataflow.read_path(data, state["ItemsPath"]) if "ItemsPath" in state else data
+        if not isinstance(items, list):
+            raise runtime_error(f"Map state input must be an array but was: {dataflow.to_json(items)}")
+        return data, items
+
+    def _number(
+        self, run: Run, frame: Frame, state: dict[str, Any], data: Any, name: str, default: float, *, integer: bool
+    ) -> float:
+        raw = state.get(name)
+        if run.is_jsonata(state) and isinstance(raw, str):
+            env = run.jsonata_env(frame, run.context(frame), frame.input)
+            raw = dataflow.evaluate(raw, env, name)
+        elif f"{name}Path" in state:
+            path = state[f"{name}Path"]
+            raw = dataflow.read_path(data, path)
+            valid = not isinstance(raw, bool) and isinstance(raw, int | float) and raw >= 0
+            if valid and integer:
+                valid = raw == int(raw)
+            if not valid:
+                shown = raw if isinstance(raw, str) else dataflow.to_json(raw)
+                kind = "a valid integer" if integer else "a valid number"
+                raise runtime_error(f'The {name}Path field refers to value "{shown}" which is not {kind}: {path}')
+        if raw is None:
+            return default
+        return float(raw)
+
+    # --- running ----------------------------------------------------------
+
+    def launch(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        ctx = run.context(frame)
+        data, items = self._items(run, frame, state, ctx)
+        max_concurrency = int(self._number(run, frame, state, data, "MaxConcurrency", 0, integer=True))
+        tolerated_count = self._number(run, frame, state, data, "ToleratedFailureCount", 0, integer=True)
+        tolerated_pct = self._number(run, frame, state, data, "ToleratedFailurePercentage", 0, integer=False)
+        processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+        distributed = processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+        run.emit("MapStateStarted", length=len(items))
+        if distributed:
+            run.emit("MapRunStarted")
+        frame.children = {
+            "items": items,
+            "data": data,
+            "results": [None] * len(items),
+            "next": 0,
+            "running": 0,
+            "done": 0,
+            "failed": 0,
+            "max": max_concurrency,
+            "tolerated": min(tolerated_count, len(items)),
+            "tolerated_pct": tolerated_pct,
+            "distributed": distributed,
+        }
+        if not items:
+            self._done(run, frame, state)
+            return
+        self._launch_more(run, frame, state)
+
+    def _launch_more(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        c = frame.children
+        assert c is not None
+        items = c["items"]
+        scope = processor_scope(frame.scope, frame.state)
+        while c["next"] < len(items) and (c["max"] == 0 or c["running"] < c["max"]):
+            index = c["next"]
+            c["next"] += 1
+            c["running"] += 1
+            item_input = self._item_input(run, frame, state, c["data"], index, items[index])
+            if not c["distributed"]:
+                run.emit("MapIterationStarted", index=index, name=frame.state)
+            run.new_frame(scope, item_input, frame, index)
+
+    def _item_input(self, run: Run, frame: Frame, state: dict[str, Any], data: Any, index: int, value: Any) -> Any:
+        selector_name = "ItemSelector" if "ItemSelector" in state else "Parameters"
+        if selector_name not in state:
+            return value
+        ctx = run.context(frame, item={"Index": index, "Value": value})
+        if run.is_jsonata(state):
+            env = run.jsonata_env(frame, ctx, frame.input)
+            return dataflow.evaluate(state[selector_name], env, selector_name)
+        return dataflow.render(state[selector_name], data, ctx, run.variables(frame))
+
+    def child_succeeded(self, run: Run, frame: Frame, state: dict[str, Any], slot: int, output: Any) -> None:
+        c = frame.children
+        assert c is not None
+        c["results"][slot] = output
+        c["running"] -= 1
+        c["done"] += 1
+        if not c["distributed"]:
+            run.emit("MapIterationSucceeded", index=slot, name=frame.state)
+        self._progress(run, frame, state)
+
+    def child_failed(
+        self, run: Run, frame: Frame, state: dict[str, Any], slot: int, error: str | None, cause: str | None
+    ) -> None:
+        c = frame.children
+        assert c is not None
+        c["running"] -= 1
+        c["done"] += 1
+        c["failed"] += 1
+        failure: dict[str, Any] = {"Error": error}
+        if cause is not None:
+            failure["Cause"] = cause
+        c["results"][slot] = failure
+        if not c["distributed"]:
+            run.emit("MapIterationFailed", index=slot, name=frame.state, error=error, cause=cause)
+        if self._tolerated(c):
+            self._progress(run, frame, state)
+            return
+        run.abort_children(frame)
+        frame.children = None
+        if c["distributed"]:
+            run.emit("MapRunFailed")
+        run.emit("MapStateFailed", error=error, cause=cause)
+        if c["distributed"] or c["tolerated"] or c["tolerated_pct"]:
+            error, cause = EXCEEDED_TOLERATED_FAILURE, (
+                "The specified tolerated failure threshold was exceeded"
+            )
+        run.state_failed(frame, state, error, cause)
+
+    def _tolerated(self, c: dict[str, Any]) -> bool:
+        total = len(c["items"])
+        if c["failed"] <= c["tolerated"]:
+            return True
+        return c["tolerated_pct"] > 0 and c["failed"] * 100 <= math.floor(c["tolerated_pct"] * total)
+
+    def _progress(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        c = frame.children
+        assert c is not None
+        if c["done"] == len(c["items"]):
+            self._done(run, frame, state)
+        else:
+            self._launch_more(run, frame, state)
+
+    def _done(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        c = frame.children
+        assert c is not None
+        frame.children = None
+        if c["distributed"]:
+            run.emit("MapRunSucceeded")
+        run.emit("MapStateSucceeded")
+        finish_with_result(run, frame, state, c["results"])

@@ -1,0 +1,207 @@
+"""Task: run a step somewhere else and wait for its result.
+
+Resource forms: a Lambda function ARN (the effective input is the event),
+``arn:aws:states:::lambda:invoke`` (Parameters hold FunctionName and Payload;
+the result is Lambda's invoke envelope), any other ARN (handed to the host
+as is), each optionally ``.waitForTaskToken`` (the host's own result is only
+an acknowledgement; a callback carrying the token finishes the task).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from stepq.core import dataflow
+from stepq.core.events import RunTask
+from stepq.core.failures import DATA_LIMIT_EXCEEDED, HEARTBEAT_TIMEOUT, TIMEOUT, StatesFailure, runtime_error
+from stepq.core.states.common import effective_input, finish_with_result
+
+if TYPE_CHECKING:
+    from stepq.core.execution import Frame
+    from stepq.core.interpreter import Run
+
+_LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$")
+_LAMBDA_INVOKE = re.compile(r"^arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?$")
+WAIT_FOR_TOKEN = ".waitForTaskToken"
+
+
+def function_name(name_or_arn: Any) -> str | None:
+    if not isinstance(name_or_arn, str):
+        return None
+    match = _LAMBDA_ARN.match(name_or_arn)
+    return match.group(1) if match else name_or_arn
+
+
+def lambda_envelope(payload: Any, request_id: str, date: str) -> dict[str, Any]:
+    """What ``lambda:invoke`` returns: Lambda's Invoke response, as Step Functions shapes it."""
+    length = str(len(json.dumps(payload).encode()))
+    return {
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {
+                "X-Amz-Executed-Version": ["$LATEST"],
+                "x-amzn-Remapped-Content-Length": ["0"],
+                "Connection": ["keep-alive"],
+                "x-amzn-RequestId": [request_id],
+                "Content-Length": [length],
+                "Date": [date],
+                "X-Amzn-Trace-Id": [f"Root={request_id}"],
+                "Content-Type": ["application/json"],
+            },
+            "HttpHeaders": {
+                "Connection": "keep-alive",
+                "Content-Length": length,
+                "Content-Type": "application/json",
+                "Date": date,
+                "X-Amz-Executed-Version": "$LATEST",
+                "x-amzn-Remapped-Content-Length": "0",
+                "x-amzn-RequestId": request_id,
+                "X-Amzn-Trace-Id": f"Root={request_id}",
+            },
+            "HttpStatusCode": 200,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    }
+
+
+class TaskState:
+    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        run.entered(frame, state)
+        self.schedule(run, frame, state)
+
+    def retry(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        self.schedule(run, frame, state)
+
+    def schedule(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        from stepq.core.interpreter import make_token
+
+        resource: str = state["Resource"]
+        waits_for_token = resource.endswith(WAIT_FOR_TOKEN)
+        # The token must be known before Parameters are rendered ($$.Task.Token).
+        task_key = f"{frame.id}:{run.s.last_event_id + 1}"
+        token = make_token(run.s.meta.execution_arn, task_key) if waits_for_token else None
+        ctx = run.context(frame, token=token)
+        args = effective_input(run, frame, state, ctx, "Parameters")
+        timeout = self._seconds(run, frame, state, ctx, "TimeoutSeconds")
+        heartbeat = self._seconds(run, frame, state, ctx, "HeartbeatSeconds")
+
+        invoke = _LAMBDA_INVOKE.match(resource)
+        lambda_arn = _LAMBDA_ARN.match(resource)
+        if invoke:
+            kind = "lambda:invoke"
+            name = function_name(args.get("FunctionName")) if isinstance(args, dict) else None
+            payload = args.get("Payload") if isinstance(args, dict) else None
+            payload = {} if payload is None else payload
+        elif lambda_arn:
+            kind, name, payload = "lambda", lambda_arn.group(1), args
+        else:
+            kind, name, payload = "service", None, args
+        family = "LambdaFunction" if kind == "lambda" else "Task"
+        scheduled = run.emit(
+            f"{family}Scheduled", resource=resource, input=payload, timeoutInSeconds=timeout, heartbeatInSeconds=heartbeat
+        )
+        run.emit(f"{family}Started", resource=resource)
+        task_id = f"{frame.id}:{scheduled}"
+        frame.scratch.update(task=task_id, kind=kind, family=family, token=token)
+        run.s.tasks[task_id] = frame.id
+        if token is not None:
+            run.s.tokens[token] = task_id
+        run.commands.append(
+            RunTask(
+                task_id=task_id,
+                resource=resource,
+                function_name=name,
+                input=payload,
+                attempt=frame.retry_count,
+                idempotency_key=f"{run.s.meta.execution_arn}:{task_id}",
+                timeout_seconds=timeout,
+                heartbeat_seconds=heartbeat,
+                token=token,
+            )
+        )
+
+    def _seconds(self, run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], name: str) -> int | None:
+        value = state.get(name)
+        if run.is_jsonata(state) and isinstance(value, str):
+            env = run.jsonata_env(frame, ctx, frame.input)
+            value = dataflow.evaluate(value, env, name)
+        elif f"{name}Path" in state:
+            path = state[f"{name}Path"]
+            value = dataflow.read_path(dataflow.input_path(state, frame.input), path)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise runtime_error(f"The {name}Path parameter does not reference a positive integer: {path} == {value}")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise runtime_error(f"The {name} field must be a positive integer, but was: {dataflow.to_json(value)}")
+        return int(value)
+
+    # --- outcomes -------------------------------------------------------
+
+    def _owns(self, run: Run, frame: Frame, task_id: str) -> bool:
+        return frame.scratch.get("task") == task_id
+
+    def _close(self, run: Run, frame: Frame, task_id: str) -> None:
+        run.s.tasks.pop(task_id, None)
+        token = frame.scratch.get("token")
+        if token:
+            run.s.tokens.pop(token, None)
+
+    def task_succeeded(self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, output: Any) -> None:
+        if not self._owns(run, frame, task_id):
+            return
+        if frame.scratch.get("token"):
+            # The step only handed the token on; the callback brings the result.
+            if not frame.scratch.get("submitted"):
+                frame.scratch["submitted"] = True
+                run.emit("TaskSubmitted", resource=state["Resource"], output=output)
+            return
+        self.callback_succeeded(run, frame, state, task_id, output)
+
+    def callback_succeeded(self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, output: Any) -> None:
+        if not self._owns(run, frame, task_id):
+            return
+        self._close(run, frame, task_id)
+        family = frame.scratch["family"]
+        run.emit(f"{family}Succeeded", output=output)
+        result = output
+        if frame.scratch["kind"] == "lambda:invoke":
+            request_id = str(uuid.UUID(int=hash_int(run.seed(frame) + task_id)))
+            result = lambda_envelope(output, request_id, run.now.strftime("%a, %d %b %Y %H:%M:%S GMT"))
+        if dataflow.payload_size(result) > dataflow.MAX_PAYLOAD_BYTES:
+            raise StatesFailure(
+                DATA_LIMIT_EXCEEDED,
+                f"The state/task '{frame.state}' returned a result with a size exceeding "
+                "the maximum number of bytes service limit.",
+            )
+        finish_with_result(run, frame, state, result)
+
+    def task_failed(
+        self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, error: str | None, cause: str | None
+    ) -> None:
+        if not self._owns(run, frame, task_id):
+            return
+        self._close(run, frame, task_id)
+        run.emit(f"{frame.scratch['family']}Failed", error=error, cause=cause)
+        run.state_failed(frame, state, error, cause)
+
+    callback_failed = task_failed
+
+    def task_timed_out(self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, heartbeat: bool) -> None:
+        if not self._owns(run, frame, task_id):
+            return
+        self._close(run, frame, task_id)
+        error = HEARTBEAT_TIMEOUT if heartbeat else TIMEOUT
+        run.emit(f"{frame.scratch['family']}TimedOut", error=error)
+        run.state_failed(frame, state, error, None)
+
+
+def hash_int(text: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big")

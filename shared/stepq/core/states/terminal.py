@@ -1,0 +1,58 @@
+"""Succeed and Fail: the states that end a frame."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stepq.core import dataflow, jsonpath
+from stepq.core.failures import runtime_error
+from stepq.core.states.common import pass_through
+
+if TYPE_CHECKING:
+    from stepq.core.execution import Frame
+    from stepq.core.interpreter import Run
+
+
+class SucceedState:
+    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        run.entered(frame, state)
+        data = frame.input if run.is_jsonata(state) else dataflow.input_path(state, frame.input)
+        run.exit_state(frame, state, pass_through(run, frame, state, data))
+
+
+class FailState:
+    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+        run.entered(frame, state)
+        error = self._field(run, frame, state, "Error")
+        cause = self._field(run, frame, state, "Cause")
+        run.fail_frame(frame, error, cause)
+
+    def _field(self, run: Run, frame: Frame, state: dict[str, Any], name: str) -> str | None:
+        if run.is_jsonata(state):
+            if name not in state:
+                return None
+            env = run.jsonata_env(frame, run.context(frame), frame.input)
+            value = dataflow.evaluate(state[name], env, name)
+            return value if isinstance(value, str) or value is None else dataflow.to_json(value)
+        if name in state:
+            return state[name]
+        path = state.get(f"{name}Path")
+        if path is None:
+            return None
+        if path.startswith("States."):
+            from stepq.core import intrinsics
+
+            value = intrinsics.evaluate(path, frame.input, run.context(frame), run.variables(frame))
+        else:
+            try:
+                value = dataflow.jsonpath.read(frame.input, path) if path.startswith("$.") or path == "$" else None
+                if not (path.startswith("$.") or path == "$"):
+                    from stepq.core import payload
+
+                    value = payload.resolve(path, frame.input, run.context(frame), run.variables(frame))
+            except jsonpath.PathNotFoundError:
+                raise runtime_error(
+                    f"The JSONPath '{path}' specified for the field '{name}Path' could not be found "
+                    f"in the input '{dataflow.to_json(frame.input)}'"
+                ) from None
+        return value if isinstance(value, str) or value is None else dataflow.to_json(value)

@@ -1,0 +1,103 @@
+"""The memory backend: drives the pure core in-process under a virtual clock.
+
+A discrete-event loop: task results, timeouts and timers are queued at the
+virtual instant they happen, so a Wait of a year or a 60-second step costs
+nothing, while a Task's TimeoutSeconds still sees the time pass.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from stepq.core.events import (
+    Event,
+    FinishExecution,
+    HistoryEvent,
+    RunTask,
+    StartExecution,
+    StartTimer,
+    TaskFailed,
+    TaskSucceeded,
+    TaskTimedOut,
+    TimerFired,
+)
+from stepq.core.execution import ExecutionState, new_execution
+from stepq.core.interpreter import decide
+from stepq.core.machine import Machine
+from stepq.invoke import InvocationContext, StepFunction, invoke
+
+DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class ExecutionResult:
+    status: str
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    history: list[HistoryEvent] = field(default_factory=list)
+    state: ExecutionState | None = None
+
+
+class MemoryBackend:
+    """Runs executions to completion in-process; no I/O, no real waiting."""
+
+    def __init__(self, functions: Mapping[str, StepFunction], *, max_events: int = 1_000_000) -> None:
+        self.functions = functions
+        self.max_events = max_events
+
+    def run(
+        self,
+        machine: Machine,
+        execution_input: Any,
+        *,
+        name: str = "execution",
+        start: datetime = DEFAULT_START,
+    ) -> ExecutionResult:
+        state = new_execution(name=name, state_machine_name=machine.name, start_time=start)
+        queue: list[tuple[datetime, int, Event]] = []
+        order = itertools.count()
+        history: list[HistoryEvent] = []
+
+        def push(at: datetime, event: Event) -> None:
+            heapq.heappush(queue, (at, next(order), event))
+
+        push(start, StartExecution(execution_input, start))
+        handled = 0
+        while queue and not state.done:
+            handled += 1
+            if handled > self.max_events:
+                raise RuntimeError(f"execution did not finish after {self.max_events} events")
+            now, _, event = heapq.heappop(queue)
+            state, decision = decide(machine, state, event, in_place=True)
+            history.extend(decision.events)
+            for command in decision.commands:
+                if isinstance(command, RunTask):
+                    self._run_task(command, now, push)
+                elif isinstance(command, StartTimer):
+                    push(max(command.fire_at, now), TimerFired(command.timer_id, max(command.fire_at, now)))
+                elif isinstance(command, FinishExecution):
+                    break
+        return ExecutionResult(state.status, state.output, state.error, state.cause, history, state)
+
+    def _run_task(self, command: RunTask, now: datetime, push: Any) -> None:
+        ctx = InvocationContext(
+            function_name=command.function_name or "",
+            aws_request_id=command.idempotency_key,
+            idempotency_key=command.idempotency_key,
+            attempt=command.attempt,
+            task_token=command.token,
+        )
+        outcome = invoke(self.functions, command.function_name, command.input, context=ctx)
+        done_at = now + timedelta(seconds=outcome.delay_seconds)
+        if command.timeout_seconds is not None:
+            push(now + timedelta(seconds=command.timeout_seconds), TaskTimedOut(command.task_id, now + timedelta(seconds=command.timeout_seconds)))
+        if outcome.failed:
+            push(done_at, TaskFailed(command.task_id, outcome.error, outcome.cause, done_at))
+        else:
+            push(done_at, TaskSucceeded(command.task_id, outcome.output, done_at))
