@@ -15,8 +15,8 @@ class CustomException(Exception):  # noqa: N818 - the name the cases expect
     pass
 
 
-def _raising(exc: Exception, line: str) -> Exception:
-    exc.lambda_stack = [f'  File "/var/task/handler.py", line 2, in handler\n    {line}\n']  # type: ignore[attr-defined]
+def _raising(exc: Exception, line: str, number: int = 2) -> Exception:
+    exc.lambda_stack = [f'  File "/var/task/handler.py", line {number}, in handler\n    {line}\n']  # type: ignore[attr-defined]
     return exc
 
 
@@ -33,7 +33,7 @@ def raise_exception(event: Any, context: InvocationContext) -> Any:
 
 
 def raise_custom_exception(event: Any, context: InvocationContext) -> Any:
-    raise _raising(CustomException(), "raise CustomException()")
+    raise _raising(CustomException(), "raise CustomException()", 9)
 
 
 def sleep_60(event: Any, context: InvocationContext) -> Any:

@@ -64,6 +64,8 @@ class CaseReport:
     case: Case
     outcome: CaseOutcome
     difference: str | None
+    # Passes only with the recorder-redaction placeholders (see matching.py).
+    needs_redactions: bool = False
 
     @property
     def passed(self) -> bool:
@@ -89,7 +91,10 @@ def run_case(case: Case, backend: Backend) -> CaseReport:
         outcome = CaseOutcome("ERROR", error=type(exc).__name__, cause=str(exc)[:500])
         return CaseReport(case, outcome, f"engine crashed: {type(exc).__name__}: {str(exc)[:300]}")
     diff = compare_outcome(case.expected, outcome.status, outcome.output, outcome.error, outcome.cause)
-    return CaseReport(case, outcome, diff)
+    strict = compare_outcome(
+        case.expected, outcome.status, outcome.output, outcome.error, outcome.cause, strict=True
+    )
+    return CaseReport(case, outcome, diff, needs_redactions=diff is None and strict is not None)
 
 
 def run_directories(

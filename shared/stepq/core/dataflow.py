@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from stepq.core import jsonata_query, jsonpath, payload
-from stepq.core.failures import RESULT_PATH_MATCH_FAILURE, StatesFailure, runtime_error
+from stepq.core.failures import DATA_LIMIT_EXCEEDED, RESULT_PATH_MATCH_FAILURE, StatesFailure, runtime_error
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 
@@ -28,25 +28,69 @@ def payload_size(value: Any) -> int:
 # --- JSONPath -------------------------------------------------------------
 
 
-def read_path(data: Any, path: str) -> Any:
+def read_reference(path: str, data: Any, context: dict[str, Any] | None, variables: dict[str, Any] | None) -> Any:
+    """Read ``$...`` from ``data``, ``$$...`` from the context, ``$name...`` from a variable."""
+    if path.startswith("$$"):
+        return jsonpath.read(public_context(context or {}), path[1:])
+    if len(path) > 1 and path[1] not in ".[":
+        name, rest = _split_variable(path[1:])
+        if variables is None or name not in variables:
+            raise jsonpath.PathNotFoundError(f"Variable '{name}' is not defined")
+        return jsonpath.read(variables[name], "$" + rest)
+    return jsonpath.read(data, path)
+
+
+def _split_variable(text: str) -> tuple[str, str]:
+    for i, ch in enumerate(text):
+        if ch in ".[":
+            return text[:i], text[i:]
+    return text, ""
+
+
+def public_context(context: dict[str, Any]) -> dict[str, Any]:
+    """The context object as ``$$`` shows it (without the engine's private keys)."""
+    if "__seed__" not in context:
+        return context
+    return {k: v for k, v in context.items() if not k.startswith("__")}
+
+
+def read_path(
+    data: Any, path: str, context: dict[str, Any] | None = None, variables: dict[str, Any] | None = None
+) -> Any:
     try:
-        return jsonpath.read(data, path)
+        return read_reference(path, data, context, variables)
     except jsonpath.PathNotFoundError as err:
         raise runtime_error(f"Invalid path '{path}' : {err}") from None
 
 
-def input_path(state: dict[str, Any], data: Any) -> Any:
+def input_path(
+    state: dict[str, Any], data: Any, context: dict[str, Any] | None = None, variables: dict[str, Any] | None = None
+) -> Any:
     if "InputPath" not in state:
         return data
     path = state["InputPath"]
-    return {} if path is None else read_path(data, path)
+    return {} if path is None else read_path(data, path, context, variables)
 
 
-def output_path(state: dict[str, Any], data: Any) -> Any:
+def output_path(
+    state: dict[str, Any], data: Any, context: dict[str, Any] | None = None, variables: dict[str, Any] | None = None
+) -> Any:
     if "OutputPath" not in state:
         return data
     path = state["OutputPath"]
-    return {} if path is None else read_path(data, path)
+    return {} if path is None else read_path(data, path, context, variables)
+
+
+def check_size(value: Any, state_name: str) -> None:
+    """Step Functions' 256 KiB limit on what a state passes on."""
+    # ASCII-escaped JSON is never shorter than the UTF-8 bytes: a cheap first test.
+    if len(json.dumps(value)) <= MAX_PAYLOAD_BYTES or payload_size(value) <= MAX_PAYLOAD_BYTES:
+        return
+    raise StatesFailure(
+        DATA_LIMIT_EXCEEDED,
+        f"The state/task '{state_name}' returned a result with a size exceeding "
+        "the maximum number of bytes service limit.",
+    )
 
 
 def result_path(state: dict[str, Any], raw_input: Any, result: Any) -> Any:

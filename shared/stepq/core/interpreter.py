@@ -120,17 +120,16 @@ class Run:
                 "RoleArn": meta.role_arn,
                 "RedriveCount": 0,
             },
-            "State": {
-                "EnteredTime": iso(frame.entered_at),
-                "Name": frame.state,
-                "RetryCount": frame.retry_count,
-            },
+            "State": {"EnteredTime": iso(frame.entered_at), "Name": frame.state},
             "StateMachine": {"Id": meta.state_machine_arn, "Name": meta.state_machine_name},
         }
+        if self.machine.state(frame.scope, frame.state)["Type"] in _RETRYABLE_TYPES:
+            ctx["State"]["RetryCount"] = frame.retry_count  # only states that can retry have it
         if token is not None:
             ctx["Task"] = {"Token": token}
         if item is not None:
             ctx["Map"] = {"Item": item}
+        ctx["__seed__"] = self.seed(frame)  # private: intrinsics draw UUIDs/randoms from it
         return ctx
 
     def seed(self, frame: Frame) -> str:
@@ -147,9 +146,22 @@ class Run:
         return merged
 
     def jsonata_env(self, frame: Frame, ctx: dict[str, Any], state_input: Any, **extra: Any) -> dict[str, Any]:
-        env = dataflow.bindings(self.variables(frame), ctx, state_input, **extra)
+        env = dataflow.bindings(self.variables(frame), dataflow.public_context(ctx), state_input, **extra)
         env["__seed__"] = self.seed(frame)
         return env
+
+    def read(self, frame: Frame, data: Any, path: str) -> Any:
+        return dataflow.read_path(data, path, self.context(frame), self.variables(frame))
+
+    def input_path(self, frame: Frame, state: dict[str, Any]) -> Any:
+        if "InputPath" not in state:
+            return frame.input
+        return dataflow.input_path(state, frame.input, self.context(frame), self.variables(frame))
+
+    def output_path(self, frame: Frame, state: dict[str, Any], data: Any) -> Any:
+        if "OutputPath" not in state:
+            return data
+        return dataflow.output_path(state, data, self.context(frame), self.variables(frame))
 
     def assign(self, frame: Frame, values: dict[str, Any]) -> None:
         frame.variables.update(values)
@@ -179,6 +191,7 @@ class Run:
         frame.scratch = {}
 
     def exit_state(self, frame: Frame, state: dict[str, Any], output: Any) -> None:
+        dataflow.check_size(output, frame.state)
         self.emit(f"{state['Type']}StateExited", name=frame.state, output=output)
         if state.get("End") or state["Type"] == "Succeed":
             self.complete_frame(frame, output)
@@ -274,9 +287,8 @@ class Run:
     def caught(
         self, frame: Frame, state: dict[str, Any], catcher: dict[str, Any], error: str | None, cause: str | None
     ) -> None:
-        error_output: dict[str, Any] = {"Error": error}
-        if cause is not None:
-            error_output["Cause"] = cause
+        # Step Functions always gives a caught error a Cause, empty when there was none.
+        error_output: dict[str, Any] = {"Error": error, "Cause": "" if cause is None else cause}
         try:
             if self.is_jsonata(state):
                 ctx = self.context(frame)

@@ -18,7 +18,7 @@ DEFAULT_BACKOFF_RATE = 2.0
 
 # Step Functions never retries or catches these, whatever the rules say.
 _TERMINAL = frozenset({RUNTIME})
-# States.ALL and States.TaskFailed do not match these.
+# States.TaskFailed does not match these (States.ALL does).
 _NOT_WILDCARDED = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
 
 
@@ -28,7 +28,7 @@ def error_matches(error_equals: list[str], error: str) -> bool:
     for name in error_equals:
         if name == error:
             return True
-        if name == ALL and error not in _NOT_WILDCARDED:
+        if name == ALL:
             return True
         if name == TASK_FAILED and error not in _NOT_WILDCARDED and error != TIMEOUT:
             return True

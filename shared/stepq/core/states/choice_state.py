@@ -17,7 +17,7 @@ class ChoiceState:
         if run.is_jsonata(state):
             self._jsonata(run, frame, state)
             return
-        data = dataflow.input_path(state, frame.input)
+        data = run.input_path(frame, state)
         ctx = run.context(frame)
         variables = run.variables(frame)
         for rule in state.get("Choices", []):
@@ -27,7 +27,7 @@ class ChoiceState:
         else:
             target, chosen = self._default(state), None
         if chosen is not None and "Assign" in chosen:
-            output = dataflow.output_path(state, data)
+            output = run.output_path(frame, state, data)
             run.assign(frame, dataflow.assign_jsonpath(chosen["Assign"], data, ctx, variables))
         else:
             output = pass_through(run, frame, state, data)

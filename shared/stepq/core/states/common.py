@@ -18,7 +18,7 @@ def effective_input(run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str
             return frame.input
         env = run.jsonata_env(frame, ctx, frame.input)
         return dataflow.evaluate(state["Arguments"], env, "Arguments")
-    data = dataflow.input_path(state, frame.input)
+    data = run.input_path(frame, state)
     if field in state:
         return dataflow.render(state[field], data, ctx, run.variables(frame))
     return data
@@ -39,7 +39,7 @@ def finish_with_result(run: Run, frame: Frame, state: dict[str, Any], result: An
         result = dataflow.render(state["ResultSelector"], result, ctx, variables)
     assigned = dataflow.assign_jsonpath(state["Assign"], result, ctx, variables) if "Assign" in state else None
     output = dataflow.result_path(state, frame.input, result)
-    output = dataflow.output_path(state, output)
+    output = run.output_path(frame, state, output)
     if assigned is not None:
         run.assign(frame, assigned)
     run.exit_state(frame, state, output)
@@ -56,4 +56,4 @@ def pass_through(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> An
         return output
     if "Assign" in state:
         run.assign(frame, dataflow.assign_jsonpath(state["Assign"], data, ctx, run.variables(frame)))
-    return dataflow.output_path(state, data)
+    return run.output_path(frame, state, data)

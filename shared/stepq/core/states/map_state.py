@@ -59,8 +59,8 @@ class MapState:
                     state_scoped=True,
                 )
             return frame.input, frame.input
-        data = dataflow.input_path(state, frame.input)
-        items = dataflow.read_path(data, state["ItemsPath"]) if "ItemsPath" in state else data
+        data = run.input_path(frame, state)
+        items = run.read(frame, data, state["ItemsPath"]) if "ItemsPath" in state else data
         if not isinstance(items, list):
             raise runtime_error(f"Map state input must be an array but was: {dataflow.to_json(items)}")
         return data, items
@@ -74,12 +74,15 @@ class MapState:
             raw = dataflow.evaluate(raw, env, name)
         elif f"{name}Path" in state:
             path = state[f"{name}Path"]
-            raw = dataflow.read_path(data, path)
+            raw = run.read(frame, data, path)
+            if isinstance(raw, str):
+                raw = _numeric_string(raw)
             valid = not isinstance(raw, bool) and isinstance(raw, int | float) and raw >= 0
             if valid and integer:
                 valid = raw == int(raw)
             if not valid:
-                shown = raw if isinstance(raw, str) else dataflow.to_json(raw)
+                original = run.read(frame, data, path)
+                shown = original if isinstance(original, str) else dataflow.to_json(original)
                 kind = "a valid integer" if integer else "a valid number"
                 raise runtime_error(f'The {name}Path field refers to value "{shown}" which is not {kind}: {path}')
         if raw is None:
@@ -201,3 +204,14 @@ class MapState:
             run.emit("MapRunSucceeded")
         run.emit("MapStateSucceeded")
         finish_with_result(run, frame, state, c["results"])
+
+
+def _numeric_string(text: str) -> Any:
+    """A Path may point at a number written as a string ("1"); other strings stay."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text

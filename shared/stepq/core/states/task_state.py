@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepq.core import dataflow
 from stepq.core.events import RunTask
-from stepq.core.failures import DATA_LIMIT_EXCEEDED, HEARTBEAT_TIMEOUT, TIMEOUT, StatesFailure, runtime_error
+from stepq.core.failures import HEARTBEAT_TIMEOUT, TIMEOUT, runtime_error
 from stepq.core.states.common import effective_input, finish_with_result
 
 if TYPE_CHECKING:
@@ -97,6 +97,12 @@ class TaskState:
             name = function_name(args.get("FunctionName")) if isinstance(args, dict) else None
             payload = args.get("Payload") if isinstance(args, dict) else None
             payload = {} if payload is None else payload
+            if isinstance(payload, str):
+                # A string Payload is sent as the request body itself: JSON text.
+                try:
+                    payload = json.loads(payload)
+                except ValueError:
+                    pass
         elif lambda_arn:
             kind, name, payload = "lambda", lambda_arn.group(1), args
         else:
@@ -132,7 +138,7 @@ class TaskState:
             value = dataflow.evaluate(value, env, name)
         elif f"{name}Path" in state:
             path = state[f"{name}Path"]
-            value = dataflow.read_path(dataflow.input_path(state, frame.input), path)
+            value = run.read(frame, run.input_path(frame, state), path)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise runtime_error(f"The {name}Path parameter does not reference a positive integer: {path} == {value}")
         if value is None:
@@ -173,12 +179,7 @@ class TaskState:
         if frame.scratch["kind"] == "lambda:invoke":
             request_id = str(uuid.UUID(int=hash_int(run.seed(frame) + task_id)))
             result = lambda_envelope(output, request_id, run.now.strftime("%a, %d %b %Y %H:%M:%S GMT"))
-        if dataflow.payload_size(result) > dataflow.MAX_PAYLOAD_BYTES:
-            raise StatesFailure(
-                DATA_LIMIT_EXCEEDED,
-                f"The state/task '{frame.state}' returned a result with a size exceeding "
-                "the maximum number of bytes service limit.",
-            )
+        dataflow.check_size(result, _size_label(state["Resource"]))
         finish_with_result(run, frame, state, result)
 
     def task_failed(
@@ -187,6 +188,8 @@ class TaskState:
         if not self._owns(run, frame, task_id):
             return
         self._close(run, frame, task_id)
+        if frame.scratch["kind"] == "lambda:invoke":
+            cause = _reserialise(cause)
         run.emit(f"{frame.scratch['family']}Failed", error=error, cause=cause)
         run.state_failed(frame, state, error, cause)
 
@@ -199,6 +202,25 @@ class TaskState:
         error = HEARTBEAT_TIMEOUT if heartbeat else TIMEOUT
         run.emit(f"{frame.scratch['family']}TimedOut", error=error)
         run.state_failed(frame, state, error, None)
+
+
+def _size_label(resource: str) -> str:
+    """What Step Functions names in a Task's DataLimitExceeded cause."""
+    if _LAMBDA_ARN.match(resource):
+        return resource
+    service = re.match(r"^arn:aws[\w-]*:states:::([^:]+)", resource)
+    return service.group(1) if service else resource
+
+
+def _reserialise(cause: str | None) -> str | None:
+    """The lambda:invoke integration passes Lambda's error JSON on re-encoded compactly."""
+    if not cause:
+        return cause
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    return dataflow.to_json(parsed) if isinstance(parsed, dict) else cause
 
 
 def hash_int(text: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stepq.core import dataflow, jsonpath
+from stepq.core import dataflow, intrinsics, jsonpath
 from stepq.core.failures import runtime_error
 from stepq.core.states.common import pass_through
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class SucceedState:
     def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
         run.entered(frame, state)
-        data = frame.input if run.is_jsonata(state) else dataflow.input_path(state, frame.input)
+        data = frame.input if run.is_jsonata(state) else run.input_path(frame, state)
         run.exit_state(frame, state, pass_through(run, frame, state, data))
 
 
@@ -39,17 +39,12 @@ class FailState:
         path = state.get(f"{name}Path")
         if path is None:
             return None
+        ctx, variables = run.context(frame), run.variables(frame)
         if path.startswith("States."):
-            from stepq.core import intrinsics
-
-            value = intrinsics.evaluate(path, frame.input, run.context(frame), run.variables(frame))
+            value = intrinsics.evaluate(path, frame.input, ctx, variables)
         else:
             try:
-                value = dataflow.jsonpath.read(frame.input, path) if path.startswith("$.") or path == "$" else None
-                if not (path.startswith("$.") or path == "$"):
-                    from stepq.core import payload
-
-                    value = payload.resolve(path, frame.input, run.context(frame), run.variables(frame))
+                value = dataflow.read_reference(path, frame.input, ctx, variables)
             except jsonpath.PathNotFoundError:
                 raise runtime_error(
                     f"The JSONPath '{path}' specified for the field '{name}Path' could not be found "

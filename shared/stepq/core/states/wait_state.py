@@ -53,8 +53,8 @@ class WaitState:
             due = self._due_jsonata(run, frame, state)
             output = pass_through(run, frame, state, frame.input)
         else:
-            data = dataflow.input_path(state, frame.input)
-            due = self._due_jsonpath(run, state, data)
+            data = run.input_path(frame, state)
+            due = self._due_jsonpath(run, frame, state, data)
             output = pass_through(run, frame, state, data)
         seconds = (due - run.now).total_seconds()
         if seconds <= 0:
@@ -66,7 +66,7 @@ class WaitState:
     def timer_fired(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
         run.exit_state(frame, state, frame.scratch.get("output"))
 
-    def _due_jsonpath(self, run: Run, state: dict[str, Any], data: Any) -> datetime:
+    def _due_jsonpath(self, run: Run, frame: Frame, state: dict[str, Any], data: Any) -> datetime:
         if "Seconds" in state:
             return run.now + timedelta(seconds=state["Seconds"])
         if "Timestamp" in state:
@@ -76,7 +76,7 @@ class WaitState:
             return stamp
         if "SecondsPath" in state:
             path = state["SecondsPath"]
-            value = dataflow.read_path(data, path)
+            value = run.read(frame, data, path)
             if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
                 raise runtime_error(
                     f"The SecondsPath parameter cannot be parsed as a long value: {path} == {_show(value)}"
@@ -85,7 +85,7 @@ class WaitState:
                 raise runtime_error(f"The SecondsPath parameter references a negative value: {path} == {_show(value)}")
             return run.now + timedelta(seconds=int(value))
         path = state["TimestampPath"]
-        value = dataflow.read_path(data, path)
+        value = run.read(frame, data, path)
         stamp = parse_timestamp(value)
         if stamp is None:
             raise runtime_error(
