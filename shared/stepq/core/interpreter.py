@@ -430,3 +430,17 @@ def decide(machine: Machine, state: ExecutionState, event: Event, *, in_place: b
     run = Run(machine, working, event.at)
     run.handle(event)
     return working, Decision(run.events, run.commands)
+
+
+def replay(
+    machine: Machine, initial: ExecutionState, inbound: list[Event]
+) -> tuple[ExecutionState, list[HistoryEvent], list[Command]]:
+    """Fold recorded inbound events again; a deterministic core repeats every decision."""
+    state = initial.copy()
+    history: list[HistoryEvent] = []
+    commands: list[Command] = []
+    for event in inbound:
+        state, decision = decide(machine, state, event, in_place=True)
+        history.extend(decision.events)
+        commands.extend(decision.commands)
+    return state, history, commands

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stepq.core.events import (
+    Command,
     Event,
     FinishExecution,
     HistoryEvent,
@@ -42,6 +43,9 @@ class ExecutionResult:
     cause: str | None = None
     history: list[HistoryEvent] = field(default_factory=list)
     state: ExecutionState | None = None
+    # Every event fed to the decision function, in order: enough to replay.
+    inbound: list[Event] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
 
 
 class MemoryBackend:
@@ -59,10 +63,12 @@ class MemoryBackend:
         name: str = "execution",
         start: datetime = DEFAULT_START,
     ) -> ExecutionResult:
-        state = new_execution(name=name, state_machine_name=machine.name, start_time=start)
+        state = self.initial_state(machine, name, start)
         queue: list[tuple[datetime, int, Event]] = []
         order = itertools.count()
         history: list[HistoryEvent] = []
+        inbound: list[Event] = []
+        commands: list[Command] = []
 
         def push(at: datetime, event: Event) -> None:
             heapq.heappush(queue, (at, next(order), event))
@@ -75,7 +81,9 @@ class MemoryBackend:
                 raise RuntimeError(f"execution did not finish after {self.max_events} events")
             now, _, event = heapq.heappop(queue)
             state, decision = decide(machine, state, event, in_place=True)
+            inbound.append(event)
             history.extend(decision.events)
+            commands.extend(decision.commands)
             for command in decision.commands:
                 if isinstance(command, RunTask):
                     self._run_task(command, now, push)
@@ -83,7 +91,13 @@ class MemoryBackend:
                     push(max(command.fire_at, now), TimerFired(command.timer_id, max(command.fire_at, now)))
                 elif isinstance(command, FinishExecution):
                     break
-        return ExecutionResult(state.status, state.output, state.error, state.cause, history, state)
+        return ExecutionResult(
+            state.status, state.output, state.error, state.cause, history, state, inbound, commands
+        )
+
+    @staticmethod
+    def initial_state(machine: Machine, name: str = "execution", start: datetime = DEFAULT_START) -> ExecutionState:
+        return new_execution(name=name, state_machine_name=machine.name, start_time=start)
 
     def _run_task(self, command: RunTask, now: datetime, push: Any) -> None:
         ctx = InvocationContext(
