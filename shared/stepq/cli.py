@@ -10,14 +10,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Durable ASL workflows on SQS + DynamoDB.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Durable ASL workflows on SQS + DynamoDB."
+)
 err = Console(stderr=True)
 out = Console()
 
 
 @app.command()
 def conformance(
-    directories: Annotated[list[Path], typer.Argument(help="Folders holding conformance case files")],
+    directories: Annotated[
+        list[Path], typer.Argument(help="Folders holding conformance case files")
+    ],
     results: Annotated[Path | None, typer.Option(help="Write one JSON line per case here")] = None,
     backend: Annotated[str, typer.Option(help="Which backend runs the cases")] = "memory",
 ) -> None:
@@ -26,7 +30,9 @@ def conformance(
     from stepq.errors import StepqError
 
     if backend not in BACKENDS:
-        err.print(f"[red]unknown backend {backend!r}; choose one of: {', '.join(sorted(BACKENDS))}[/red]")
+        err.print(
+            f"[red]unknown backend {backend!r}; choose one of: {', '.join(sorted(BACKENDS))}[/red]"
+        )
         raise typer.Exit(2)
     try:
         with results.open("w", encoding="utf-8") if results else _null() as sink:
@@ -39,7 +45,9 @@ def conformance(
         print(f"FAIL {report.case.file}: {report.difference}")
     lenient = sum(1 for r in reports if r.needs_redactions)
     if lenient:
-        print(f"({lenient} of the passing cases match only through recorder-redaction placeholders)")
+        print(
+            f"({lenient} of the passing cases match only through recorder-redaction placeholders)"
+        )
     print(f"{len(reports) - len(failed)} passed, {len(failed)} failed")
     raise typer.Exit(0 if not failed else 1)
 
@@ -71,7 +79,9 @@ def validate(path: Annotated[Path, typer.Argument(help="An ASL definition (.asl.
 def run(
     path: Annotated[Path, typer.Argument(help="An ASL definition (.asl.json)")],
     input: Annotated[str, typer.Option("--input", help="Execution input, as JSON")] = "{}",
-    functions: Annotated[str | None, typer.Option(help="Module or .py file of step functions")] = None,
+    functions: Annotated[
+        str | None, typer.Option(help="Module or .py file of step functions")
+    ] = None,
     name: Annotated[str, typer.Option(help="Execution name")] = "run-1",
 ) -> None:
     """Run one execution and print its output and history timeline."""

@@ -30,7 +30,9 @@ class DefinitionError(StepqError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"invalid state machine definition ({len(self.problems)} problems):\n{lines}")
+        super().__init__(
+            f"invalid state machine definition ({len(self.problems)} problems):\n{lines}"
+        )
 
 
 class ConformanceCaseError(StepqError):

@@ -36,7 +36,9 @@ def _import(spec: str) -> ModuleType:
         try:
             module_spec.loader.exec_module(module)
         except Exception as exc:  # the user's module failed at import time
-            raise FunctionsLoadError(f"importing {spec} failed: {type(exc).__name__}: {exc}") from exc
+            raise FunctionsLoadError(
+                f"importing {spec} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return module
     try:
         return importlib.import_module(spec)

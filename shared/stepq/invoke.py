@@ -47,7 +47,7 @@ class InvocationContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class SimulatedDelay(Exception):  # noqa: N818 - a signal, not an error
+class SimulatedDelay(Exception):
     """Raised by a simulated step to say 'I ran for N seconds, then returned value'."""
 
     def __init__(self, seconds: float, value: Any) -> None:
@@ -59,7 +59,12 @@ class SimulatedDelay(Exception):  # noqa: N818 - a signal, not an error
 def lambda_error_cause(error_type: str, message: str, request_id: str, stack: list[str]) -> str:
     # Python's Lambda runtime serialises with json.dumps defaults (", " and ": ").
     return json.dumps(
-        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
+        {
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": request_id,
+            "stackTrace": stack,
+        }
     )
 
 
@@ -108,7 +113,9 @@ def invoke(
         json.dumps(output)  # a result must be JSON-serialisable, as Lambda's are
     except Exception as exc:  # a step's own failure is data, not a crash
         error_type = type(exc).__name__
-        stack = getattr(exc, "lambda_stack", None) or traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+        stack = getattr(exc, "lambda_stack", None) or traceback.format_list(
+            traceback.extract_tb(exc.__traceback__)[1:]
+        )
         cause = lambda_error_cause(error_type, str(exc), request_id, stack)
         return Outcome(error=error_type, cause=cause, delay_seconds=delay)
     return Outcome(output=output, delay_seconds=delay)

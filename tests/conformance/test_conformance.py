@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from stepq.conformance.cases import find_cases
 from stepq.conformance.runner import memory_backend, run_case
 

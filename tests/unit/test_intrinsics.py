@@ -145,7 +145,7 @@ class TestPathFailures:
         err = fails("States.Array($.missing)", {"a": 1})
         assert isinstance(err, IntrinsicPathError)
         assert err.error == RUNTIME and err.path == "$.missing"
-        assert err.cause == "Invalid path '$.missing' : Missing property in path $['missing']"
+        assert err.cause == "Invalid path '$.missing' : No results for path: $['missing']"
 
     def test_undefined_variable(self) -> None:
         err = fails("States.Array($nope.x)")

@@ -11,7 +11,7 @@ from typing import Any
 from stepq.invoke import InvocationContext, SimulatedDelay, StepFunction
 
 
-class CustomException(Exception):  # noqa: N818 - the name the cases expect
+class CustomException(Exception):
     pass
 
 
@@ -29,7 +29,9 @@ def echo(event: Any, context: InvocationContext) -> Any:
 
 
 def raise_exception(event: Any, context: InvocationContext) -> Any:
-    raise _raising(Exception("Some exception was raised."), 'raise Exception("Some exception was raised.")')
+    raise _raising(
+        Exception("Some exception was raised."), 'raise Exception("Some exception was raised.")'
+    )
 
 
 def raise_custom_exception(event: Any, context: InvocationContext) -> Any:

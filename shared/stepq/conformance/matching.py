@@ -107,7 +107,13 @@ def first_difference(
 
 
 def compare_outcome(
-    expected: dict[str, Any], status: str, output: Any, error: Any, cause: Any, *, strict: bool = False
+    expected: dict[str, Any],
+    status: str,
+    output: Any,
+    error: Any,
+    cause: Any,
+    *,
+    strict: bool = False,
 ) -> str | None:
     want = expected.get("status")
     if want == "REJECTED_AT_CREATE":
@@ -120,7 +126,9 @@ def compare_outcome(
     if status != "FAILED":
         return None
     if expected.get("error") != error:
-        return f"error: expected {expected.get('error')!r}, got {error!r} (cause: {str(cause)[:300]})"
+        return (
+            f"error: expected {expected.get('error')!r}, got {error!r} (cause: {str(cause)[:300]})"
+        )
     want_cause = expected.get("cause")
     if isinstance(want_cause, dict):
         try:

@@ -53,7 +53,9 @@ def memory_backend(case: Case) -> CaseOutcome:
     backend = MemoryBackend(registry_for(case.functions))
     name = str(uuid.uuid5(uuid.NAMESPACE_URL, case.file))
     result = backend.run(machine, case.input, name=name)
-    return CaseOutcome(result.status, result.output, result.error, result.cause, [e.type for e in result.history])
+    return CaseOutcome(
+        result.status, result.output, result.error, result.cause, [e.type for e in result.history]
+    )
 
 
 BACKENDS: dict[str, Backend] = {"memory": memory_backend}
@@ -90,7 +92,9 @@ def run_case(case: Case, backend: Backend) -> CaseReport:
     except Exception as exc:  # a crash in the engine is a failed case, not a crashed run
         outcome = CaseOutcome("ERROR", error=type(exc).__name__, cause=str(exc)[:500])
         return CaseReport(case, outcome, f"engine crashed: {type(exc).__name__}: {str(exc)[:300]}")
-    diff = compare_outcome(case.expected, outcome.status, outcome.output, outcome.error, outcome.cause)
+    diff = compare_outcome(
+        case.expected, outcome.status, outcome.output, outcome.error, outcome.cause
+    )
     strict = compare_outcome(
         case.expected, outcome.status, outcome.output, outcome.error, outcome.cause, strict=True
     )

@@ -11,7 +11,12 @@ import json
 from typing import Any
 
 from stepq.core import jsonata_query, jsonpath, payload
-from stepq.core.failures import DATA_LIMIT_EXCEEDED, RESULT_PATH_MATCH_FAILURE, StatesFailure, runtime_error
+from stepq.core.failures import (
+    DATA_LIMIT_EXCEEDED,
+    RESULT_PATH_MATCH_FAILURE,
+    StatesFailure,
+    runtime_error,
+)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 
@@ -28,7 +33,9 @@ def payload_size(value: Any) -> int:
 # --- JSONPath -------------------------------------------------------------
 
 
-def read_reference(path: str, data: Any, context: dict[str, Any] | None, variables: dict[str, Any] | None) -> Any:
+def read_reference(
+    path: str, data: Any, context: dict[str, Any] | None, variables: dict[str, Any] | None
+) -> Any:
     """Read ``$...`` from ``data``, ``$$...`` from the context, ``$name...`` from a variable."""
     if path.startswith("$$"):
         return jsonpath.read(public_context(context or {}), path[1:])
@@ -55,7 +62,10 @@ def public_context(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_path(
-    data: Any, path: str, context: dict[str, Any] | None = None, variables: dict[str, Any] | None = None
+    data: Any,
+    path: str,
+    context: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
 ) -> Any:
     try:
         return read_reference(path, data, context, variables)
@@ -64,7 +74,10 @@ def read_path(
 
 
 def input_path(
-    state: dict[str, Any], data: Any, context: dict[str, Any] | None = None, variables: dict[str, Any] | None = None
+    state: dict[str, Any],
+    data: Any,
+    context: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
 ) -> Any:
     if "InputPath" not in state:
         return data
@@ -73,7 +86,10 @@ def input_path(
 
 
 def output_path(
-    state: dict[str, Any], data: Any, context: dict[str, Any] | None = None, variables: dict[str, Any] | None = None
+    state: dict[str, Any],
+    data: Any,
+    context: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
 ) -> Any:
     if "OutputPath" not in state:
         return data

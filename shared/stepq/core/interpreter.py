@@ -109,7 +109,9 @@ class Run:
     def is_jsonata(self, state: dict[str, Any]) -> bool:
         return self.machine.language(state) == JSONATA
 
-    def context(self, frame: Frame, *, item: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    def context(
+        self, frame: Frame, *, item: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         meta = self.s.meta
         ctx: dict[str, Any] = {
             "Execution": {
@@ -145,8 +147,12 @@ class Run:
         merged.update(frame.variables)
         return merged
 
-    def jsonata_env(self, frame: Frame, ctx: dict[str, Any], state_input: Any, **extra: Any) -> dict[str, Any]:
-        env = dataflow.bindings(self.variables(frame), dataflow.public_context(ctx), state_input, **extra)
+    def jsonata_env(
+        self, frame: Frame, ctx: dict[str, Any], state_input: Any, **extra: Any
+    ) -> dict[str, Any]:
+        env = dataflow.bindings(
+            self.variables(frame), dataflow.public_context(ctx), state_input, **extra
+        )
         env["__seed__"] = self.seed(frame)
         return env
 
@@ -184,7 +190,9 @@ class Run:
         return frame
 
     def entered(self, frame: Frame, state: dict[str, Any]) -> None:
-        frame.entered_id = self.emit(f"{state['Type']}StateEntered", name=frame.state, input=frame.input)
+        frame.entered_id = self.emit(
+            f"{state['Type']}StateEntered", name=frame.state, input=frame.input
+        )
         frame.entered_at = self.now
         frame.retries = {}
         frame.retry_count = 0
@@ -211,7 +219,13 @@ class Run:
         parent = self.s.frames[frame.parent]
         del self.s.frames[frame.id]
         parent_state = self.machine.state(parent.scope, parent.state)
-        self.guard(parent, parent_state, self.handlers[parent_state["Type"]].child_succeeded, frame.slot, output)
+        self.guard(
+            parent,
+            parent_state,
+            self.handlers[parent_state["Type"]].child_succeeded,
+            frame.slot,
+            output,
+        )
 
     def fail_frame(self, frame: Frame, error: str | None, cause: str | None) -> None:
         if frame.parent is None:
@@ -220,7 +234,14 @@ class Run:
         parent = self.s.frames[frame.parent]
         del self.s.frames[frame.id]
         parent_state = self.machine.state(parent.scope, parent.state)
-        self.guard(parent, parent_state, self.handlers[parent_state["Type"]].child_failed, frame.slot, error, cause)
+        self.guard(
+            parent,
+            parent_state,
+            self.handlers[parent_state["Type"]].child_failed,
+            frame.slot,
+            error,
+            cause,
+        )
 
     def abort_children(self, parent: Frame) -> list[Frame]:
         """Drop every frame below ``parent`` (a branch failed), cancelling their work."""
@@ -268,11 +289,15 @@ class Run:
                 return
             self.state_failed(frame, state, failure.error, self.cause_text(frame, failure))
 
-    def state_failed(self, frame: Frame, state: dict[str, Any], error: str | None, cause: str | None) -> None:
+    def state_failed(
+        self, frame: Frame, state: dict[str, Any], error: str | None, cause: str | None
+    ) -> None:
         """Retry, else Catch, else fail the frame."""
         error_name = error or ""
         if state["Type"] in _RETRYABLE_TYPES:
-            decision = retry.decide_retry(state.get("Retry", []), error_name, frame.retries, self.seed(frame))
+            decision = retry.decide_retry(
+                state.get("Retry", []), error_name, frame.retries, self.seed(frame)
+            )
             if decision is not None:
                 frame.retries[decision.retrier] = frame.retries.get(decision.retrier, 0) + 1
                 frame.retry_count += 1
@@ -285,7 +310,12 @@ class Run:
         self.fail_frame(frame, error, cause)
 
     def caught(
-        self, frame: Frame, state: dict[str, Any], catcher: dict[str, Any], error: str | None, cause: str | None
+        self,
+        frame: Frame,
+        state: dict[str, Any],
+        catcher: dict[str, Any],
+        error: str | None,
+        cause: str | None,
     ) -> None:
         # Step Functions always gives a caught error a Cause, empty when there was none.
         error_output: dict[str, Any] = {"Error": error, "Cause": "" if cause is None else cause}
@@ -293,15 +323,23 @@ class Run:
             if self.is_jsonata(state):
                 ctx = self.context(frame)
                 env = self.jsonata_env(frame, ctx, frame.input, errorOutput=error_output)
-                output = dataflow.evaluate(catcher["Output"], env, "Output") if "Output" in catcher else error_output
+                output = (
+                    dataflow.evaluate(catcher["Output"], env, "Output")
+                    if "Output" in catcher
+                    else error_output
+                )
                 if "Assign" in catcher:
                     self.assign(frame, dataflow.assign_jsonata(catcher["Assign"], env))
             else:
                 if "Assign" in catcher:
                     ctx = self.context(frame)
-                    values = dataflow.assign_jsonpath(catcher["Assign"], error_output, ctx, self.variables(frame))
+                    values = dataflow.assign_jsonpath(
+                        catcher["Assign"], error_output, ctx, self.variables(frame)
+                    )
                     self.assign(frame, values)
-                output = dataflow.place_result(frame.input, catcher.get("ResultPath", "$"), error_output)
+                output = dataflow.place_result(
+                    frame.input, catcher.get("ResultPath", "$"), error_output
+                )
         except StatesFailure as failure:
             self.fail_frame(frame, failure.error, self.cause_text(frame, failure))
             return
@@ -318,7 +356,9 @@ class Run:
         self.commands.append(StartTimer(timer_id, self.now + timedelta(seconds=seconds)))
         return timer_id
 
-    def finish(self, status: str, *, output: Any = None, error: str | None = None, cause: str | None = None) -> None:
+    def finish(
+        self, status: str, *, output: Any = None, error: str | None = None, cause: str | None = None
+    ) -> None:
         s = self.s
         if status == SUCCEEDED and dataflow.payload_size(output) > dataflow.MAX_PAYLOAD_BYTES:
             status, error, output = FAILED, DATA_LIMIT_EXCEEDED, None
@@ -390,7 +430,10 @@ class Run:
         if self.machine.timeout_seconds:
             s.timers[EXECUTION_TIMEOUT_TIMER] = ""
             self.commands.append(
-                StartTimer(EXECUTION_TIMEOUT_TIMER, self.now + timedelta(seconds=self.machine.timeout_seconds))
+                StartTimer(
+                    EXECUTION_TIMEOUT_TIMER,
+                    self.now + timedelta(seconds=self.machine.timeout_seconds),
+                )
             )
         self.new_frame("", event.input, None)
 
@@ -420,7 +463,9 @@ class Run:
             self.guard(frame, state, handler.timer_fired)
 
 
-def decide(machine: Machine, state: ExecutionState, event: Event, *, in_place: bool = False) -> tuple[ExecutionState, Decision]:
+def decide(
+    machine: Machine, state: ExecutionState, event: Event, *, in_place: bool = False
+) -> tuple[ExecutionState, Decision]:
     """The decision function. Returns the new state and what to record and do.
 
     The given ``state`` is not modified unless ``in_place`` is set (a host

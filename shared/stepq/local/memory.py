@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,9 @@ class ExecutionResult:
 class MemoryBackend:
     """Runs executions to completion in-process; no I/O, no real waiting."""
 
-    def __init__(self, functions: Mapping[str, StepFunction], *, max_events: int = 1_000_000) -> None:
+    def __init__(
+        self, functions: Mapping[str, StepFunction], *, max_events: int = 1_000_000
+    ) -> None:
         self.functions = functions
         self.max_events = max_events
 
@@ -88,7 +91,10 @@ class MemoryBackend:
                 if isinstance(command, RunTask):
                     self._run_task(command, now, push)
                 elif isinstance(command, StartTimer):
-                    push(max(command.fire_at, now), TimerFired(command.timer_id, max(command.fire_at, now)))
+                    push(
+                        max(command.fire_at, now),
+                        TimerFired(command.timer_id, max(command.fire_at, now)),
+                    )
                 elif isinstance(command, FinishExecution):
                     break
         return ExecutionResult(
@@ -96,21 +102,30 @@ class MemoryBackend:
         )
 
     @staticmethod
-    def initial_state(machine: Machine, name: str = "execution", start: datetime = DEFAULT_START) -> ExecutionState:
+    def initial_state(
+        machine: Machine, name: str = "execution", start: datetime = DEFAULT_START
+    ) -> ExecutionState:
         return new_execution(name=name, state_machine_name=machine.name, start_time=start)
 
     def _run_task(self, command: RunTask, now: datetime, push: Any) -> None:
+        # Derived from the idempotency key so that a re-run reports the same ids.
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, command.idempotency_key))
         ctx = InvocationContext(
             function_name=command.function_name or "",
-            aws_request_id=command.idempotency_key,
+            aws_request_id=request_id,
             idempotency_key=command.idempotency_key,
             attempt=command.attempt,
             task_token=command.token,
         )
-        outcome = invoke(self.functions, command.function_name, command.input, context=ctx)
+        outcome = invoke(
+            self.functions, command.function_name, command.input, request_id=request_id, context=ctx
+        )
         done_at = now + timedelta(seconds=outcome.delay_seconds)
         if command.timeout_seconds is not None:
-            push(now + timedelta(seconds=command.timeout_seconds), TaskTimedOut(command.task_id, now + timedelta(seconds=command.timeout_seconds)))
+            push(
+                now + timedelta(seconds=command.timeout_seconds),
+                TaskTimedOut(command.task_id, now + timedelta(seconds=command.timeout_seconds)),
+            )
         if outcome.failed:
             push(done_at, TaskFailed(command.task_id, outcome.error, outcome.cause, done_at))
         else:

@@ -47,7 +47,9 @@ class ChoiceState:
                     state_scoped=True,
                 )
             if verdict:
-                output = dataflow.evaluate(rule["Output"], env, "Output") if "Output" in rule else None
+                output = (
+                    dataflow.evaluate(rule["Output"], env, "Output") if "Output" in rule else None
+                )
                 has_output = "Output" in rule
                 if "Assign" in rule:
                     run.assign(frame, dataflow.assign_jsonata(rule["Assign"], env))
@@ -55,14 +57,18 @@ class ChoiceState:
                     output = pass_through(run, frame, state, frame.input)
                 self._leave(run, frame, state, rule["Next"], output)
                 return
-        self._leave(run, frame, state, self._default(state), pass_through(run, frame, state, frame.input))
+        self._leave(
+            run, frame, state, self._default(state), pass_through(run, frame, state, frame.input)
+        )
 
     def _default(self, state: dict[str, Any]) -> str:
         if "Default" not in state:
             raise StatesFailure(NO_CHOICE_MATCHED, "No Matches!", state_scoped=False)
         return state["Default"]
 
-    def _leave(self, run: Run, frame: Frame, state: dict[str, Any], target: str, output: Any) -> None:
+    def _leave(
+        self, run: Run, frame: Frame, state: dict[str, Any], target: str, output: Any
+    ) -> None:
         run.emit("ChoiceStateExited", name=frame.state, output=output)
         run.goto(frame, target, output)
 

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from stepq.core.interpreter import Run
 
 
-def effective_input(run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], field: str) -> Any:
+def effective_input(
+    run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], field: str
+) -> Any:
     """InputPath then Parameters (JSONPath), or Arguments (JSONata)."""
     if run.is_jsonata(state):
         if field not in ("Parameters", "Arguments") or "Arguments" not in state:
@@ -24,7 +26,9 @@ def effective_input(run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str
     return data
 
 
-def finish_with_result(run: Run, frame: Frame, state: dict[str, Any], result: Any, *, selector: bool = True) -> None:
+def finish_with_result(
+    run: Run, frame: Frame, state: dict[str, Any], result: Any, *, selector: bool = True
+) -> None:
     """ResultSelector, Assign, ResultPath, OutputPath (or Output/Assign), then leave."""
     ctx = run.context(frame)
     if run.is_jsonata(state):
@@ -37,7 +41,11 @@ def finish_with_result(run: Run, frame: Frame, state: dict[str, Any], result: An
     variables = run.variables(frame)
     if selector and "ResultSelector" in state:
         result = dataflow.render(state["ResultSelector"], result, ctx, variables)
-    assigned = dataflow.assign_jsonpath(state["Assign"], result, ctx, variables) if "Assign" in state else None
+    assigned = (
+        dataflow.assign_jsonpath(state["Assign"], result, ctx, variables)
+        if "Assign" in state
+        else None
+    )
     output = dataflow.result_path(state, frame.input, result)
     output = run.output_path(frame, state, output)
     if assigned is not None:
@@ -50,10 +58,14 @@ def pass_through(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> An
     ctx = run.context(frame)
     if run.is_jsonata(state):
         env = run.jsonata_env(frame, ctx, frame.input)
-        output = dataflow.evaluate(state["Output"], env, "Output") if "Output" in state else frame.input
+        output = (
+            dataflow.evaluate(state["Output"], env, "Output") if "Output" in state else frame.input
+        )
         if "Assign" in state:
             run.assign(frame, dataflow.assign_jsonata(state["Assign"], env))
         return output
     if "Assign" in state:
-        run.assign(frame, dataflow.assign_jsonpath(state["Assign"], data, ctx, run.variables(frame)))
+        run.assign(
+            frame, dataflow.assign_jsonpath(state["Assign"], data, ctx, run.variables(frame))
+        )
     return run.output_path(frame, state, data)

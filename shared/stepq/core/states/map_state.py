@@ -36,7 +36,9 @@ class MapState:
 
     # --- configuration ----------------------------------------------------
 
-    def _items(self, run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any]) -> tuple[Any, list[Any]]:
+    def _items(
+        self, run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any]
+    ) -> tuple[Any, list[Any]]:
         if run.is_jsonata(state):
             env = run.jsonata_env(frame, ctx, frame.input)
             if "Items" in state:
@@ -62,11 +64,21 @@ class MapState:
         data = run.input_path(frame, state)
         items = run.read(frame, data, state["ItemsPath"]) if "ItemsPath" in state else data
         if not isinstance(items, list):
-            raise runtime_error(f"Map state input must be an array but was: {dataflow.to_json(items)}")
+            raise runtime_error(
+                f"Map state input must be an array but was: {dataflow.to_json(items)}"
+            )
         return data, items
 
     def _number(
-        self, run: Run, frame: Frame, state: dict[str, Any], data: Any, name: str, default: float, *, integer: bool
+        self,
+        run: Run,
+        frame: Frame,
+        state: dict[str, Any],
+        data: Any,
+        name: str,
+        default: float,
+        *,
+        integer: bool,
     ) -> float:
         raw = state.get(name)
         if run.is_jsonata(state) and isinstance(raw, str):
@@ -84,7 +96,9 @@ class MapState:
                 original = run.read(frame, data, path)
                 shown = original if isinstance(original, str) else dataflow.to_json(original)
                 kind = "a valid integer" if integer else "a valid number"
-                raise runtime_error(f'The {name}Path field refers to value "{shown}" which is not {kind}: {path}')
+                raise runtime_error(
+                    f'The {name}Path field refers to value "{shown}" which is not {kind}: {path}'
+                )
         if raw is None:
             return default
         return float(raw)
@@ -94,9 +108,15 @@ class MapState:
     def launch(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
         ctx = run.context(frame)
         data, items = self._items(run, frame, state, ctx)
-        max_concurrency = int(self._number(run, frame, state, data, "MaxConcurrency", 0, integer=True))
-        tolerated_count = self._number(run, frame, state, data, "ToleratedFailureCount", 0, integer=True)
-        tolerated_pct = self._number(run, frame, state, data, "ToleratedFailurePercentage", 0, integer=False)
+        max_concurrency = int(
+            self._number(run, frame, state, data, "MaxConcurrency", 0, integer=True)
+        )
+        tolerated_count = self._number(
+            run, frame, state, data, "ToleratedFailureCount", 0, integer=True
+        )
+        tolerated_pct = self._number(
+            run, frame, state, data, "ToleratedFailurePercentage", 0, integer=False
+        )
         processor = state.get("ItemProcessor") or state.get("Iterator") or {}
         distributed = processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
         run.emit("MapStateStarted", length=len(items))
@@ -134,7 +154,9 @@ class MapState:
                 run.emit("MapIterationStarted", index=index, name=frame.state)
             run.new_frame(scope, item_input, frame, index)
 
-    def _item_input(self, run: Run, frame: Frame, state: dict[str, Any], data: Any, index: int, value: Any) -> Any:
+    def _item_input(
+        self, run: Run, frame: Frame, state: dict[str, Any], data: Any, index: int, value: Any
+    ) -> Any:
         selector_name = "ItemSelector" if "ItemSelector" in state else "Parameters"
         if selector_name not in state:
             return value
@@ -144,7 +166,9 @@ class MapState:
             return dataflow.evaluate(state[selector_name], env, selector_name)
         return dataflow.render(state[selector_name], data, ctx, run.variables(frame))
 
-    def child_succeeded(self, run: Run, frame: Frame, state: dict[str, Any], slot: int, output: Any) -> None:
+    def child_succeeded(
+        self, run: Run, frame: Frame, state: dict[str, Any], slot: int, output: Any
+    ) -> None:
         c = frame.children
         assert c is not None
         c["results"][slot] = output
@@ -155,7 +179,13 @@ class MapState:
         self._progress(run, frame, state)
 
     def child_failed(
-        self, run: Run, frame: Frame, state: dict[str, Any], slot: int, error: str | None, cause: str | None
+        self,
+        run: Run,
+        frame: Frame,
+        state: dict[str, Any],
+        slot: int,
+        error: str | None,
+        cause: str | None,
     ) -> None:
         c = frame.children
         assert c is not None
@@ -177,8 +207,9 @@ class MapState:
             run.emit("MapRunFailed")
         run.emit("MapStateFailed", error=error, cause=cause)
         if c["distributed"] or c["tolerated"] or c["tolerated_pct"]:
-            error, cause = EXCEEDED_TOLERATED_FAILURE, (
-                "The specified tolerated failure threshold was exceeded"
+            error, cause = (
+                EXCEEDED_TOLERATED_FAILURE,
+                ("The specified tolerated failure threshold was exceeded"),
             )
         run.state_failed(frame, state, error, cause)
 
@@ -186,7 +217,9 @@ class MapState:
         total = len(c["items"])
         if c["failed"] <= c["tolerated"]:
             return True
-        return c["tolerated_pct"] > 0 and c["failed"] * 100 <= math.floor(c["tolerated_pct"] * total)
+        return c["tolerated_pct"] > 0 and c["failed"] * 100 <= math.floor(
+            c["tolerated_pct"] * total
+        )
 
     def _progress(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
         c = frame.children

@@ -31,7 +31,9 @@ class ParallelState:
         for index in range(len(branches)):
             run.new_frame(branch_scope(frame.scope, frame.state, index), branch_input, frame, index)
 
-    def child_succeeded(self, run: Run, frame: Frame, state: dict[str, Any], slot: int, output: Any) -> None:
+    def child_succeeded(
+        self, run: Run, frame: Frame, state: dict[str, Any], slot: int, output: Any
+    ) -> None:
         children = frame.children
         assert children is not None
         children["results"][slot] = output
@@ -40,7 +42,13 @@ class ParallelState:
             self._done(run, frame, state)
 
     def child_failed(
-        self, run: Run, frame: Frame, state: dict[str, Any], slot: int, error: str | None, cause: str | None
+        self,
+        run: Run,
+        frame: Frame,
+        state: dict[str, Any],
+        slot: int,
+        error: str | None,
+        cause: str | None,
     ) -> None:
         run.abort_children(frame)
         frame.children = None

@@ -9,6 +9,7 @@ an acknowledgement; a callback carrying the token finishes the task).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -99,17 +100,19 @@ class TaskState:
             payload = {} if payload is None else payload
             if isinstance(payload, str):
                 # A string Payload is sent as the request body itself: JSON text.
-                try:
+                with contextlib.suppress(ValueError):
                     payload = json.loads(payload)
-                except ValueError:
-                    pass
         elif lambda_arn:
             kind, name, payload = "lambda", lambda_arn.group(1), args
         else:
             kind, name, payload = "service", None, args
         family = "LambdaFunction" if kind == "lambda" else "Task"
         scheduled = run.emit(
-            f"{family}Scheduled", resource=resource, input=payload, timeoutInSeconds=timeout, heartbeatInSeconds=heartbeat
+            f"{family}Scheduled",
+            resource=resource,
+            input=payload,
+            timeoutInSeconds=timeout,
+            heartbeatInSeconds=heartbeat,
         )
         run.emit(f"{family}Started", resource=resource)
         task_id = f"{frame.id}:{scheduled}"
@@ -131,7 +134,9 @@ class TaskState:
             )
         )
 
-    def _seconds(self, run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], name: str) -> int | None:
+    def _seconds(
+        self, run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], name: str
+    ) -> int | None:
         value = state.get(name)
         if run.is_jsonata(state) and isinstance(value, str):
             env = run.jsonata_env(frame, ctx, frame.input)
@@ -140,11 +145,15 @@ class TaskState:
             path = state[f"{name}Path"]
             value = run.read(frame, run.input_path(frame, state), path)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise runtime_error(f"The {name}Path parameter does not reference a positive integer: {path} == {value}")
+                raise runtime_error(
+                    f"The {name}Path parameter does not reference a positive integer: {path} == {value}"
+                )
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise runtime_error(f"The {name} field must be a positive integer, but was: {dataflow.to_json(value)}")
+            raise runtime_error(
+                f"The {name} field must be a positive integer, but was: {dataflow.to_json(value)}"
+            )
         return int(value)
 
     # --- outcomes -------------------------------------------------------
@@ -158,7 +167,9 @@ class TaskState:
         if token:
             run.s.tokens.pop(token, None)
 
-    def task_succeeded(self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, output: Any) -> None:
+    def task_succeeded(
+        self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, output: Any
+    ) -> None:
         if not self._owns(run, frame, task_id):
             return
         if frame.scratch.get("token"):
@@ -169,21 +180,31 @@ class TaskState:
             return
         self.callback_succeeded(run, frame, state, task_id, output)
 
-    def callback_succeeded(self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, output: Any) -> None:
+    def callback_succeeded(
+        self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, output: Any
+    ) -> None:
         if not self._owns(run, frame, task_id):
             return
         self._close(run, frame, task_id)
         family = frame.scratch["family"]
         run.emit(f"{family}Succeeded", output=output)
         result = output
-        if frame.scratch["kind"] == "lambda:invoke":
+        if frame.scratch["kind"] == "lambda:invoke" and not frame.scratch.get("token"):
             request_id = str(uuid.UUID(int=hash_int(run.seed(frame) + task_id)))
-            result = lambda_envelope(output, request_id, run.now.strftime("%a, %d %b %Y %H:%M:%S GMT"))
+            result = lambda_envelope(
+                output, request_id, run.now.strftime("%a, %d %b %Y %H:%M:%S GMT")
+            )
         dataflow.check_size(result, _size_label(state["Resource"]))
         finish_with_result(run, frame, state, result)
 
     def task_failed(
-        self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, error: str | None, cause: str | None
+        self,
+        run: Run,
+        frame: Frame,
+        state: dict[str, Any],
+        task_id: str,
+        error: str | None,
+        cause: str | None,
     ) -> None:
         if not self._owns(run, frame, task_id):
             return
@@ -195,7 +216,9 @@ class TaskState:
 
     callback_failed = task_failed
 
-    def task_timed_out(self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, heartbeat: bool) -> None:
+    def task_timed_out(
+        self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, heartbeat: bool
+    ) -> None:
         if not self._owns(run, frame, task_id):
             return
         self._close(run, frame, task_id)

@@ -31,10 +31,19 @@ def parse_timestamp(text: Any) -> datetime | None:
         tz = UTC
         if zone != "Z":
             sign = 1 if zone[0] == "+" else -1
-            tz = __import__("datetime").timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+            tz = __import__("datetime").timezone(
+                sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+            )
         micro = int((fraction or "0").ljust(6, "0")[:6])
         return datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tzinfo=tz
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            micro,
+            tzinfo=tz,
         )
     except ValueError:
         return None
@@ -72,7 +81,9 @@ class WaitState:
         if "Timestamp" in state:
             stamp = parse_timestamp(state["Timestamp"])
             if stamp is None:
-                raise runtime_error(f"The Timestamp field is not a valid timestamp: {state['Timestamp']}")
+                raise runtime_error(
+                    f"The Timestamp field is not a valid timestamp: {state['Timestamp']}"
+                )
             return stamp
         if "SecondsPath" in state:
             path = state["SecondsPath"]
@@ -82,7 +93,9 @@ class WaitState:
                     f"The SecondsPath parameter cannot be parsed as a long value: {path} == {_show(value)}"
                 )
             if value < 0:
-                raise runtime_error(f"The SecondsPath parameter references a negative value: {path} == {_show(value)}")
+                raise runtime_error(
+                    f"The SecondsPath parameter references a negative value: {path} == {_show(value)}"
+                )
             return run.now + timedelta(seconds=int(value))
         path = state["TimestampPath"]
         value = run.read(frame, data, path)
@@ -99,7 +112,12 @@ class WaitState:
         if "Seconds" in state:
             raw = state["Seconds"]
             value = dataflow.evaluate(raw, env, "Seconds") if isinstance(raw, str) else raw
-            if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or value != int(value)
+                or value < 0
+            ):
                 raise StatesFailure(
                     QUERY_EVALUATION_ERROR,
                     f"The JSONata expression '{_expr(raw)}' specified for the field 'Seconds' returned an "
@@ -109,7 +127,11 @@ class WaitState:
                 )
             return run.now + timedelta(seconds=int(value))
         raw = state["Timestamp"]
-        value = dataflow.evaluate(raw, env, "Timestamp") if isinstance(raw, str) and raw.startswith("{%") else raw
+        value = (
+            dataflow.evaluate(raw, env, "Timestamp")
+            if isinstance(raw, str) and raw.startswith("{%")
+            else raw
+        )
         stamp = parse_timestamp(value)
         if stamp is None:
             raise StatesFailure(
@@ -123,7 +145,11 @@ class WaitState:
 
 
 def _expr(raw: Any) -> str:
-    return raw[2:-2].strip() if isinstance(raw, str) and raw.startswith("{%") else dataflow.to_json(raw)
+    return (
+        raw[2:-2].strip()
+        if isinstance(raw, str) and raw.startswith("{%")
+        else dataflow.to_json(raw)
+    )
 
 
 def _show(value: Any) -> str:
