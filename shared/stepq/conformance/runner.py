@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from stepq.conformance.builtins import registry_for
 from stepq.conformance.cases import Case, find_cases
 from stepq.conformance.matching import compare_outcome
+from stepq.core.definition import load_definition
 from stepq.core.machine import Machine
 from stepq.errors import DefinitionError
 
@@ -29,16 +30,10 @@ Backend = Callable[[Case], CaseOutcome]
 
 
 def _prepare(case: Case) -> Machine | CaseOutcome:
-    try:  # TEMPORARY until validation lands
-        from stepq.core.definition import load_definition
-    except ImportError:
-        load_definition = None
-    raw = case.definition
-    if load_definition is not None:
-        try:
-            raw = load_definition(case.definition).raw
-        except DefinitionError as err:
-            return CaseOutcome("REJECTED", error="DefinitionError", cause=str(err))
+    try:
+        raw = load_definition(case.definition).raw
+    except DefinitionError as err:
+        return CaseOutcome("REJECTED", error="DefinitionError", cause=str(err))
     name = "sm_" + uuid.uuid5(uuid.NAMESPACE_URL, case.id).hex[:8]
     return Machine(raw, name=name)
 
