@@ -465,3 +465,8 @@ def test_token_round_trip() -> None:
     token = make_token("arn:aws:states:us-east-1:1:execution:sm:e", "f1:7")
     assert parse_token(token) == ("arn:aws:states:us-east-1:1:execution:sm:e", "f1:7")
     assert parse_token("not a token") is None
+
+
+def test_jsonata_now_is_the_decision_instant_not_the_wall_clock() -> None:
+    definition = one({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% [$now(), $millis()] %}"})
+    assert run(definition).output == ["2026-01-01T00:00:00.000Z", 1767225600000]

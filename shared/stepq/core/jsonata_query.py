@@ -54,6 +54,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from jsonata import Functions, Jsonata
@@ -122,7 +123,7 @@ def _evaluate(expr: str, bindings: dict[str, Any], field: str, rng: random.Rando
 
     variables = {k: _to_jsonata(v) for k, v in bindings.items() if k != SEED_KEY}
     _hide_seed(variables.get("states"))
-    variables.update(_per_evaluation_functions(rng))
+    variables.update(_per_evaluation_functions(rng, bindings))
     try:
         result = compiled.run(variables)
     except JException as err:
@@ -381,7 +382,16 @@ def _rng_for(bindings: dict[str, Any]) -> random.Random:
     return random.Random(str(seed)) if seed is not None else random.Random()
 
 
-def _per_evaluation_functions(rng: random.Random) -> dict[str, Any]:
+def _decision_instant(bindings: dict[str, Any]) -> str | None:
+    """The instant the state was entered: what ``$now()`` reports, so replays agree."""
+    states = bindings.get("states")
+    context = states.get("context") if isinstance(states, dict) else None
+    state = context.get("State") if isinstance(context, dict) else None
+    entered = state.get("EnteredTime") if isinstance(state, dict) else None
+    return entered if isinstance(entered, str) else None
+
+
+def _per_evaluation_functions(rng: random.Random, bindings: dict[str, Any]) -> dict[str, Any]:
     def random_fn(seed: Any = None) -> float:
         if seed is None:
             return rng.random()
@@ -390,4 +400,11 @@ def _per_evaluation_functions(rng: random.Random) -> dict[str, Any]:
     def uuid_fn() -> str:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
-    return {"random": _native(random_fn, "<n?:n>"), "uuid": _native(uuid_fn, "<:s>")}
+    functions = {"random": _native(random_fn, "<n?:n>"), "uuid": _native(uuid_fn, "<:s>")}
+    instant = _decision_instant(bindings)
+    if instant is not None:
+        # The library's $now()/$millis() read the wall clock; the core must not.
+        millis = int(datetime.fromisoformat(instant.replace("Z", "+00:00")).timestamp() * 1000)
+        functions["now"] = _native(lambda: instant, "<:s>")
+        functions["millis"] = _native(lambda: millis, "<:n>")
+    return functions
