@@ -13,6 +13,7 @@ frames (Parallel branches and Map iterations) and the event loop.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections import deque
 from datetime import datetime, timedelta
@@ -61,6 +62,7 @@ class StateHandler(Protocol):
     def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None: ...
 
 
+@functools.lru_cache(maxsize=4096)  # strftime is the costliest call on the hot path
 def iso(instant: datetime | None) -> str | None:
     if instant is None:
         return None
@@ -199,7 +201,8 @@ class Run:
         frame.scratch = {}
 
     def exit_state(self, frame: Frame, state: dict[str, Any], output: Any) -> None:
-        dataflow.check_size(output, frame.state)
+        if output is not frame.input:  # an unchanged input was checked when it was made
+            dataflow.check_size(output, frame.state)
         self.emit(f"{state['Type']}StateExited", name=frame.state, output=output)
         if state.get("End") or state["Type"] == "Succeed":
             self.complete_frame(frame, output)

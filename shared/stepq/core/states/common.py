@@ -30,14 +30,22 @@ def finish_with_result(
     run: Run, frame: Frame, state: dict[str, Any], result: Any, *, selector: bool = True
 ) -> None:
     """ResultSelector, Assign, ResultPath, OutputPath (or Output/Assign), then leave."""
-    ctx = run.context(frame)
     if run.is_jsonata(state):
-        env = run.jsonata_env(frame, ctx, frame.input, result=result)
+        if "Output" not in state and "Assign" not in state:
+            run.exit_state(frame, state, result)
+            return
+        env = run.jsonata_env(frame, run.context(frame), frame.input, result=result)
         output = dataflow.evaluate(state["Output"], env, "Output") if "Output" in state else result
         if "Assign" in state:
             run.assign(frame, dataflow.assign_jsonata(state["Assign"], env))
         run.exit_state(frame, state, output)
         return
+    if not (selector and "ResultSelector" in state) and "Assign" not in state:
+        # The common case needs neither the context object nor the variables.
+        output = dataflow.result_path(state, frame.input, result)
+        run.exit_state(frame, state, run.output_path(frame, state, output))
+        return
+    ctx = run.context(frame)
     variables = run.variables(frame)
     if selector and "ResultSelector" in state:
         result = dataflow.render(state["ResultSelector"], result, ctx, variables)
@@ -55,9 +63,10 @@ def finish_with_result(
 
 def pass_through(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> Any:
     """Output and Assign for states without a result (Choice, Wait, Succeed)."""
-    ctx = run.context(frame)
     if run.is_jsonata(state):
-        env = run.jsonata_env(frame, ctx, frame.input)
+        if "Output" not in state and "Assign" not in state:
+            return frame.input
+        env = run.jsonata_env(frame, run.context(frame), frame.input)
         output = (
             dataflow.evaluate(state["Output"], env, "Output") if "Output" in state else frame.input
         )
@@ -66,6 +75,9 @@ def pass_through(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> An
         return output
     if "Assign" in state:
         run.assign(
-            frame, dataflow.assign_jsonpath(state["Assign"], data, ctx, run.variables(frame))
+            frame,
+            dataflow.assign_jsonpath(
+                state["Assign"], data, run.context(frame), run.variables(frame)
+            ),
         )
     return run.output_path(frame, state, data)
