@@ -1,0 +1,138 @@
+"""What the runtime needs from the world: a store, queues and a blob store.
+
+Small Protocols; adapters (DynamoDB, SQS, S3 — the only modules importing
+boto3) implement them and turn backend errors into ``stepq.errors`` types.
+Everything crossing a port is plain JSON-safe data (dicts, lists, str,
+int, float, bool, None) so any backend can hold it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from stepq.errors import StepqError
+
+
+class StoreError(StepqError):
+    """The store failed in a way the caller cannot fix by retrying the same call."""
+
+
+class ConflictError(StoreError):
+    """A conditional write lost: someone else committed first (reload and re-decide)."""
+
+
+class AlreadyExistsError(StoreError):
+    """An item that must be unique exists already (execution name, timer, idempotency key)."""
+
+
+class NotFoundError(StoreError):
+    """The named execution, machine or commit does not exist."""
+
+
+@dataclass(slots=True)
+class Commit:
+    """One transition of one execution: what one decision appended.
+
+    ``seq`` starts at 1 and grows by one per commit; the store refuses a
+    second commit with the same ``seq`` (that is the conditional write).
+    ``snapshot`` is the execution state after this commit (``codec``), so
+    loading costs one read however long the history is. ``cause_id`` is the
+    id of the inbound event this commit applied (duplicates are detected by
+    it). ``commands`` are the outbox: sent after the commit, re-sent when the
+    inbound message is redelivered.
+    """
+
+    seq: int
+    snapshot: dict[str, Any]
+    events: list[dict[str, Any]]
+    commands: list[dict[str, Any]]
+    cause_id: str
+    at: str  # ISO-8601 instant of the decision
+    status: str = "RUNNING"
+
+
+@dataclass(slots=True)
+class ExecutionHeader:
+    """The summary row of an execution (listing, status lookups)."""
+
+    execution_id: str  # the execution ARN
+    machine: str
+    machine_version: int
+    name: str
+    status: str
+    start_time: str
+    input: Any = None
+    stop_time: str | None = None
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+
+
+@dataclass(slots=True)
+class Timer:
+    """A durable timer: ``event`` is delivered to the events queue at ``due``."""
+
+    timer_id: str
+    execution_id: str
+    due: str  # ISO-8601, UTC, sortable
+    event: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    # state machines
+    def put_machine(self, name: str, definition: dict[str, Any]) -> int: ...
+    def get_machine(self, name: str, version: int | None = None) -> tuple[dict[str, Any], int]: ...
+
+    # executions
+    def create_execution(self, header: ExecutionHeader, first: Commit) -> None: ...
+    def get_execution(self, execution_id: str) -> ExecutionHeader: ...
+    def finish_execution(self, header: ExecutionHeader) -> None: ...
+    def list_executions(
+        self, machine: str, status: str | None = None, limit: int = 100
+    ) -> list[ExecutionHeader]: ...
+
+    # history
+    def append(self, execution_id: str, commit: Commit) -> None: ...
+    def latest(self, execution_id: str) -> Commit: ...
+    def commit(self, execution_id: str, seq: int) -> Commit: ...
+    def history(self, execution_id: str) -> list[dict[str, Any]]: ...
+
+    # timers and idempotency
+    def put_timer(self, timer: Timer) -> None: ...
+    def due_timers(self, now: str, limit: int = 100) -> list[Timer]: ...
+    def claim_timer(self, timer: Timer) -> bool: ...
+    def claim_key(self, key: str, ttl_seconds: int = 86400) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An outgoing message. ``id`` is deterministic so consumers drop duplicates."""
+
+    id: str
+    body: dict[str, Any]
+    delay_seconds: int = 0
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    body: dict[str, Any] | None  # None: the raw text was not a JSON object
+    raw: str
+    receipt: str
+    receive_count: int
+    message_id: str
+
+
+class Queues(Protocol):
+    def send(self, queue: str, messages: list[Message]) -> None: ...
+    def receive(
+        self, queue: str, max_messages: int = 10, wait_seconds: int = 0
+    ) -> list[Received]: ...
+    def delete(self, queue: str, receipts: list[str]) -> None: ...
+    def dead_letter(self, queue: str, received: Received, reason: str) -> None: ...
+
+
+class Blobs(Protocol):
+    def put(self, key: str, data: bytes) -> str: ...
+    def get(self, ref: str) -> bytes: ...

@@ -1,0 +1,254 @@
+"""The ``Queues`` port in process: the reference backend for tests and local runs.
+
+CONTRACT (others code against these signatures):
+
+    MemoryQueues(clock=None)
+        .ensure(name, dlq=True, max_receives=5, visibility_timeout=60) -> str  # the name
+        .send(queue, messages) -> None
+        .receive(queue, max_messages=10, wait_seconds=0) -> list[Received]
+        .delete(queue, receipts) -> None
+        .dead_letter(queue, received, reason) -> None
+        .send_raw(queue, text, attributes=None) -> None     # a foreign producer's message
+        .peek(queue) -> list[tuple[str, dict[str, str]]]   # raw bodies + attributes, for tests
+        .depth(queue) -> int                               # messages held, visible or not
+
+SQS semantics simulated against an injectable ``Clock``: delays, visibility
+timeouts, receive counts, and a redrive to ``<queue>-dlq`` on the receive
+after ``max_receives`` deliveries, and (for ``.fifo`` names) SQS's
+five-minute deduplication by message id. Sends are validated exactly as
+``SqsQueues`` validates them (shared ``queue_messages``).
+
+Long polling: with a ``SystemClock`` an empty ``receive`` waits (up to
+``wait_seconds``) for a send from another thread or a delayed message to
+come due. With any other clock (``ManualClock``) it never moves time: the
+caller who owns the clock decides when time passes, so it returns at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from stepq.clock import Clock, SystemClock
+from stepq.runtime.ports import Message, Received
+from stepq.runtime.queue_messages import (
+    ID_ATTRIBUTE,
+    REASON_ATTRIBUTE,
+    QueueError,
+    QueueNotFoundError,
+    clamp_receive,
+    dlq_name,
+    encode_message,
+    parse_body,
+    reason_text,
+)
+
+__all__ = ["MemoryQueues"]
+
+_DEDUP_WINDOW = timedelta(minutes=5)
+
+
+@dataclass(slots=True)
+class _Stored:
+    sqs_id: str
+    raw: str
+    attributes: dict[str, str]
+    visible_at: datetime
+    receive_count: int = 0
+    receipt: str | None = None  # the current receipt; older ones no longer delete
+
+
+@dataclass(slots=True)
+class _Queue:
+    visibility_timeout: int
+    dlq: str | None
+    max_receives: int
+    messages: deque[_Stored] = field(default_factory=deque)
+    dedup: dict[str, datetime] = field(default_factory=dict)  # FIFO: message id -> window end
+
+
+class MemoryQueues:
+    """In-process ``Queues``; thread-safe."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self._queues: dict[str, _Queue] = {}
+        self._ids = itertools.count(1)
+        self._serial = 0  # the last receipt serial handed out
+        self._cond = threading.Condition()
+
+    def ensure(
+        self,
+        name: str,
+        dlq: bool = True,
+        max_receives: int = 5,
+        visibility_timeout: int = 60,
+    ) -> str:
+        if not 1 <= max_receives <= 1000:
+            raise ValueError(f"max_receives must be within 1..1000, got {max_receives}")
+        if not 0 <= visibility_timeout <= 43200:
+            raise ValueError(
+                f"visibility_timeout must be within 0..43200, got {visibility_timeout}"
+            )
+        with self._cond:
+            dead = None
+            if dlq:
+                dead = dlq_name(name)
+                self._upsert(dead, _Queue(visibility_timeout=30, dlq=None, max_receives=1))
+            elif name in self._queues:
+                dead = self._queues[name].dlq  # as SQS: dlq=False keeps an existing policy
+            self._upsert(name, _Queue(visibility_timeout, dead, max_receives))
+        return name
+
+    def _upsert(self, name: str, settings: _Queue) -> None:
+        existing = self._queues.get(name)
+        if existing is None:
+            self._queues[name] = settings
+        else:
+            existing.visibility_timeout = settings.visibility_timeout
+            existing.dlq = settings.dlq or existing.dlq
+            existing.max_receives = settings.max_receives
+
+    # --- the port ----------------------------------------------------------
+
+    def send(self, queue: str, messages: list[Message]) -> None:
+        encoded = [encode_message(m) for m in messages]  # validate all before sending any
+        with self._cond:
+            q = self._queue(queue)
+            now = self._clock.now()
+            fifo = queue.endswith(".fifo")
+            if fifo and any(m.delay_seconds for m in messages):
+                raise ValueError("FIFO queues take no per-message delay")
+            if fifo:
+                q.dedup = {k: until for k, until in q.dedup.items() if until > now}
+            for message, (text, attributes) in zip(messages, encoded, strict=True):
+                if fifo and not self._first_in_window(q, message.id, now):
+                    continue  # SQS accepts the send and drops the copy
+                visible = now + timedelta(seconds=message.delay_seconds)
+                q.messages.append(_Stored(self._next_id(), text, attributes, visible))
+            self._cond.notify_all()
+
+    def send_raw(self, queue: str, text: str, attributes: dict[str, str] | None = None) -> None:
+        """Enqueue ``text`` as is, as a producer that is not stepq might (tests, tooling)."""
+        with self._cond:
+            q = self._queue(queue)
+            q.messages.append(
+                _Stored(self._next_id(), text, dict(attributes or {}), self._clock.now())
+            )
+            self._cond.notify_all()
+
+    def receive(self, queue: str, max_messages: int = 10, wait_seconds: int = 0) -> list[Received]:
+        count, wait = clamp_receive(max_messages, wait_seconds)
+        with self._cond:
+            q = self._queue(queue)
+            deadline = self._clock.now() + timedelta(seconds=wait)
+            while True:
+                out = self._take(queue, q, count)
+                now = self._clock.now()
+                if out or now >= deadline or not isinstance(self._clock, SystemClock):
+                    return out
+                due = min((m.visible_at for m in q.messages), default=deadline)
+                self._cond.wait(timeout=max(0.001, (min(due, deadline) - now).total_seconds()))
+
+    def delete(self, queue: str, receipts: list[str]) -> None:
+        with self._cond:
+            q = self._queue(queue)
+            for receipt in receipts:
+                if not self._issued_by(queue, receipt):
+                    raise QueueError(
+                        f"delete from {queue!r}: the receipt handle is not valid",
+                        "ReceiptHandleIsInvalid",
+                    )
+            gone = set(receipts)
+            # A stale receipt (the message was received again since) deletes nothing, as in SQS.
+            q.messages = deque(m for m in q.messages if m.receipt not in gone)
+
+    def dead_letter(self, queue: str, received: Received, reason: str) -> None:
+        with self._cond:  # one critical section: no window for a loss or a duplicate
+            dead = self._queue(dlq_name(queue))
+            self.delete(queue, [received.receipt])
+            attributes = {ID_ATTRIBUTE: received.message_id, REASON_ATTRIBUTE: reason_text(reason)}
+            raw = received.raw or "(empty)"
+            dead.messages.append(_Stored(self._next_id(), raw, attributes, self._clock.now()))
+
+    # --- for tests and tooling ---------------------------------------------
+
+    def peek(self, queue: str) -> list[tuple[str, dict[str, str]]]:
+        """Raw bodies and attributes of every held message, without receiving them."""
+        with self._cond:
+            return [(m.raw, dict(m.attributes)) for m in self._queue(queue).messages]
+
+    def depth(self, queue: str) -> int:
+        with self._cond:
+            return len(self._queue(queue).messages)
+
+    # --- helpers -----------------------------------------------------------
+
+    def _queue(self, name: str) -> _Queue:
+        q = self._queues.get(name)
+        if q is None:
+            raise QueueNotFoundError(
+                f"queue {name!r} does not exist (call ensure first)",
+                "AWS.SimpleQueueService.NonExistentQueue",
+            )
+        return q
+
+    def _next_id(self) -> str:
+        return f"m-{next(self._ids):08d}"
+
+    @staticmethod
+    def _first_in_window(q: _Queue, message_id: str, now: datetime) -> bool:
+        if message_id in q.dedup:  # expired entries were pruned by the caller
+            return False
+        q.dedup[message_id] = now + _DEDUP_WINDOW
+        return True
+
+    def _issued_by(self, queue: str, receipt: str) -> bool:
+        # Receipts name their queue and serial, so checking one needs no table of them.
+        parts = receipt.rsplit("|", 2)
+        return (
+            len(parts) == 3
+            and parts[0] == queue
+            and parts[2].isdigit()
+            and int(parts[2]) <= self._serial
+        )
+
+    def _take(self, name: str, q: _Queue, count: int) -> list[Received]:
+        now = self._clock.now()
+        out: list[Received] = []
+        redrive: list[_Stored] = []
+        for m in q.messages:
+            if len(out) >= count:
+                break
+            if m.visible_at > now:
+                continue
+            # SQS moves a message on the receive *after* its last allowed delivery.
+            if q.dlq is not None and m.receive_count >= q.max_receives:
+                redrive.append(m)
+                continue
+            m.receive_count += 1
+            self._serial = next(self._ids)
+            m.receipt = f"{name}|{m.sqs_id}|{self._serial}"
+            m.visible_at = now + timedelta(seconds=q.visibility_timeout)
+            out.append(_received(m))
+        if redrive:
+            dead = self._queues.get(q.dlq or "")
+            for m in redrive:
+                q.messages.remove(m)
+                if dead is not None:  # a dropped DLQ loses the message, as SQS would
+                    m.receipt, m.visible_at = None, now
+                    dead.messages.append(m)
+        return out
+
+
+def _received(m: _Stored) -> Received:
+    return Received(
+        body=parse_body(m.raw),
+        raw=m.raw,
+        receipt=m.receipt or "",
+        receive_count=m.receive_count,
+        message_id=m.attributes.get(ID_ATTRIBUTE) or m.sqs_id,
+    )

@@ -1,0 +1,321 @@
+"""The ``Queues`` port on Amazon SQS (or any SQS-compatible endpoint).
+
+CONTRACT (others code against these signatures):
+
+    default_client_config() -> botocore.config.Config
+    SqsQueues(client, prefix="stepq", *, clock=None, batch_attempts=4)
+        .ensure(name, dlq=True, max_receives=5, visibility_timeout=60) -> str  # queue URL
+        .url(name) -> str
+        .send(queue, messages) -> None
+        .receive(queue, max_messages=10, wait_seconds=0) -> list[Received]
+        .delete(queue, receipts) -> None
+        .dead_letter(queue, received, reason) -> None
+        .depth(queue) -> int   # approximate: visible + in flight + delayed
+    QueueError(StepqError), QueueNotFoundError(QueueError)
+
+Queue names are logical (``events``, ``tasks-<name>``); the physical SQS name
+is ``<prefix>-<name>``. A name ending in ``.fifo`` makes a FIFO queue.
+Every botocore error leaves as ``QueueError``; throttling and 5xx are retried
+by botocore itself (``default_client_config``), partial batch failures by us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from stepq.clock import Clock, SystemClock
+from stepq.runtime.ports import Message, Received
+from stepq.runtime.queue_messages import (
+    ID_ATTRIBUTE,
+    MAX_BATCH_ENTRIES,
+    REASON_ATTRIBUTE,
+    QueueError,
+    QueueNotFoundError,
+    clamp_receive,
+    dlq_name,
+    encode_message,
+    parse_body,
+    plan_batches,
+    reason_text,
+    unique_entry_ids,
+    wire_size,
+)
+
+__all__ = ["QueueError", "QueueNotFoundError", "SqsQueues", "default_client_config"]
+
+_NOT_FOUND = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+_EXISTS = frozenset({"QueueAlreadyExists", "QueueNameExists"})
+_DLQ_RETENTION = str(14 * 24 * 3600)  # the longest SQS keeps a message: time to look at it
+_MAX_VISIBILITY = 43200
+
+
+def default_client_config() -> Config:
+    """Adaptive retries (client-side rate limiting on throttles), up to 10 attempts."""
+    return Config(retries={"mode": "adaptive", "max_attempts": 10})
+
+
+def _attr(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+class SqsQueues:
+    """``Queues`` over an injected boto3 SQS client."""
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "stepq",
+        *,
+        clock: Clock | None = None,
+        batch_attempts: int = 4,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._clock = clock or SystemClock()  # only used to back off between batch retries
+        self._attempts = max(1, batch_attempts)
+        self._urls: dict[str, str] = {}
+
+    # --- names -------------------------------------------------------------
+
+    def physical_name(self, name: str) -> str:
+        return f"{self._prefix}-{name}" if self._prefix else name
+
+    def url(self, name: str) -> str:
+        """The queue URL, resolved once and cached."""
+        cached = self._urls.get(name)
+        if cached is not None:
+            return cached
+        with self._mapped("resolve", name):
+            url = self._client.get_queue_url(QueueName=self.physical_name(name))["QueueUrl"]
+        self._urls[name] = url
+        return url
+
+    # --- setup -------------------------------------------------------------
+
+    def ensure(
+        self,
+        name: str,
+        dlq: bool = True,
+        max_receives: int = 5,
+        visibility_timeout: int = 60,
+    ) -> str:
+        """Create ``name`` (and ``<name>-dlq`` with a RedrivePolicy); safe to repeat.
+
+        An existing queue gets its attributes updated to these values.
+        ``dlq=False`` leaves an existing RedrivePolicy in place.
+        """
+        if not 1 <= max_receives <= 1000:
+            raise ValueError(f"max_receives must be within 1..1000, got {max_receives}")
+        if not 0 <= visibility_timeout <= _MAX_VISIBILITY:
+            raise ValueError(
+                f"visibility_timeout must be within 0..{_MAX_VISIBILITY}, got {visibility_timeout}"
+            )
+        fifo = {"FifoQueue": "true"} if name.endswith(".fifo") else {}
+        attributes = {"VisibilityTimeout": str(visibility_timeout), **fifo}
+        if dlq:
+            dead = dlq_name(name)
+            dead_url = self._create(dead, {"MessageRetentionPeriod": _DLQ_RETENTION, **fifo})
+            with self._mapped("read attributes of", dead):
+                arn = self._client.get_queue_attributes(
+                    QueueUrl=dead_url, AttributeNames=["QueueArn"]
+                )["Attributes"]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arn, "maxReceiveCount": str(max_receives)}
+            )
+        return self._create(name, attributes)
+
+    def _create(self, name: str, attributes: dict[str, str]) -> str:
+        physical = self.physical_name(name)
+        try:
+            url = self._client.create_queue(QueueName=physical, Attributes=attributes)["QueueUrl"]
+        except ClientError as exc:
+            if _code(exc) not in _EXISTS:
+                raise _to_queue_error("create", name, exc) from exc
+            # Same name, other attributes: converge instead of failing.
+            url = self.url(name)
+            mutable = {k: v for k, v in attributes.items() if k != "FifoQueue"}
+            with self._mapped("update attributes of", name):
+                self._client.set_queue_attributes(QueueUrl=url, Attributes=mutable)
+        except BotoCoreError as exc:
+            raise QueueError(f"create {name!r} failed: {exc}") from exc
+        self._urls[name] = url
+        return url
+
+    # --- the port ----------------------------------------------------------
+
+    def send(self, queue: str, messages: list[Message]) -> None:
+        """Send in batches of <= 10 entries and <= 256 KiB; all-or-error per call.
+
+        Every message is validated before anything is sent (ValueError).
+        Entries SQS fails transiently are retried; what still fails raises
+        ``QueueError`` (messages of earlier batches have been sent by then,
+        which is fine: consumers drop duplicates by ``stepq-id``).
+        """
+        if not messages:
+            return
+        fifo = queue.endswith(".fifo")
+        entries: list[dict[str, Any]] = []
+        sizes: list[int] = []
+        for message, entry_id in zip(
+            messages, unique_entry_ids([m.id for m in messages]), strict=True
+        ):
+            text, attributes = encode_message(message)
+            entry: dict[str, Any] = {
+                "Id": entry_id,
+                "MessageBody": text,
+                "MessageAttributes": {k: _attr(v) for k, v in attributes.items()},
+            }
+            if fifo:
+                if message.delay_seconds:
+                    raise ValueError("FIFO queues take no per-message delay")
+                entry["MessageGroupId"] = message.group or "default"
+                entry["MessageDeduplicationId"] = _dedup_id(message.id)
+            else:
+                entry["DelaySeconds"] = message.delay_seconds
+                if message.group:
+                    entry["MessageGroupId"] = message.group
+            entries.append(entry)
+            sizes.append(wire_size(text, attributes))
+        url = self.url(queue)
+        for batch in plan_batches(sizes):
+            chunk = [entries[i] for i in batch]
+            self._batch("send to", queue, chunk, self._client.send_message_batch, url)
+
+    def receive(self, queue: str, max_messages: int = 10, wait_seconds: int = 0) -> list[Received]:
+        count, wait = clamp_receive(max_messages, wait_seconds)
+        url = self.url(queue)
+        with self._mapped("receive from", queue):
+            reply = self._client.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=count,
+                WaitTimeSeconds=wait,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=[ID_ATTRIBUTE],
+            )
+        return [_received(m) for m in reply.get("Messages", [])]
+
+    def delete(self, queue: str, receipts: list[str]) -> None:
+        if not receipts:
+            return
+        url = self.url(queue)
+        for start in range(0, len(receipts), MAX_BATCH_ENTRIES):
+            chunk = receipts[start : start + MAX_BATCH_ENTRIES]
+            entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)]
+            self._batch("delete from", queue, entries, self._client.delete_message_batch, url)
+
+    def dead_letter(self, queue: str, received: Received, reason: str) -> None:
+        """Copy the raw body to ``<queue>-dlq`` with ``stepq-reason``, then delete it here.
+
+        Send first, delete second: a crash in between leaves a duplicate, never a loss.
+        """
+        dead = dlq_name(queue)
+        request: dict[str, Any] = {
+            "QueueUrl": self.url(dead),
+            "MessageBody": received.raw or "(empty)",  # SQS refuses empty bodies
+            "MessageAttributes": {
+                ID_ATTRIBUTE: _attr(received.message_id),
+                REASON_ATTRIBUTE: _attr(reason_text(reason)),
+            },
+        }
+        if dead.endswith(".fifo"):
+            request["MessageGroupId"] = "dead-letter"
+            request["MessageDeduplicationId"] = _dedup_id(received.receipt)
+        with self._mapped("dead-letter to", dead):
+            self._client.send_message(**request)
+        self.delete(queue, [received.receipt])
+
+    def depth(self, queue: str) -> int:
+        """Messages held, visible or not (SQS's approximate counts; exact on moto)."""
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
+        url = self.url(queue)
+        with self._mapped("read attributes of", queue):
+            found = self._client.get_queue_attributes(QueueUrl=url, AttributeNames=names)
+        return sum(int(found.get("Attributes", {}).get(n, 0)) for n in names)
+
+    # --- helpers -----------------------------------------------------------
+
+    def _batch(
+        self,
+        action: str,
+        queue: str,
+        entries: list[dict[str, Any]],
+        call: Callable[..., dict[str, Any]],
+        url: str,
+    ) -> None:
+        """One batch call; entries failing on SQS's side are retried with backoff."""
+        pending = entries
+        failed: list[dict[str, Any]] = []
+        for attempt in range(self._attempts):
+            if attempt:
+                self._clock.sleep(min(2.0, 0.05 * 2**attempt))
+            with self._mapped(action, queue):
+                reply = call(QueueUrl=url, Entries=pending)
+            failed = reply.get("Failed") or []
+            if not failed:
+                return
+            ours = [f for f in failed if f.get("SenderFault")]
+            if ours:
+                raise QueueError(f"{action} {queue!r}: {_describe(ours)}", ours[0].get("Code", ""))
+            by_id = {e["Id"]: e for e in pending}
+            pending = [by_id[f["Id"]] for f in failed if f["Id"] in by_id]
+        raise QueueError(
+            f"{action} {queue!r}: {len(failed)} entries still failing after {self._attempts} attempts: {_describe(failed)}",
+            failed[0].get("Code", ""),
+        )
+
+    @contextmanager
+    def _mapped(self, action: str, queue: str) -> Iterator[None]:
+        try:
+            yield
+        except ClientError as exc:
+            if _code(exc) in _NOT_FOUND:
+                self._urls.pop(queue, None)
+            raise _to_queue_error(action, queue, exc) from exc
+        except BotoCoreError as exc:
+            raise QueueError(f"{action} {queue!r} failed: {exc}") from exc
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _to_queue_error(action: str, queue: str, exc: ClientError) -> QueueError:
+    code = _code(exc)
+    text = exc.response.get("Error", {}).get("Message", "")
+    if code in _NOT_FOUND:
+        return QueueNotFoundError(f"{action} {queue!r}: the queue does not exist", code)
+    return QueueError(f"{action} {queue!r} failed: {code}: {text}", code)
+
+
+def _describe(failed: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{f.get('Id')}: {f.get('Code')} {f.get('Message', '')}" for f in failed[:3])
+
+
+def _dedup_id(value: str) -> str:
+    # MessageDeduplicationId: <= 128 chars of a restricted set; a digest always fits.
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _received(message: dict[str, Any]) -> Received:
+    raw = message.get("Body", "")
+    attributes = message.get("MessageAttributes") or {}
+    stepq_id = (attributes.get(ID_ATTRIBUTE) or {}).get("StringValue")
+    count = (message.get("Attributes") or {}).get("ApproximateReceiveCount", "1")
+    return Received(
+        body=parse_body(raw),
+        raw=raw,
+        receipt=message["ReceiptHandle"],
+        receive_count=int(count),
+        message_id=stepq_id or message["MessageId"],
+    )

@@ -1,0 +1,541 @@
+"""One contract for the ``Queues`` port, run against every backend.
+
+To add a backend (moto server, ElasticMQ, ...): write a context manager
+yielding a factory of isolated ``QueueBackend``s and register it in
+``QUEUE_BACKENDS``.
+``advance(seconds)`` must make that much (simulated or real) time pass;
+``inject_raw`` enqueues text as a foreign producer would; ``dlq_messages``
+reads raw bodies and attributes of a queue without the port (the port's
+``Received`` carries no attributes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from stepq.clock import ManualClock
+from stepq.errors import StepqError
+from stepq.runtime.ports import Message, Received
+from stepq.runtime.queue_messages import (
+    ID_ATTRIBUTE,
+    REASON_ATTRIBUTE,
+    QueueError,
+    QueueNotFoundError,
+)
+from stepq.runtime.queues_memory import MemoryQueues
+
+
+@dataclass
+class QueueBackend:
+    name: str
+    queues: Any  # MemoryQueues | SqsQueues: the port plus ensure()
+    advance: Callable[[float], None]
+    inject_raw: Callable[[str, str], None]
+    read_all: Callable[[str], list[tuple[str, dict[str, str]]]]
+    # queues.depth(queue) counts held messages, visible or not, on every backend
+
+
+@contextmanager
+def memory_backend() -> Iterator[Callable[[], QueueBackend]]:
+    def make() -> QueueBackend:
+        clock = ManualClock()
+        queues = MemoryQueues(clock=clock)
+        return QueueBackend("memory", queues, clock.advance, queues.send_raw, queues.peek)
+
+    yield make
+
+
+@contextmanager
+def moto_backend() -> Iterator[Callable[[], QueueBackend]]:
+    import boto3
+    from moto import mock_aws
+    from stepq.runtime.queues_sqs import SqsQueues, default_client_config
+
+    with mock_aws():
+        # One mock and client per module (setting them up is most of a test's cost);
+        # each backend gets its own name prefix, so tests never see each other's queues.
+        client = boto3.client("sqs", region_name="us-east-1", config=default_client_config())
+        prefixes = itertools.count(1)
+
+        def make() -> QueueBackend:
+            queues = SqsQueues(client=client, prefix=f"contract{next(prefixes)}")
+
+            def inject_raw(queue: str, text: str) -> None:
+                client.send_message(QueueUrl=queues.url(queue), MessageBody=text)
+
+            def read_all(queue: str) -> list[tuple[str, dict[str, str]]]:
+                reply = client.receive_message(
+                    QueueUrl=queues.url(queue),
+                    MaxNumberOfMessages=10,
+                    MessageAttributeNames=["All"],
+                    VisibilityTimeout=0,
+                )
+                return [
+                    (
+                        m["Body"],
+                        {
+                            k: v["StringValue"]
+                            for k, v in (m.get("MessageAttributes") or {}).items()
+                        },
+                    )
+                    for m in reply.get("Messages", [])
+                ]
+
+            return QueueBackend("moto", queues, time.sleep, inject_raw, read_all)
+
+        yield make
+
+
+# Each entry: a context manager, entered once per module, yielding a factory of
+# isolated backends (a server may be shared; its queues must not be).
+QUEUE_BACKENDS: dict[str, Callable[[], AbstractContextManager[Callable[[], QueueBackend]]]] = {
+    "memory": memory_backend,
+    "moto": moto_backend,
+}
+
+
+@pytest.fixture(scope="module")
+def module_aws_env() -> Iterator[None]:
+    """Dummy credentials, no profile or endpoint: nothing can reach real AWS."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_SESSION_TOKEN", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
+        yield
+
+
+@pytest.fixture(scope="module", params=list(QUEUE_BACKENDS))
+def make_backend(
+    request: pytest.FixtureRequest, module_aws_env: None
+) -> Iterator[Callable[[], QueueBackend]]:
+    with QUEUE_BACKENDS[request.param]() as make:
+        yield make
+
+
+@pytest.fixture
+def qb(make_backend: Callable[[], QueueBackend]) -> QueueBackend:
+    return make_backend()
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def queue(qb: QueueBackend) -> str:
+    """A fresh queue (with DLQ) whose in-flight messages never come back during a test."""
+    name = f"q{next(_names)}"
+    qb.queues.ensure(name, max_receives=3, visibility_timeout=60)
+    return name
+
+
+@pytest.fixture
+def hot_queue(qb: QueueBackend) -> str:
+    """A fresh queue with visibility timeout 0: every receive redelivers."""
+    name = f"hot{next(_names)}"
+    qb.queues.ensure(name, max_receives=3, visibility_timeout=0)
+    return name
+
+
+def drain(qb: QueueBackend, queue: str, rounds: int = 10) -> list[Received]:
+    out: list[Received] = []
+    for _ in range(rounds):
+        got = qb.queues.receive(queue, max_messages=10)
+        if not got:
+            break
+        out.extend(got)
+    return out
+
+
+def msg(i: int | str, **body: Any) -> Message:
+    return Message(id=f"m-{i}", body={"n": i, **body})
+
+
+# --- send and receive ------------------------------------------------------------
+
+
+def test_batch_send_of_more_than_ten_delivers_every_message(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send(queue, [msg(i) for i in range(25)])
+    got = drain(qb, queue)
+    assert sorted(r.message_id for r in got) == sorted(f"m-{i}" for i in range(25))
+    assert {r.body["n"] for r in got if r.body} == set(range(25))
+    assert all(r.receive_count == 1 for r in got)
+
+
+def test_receive_returns_at_most_ten(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send(queue, [msg(i) for i in range(15)])
+    assert 1 <= len(qb.queues.receive(queue, max_messages=50)) <= 10
+
+
+def test_body_round_trips_with_raw_json(qb: QueueBackend, queue: str) -> None:
+    body = {"text": "héllo ✓ \U0001f600", "nested": {"list": [1, 2.5, None, True]}, "zero": 0}
+    qb.queues.send(queue, [Message(id="one", body=body)])
+    [r] = qb.queues.receive(queue)
+    assert r.body == body
+    assert r.message_id == "one"
+    assert r.raw and r.receipt
+
+
+def test_empty_send_is_a_no_op(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send(queue, [])
+    assert qb.queues.receive(queue) == []
+
+
+def test_large_messages_are_split_across_requests(qb: QueueBackend, queue: str) -> None:
+    # three ~100 KiB messages exceed one 256 KiB batch
+    pad = "x" * (100 * 1024)
+    qb.queues.send(queue, [msg(i, pad=pad) for i in range(3)])
+    got = drain(qb, queue)
+    assert sorted(r.message_id for r in got) == ["m-0", "m-1", "m-2"]
+    assert all(r.body and r.body["pad"] == pad for r in got)
+
+
+def test_oversized_message_is_refused_before_sending_anything(qb: QueueBackend, queue: str) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        qb.queues.send(queue, [msg(0), msg(1, pad="x" * (257 * 1024))])
+    assert qb.queues.receive(queue) == []
+
+
+def test_odd_and_long_ids_reach_the_consumer_unchanged(qb: QueueBackend, queue: str) -> None:
+    ids = [
+        "arn:aws:states:us-east-1:123456789012:execution:m:e#17/TaskSucceeded",
+        "x" * 200,
+        "with space and ünïcode",
+        "x" * 79 + "?",
+    ]
+    qb.queues.send(queue, [Message(id=i, body={"i": i}) for i in ids])
+    got = drain(qb, queue)
+    assert sorted(r.message_id for r in got) == sorted(ids)
+    assert all(r.body == {"i": r.message_id} for r in got)
+
+
+def test_duplicate_ids_are_all_delivered_with_the_same_id(qb: QueueBackend, queue: str) -> None:
+    # Standard queues do not deduplicate; the consumer drops repeats by message_id.
+    qb.queues.send(queue, [Message("dup", {"copy": 1}), Message("dup", {"copy": 2})])
+    qb.queues.send(queue, [Message("dup", {"copy": 3})])
+    got = drain(qb, queue)
+    assert [r.message_id for r in got] == ["dup"] * 3
+    assert sorted(r.body["copy"] for r in got if r.body) == [1, 2, 3]
+
+
+def test_non_object_bodies_are_refused(qb: QueueBackend, queue: str) -> None:
+    with pytest.raises(ValueError):
+        qb.queues.send(queue, [Message("a", [1, 2])])  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        qb.queues.send(queue, [Message("b", {"x": float("nan")})])
+
+
+# --- delays ----------------------------------------------------------------------
+
+
+def test_delay_is_honoured(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send(queue, [Message("later", {"x": 1}, delay_seconds=1), msg("now")])
+    first = qb.queues.receive(queue)
+    assert [r.message_id for r in first] == ["m-now"]
+    qb.advance(1.2)
+    assert [r.message_id for r in drain(qb, queue)] == ["later"]
+
+
+@pytest.mark.parametrize("delay", [-1, 901, 3600])
+def test_delay_out_of_range_raises_and_sends_nothing(
+    qb: QueueBackend, queue: str, delay: int
+) -> None:
+    with pytest.raises(ValueError, match="delay_seconds"):
+        qb.queues.send(queue, [msg(1), Message("bad", {}, delay_seconds=delay)])
+    assert qb.queues.receive(queue) == []
+
+
+def test_largest_delay_is_accepted(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send(queue, [Message("max", {}, delay_seconds=900)])
+    assert qb.queues.receive(queue) == []
+
+
+# --- malformed bodies ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["not json", "{broken", "[1, 2]", "42", '"text"', "null"])
+def test_body_that_is_not_a_json_object_is_none(qb: QueueBackend, queue: str, raw: str) -> None:
+    qb.inject_raw(queue, raw)
+    [r] = qb.queues.receive(queue)
+    assert r.body is None
+    assert r.raw == raw
+    assert r.message_id  # falls back to the backend's own id
+    qb.queues.delete(queue, [r.receipt])
+
+
+# --- visibility, redelivery, DLQ -------------------------------------------------
+
+
+def test_in_flight_message_is_hidden(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send(queue, [msg(1)])
+    assert len(qb.queues.receive(queue)) == 1
+    assert qb.queues.receive(queue) == []
+
+
+def test_receive_count_grows_on_redelivery(qb: QueueBackend, hot_queue: str) -> None:
+    qb.queues.send(hot_queue, [msg(1)])
+    counts = []
+    for _ in range(3):
+        [r] = qb.queues.receive(hot_queue)
+        counts.append(r.receive_count)
+        assert r.message_id == "m-1"
+    assert counts == [1, 2, 3]
+
+
+def test_message_moves_to_dlq_after_max_receives(qb: QueueBackend, hot_queue: str) -> None:
+    qb.queues.send(hot_queue, [msg(1)])
+    for expected in (1, 2, 3):  # max_receives=3 deliveries
+        [r] = qb.queues.receive(hot_queue)
+        assert r.receive_count == expected
+    assert qb.queues.receive(hot_queue) == []  # this receive redrives it
+    assert qb.queues.receive(hot_queue) == []
+    [dead] = qb.queues.receive(f"{hot_queue}-dlq")
+    assert dead.message_id == "m-1"
+    assert dead.body == {"n": 1}
+
+
+def test_delete_removes_messages_in_batches(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send(queue, [msg(i) for i in range(23)])
+    got = drain(qb, queue)
+    assert len(got) == 23
+    assert qb.queues.depth(queue) == 23  # in flight, still held
+    qb.queues.delete(queue, [r.receipt for r in got])
+    assert qb.queues.depth(queue) == 0
+
+
+def test_delete_twice_is_harmless(qb: QueueBackend, hot_queue: str) -> None:
+    qb.queues.send(hot_queue, [msg(1)])
+    [r] = qb.queues.receive(hot_queue)
+    qb.queues.delete(hot_queue, [r.receipt])
+    qb.queues.delete(hot_queue, [r.receipt])
+    qb.queues.delete(hot_queue, [])
+    assert qb.queues.receive(hot_queue) == []
+
+
+def test_dead_letter_moves_raw_body_with_reason(qb: QueueBackend, hot_queue: str) -> None:
+    qb.inject_raw(hot_queue, "{garbage")
+    qb.queues.send(hot_queue, [msg(1)])
+    got = drain(qb, hot_queue, rounds=1)
+    for r in got:
+        qb.queues.dead_letter(hot_queue, r, f"cannot process {r.message_id}: " + "y" * 5000)
+    assert qb.queues.receive(hot_queue) == []  # deleted at the source
+    dead = qb.read_all(f"{hot_queue}-dlq")
+    assert sorted(raw for raw, _ in dead) == sorted(["{garbage", '{"n":1}'])
+    by_raw = {raw: attributes for raw, attributes in dead}
+    reason = by_raw['{"n":1}'][REASON_ATTRIBUTE]
+    assert reason.startswith("cannot process m-1: ")
+    assert len(reason) <= 1024  # bounded so DLQ copies stay small
+    assert by_raw['{"n":1}'][ID_ATTRIBUTE] == "m-1"
+
+
+# --- setup -----------------------------------------------------------------------
+
+
+def test_ensure_is_idempotent_and_keeps_messages(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send(queue, [msg(1)])
+    qb.queues.ensure(queue, max_receives=3, visibility_timeout=60)
+    qb.queues.ensure(queue, max_receives=4, visibility_timeout=0)  # settings may change
+    [r] = qb.queues.receive(queue)
+    assert r.message_id == "m-1"
+    assert len(qb.queues.receive(queue)) == 1  # visibility 0 now: redelivered
+
+
+def test_ensure_without_dlq(qb: QueueBackend) -> None:
+    name = f"plain{next(_names)}"
+    qb.queues.ensure(name, dlq=False)
+    qb.queues.send(name, [msg(1)])
+    with pytest.raises(QueueNotFoundError):
+        qb.queues.receive(f"{name}-dlq")
+
+
+@pytest.mark.parametrize("kwargs", [{"max_receives": 0}, {"visibility_timeout": -1}])
+def test_ensure_refuses_bad_settings(qb: QueueBackend, kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        qb.queues.ensure(f"bad{next(_names)}", **kwargs)
+
+
+def test_fifo_queue_keeps_order_and_drops_repeated_ids(qb: QueueBackend) -> None:
+    name = f"ordered{next(_names)}.fifo"
+    qb.queues.ensure(name)
+    qb.queues.send(name, [Message(f"f{i}", {"i": i}, group="g") for i in range(5)])
+    qb.queues.send(name, [Message("f0", {"i": 0}, group="g")])  # within the dedup window
+    got = qb.queues.receive(name)
+    assert [r.message_id for r in got] == [f"f{i}" for i in range(5)]
+    with pytest.raises(ValueError):
+        qb.queues.send(name, [Message("late", {}, delay_seconds=5, group="g")])
+
+
+# --- errors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda q: q.send("missing", [msg(1)]),
+        lambda q: q.receive("missing"),
+        lambda q: q.delete("missing", ["whatever"]),
+    ],
+    ids=["send", "receive", "delete"],
+)
+def test_missing_queue_is_a_queue_not_found_error(
+    qb: QueueBackend, call: Callable[[Any], object]
+) -> None:
+    with pytest.raises(QueueNotFoundError) as caught:
+        call(qb.queues)
+    assert isinstance(caught.value, QueueError)
+    assert isinstance(caught.value, StepqError)
+    assert caught.value.code
+
+
+def test_dead_letter_without_dlq_is_an_error_and_keeps_the_message(qb: QueueBackend) -> None:
+    name = f"nodlq{next(_names)}"
+    qb.queues.ensure(name, dlq=False, visibility_timeout=0)
+    qb.queues.send(name, [msg(1)])
+    [r] = qb.queues.receive(name)
+    with pytest.raises(QueueNotFoundError):
+        qb.queues.dead_letter(name, r, "nowhere to go")
+    assert [x.message_id for x in qb.queues.receive(name)] == ["m-1"]
+
+
+def test_garbage_receipt_is_a_queue_error(qb: QueueBackend, queue: str) -> None:
+    with pytest.raises(QueueError) as caught:
+        qb.queues.delete(queue, ["not-a-receipt"])
+    assert not isinstance(caught.value, QueueNotFoundError)
+
+
+# --- SQS only: partial batch failures, botocore errors, client config -------------
+
+
+class _FlakyBatches:
+    """A real (moto) client whose batch calls report some entries as failed."""
+
+    def __init__(self, client: Any, failures: list[dict[str, Any]]) -> None:
+        self._client = client
+        self._failures = failures  # consumed one per batch call
+        self.batch_calls: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.batch_calls.append([e["Id"] for e in Entries])
+        if self._failures:
+            failure = self._failures.pop(0)
+            failing = [e for e in Entries if e["Id"] in failure["ids"]]
+            ok = [e for e in Entries if e["Id"] not in failure["ids"]]
+            if ok:
+                self._client.send_message_batch(QueueUrl=QueueUrl, Entries=ok)
+            return {
+                "Successful": [{"Id": e["Id"]} for e in ok],
+                "Failed": [
+                    {"Id": e["Id"], "SenderFault": failure["sender"], "Code": failure["code"]}
+                    for e in failing
+                ],
+            }
+        return self._client.send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+
+
+@pytest.fixture
+def sqs_client(module_aws_env: None) -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1")
+
+
+def test_sqs_partial_batch_failure_is_retried(sqs_client: Any) -> None:
+    from stepq.runtime.queues_sqs import SqsQueues
+
+    flaky = _FlakyBatches(
+        sqs_client, [{"ids": {"m-1", "m-3"}, "sender": False, "code": "InternalError"}]
+    )
+    clock = ManualClock()
+    queues = SqsQueues(client=flaky, prefix="flaky", clock=clock)
+    queues.ensure("q")
+    queues.send("q", [msg(i) for i in range(5)])
+    assert flaky.batch_calls == [["m-0", "m-1", "m-2", "m-3", "m-4"], ["m-1", "m-3"]]
+    assert sorted(r.message_id for r in drain_queues(queues, "q")) == [f"m-{i}" for i in range(5)]
+    assert clock.now() > ManualClock().now()  # backed off through the injected clock
+
+
+def test_sqs_persistent_batch_failure_raises(sqs_client: Any) -> None:
+    from stepq.runtime.queues_sqs import SqsQueues
+
+    down = {"ids": {"m-0"}, "sender": False, "code": "ServiceUnavailable"}
+    flaky = _FlakyBatches(sqs_client, [dict(down) for _ in range(10)])
+    queues = SqsQueues(client=flaky, prefix="down", clock=ManualClock(), batch_attempts=3)
+    queues.ensure("q")
+    with pytest.raises(QueueError, match="after 3 attempts") as caught:
+        queues.send("q", [msg(0), msg(1)])
+    assert caught.value.code == "ServiceUnavailable"
+    assert len(flaky.batch_calls) == 3
+
+
+def test_sqs_sender_fault_is_not_retried(sqs_client: Any) -> None:
+    from stepq.runtime.queues_sqs import SqsQueues
+
+    bad = {"ids": {"m-0"}, "sender": True, "code": "InvalidParameterValue"}
+    flaky = _FlakyBatches(sqs_client, [bad])
+    queues = SqsQueues(client=flaky, prefix="bad", clock=ManualClock())
+    queues.ensure("q")
+    with pytest.raises(QueueError) as caught:
+        queues.send("q", [msg(0)])
+    assert caught.value.code == "InvalidParameterValue"
+    assert len(flaky.batch_calls) == 1
+
+
+def test_sqs_resolves_each_url_once(sqs_client: Any) -> None:
+    from stepq.runtime.queues_sqs import SqsQueues
+
+    calls: list[str] = []
+    sqs_client.meta.events.register(
+        "provide-client-params.sqs.GetQueueUrl",
+        lambda **kw: calls.append(kw["params"]["QueueName"]),
+    )
+    SqsQueues(client=sqs_client, prefix="cache").ensure("q")
+    queues = SqsQueues(client=sqs_client, prefix="cache")
+    for _ in range(3):
+        queues.send("q", [msg(1)])
+        queues.receive("q")
+    assert calls == ["cache-q"]
+
+
+def test_sqs_connection_failure_is_a_queue_error(module_aws_env: None) -> None:
+    import boto3
+    from botocore.config import Config
+    from stepq.runtime.queues_sqs import SqsQueues
+
+    # Port 9 on loopback: nothing listens; no request leaves the machine.
+    client = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1),
+    )
+    with pytest.raises(QueueError):
+        SqsQueues(client=client).receive("events")
+
+
+def test_default_client_config_uses_adaptive_retries() -> None:
+    from stepq.runtime.queues_sqs import default_client_config
+
+    config = default_client_config()
+    assert config.retries == {"mode": "adaptive", "max_attempts": 10}
+
+
+def drain_queues(queues: Any, queue: str) -> list[Received]:
+    out: list[Received] = []
+    while got := queues.receive(queue):
+        out.extend(got)
+    return out
