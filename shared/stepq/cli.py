@@ -34,12 +34,17 @@ def conformance(
             f"[red]unknown backend {backend!r}; choose one of: {', '.join(sorted(BACKENDS))}[/red]"
         )
         raise typer.Exit(2)
+    runner = BACKENDS[backend]()
     try:
         with results.open("w", encoding="utf-8") if results else _null() as sink:
-            reports = run_directories(directories, BACKENDS[backend], sink)
+            reports = run_directories(directories, runner, sink)
     except StepqError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
     failed = [r for r in reports if not r.passed]
     for report in failed:
         print(f"FAIL {report.case.file}: {report.difference}")
@@ -83,14 +88,20 @@ def run(
         str | None, typer.Option(help="Module or .py file of step functions")
     ] = None,
     name: Annotated[str, typer.Option(help="Execution name")] = "run-1",
+    skip_time: Annotated[
+        bool, typer.Option("--skip-time", help="Jump over Waits, retries and timeouts")
+    ] = False,
+    backend: Annotated[
+        str, typer.Option(help="embedded (durable runtime on moto) or memory (pure core)")
+    ] = "embedded",
+    timeout: Annotated[
+        float, typer.Option(help="Give up after this many seconds of wall time")
+    ] = 600.0,
 ) -> None:
-    """Run one execution and print its output and history timeline."""
+    """Run one execution, print its progress, output and history timeline."""
     from stepq.core.definition import load_definition
-    from stepq.core.machine import Machine
     from stepq.errors import DefinitionError, StepqError
     from stepq.functions_loader import load_functions
-    from stepq.local.memory import MemoryBackend
-    from stepq.render import print_result
 
     try:
         execution_input = json.loads(input)
@@ -98,7 +109,8 @@ def run(
         err.print(f"[red]--input is not JSON: {exc}[/red]")
         raise typer.Exit(2) from None
     try:
-        model = load_definition(_read_json(path))
+        definition = _read_json(path)
+        load_definition(definition)
         steps = load_functions(functions) if functions else {}
     except DefinitionError as exc:
         for problem in exc.problems:
@@ -107,10 +119,135 @@ def run(
     except StepqError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    machine = Machine(model.raw, name=path.name.split(".")[0])
-    result = MemoryBackend(steps).run(machine, execution_input, name=name)
-    print_result(out, result)
-    raise typer.Exit(0 if result.status == "SUCCEEDED" else 1)
+    machine_name = path.name.split(".")[0]
+    if backend == "memory":
+        status = _run_memory(definition, machine_name, execution_input, steps, name)
+    elif backend == "embedded":
+        status = _run_embedded(
+            definition, machine_name, execution_input, steps, name, skip_time, timeout
+        )
+    else:
+        err.print(f"[red]unknown backend {backend!r}: use embedded or memory[/red]")
+        raise typer.Exit(2)
+    raise typer.Exit(0 if status == "SUCCEEDED" else 1)
+
+
+def _run_memory(
+    definition: object, machine_name: str, execution_input: object, steps: dict, name: str
+) -> str:
+    from stepq.core.machine import Machine
+    from stepq.local.memory import MemoryBackend
+    from stepq.render import print_outcome, print_timeline
+
+    result = MemoryBackend(steps).run(
+        Machine(definition, name=machine_name), execution_input, name=name
+    )  # type: ignore[arg-type]
+    print_timeline(out, [e.to_dict() for e in result.history])
+    print_outcome(out, result.status, result.output, result.error, result.cause)
+    return result.status
+
+
+def _run_embedded(
+    definition: object,
+    machine_name: str,
+    execution_input: object,
+    steps: dict,
+    name: str,
+    skip_time: bool,
+    timeout: float,
+) -> str:
+    from stepq.render import print_outcome, print_timeline, progress_line
+    from stepq.runtime.embedded import EmbeddedRuntime, ExecutionTimeoutError
+
+    with EmbeddedRuntime(steps, skip_time=skip_time) as runtime:
+        runtime.deploy(machine_name, definition)  # type: ignore[arg-type]
+        arn = runtime.start(machine_name, execution_input, name)
+        seen = 0
+        header = None
+        with out.status(f"running {arn}") as status:
+            try:
+                while header is None:
+                    try:
+                        header = runtime.wait(arn, timeout=0.2)
+                    except ExecutionTimeoutError:
+                        header = None
+                    events = runtime.history(arn) if _started(runtime, arn) else []
+                    for event in events[seen:]:
+                        out.print(progress_line(event))
+                    seen = len(events)
+                    status.update(f"running {arn}: {seen} events")
+                    timeout -= 0.2
+                    if timeout <= 0 and header is None:
+                        raise ExecutionTimeoutError(f"{arn} still running; giving up")
+            except ExecutionTimeoutError as exc:
+                err.print(f"[red]{exc}[/red]")
+                return "TIMED_OUT"
+        print_timeline(out, runtime.history(arn))
+        print_outcome(out, header.status, header.output, header.error, header.cause)
+        return header.status
+
+
+def _started(runtime: object, arn: str) -> bool:
+    from stepq.runtime.ports import NotFoundError
+
+    try:
+        runtime.store.get_execution(arn)  # type: ignore[attr-defined]
+    except NotFoundError:
+        return False
+    return True
+
+
+@app.command()
+def worker(
+    role: Annotated[str, typer.Option(help="orchestrator, worker or scheduler")],
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="SQS/DynamoDB-compatible endpoint")
+    ] = None,
+    functions: Annotated[
+        str | None, typer.Option(help="Module or .py file of step functions (worker)")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option(help="DynamoDB table (default: STEPQ_TABLE or stepq)")
+    ] = None,
+    queue_prefix: Annotated[
+        str | None, typer.Option(help="SQS name prefix (default: stepq)")
+    ] = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the table and queues if missing")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between scheduler ticks")] = 60.0,
+) -> None:
+    """Run one of the three loops as a long-lived process against any compatible endpoint."""
+    from stepq.errors import StepqError
+    from stepq.functions_loader import load_functions
+    from stepq.runtime.aws import Settings
+    from stepq.runtime.serve import ROLES, provision, serve
+
+    if role not in ROLES:
+        err.print(f"[red]--role must be one of: {', '.join(ROLES)}[/red]")
+        raise typer.Exit(2)
+    overrides = {
+        "STEPQ_ENDPOINT_URL": endpoint_url,
+        "STEPQ_TABLE": table,
+        "STEPQ_QUEUE_PREFIX": queue_prefix,
+    }
+    import os
+
+    environ = {**os.environ, **{k: v for k, v in overrides.items() if v}}
+    try:
+        settings = Settings.from_env(environ)
+        steps = (
+            load_functions(functions or settings.functions)
+            if (functions or settings.functions)
+            else {}
+        )
+        if create:
+            provision(settings, sorted(steps))
+        out.print(f"stepq {role} running against {settings.endpoint_url or 'AWS'} (Ctrl-C stops)")
+        serve(role, settings, steps, interval=interval)
+    except StepqError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
 
 
 def _read_json(path: Path) -> object:

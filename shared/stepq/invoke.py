@@ -44,6 +44,8 @@ class InvocationContext:
     idempotency_key: str = ""
     attempt: int = 0
     task_token: str | None = None
+    # stepq's callback client (send_task_success/failure), where the host provides one.
+    client: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,8 +1,9 @@
-"""Printing an execution for people: output and a history timeline (rich)."""
+"""Printing an execution for people: progress lines, a history timeline, the outcome (rich)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -16,23 +17,39 @@ def _brief(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def print_result(console: Console, result: Any) -> None:
-    table = Table(title="history", show_lines=False)
+def _detail(event: dict[str, Any]) -> str:
+    details = event.get("details") or {}
+    detail = str(details.get("name") or details.get("error") or "")
+    if "output" in details and event["type"].endswith(("Succeeded", "Exited")):
+        detail = f"{detail} → {_brief(details['output'])}".strip()
+    return detail
+
+
+def progress_line(event: dict[str, Any]) -> str:
+    return f"[dim]#{event['id']:>3}[/dim] {event['type']} {_detail(event)}"
+
+
+def print_timeline(console: Console, history: list[dict[str, Any]]) -> None:
+    table = Table(title="history")
     table.add_column("#", justify="right")
     table.add_column("time")
     table.add_column("event")
     table.add_column("detail")
-    start = result.history[0].timestamp if result.history else None
-    for event in result.history:
-        offset = (event.timestamp - start).total_seconds() if start else 0.0
-        detail = event.details.get("name") or event.details.get("error") or ""
-        if "output" in event.details and event.type.endswith(("Succeeded", "Exited")):
-            detail = f"{detail} → {_brief(event.details['output'])}".strip()
-        table.add_row(str(event.id), f"+{offset:.0f}s", event.type, str(detail))
+    start = datetime.fromisoformat(history[0]["timestamp"]) if history else None
+    for event in history:
+        offset = (
+            (datetime.fromisoformat(event["timestamp"]) - start).total_seconds() if start else 0.0
+        )
+        table.add_row(str(event["id"]), f"+{offset:.0f}s", event["type"], _detail(event))
     console.print(table)
-    style = _STYLE.get(result.status, "white")
-    console.print(f"[bold {style}]{result.status}[/bold {style}]")
-    if result.status == "SUCCEEDED":
-        console.print_json(json.dumps(result.output, default=str))
+
+
+def print_outcome(
+    console: Console, status: str, output: Any, error: str | None, cause: str | None
+) -> None:
+    style = _STYLE.get(status, "white")
+    console.print(f"[bold {style}]{status}[/bold {style}]")
+    if status == "SUCCEEDED":
+        console.print_json(json.dumps(output, default=str))
     else:
-        console.print(f"error: {result.error}\ncause: {result.cause}")
+        console.print(f"error: {error}\ncause: {cause}")

@@ -468,5 +468,7 @@ def test_token_round_trip() -> None:
 
 
 def test_jsonata_now_is_the_decision_instant_not_the_wall_clock() -> None:
-    definition = one({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% [$now(), $millis()] %}"})
+    definition = one(
+        {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% [$now(), $millis()] %}"}
+    )
     assert run(definition).output == ["2026-01-01T00:00:00.000Z", 1767225600000]

@@ -53,7 +53,48 @@ def memory_backend(case: Case) -> CaseOutcome:
     )
 
 
-BACKENDS: dict[str, Backend] = {"memory": memory_backend}
+class LocalBackend:
+    """The durable runtime on the embedded backend: table, queues, the three loops.
+
+    One runtime serves every case (a fresh moto per case would cost more than
+    the cases); each case gets its own state machine and its own functions.
+    """
+
+    def __init__(self) -> None:
+        self._runtime: Any = None
+
+    def __call__(self, case: Case) -> CaseOutcome:
+        from stepq.runtime.embedded import EmbeddedRuntime, ExecutionTimeoutError
+
+        machine = _prepare(case)
+        if isinstance(machine, CaseOutcome):
+            return machine
+        if self._runtime is None:
+            self._runtime = EmbeddedRuntime({}, skip_time=True)
+            self._runtime.start_loops()
+        runtime = self._runtime
+        runtime.functions.clear()
+        runtime.functions.update(registry_for(case.functions))
+        runtime.deploy(machine.name, machine.definition)
+        name = str(uuid.uuid5(uuid.NAMESPACE_URL, case.file))
+        arn = runtime.start(machine.name, case.input, name)
+        try:
+            header = runtime.wait(arn, timeout=60)
+        except ExecutionTimeoutError as exc:
+            return CaseOutcome("ERROR", error="ExecutionTimeoutError", cause=str(exc))
+        history = [e["type"] for e in runtime.history(arn)]
+        return CaseOutcome(header.status, header.output, header.error, header.cause, history)
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+
+BACKENDS: dict[str, Callable[[], Backend]] = {
+    "memory": lambda: memory_backend,
+    "local": LocalBackend,
+}
 
 
 @dataclass(slots=True)

@@ -194,7 +194,7 @@ class TaskState:
             result = lambda_envelope(
                 output, request_id, run.now.strftime("%a, %d %b %Y %H:%M:%S GMT")
             )
-        dataflow.check_size(result, _size_label(state["Resource"]))
+        dataflow.check_size(result, size_label(state["Resource"]))
         finish_with_result(run, frame, state, result)
 
     def task_failed(
@@ -227,7 +227,7 @@ class TaskState:
         run.state_failed(frame, state, error, None)
 
 
-def _size_label(resource: str) -> str:
+def size_label(resource: str) -> str:
     """What Step Functions names in a Task's DataLimitExceeded cause."""
     if _LAMBDA_ARN.match(resource):
         return resource

@@ -1,0 +1,227 @@
+"""AWS wiring from the environment: settings, boto3 clients, the runtime objects.
+
+CONTRACT (others code against these signatures)::
+
+    Settings.from_env(environ=None) -> Settings        # reads os.environ by default
+    build(settings, clients=None, *, session=None) -> (store, queues, blobs)
+    runtime_config(settings) -> RuntimeConfig           # region, account, task routing
+    make_client(settings, service, *, session=None)     # one boto3 client
+    client_config() -> botocore.config.Config           # adaptive retries
+    logical_queue(event_source_arn, prefix) -> str      # "arn:...:stepq-events" -> "events"
+    consume_record(record, queues, prefix, handle, logger=None) -> None
+    localstack_session(**kwargs) -> a boto3-compatible Session
+
+Environment (all optional; the defaults suit a local run):
+
+    STEPQ_TABLE         DynamoDB table name (default ``stepq``)
+    STEPQ_QUEUE_PREFIX  physical SQS name prefix: ``<prefix>-events`` (default ``stepq``)
+    STEPQ_BUCKET        S3 bucket for claim checks of large payloads (unset: none)
+    STEPQ_ENDPOINT_URL  one endpoint for every service, e.g. http://localhost:4566
+                        (LocalStack) or a moto server URL; unset: the real AWS endpoints
+    AWS_REGION          region (falls back to AWS_DEFAULT_REGION, then us-east-1)
+    STEPQ_ACCOUNT       account id used in execution ARNs (default 111111111111)
+    STEPQ_FUNCTIONS     module (``pkg.mod`` or a ``.py`` path) of step functions (worker)
+    STEPQ_TASK_QUEUES   comma-separated step functions that have their own task queue;
+                        tasks for any other function go to ``tasks-unknown``. Unset: one
+                        queue per function (``tasks-<name>``, created with ``ensure``).
+
+Settings are a pydantic model validated from the environment mapping rather
+than a ``pydantic-settings`` class: the same validation, one dependency fewer
+in the Lambda bundle. Nothing here builds a client at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from stepq.errors import StepqError
+from stepq.runtime.messages import MalformedMessageError, task_queue
+from stepq.runtime.orchestrator import RuntimeConfig
+from stepq.runtime.ports import Blobs, Queues, Received, Store
+from stepq.runtime.queue_messages import ID_ATTRIBUTE, parse_body
+
+__all__ = [
+    "DEFAULT_TASK_QUEUE",
+    "Settings",
+    "build",
+    "client_config",
+    "consume_record",
+    "localstack_session",
+    "logical_queue",
+    "make_client",
+    "runtime_config",
+]
+
+DEFAULT_TASK_QUEUE = task_queue(None)  # "tasks-unknown"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    table: str = Field("stepq", alias="STEPQ_TABLE", min_length=3, max_length=255)
+    queue_prefix: str = Field("stepq", alias="STEPQ_QUEUE_PREFIX", max_length=60)
+    bucket: str | None = Field(None, alias="STEPQ_BUCKET")
+    endpoint_url: str | None = Field(None, alias="STEPQ_ENDPOINT_URL")
+    region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("region", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    account: str = Field("111111111111", alias="STEPQ_ACCOUNT", pattern=r"^\d{12}$")
+    functions: str | None = Field(None, alias="STEPQ_FUNCTIONS")
+    task_queues: tuple[str, ...] | None = Field(None, alias="STEPQ_TASK_QUEUES")
+
+    @field_validator("bucket", "endpoint_url", "functions", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # CloudFormation cannot omit an env var conditionally; "" means unset.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("task_queues", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            names = tuple(n.strip() for n in value.split(",") if n.strip())
+            return names or None
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+
+def client_config() -> Any:
+    """Adaptive retries: botocore backs off and rate-limits itself on throttling."""
+    from botocore.config import Config
+
+    return Config(retries={"mode": "adaptive", "max_attempts": 10})
+
+
+def make_client(settings: Settings, service: str, *, session: Any = None) -> Any:
+    """A boto3 client for ``service`` honouring the region and endpoint settings."""
+    if session is None:
+        import boto3
+
+        session = boto3.session.Session()  # not the default one: not thread-safe
+    kwargs: dict[str, Any] = {"region_name": settings.region, "config": client_config()}
+    if settings.endpoint_url:
+        kwargs["endpoint_url"] = settings.endpoint_url
+    return session.client(service, **kwargs)
+
+
+def build(
+    settings: Settings,
+    clients: Mapping[str, Any] | None = None,
+    *,
+    session: Any = None,
+) -> tuple[Store, Queues, Blobs | None]:
+    """The store, queues and blob store; ``clients`` ({"dynamodb", "sqs", "s3"}) win over built ones."""
+    from stepq.runtime.queues_sqs import SqsQueues
+    from stepq.runtime.store_dynamodb import DynamoDBStore
+
+    given = dict(clients or {})
+    shared = [session]
+
+    def client(service: str) -> Any:
+        if service not in given:
+            if shared[0] is None:  # one session for all clients: it loads the API models once
+                import boto3
+
+                shared[0] = boto3.session.Session()
+            given[service] = make_client(settings, service, session=shared[0])
+        return given[service]
+
+    blobs: Blobs | None = None
+    if settings.bucket:
+        from stepq.runtime.blobs import S3Blobs
+
+        blobs = S3Blobs(settings.bucket, client=client("s3"), region=settings.region)
+    store = DynamoDBStore(settings.table, client=client("dynamodb"), blobs=blobs)
+    queues = SqsQueues(client=client("sqs"), prefix=settings.queue_prefix)
+    return store, queues, blobs
+
+
+def runtime_config(settings: Settings) -> RuntimeConfig:
+    """Region and account for execution ARNs; task routing to the queues that exist."""
+    config = RuntimeConfig(region=settings.region, account=settings.account)
+    if settings.task_queues is not None:
+        own = frozenset(settings.task_queues)
+
+        def route(function_name: str | None) -> str:
+            return task_queue(function_name) if function_name in own else DEFAULT_TASK_QUEUE
+
+        config.route = route
+    return config
+
+
+def logical_queue(event_source_arn: str, prefix: str) -> str:
+    """The logical queue name of an SQS ARN (``...:stepq-events`` -> ``events``)."""
+    physical = event_source_arn.rsplit(":", 1)[-1]
+    head = f"{prefix}-" if prefix else ""
+    if not physical.startswith(head):
+        raise StepqError(f"queue {physical!r} does not carry the prefix {prefix!r}")
+    return physical[len(head) :]
+
+
+def _received(record: Any) -> Received:
+    """A Lambda SQS record as the ``Received`` the queues port dead-letters."""
+    attributes = record.message_attributes or {}
+    stepq_id = (attributes.get(ID_ATTRIBUTE) or {}).get("stringValue")
+    count = (record.attributes or {}).get("ApproximateReceiveCount") or "1"
+    raw = record.body or ""
+    return Received(
+        body=parse_body(raw),
+        raw=raw,
+        receipt=record.receipt_handle,
+        receive_count=int(count),
+        message_id=stepq_id or record.message_id,
+    )
+
+
+def consume_record(
+    record: Any,
+    queues: Queues,
+    prefix: str,
+    handle: Callable[[Any], None],
+    logger: Any = None,
+) -> None:
+    """Handle one Powertools ``SQSRecord``; poison goes to the DLQ with its reason.
+
+    A message that can never be processed is dead-lettered and then counts as
+    handled (retrying it would only delay the redrive). Any other exception
+    propagates, so the batch processor reports the record as failed and SQS
+    delivers it again.
+    """
+    received = _received(record)
+    try:
+        if received.body is None:
+            raise MalformedMessageError("the message body is not a JSON object")
+        if logger is not None:
+            logger.append_keys(execution_id=received.body.get("execution_id"))
+        handle(received.body)
+    except MalformedMessageError as exc:
+        if logger is not None:
+            logger.warning("dead-lettering a malformed message", reason=str(exc))
+        queues.dead_letter(logical_queue(record.event_source_arn, prefix), received, str(exc))
+    finally:
+        if logger is not None:
+            logger.remove_keys(["execution_id"])
+
+
+def localstack_session(**kwargs: Any) -> Any:
+    """A boto3-compatible session aimed at LocalStack, from ``localstack-client``.
+
+    stepq does not depend on ``localstack-client``; install it to use this
+    (``pip install localstack-client``), then ``build(settings, session=localstack_session())``.
+    Without it, ``STEPQ_ENDPOINT_URL=http://localhost:4566`` does the same.
+    """
+    try:
+        from localstack_client.session import Session  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise StepqError(
+            "localstack_session() needs the localstack-client package "
+            "(pip install localstack-client), or set STEPQ_ENDPOINT_URL=http://localhost:4566"
+        ) from exc
+    return Session(**kwargs)

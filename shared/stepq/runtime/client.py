@@ -1,0 +1,45 @@
+"""Starting and resuming executions by sending events (the public API).
+
+``send_task_success``/``send_task_failure`` are stepq's SendTaskSuccess and
+SendTaskFailure: a callback carrying a task token resumes the execution
+waiting on it (a human approval, an external verification).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepq.core import events as ev
+from stepq.runtime.messages import EVENTS_QUEUE, event_message
+from stepq.runtime.orchestrator import Orchestrator
+from stepq.runtime.ports import Queues
+
+
+class Client:
+    def __init__(self, orchestrator: Orchestrator, queues: Queues) -> None:
+        self._orchestrator = orchestrator
+        self._queues = queues
+
+    def start_execution(
+        self, machine: str, name: str, execution_input: Any = None, version: int | None = None
+    ) -> str:
+        message = self._orchestrator.start_message(machine, name, execution_input, version)
+        self._queues.send(EVENTS_QUEUE, [message])
+        return str(message.body["execution_id"])
+
+    def send_task_success(self, token: str, output: Any) -> None:
+        self._queues.send(EVENTS_QUEUE, [self._orchestrator.callback_message(token, output=output)])
+
+    def send_task_failure(
+        self, token: str, error: str | None = None, cause: str | None = None
+    ) -> None:
+        message = self._orchestrator.callback_message(token, error=error, cause=cause, failed=True)
+        self._queues.send(EVENTS_QUEUE, [message])
+
+    def stop_execution(
+        self, execution_id: str, error: str | None = None, cause: str | None = None
+    ) -> None:
+        event = ev.StopRequested(self._orchestrator.clock.now(), error=error, cause=cause)
+        self._queues.send(
+            EVENTS_QUEUE, [event_message(execution_id, event, f"stop|{execution_id}")]
+        )

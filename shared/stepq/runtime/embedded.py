@@ -1,0 +1,225 @@
+"""The embedded backend: the durable runtime on moto in-process.
+
+No servers, no credentials: one DynamoDB table and the SQS queues live in
+moto's in-process mock; the orchestrator, worker and scheduler loops run as
+threads. It is the same code that runs in Lambda, only the clients differ.
+With ``skip_time`` every timer waits in the store and the scheduler moves a
+manual clock to the next one whenever the system is idle, so a one-day Wait
+finishes at once while timeouts still see the time pass.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from stepq.clock import Clock, ManualClock, SystemClock, monotonic
+from stepq.errors import StepqError
+from stepq.invoke import StepFunction
+from stepq.runtime.client import Client
+from stepq.runtime.messages import EVENTS_QUEUE, task_queue
+from stepq.runtime.orchestrator import Orchestrator, RuntimeConfig
+from stepq.runtime.ports import ExecutionHeader, NotFoundError
+from stepq.runtime.pump import Pump
+from stepq.runtime.scheduler import Scheduler
+
+TABLE = "stepq"
+_DUMMY_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+class ExecutionTimeoutError(StepqError):
+    """An embedded execution did not finish within the wall-clock budget."""
+
+
+class EmbeddedRuntime:
+    def __init__(
+        self,
+        functions: Mapping[str, StepFunction],
+        *,
+        skip_time: bool = False,
+        clock: Clock | None = None,
+        visibility_timeout: int = 30,
+    ) -> None:
+        import boto3
+        from moto import mock_aws
+
+        from stepq.runtime.queues_sqs import SqsQueues
+        from stepq.runtime.store_dynamodb import DynamoDBStore, create_table
+
+        self._saved_env = {k: os.environ.get(k) for k in _DUMMY_ENV}
+        os.environ.update(_DUMMY_ENV)  # moto needs some credentials; these reach nothing
+        self._mock = mock_aws()
+        self._mock.start()
+        self.skip_time = skip_time
+        self.clock: Clock = clock or (ManualClock() if skip_time else SystemClock())
+        # moto checks a condition and writes without a lock; serialise the calls
+        # so conditional writes are atomic here as they are in DynamoDB.
+        dynamodb = SerializedClient(boto3.client("dynamodb", region_name="us-east-1"))
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        self._sqs = sqs
+        create_table(dynamodb, TABLE)
+        self.store = DynamoDBStore(TABLE, client=dynamodb)
+        self.queues = SqsQueues(client=sqs, prefix="stepq")
+        self.functions = dict(functions)
+        self.task_queues = sorted(
+            {task_queue(name) for name in self.functions} | {task_queue(None)}
+        )
+        for name in [EVENTS_QUEUE, *self.task_queues]:
+            self.queues.ensure(name, visibility_timeout=visibility_timeout)
+        config = RuntimeConfig(sqs_delays=not skip_time, route=self._route)
+        self.orchestrator = Orchestrator(self.store, self.queues, self.clock, config)
+        self.client = Client(self.orchestrator, self.queues)
+        self.worker = _worker(self)
+        self.scheduler = Scheduler(self.store, self.queues, self.clock)
+        self._pumps = [
+            Pump(self.queues, [EVENTS_QUEUE], self.orchestrator.handle),
+            Pump(self.queues, self.task_queues, self.worker.handle),
+        ]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _route(self, function_name: str | None) -> str:
+        name = task_queue(function_name)
+        return name if name in self.task_queues else task_queue(None)
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def __enter__(self) -> EmbeddedRuntime:
+        self.start_loops()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start_loops(self) -> None:
+        if self._threads:
+            return
+        for index, pump in enumerate(self._pumps):
+            thread = threading.Thread(
+                target=pump.run, args=(self._stop,), name=f"stepq-pump-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        thread = threading.Thread(target=self._schedule_loop, name="stepq-scheduler", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        self._mock.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    # --- using it -------------------------------------------------------------
+
+    def deploy(self, name: str, definition: dict[str, Any]) -> int:
+        from stepq.core.definition import load_definition
+
+        load_definition(definition)  # refuse an invalid definition here, with every problem
+        return self.store.put_machine(name, definition)
+
+    def start(self, machine: str, execution_input: Any = None, name: str = "run-1") -> str:
+        return self.client.start_execution(machine, name, execution_input)
+
+    def wait(self, execution_id: str, timeout: float = 120.0) -> ExecutionHeader:
+        self.start_loops()
+        deadline = monotonic() + timeout
+        while monotonic() < deadline:
+            try:
+                header = self.store.get_execution(execution_id)
+            except NotFoundError:  # the start event is still on its way
+                header = None
+            if header is not None and header.status != "RUNNING":
+                return header
+            self._stop.wait(0.01)
+        raise ExecutionTimeoutError(f"{execution_id} still running after {timeout:.0f}s")
+
+    def run_until_idle(self, max_rounds: int = 10_000, *, fire_timers: bool = True) -> None:
+        """Single-threaded stepping (tests): pump and fire timers until nothing moves."""
+        for _ in range(max_rounds):
+            moved = sum(pump.poll_once() for pump in self._pumps)
+            if fire_timers:
+                moved += self.scheduler.tick()
+            if moved:
+                continue
+            due = self.scheduler.next_due() if fire_timers and self.skip_time else None
+            if due is None or not isinstance(self.clock, ManualClock) or due <= self.clock.now():
+                return
+            self.clock.set(due)
+        raise ExecutionTimeoutError(f"still moving after {max_rounds} rounds")
+
+    def history(self, execution_id: str) -> list[dict[str, Any]]:
+        return self.store.history(execution_id)
+
+    # --- the scheduler loop ---------------------------------------------------
+
+    def _schedule_loop(self) -> None:
+        while not self._stop.is_set():
+            fired = self.scheduler.tick()
+            if self.skip_time and not fired and self._idle():
+                due = self.scheduler.next_due()
+                if due is not None and isinstance(self.clock, ManualClock):
+                    self.clock.set(due)
+                    continue
+            self._stop.wait(0.02)
+
+    def _idle(self) -> bool:
+        """No handler running and no message anywhere: only timers can move things on."""
+        if any(pump.busy for pump in self._pumps):
+            return False
+        for name in [EVENTS_QUEUE, *self.task_queues]:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=self.queues.url(name),
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            if any(int(v) for v in attributes.values()):
+                return False
+        return not any(pump.busy for pump in self._pumps)
+
+
+class SerializedClient:
+    """One request at a time through ``client`` (moto's in-process DynamoDB is not atomic)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+def _worker(runtime: EmbeddedRuntime) -> Any:
+    from stepq.runtime.worker import Worker
+
+    return Worker(
+        runtime.functions,
+        runtime.queues,
+        runtime.clock,
+        client=runtime.client,
+        deferred_results=runtime.store if runtime.skip_time else None,
+    )

@@ -1,0 +1,111 @@
+"""Queue message bodies, with deterministic ids so consumers drop duplicates.
+
+events queue:  {"v": 1, "id", "execution_id", "event": <codec event>}
+               a start also carries "machine", "version", "name"
+task queues:   {"v": 1, "id", "execution_id", "command": <codec RunTask>}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from stepq.core import events as ev
+from stepq.errors import StepqError
+from stepq.runtime import codec
+from stepq.runtime.ports import Message
+
+VERSION = 1
+EVENTS_QUEUE = "events"
+
+
+class MalformedMessageError(StepqError):
+    """A message that can never be processed; it goes to the dead-letter queue with this reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage:
+    id: str
+    execution_id: str
+    event: ev.Event
+    machine: str | None = None
+    version: int | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMessage:
+    id: str
+    execution_id: str
+    command: ev.RunTask
+
+
+def task_queue(function_name: str | None) -> str:
+    """One queue per step function; names are sanitised to what SQS allows."""
+    return "tasks-" + re.sub(r"[^A-Za-z0-9_-]", "-", function_name or "unknown")[:60]
+
+
+def event_message(
+    execution_id: str, event: ev.Event, message_id: str, *, delay: int = 0, **start: Any
+) -> Message:
+    body: dict[str, Any] = {
+        "v": VERSION,
+        "id": message_id,
+        "execution_id": execution_id,
+        "event": codec.encode_event(event),
+    }
+    body.update({k: v for k, v in start.items() if v is not None})
+    return Message(id=message_id, body=body, delay_seconds=delay)
+
+
+def task_message(execution_id: str, command: ev.RunTask) -> Message:
+    message_id = f"task|{execution_id}|{command.task_id}"
+    body = {
+        "v": VERSION,
+        "id": message_id,
+        "execution_id": execution_id,
+        "command": codec.encode_command(command),
+    }
+    return Message(id=message_id, body=body)
+
+
+def _require(body: Any, key: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(body, dict):
+        raise MalformedMessageError("the message body is not a JSON object")
+    value = body.get(key)
+    if not isinstance(value, kind):
+        raise MalformedMessageError(
+            f"field {key!r} is missing or not a {getattr(kind, '__name__', kind)}"
+        )
+    return value
+
+
+def parse_event(body: Any) -> EventMessage:
+    message_id = _require(body, "id", str)
+    execution_id = _require(body, "execution_id", str)
+    try:
+        event = codec.decode_event(_require(body, "event", dict))
+    except (TypeError, ValueError) as exc:
+        raise MalformedMessageError(f"field 'event' is not a valid event: {exc}") from None
+    version = body.get("version")
+    return EventMessage(
+        message_id,
+        execution_id,
+        event,
+        machine=body.get("machine"),
+        version=version if isinstance(version, int) else None,
+        name=body.get("name"),
+    )
+
+
+def parse_task(body: Any) -> TaskMessage:
+    message_id = _require(body, "id", str)
+    execution_id = _require(body, "execution_id", str)
+    try:
+        command = codec.decode_command(_require(body, "command", dict))
+    except (TypeError, ValueError) as exc:
+        raise MalformedMessageError(f"field 'command' is not a valid command: {exc}") from None
+    if not isinstance(command, ev.RunTask):
+        raise MalformedMessageError("field 'command' is not a RunTask")
+    return TaskMessage(message_id, execution_id, command)

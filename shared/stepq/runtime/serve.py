@@ -1,0 +1,71 @@
+"""The three loops as long-lived processes, for users who are not on Lambda.
+
+``stepq worker --role orchestrator|worker|scheduler --endpoint-url URL`` runs
+one loop against any SQS- and DynamoDB-compatible endpoint (AWS, moto server,
+DynamoDB Local, LocalStack at http://localhost:4566, ...).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from stepq.clock import SystemClock
+from stepq.runtime.aws import Settings, build, make_client, runtime_config
+from stepq.runtime.messages import EVENTS_QUEUE, task_queue
+from stepq.runtime.orchestrator import Orchestrator
+from stepq.runtime.pump import Pump
+from stepq.runtime.scheduler import Scheduler
+
+ROLES = ("orchestrator", "worker", "scheduler")
+
+
+def provision(settings: Settings, functions: list[str]) -> None:
+    """Create the table and queues when missing (local endpoints; on AWS the template does it)."""
+    from stepq.runtime.store_dynamodb import create_table
+
+    create_table(make_client(settings, "dynamodb"), settings.table)
+    _, queues, _ = build(settings)
+    for name in [EVENTS_QUEUE, task_queue(None), *(task_queue(f) for f in functions)]:
+        queues.ensure(name)  # type: ignore[attr-defined]
+
+
+def serve(
+    role: str,
+    settings: Settings,
+    functions: dict[str, Any],
+    *,
+    interval: float = 60.0,
+    stop: threading.Event | None = None,
+    wait_seconds: int = 10,
+) -> None:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    stop = stop or _stop_on_signals()
+    clock = SystemClock()
+    store, queues, _ = build(settings)
+    if role == "scheduler":
+        scheduler = Scheduler(store, queues, clock)
+        while not stop.is_set():
+            scheduler.tick()
+            stop.wait(interval)
+        return
+    orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
+    if role == "orchestrator":
+        pump = Pump(queues, [EVENTS_QUEUE], orchestrator.handle, wait_seconds=wait_seconds)
+    else:
+        from stepq.runtime.client import Client
+        from stepq.runtime.worker import Worker
+
+        worker = Worker(functions, queues, clock, client=Client(orchestrator, queues))
+        names = sorted({task_queue(name) for name in functions} | {task_queue(None)})
+        pump = Pump(queues, names, worker.handle, wait_seconds=wait_seconds)
+    pump.run(stop)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

@@ -1,0 +1,198 @@
+"""The ``Store`` port in memory: the reference implementation for tests.
+
+CONTRACT (others code against these signatures)::
+
+    MemoryStore(*, clock=None)   # implements ports.Store; thread-safe
+
+Everything is copied in and out through JSON, like a real backend: a caller
+can never mutate stored state, and a value that is not JSON-safe fails here
+as it would in DynamoDB. The behaviour (ordering, errors, what a listing
+returns) matches ``store_dynamodb``; the contract suite runs both.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from stepq.clock import Clock, SystemClock
+from stepq.runtime.ports import (
+    AlreadyExistsError,
+    Commit,
+    ConflictError,
+    ExecutionHeader,
+    NotFoundError,
+    StoreError,
+    Timer,
+)
+
+
+def _copy(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"value is not JSON-safe: {exc}") from exc
+
+
+def _instant(value: str) -> str:
+    """A sort key giving time order whatever the offset notation (as the DynamoDB store)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _copy_commit(commit: Commit) -> Commit:
+    return replace(
+        commit,
+        snapshot=_copy(commit.snapshot),
+        events=_copy(commit.events),
+        commands=_copy(commit.commands),
+    )
+
+
+class MemoryStore:
+    """``ports.Store`` on dicts under one lock."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._machines: dict[str, list[dict[str, Any]]] = {}
+        self._headers: dict[str, ExecutionHeader] = {}
+        self._commits: dict[str, dict[int, Commit]] = {}
+        self._timers: dict[str, Timer] = {}
+        self._keys: dict[str, int] = {}  # key -> expires_at (epoch seconds)
+
+    # --- state machines ------------------------------------------------------
+
+    def put_machine(self, name: str, definition: dict[str, Any]) -> int:
+        stored = _copy(definition)
+        with self._lock:
+            versions = self._machines.setdefault(name, [])
+            versions.append(stored)
+            return len(versions)
+
+    def get_machine(self, name: str, version: int | None = None) -> tuple[dict[str, Any], int]:
+        with self._lock:
+            versions = self._machines.get(name)
+            if not versions:
+                raise NotFoundError(f"state machine {name!r} does not exist")
+            number = len(versions) if version is None else version
+            if not 1 <= number <= len(versions):
+                raise NotFoundError(f"state machine {name!r} has no version {version}")
+            return _copy(versions[number - 1]), number
+
+    # --- executions ----------------------------------------------------------
+
+    def create_execution(self, header: ExecutionHeader, first: Commit) -> None:
+        stored = replace(header, input=_copy(header.input), output=_copy(header.output))
+        commit = _copy_commit(first)
+        with self._lock:
+            if header.execution_id in self._headers:
+                raise AlreadyExistsError(f"execution {header.execution_id} exists already")
+            self._headers[header.execution_id] = stored
+            self._commits[header.execution_id] = {commit.seq: commit}
+
+    def get_execution(self, execution_id: str) -> ExecutionHeader:
+        with self._lock:
+            header = self._headers.get(execution_id)
+            if header is None:
+                raise NotFoundError(f"execution {execution_id} does not exist")
+            return replace(header, input=_copy(header.input), output=_copy(header.output))
+
+    def finish_execution(self, header: ExecutionHeader) -> None:
+        with self._lock:
+            current = self._headers.get(header.execution_id)
+            if current is None:
+                raise NotFoundError(f"execution {header.execution_id} does not exist")
+            self._headers[header.execution_id] = replace(
+                current,
+                status=header.status,
+                stop_time=header.stop_time,
+                output=_copy(header.output),
+                error=header.error,
+                cause=header.cause,
+            )
+
+    def list_executions(
+        self, machine: str, status: str | None = None, limit: int = 100
+    ) -> list[ExecutionHeader]:
+        """Newest first; ``input`` and ``output`` are None, as in the DynamoDB store."""
+        with self._lock:
+            found = [
+                h
+                for h in self._headers.values()
+                if h.machine == machine and (status is None or h.status == status)
+            ]
+        found.sort(key=lambda h: (_instant(h.start_time), h.execution_id), reverse=True)
+        return [replace(h, input=None, output=None) for h in found[: max(limit, 0)]]
+
+    # --- history -------------------------------------------------------------
+
+    def append(self, execution_id: str, commit: Commit) -> None:
+        stored = _copy_commit(commit)
+        with self._lock:
+            commits = self._commits.setdefault(execution_id, {})
+            if commit.seq in commits:
+                if commits[commit.seq] == stored:
+                    return  # a resent identical write, as the DynamoDB store allows
+                raise ConflictError(
+                    f"commit {commit.seq} of {execution_id} exists already (another writer won)"
+                )
+            commits[commit.seq] = stored
+
+    def latest(self, execution_id: str) -> Commit:
+        with self._lock:
+            commits = self._commits.get(execution_id)
+            if not commits:
+                raise NotFoundError(f"execution {execution_id} has no commits")
+            return _copy_commit(commits[max(commits)])
+
+    def commit(self, execution_id: str, seq: int) -> Commit:
+        with self._lock:
+            found = self._commits.get(execution_id, {}).get(seq)
+            if found is None:
+                raise NotFoundError(f"execution {execution_id} has no commit {seq}")
+            return _copy_commit(found)
+
+    def history(self, execution_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            commits = self._commits.get(execution_id)
+            if not commits:
+                raise NotFoundError(f"execution {execution_id} has no commits")
+            return _copy([event for seq in sorted(commits) for event in commits[seq].events])
+
+    # --- timers and idempotency ----------------------------------------------
+
+    def put_timer(self, timer: Timer) -> None:
+        stored = replace(timer, event=_copy(timer.event))
+        with self._lock:
+            if timer.timer_id in self._timers:
+                raise AlreadyExistsError(f"timer {timer.timer_id} exists already")
+            self._timers[timer.timer_id] = stored
+
+    def due_timers(self, now: str, limit: int = 100) -> list[Timer]:
+        bound = _instant(now)
+        with self._lock:
+            due = [t for t in self._timers.values() if _instant(t.due) <= bound]
+        due.sort(key=lambda t: (_instant(t.due), t.timer_id))
+        return [replace(t, event=_copy(t.event)) for t in due[: max(limit, 0)]]
+
+    def claim_timer(self, timer: Timer) -> bool:
+        with self._lock:
+            return self._timers.pop(timer.timer_id, None) is not None
+
+    def claim_key(self, key: str, ttl_seconds: int = 86400) -> bool:
+        now = int(self._clock.now().timestamp())
+        with self._lock:
+            expires = self._keys.get(key)
+            if expires is not None and expires > now:
+                return False
+            self._keys[key] = now + ttl_seconds
+            return True

@@ -1,0 +1,123 @@
+"""Backends the store contract suite runs against.
+
+To add a backend (DynamoDB Local, moto server, ...), write a context manager
+yielding a ``Backend`` and register it in ``BACKENDS`` (and, if it is
+DynamoDB, in ``DYNAMODB_BACKENDS``). ``make()`` must return a store isolated
+from every other store it returned (a fresh table, say); a server may be
+shared for the whole session. Call ``pytest.skip`` inside the context
+manager when the backend cannot run on this machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pytest
+from stepq.clock import Clock
+from stepq.runtime.embedded import SerializedClient
+from stepq.runtime.ports import Blobs, Store
+from stepq.runtime.store_memory import MemoryStore
+
+
+class StoreFactory(Protocol):
+    def __call__(
+        self,
+        *,
+        blobs: Blobs | None = None,
+        clock: Clock | None = None,
+        blob_threshold: int | None = None,
+    ) -> Store: ...
+
+
+@dataclass
+class Backend:
+    name: str
+    make: StoreFactory
+    client: Any = None  # the boto3 DynamoDB client, for DynamoDB backends
+
+
+@contextmanager
+def memory_backend() -> Iterator[Backend]:
+    def make(
+        *, blobs: Blobs | None = None, clock: Clock | None = None, blob_threshold: int | None = None
+    ) -> Store:
+        return MemoryStore(clock=clock)  # no item size limit, so no claim check either
+
+    yield Backend("memory", make)
+
+
+@contextmanager
+def moto_backend() -> Iterator[Backend]:
+    import boto3
+    from moto import mock_aws
+    from stepq.runtime.store_dynamodb import (
+        DEFAULT_BLOB_THRESHOLD,
+        DynamoDBStore,
+        create_table,
+        default_client_config,
+    )
+
+    with mock_aws():
+        client = SerializedClient(
+            boto3.client("dynamodb", region_name="us-east-1", config=default_client_config())
+        )
+        numbers = itertools.count(1)
+
+        def make(
+            *,
+            blobs: Blobs | None = None,
+            clock: Clock | None = None,
+            blob_threshold: int | None = None,
+        ) -> Store:
+            name = f"stepq-contract-{next(numbers)}"
+            create_table(client, name)
+            threshold = DEFAULT_BLOB_THRESHOLD if blob_threshold is None else blob_threshold
+            return DynamoDBStore(name, client, blobs=blobs, clock=clock, blob_threshold=threshold)
+
+        yield Backend("moto", make, client)
+
+
+BACKENDS: dict[str, Callable[[], AbstractContextManager[Backend]]] = {
+    "memory": memory_backend,
+    "moto": moto_backend,
+}
+DYNAMODB_BACKENDS = ["moto"]
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and no profile or endpoint: nothing can reach real AWS."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest, aws_env: None) -> Iterator[Backend]:
+    with BACKENDS[request.param]() as found:
+        yield found
+
+
+@pytest.fixture(params=DYNAMODB_BACKENDS)
+def dynamodb_backend(request: pytest.FixtureRequest, aws_env: None) -> Iterator[Backend]:
+    with BACKENDS[request.param]() as found:
+        yield found
+
+
+@pytest.fixture
+def store_factory(backend: Backend) -> StoreFactory:
+    return backend.make
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory) -> Store:
+    return store_factory()

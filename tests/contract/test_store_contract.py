@@ -1,0 +1,520 @@
+"""One contract for every ``Store`` backend (see conftest.py for the list).
+
+The first part runs on every backend; the last part pins what only the
+DynamoDB adapter does (claim check, size limit, error translation, table).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stepq.clock import ManualClock
+from stepq.runtime.blobs import MemoryBlobs
+from stepq.runtime.ports import (
+    AlreadyExistsError,
+    Commit,
+    ConflictError,
+    ExecutionHeader,
+    NotFoundError,
+    Store,
+    StoreError,
+    Timer,
+)
+from stepq.runtime.store_dynamodb import DynamoDBStore, create_table, default_client_config
+
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:demo"
+
+
+def _arn(name: str, machine: str = MACHINE) -> str:
+    return machine.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def _header(name: str, start: str = "2026-01-01T00:00:00+00:00", **kw: Any) -> ExecutionHeader:
+    machine = kw.pop("machine", MACHINE)
+    return ExecutionHeader(
+        execution_id=_arn(name, machine),
+        machine=machine,
+        machine_version=1,
+        name=name,
+        status=kw.pop("status", "RUNNING"),
+        start_time=start,
+        input=kw.pop("input", {"n": 1}),
+        **kw,
+    )
+
+
+def _commit(seq: int, **kw: Any) -> Commit:
+    return Commit(
+        seq=seq,
+        snapshot=kw.pop("snapshot", {"seq": seq, "state": "A"}),
+        events=kw.pop("events", [{"id": seq, "type": f"Event{seq}"}]),
+        commands=kw.pop("commands", []),
+        cause_id=kw.pop("cause_id", f"cause-{seq}"),
+        at=kw.pop("at", "2026-01-01T00:00:00+00:00"),
+        **kw,
+    )
+
+
+def _race(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` on ``count`` threads released together; results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+# --- state machines -------------------------------------------------------------------
+
+
+def test_put_machine_numbers_versions_and_get_returns_latest_or_asked(store: Store) -> None:
+    assert store.put_machine("demo", {"StartAt": "A", "v": 1}) == 1
+    assert store.put_machine("demo", {"StartAt": "A", "v": 2}) == 2
+    assert store.put_machine("other", {"StartAt": "B"}) == 1
+    assert store.get_machine("demo") == ({"StartAt": "A", "v": 2}, 2)
+    assert store.get_machine("demo", None) == ({"StartAt": "A", "v": 2}, 2)
+    assert store.get_machine("demo", 1) == ({"StartAt": "A", "v": 1}, 1)
+    assert store.get_machine("other") == ({"StartAt": "B"}, 1)
+
+
+def test_get_machine_missing_name_or_version_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.get_machine("nope")
+    store.put_machine("demo", {"StartAt": "A"})
+    with pytest.raises(NotFoundError):
+        store.get_machine("demo", 2)
+
+
+def test_concurrent_put_machine_gets_distinct_versions(store: Store) -> None:
+    results = _race(6, lambda i: store.put_machine("demo", {"i": i}))
+    assert sorted(results) == [1, 2, 3, 4, 5, 6]
+    for i, version in enumerate(results):
+        assert store.get_machine("demo", version) == ({"i": i}, version)
+
+
+# --- executions -----------------------------------------------------------------------
+
+
+def test_create_execution_stores_header_and_first_commit(store: Store) -> None:
+    header = _header("one", input={"x": [1, 2.5, "é", None, True]})
+    store.create_execution(header, _commit(1))
+    assert store.get_execution(header.execution_id) == header
+    assert store.latest(header.execution_id) == _commit(1)
+    assert store.commit(header.execution_id, 1) == _commit(1)
+
+
+def test_duplicate_execution_is_already_exists_and_keeps_the_first(store: Store) -> None:
+    header = _header("dup")
+    store.create_execution(header, _commit(1))
+    with pytest.raises(AlreadyExistsError):
+        store.create_execution(_header("dup", input={"other": True}), _commit(1, cause_id="x"))
+    assert store.get_execution(header.execution_id).input == {"n": 1}
+    assert store.latest(header.execution_id).cause_id == "cause-1"
+
+
+def test_missing_execution_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.get_execution(_arn("ghost"))
+    with pytest.raises(NotFoundError):
+        store.finish_execution(_header("ghost", status="SUCCEEDED"))
+    with pytest.raises(NotFoundError):
+        store.latest(_arn("ghost"))
+    with pytest.raises(NotFoundError):
+        store.history(_arn("ghost"))
+
+
+def test_finish_execution_records_the_outcome(store: Store) -> None:
+    header = _header("fin")
+    store.create_execution(header, _commit(1))
+    done = _header(
+        "fin",
+        status="FAILED",
+        stop_time="2026-01-01T00:00:05+00:00",
+        error="States.TaskFailed",
+        cause="boom",
+    )
+    store.finish_execution(done)
+    assert store.get_execution(header.execution_id) == done
+    ok = _header("fin", status="SUCCEEDED", stop_time="2026-01-01T00:00:06+00:00", output=[1.5])
+    store.finish_execution(ok)
+    got = store.get_execution(header.execution_id)
+    assert (got.status, got.output, got.error, got.cause) == ("SUCCEEDED", [1.5], None, None)
+
+
+def test_list_executions_newest_first_by_status_with_limit(store: Store) -> None:
+    other = "arn:aws:states:us-east-1:123456789012:stateMachine:other"
+    store.create_execution(_header("a", "2026-01-01T00:00:01+00:00"), _commit(1))
+    store.create_execution(_header("b", "2026-01-01T00:00:03Z"), _commit(1))
+    # 00:00:02 in UTC, written with another offset: order is by instant, not by text.
+    store.create_execution(_header("c", "2026-01-01T02:00:02+02:00"), _commit(1))
+    store.create_execution(_header("x", machine=other), _commit(1))
+    store.finish_execution(
+        _header("a", "2026-01-01T00:00:01+00:00", status="SUCCEEDED", stop_time="2026-01-02")
+    )
+
+    names = lambda found: [h.name for h in found]  # noqa: E731
+    assert names(store.list_executions(MACHINE)) == ["b", "c", "a"]
+    assert names(store.list_executions(MACHINE, limit=2)) == ["b", "c"]
+    assert names(store.list_executions(MACHINE, "RUNNING")) == ["b", "c"]
+    assert names(store.list_executions(MACHINE, "SUCCEEDED")) == ["a"]
+    assert names(store.list_executions(MACHINE, "FAILED")) == []
+    assert names(store.list_executions(other)) == ["x"]
+    summary = store.list_executions(MACHINE, "SUCCEEDED")[0]
+    assert summary.status == "SUCCEEDED" and summary.stop_time == "2026-01-02"
+    assert summary.input is None and summary.output is None  # summaries, like ListExecutions
+
+
+# --- history --------------------------------------------------------------------------
+
+
+def test_append_latest_and_commit_by_seq(store: Store) -> None:
+    eid = _header("h").execution_id
+    store.create_execution(_header("h"), _commit(1))
+    for seq in range(2, 13):
+        store.append(eid, _commit(seq, status="RUNNING" if seq < 12 else "SUCCEEDED"))
+    latest = store.latest(eid)
+    assert (latest.seq, latest.status, latest.snapshot) == (
+        12,
+        "SUCCEEDED",
+        {"seq": 12, "state": "A"},
+    )
+    assert store.commit(eid, 7) == _commit(7)
+    with pytest.raises(NotFoundError):
+        store.commit(eid, 13)
+
+
+def test_duplicate_seq_conflicts_and_keeps_the_winner(store: Store) -> None:
+    eid = _header("c").execution_id
+    store.create_execution(_header("c"), _commit(1))
+    store.append(eid, _commit(2, cause_id="first"))
+    with pytest.raises(ConflictError):
+        store.append(eid, _commit(2, cause_id="second"))
+    with pytest.raises(ConflictError):
+        store.append(eid, _commit(1, cause_id="again"))
+    assert store.latest(eid).cause_id == "first"
+
+
+def test_resending_the_identical_commit_is_not_a_conflict(store: Store) -> None:
+    # What a retried request whose first reply was lost looks like.
+    eid = _header("r").execution_id
+    store.create_execution(_header("r"), _commit(1))
+    store.append(eid, _commit(2))
+    store.append(eid, _commit(2))
+    assert store.latest(eid) == _commit(2)
+    big = _commit(3, snapshot={"data": "a" * 50_000})  # compressed in DynamoDB
+    store.append(eid, big)
+    store.append(eid, big)
+    assert store.latest(eid) == big
+
+
+def test_racing_appends_of_one_seq_have_exactly_one_winner(store: Store) -> None:
+    eid = _header("race").execution_id
+    store.create_execution(_header("race"), _commit(1))
+    results = _race(8, lambda i: store.append(eid, _commit(2, cause_id=f"writer-{i}")))
+    winners = [i for i, r in enumerate(results) if r is None]
+    assert len(winners) == 1
+    assert all(isinstance(r, ConflictError) for r in results if r is not None)
+    assert store.latest(eid).cause_id == f"writer-{winners[0]}"
+
+
+def test_history_is_every_event_in_commit_then_position_order(store: Store) -> None:
+    eid = _header("hist").execution_id
+    store.create_execution(_header("hist"), _commit(1, events=[{"id": 1}, {"id": 2}]))
+    store.append(eid, _commit(3, events=[{"id": 6}]))  # appended out of order on purpose
+    store.append(eid, _commit(2, events=[{"id": 3}, {"id": 4}, {"id": 5}]))
+    store.append(eid, _commit(4, events=[]))
+    assert [e["id"] for e in store.history(eid)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_history_pages_through_many_commits(store: Store) -> None:
+    eid = _header("long").execution_id
+    # ~1.2 MB of events after compression: DynamoDB returns them in more than one page.
+    pads = {seq: _incompressible(8000, seed=seq) for seq in range(1, 301)}
+    store.create_execution(_header("long"), _commit(1, events=[{"id": 1, "pad": pads[1]}]))
+    for seq in range(2, 301):
+        store.append(eid, _commit(seq, events=[{"id": seq, "pad": pads[seq]}]))
+    history = store.history(eid)
+    assert [e["id"] for e in history] == list(range(1, 301))
+    assert all(e["pad"] == pads[e["id"]] for e in history)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=json_values)
+def test_json_values_round_trip_exactly(store: Store, value: Any) -> None:
+    # Floats stay floats and big integers stay exact: no Decimal on the way.
+    name = f"v-{uuid.uuid4()}"  # hypothesis reseeds `random` per example
+    header = _header(name, input=value)
+    store.create_execution(header, _commit(1, snapshot={"v": value}, events=[{"v": value}]))
+    assert store.get_execution(header.execution_id).input == value
+    got = store.latest(header.execution_id)
+    assert got.snapshot == {"v": value} and got.events == [{"v": value}]
+    assert repr(got.snapshot["v"]) == repr(value)
+
+
+# --- timers and idempotency -----------------------------------------------------------
+
+
+def _timer(tid: str, due: str) -> Timer:
+    return Timer(
+        timer_id=tid, execution_id=_arn("t"), due=due, event={"type": "TimerFired", "id": tid}
+    )
+
+
+def test_due_timers_earliest_first_up_to_now(store: Store) -> None:
+    store.put_timer(_timer("late", "2026-01-01T00:10:00+00:00"))
+    store.put_timer(_timer("b", "2026-01-01T00:01:00+00:00"))
+    store.put_timer(_timer("a", "2026-01-01T00:01:00+00:00"))
+    store.put_timer(_timer("early", "2026-01-01T01:00:30+01:00"))  # 00:00:30 UTC
+    store.put_timer(_timer("frac", "2026-01-01T00:05:00.500000+00:00"))
+
+    ids = lambda ts: [t.timer_id for t in ts]  # noqa: E731
+    assert ids(store.due_timers("2026-01-01T00:00:00+00:00")) == []
+    assert ids(store.due_timers("2026-01-01T00:01:00+00:00")) == ["early", "a", "b"]
+    assert ids(store.due_timers("2026-01-01T00:05:00Z")) == ["early", "a", "b"]
+    assert ids(store.due_timers("2026-01-01T00:05:00.5Z")) == ["early", "a", "b", "frac"]
+    assert ids(store.due_timers("2026-01-01T00:06:00+00:00", limit=2)) == ["early", "a"]
+    everything = store.due_timers("2027-01-01T00:00:00+00:00")
+    assert len(everything) == 5
+    early = everything[0]
+    assert early == _timer("early", "2026-01-01T01:00:30+01:00")
+
+
+def test_duplicate_timer_is_already_exists(store: Store) -> None:
+    store.put_timer(_timer("t1", "2026-01-01T00:00:00+00:00"))
+    with pytest.raises(AlreadyExistsError):
+        store.put_timer(_timer("t1", "2026-02-01T00:00:00+00:00"))
+    assert store.due_timers("2026-01-01T00:00:00+00:00")[0].timer_id == "t1"
+
+
+def test_claim_timer_once_then_gone(store: Store) -> None:
+    timer = _timer("t1", "2026-01-01T00:00:00+00:00")
+    store.put_timer(timer)
+    assert store.claim_timer(timer) is True
+    assert store.claim_timer(timer) is False
+    assert store.due_timers("2027-01-01T00:00:00+00:00") == []
+    assert store.claim_timer(_timer("never", "2026-01-01T00:00:00+00:00")) is False
+
+
+def test_racing_claims_of_one_timer_have_exactly_one_winner(store: Store) -> None:
+    timer = _timer("t1", "2026-01-01T00:00:00+00:00")
+    store.put_timer(timer)
+    assert sorted(_race(8, lambda i: store.claim_timer(timer))) == [False] * 7 + [True]
+
+
+def test_claim_key_once_until_it_expires(store_factory: Callable[..., Store]) -> None:
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    store = store_factory(clock=clock)
+    assert store.claim_key("msg-1", ttl_seconds=60) is True
+    assert store.claim_key("msg-1", ttl_seconds=60) is False
+    assert store.claim_key("msg-2", ttl_seconds=60) is True
+    clock.advance(59)
+    assert store.claim_key("msg-1", ttl_seconds=60) is False
+    clock.advance(1)
+    assert store.claim_key("msg-1", ttl_seconds=60) is True
+    assert store.claim_key("msg-1", ttl_seconds=60) is False
+
+
+def test_racing_claims_of_one_key_have_exactly_one_winner(store: Store) -> None:
+    assert sorted(_race(8, lambda i: store.claim_key("k"))) == [False] * 7 + [True]
+
+
+def test_values_that_are_not_json_are_a_store_error(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.create_execution(_header("bad", input={"when": object()}), _commit(1))
+    with pytest.raises(NotFoundError):
+        store.get_execution(_header("bad").execution_id)
+
+
+# --- large values ---------------------------------------------------------------------
+
+
+def _incompressible(size: int, seed: int = 0) -> str:
+    return random.Random(seed).randbytes(size // 2).hex()
+
+
+def test_large_values_round_trip_with_a_blob_store(store_factory: Callable[..., Store]) -> None:
+    store = store_factory(blobs=MemoryBlobs(), blob_threshold=10_000)
+    big = {"data": _incompressible(500_000)}
+    header = _header("big", input=big)
+    store.create_execution(header, _commit(1, snapshot=big, events=[big], commands=[big]))
+    store.append(header.execution_id, _commit(2, snapshot=big, events=[{"id": 2}]))
+    store.finish_execution(
+        _header("big", status="SUCCEEDED", stop_time="2026-01-02", input=big, output=big)
+    )
+    assert store.latest(header.execution_id).snapshot == big
+    first = store.commit(header.execution_id, 1)
+    assert (first.snapshot, first.events, first.commands) == (big, [big], [big])
+    assert store.history(header.execution_id) == [big, {"id": 2}]
+    got = store.get_execution(header.execution_id)
+    assert (got.input, got.output) == (big, big)
+
+
+# --- DynamoDB adapter only ------------------------------------------------------------
+
+
+def _raw_item(backend: Any, store: DynamoDBStore, pk: str, sk: str) -> dict[str, Any]:
+    return backend.client.get_item(TableName=store._table, Key={"pk": {"S": pk}, "sk": {"S": sk}})[
+        "Item"
+    ]
+
+
+def test_claim_check_moves_only_large_values_to_blobs(dynamodb_backend: Any) -> None:
+    blobs = MemoryBlobs()
+    store = dynamodb_backend.make(blobs=blobs, blob_threshold=10_000)
+    assert isinstance(store, DynamoDBStore)
+    big = {"data": _incompressible(50_000)}
+    eid = _header("cc").execution_id
+    store.create_execution(_header("cc"), _commit(1, snapshot=big))
+    item = _raw_item(dynamodb_backend, store, f"EX#{eid}", "C#0000000001")
+    assert "snapshot_ref" in item and "snapshot" not in item
+    assert "events" in item and "events_ref" not in item
+    ref = item["snapshot_ref"]["S"]
+    assert ref.startswith("s3://") and f"executions/{eid}/snapshot/" in ref
+    assert json.loads(blobs.get(ref)) == big
+    # A compressible value of the same size stays in the item, compressed.
+    store.append(eid, _commit(2, snapshot={"data": "a" * 50_000}))
+    item = _raw_item(dynamodb_backend, store, f"EX#{eid}", "C#0000000002")
+    assert "B" in item["snapshot"] and len(item["snapshot"]["B"]) < 1000
+    assert store.latest(eid).snapshot == {"data": "a" * 50_000}
+
+
+def test_too_large_commit_without_blobs_is_a_clear_store_error(dynamodb_backend: Any) -> None:
+    store = dynamodb_backend.make()
+    eid = _header("huge").execution_id
+    store.create_execution(_header("huge"), _commit(1))
+    with pytest.raises(StoreError, match=r"limit.*blob store"):
+        store.append(eid, _commit(2, snapshot={"data": _incompressible(800_000)}))
+    assert store.latest(eid).seq == 1
+
+
+def test_blob_reference_without_a_blob_store_is_a_store_error(dynamodb_backend: Any) -> None:
+    writer = dynamodb_backend.make(blobs=MemoryBlobs(), blob_threshold=100)
+    eid = _header("ref").execution_id
+    writer.create_execution(_header("ref"), _commit(1, snapshot={"d": _incompressible(2000)}))
+    reader = DynamoDBStore(writer._table, dynamodb_backend.client)
+    with pytest.raises(StoreError, match="no blob store"):
+        reader.latest(eid)
+    lost = DynamoDBStore(writer._table, dynamodb_backend.client, blobs=MemoryBlobs())
+    with pytest.raises(NotFoundError):
+        lost.latest(eid)
+
+
+def test_missing_table_is_a_store_error_naming_it(dynamodb_backend: Any) -> None:
+    store = DynamoDBStore("no-such-table", dynamodb_backend.client)
+    with pytest.raises(StoreError, match="no-such-table") as caught:
+        store.get_execution(_arn("x"))
+    assert not isinstance(caught.value, NotFoundError)
+    with pytest.raises(StoreError):
+        store.append(_arn("x"), _commit(1))
+
+
+class _FailingClient:
+    """Every call raises ``error``: how throttling after botocore's retries surfaces."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def fail(**kwargs: Any) -> Any:
+            raise self.error
+
+        return fail
+
+
+@pytest.mark.parametrize(
+    "code", ["ThrottlingException", "ProvisionedThroughputExceededException", "InternalServerError"]
+)
+def test_client_errors_become_store_errors_naming_the_code(code: str) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": "slow down"}}, "PutItem")
+    store = DynamoDBStore("t", _FailingClient(error))
+    with pytest.raises(StoreError, match=code) as caught:
+        store.append("e", _commit(1))
+    assert not isinstance(caught.value, ConflictError)
+    assert isinstance(caught.value.__cause__, ClientError)
+
+
+def test_connection_errors_become_store_errors() -> None:
+    store = DynamoDBStore(
+        "t", _FailingClient(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
+    )
+    with pytest.raises(StoreError, match=r"127\.0\.0\.1"):
+        store.latest("e")
+
+
+def test_transaction_conflict_is_a_conflict() -> None:
+    error = ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+        },
+        "TransactWriteItems",
+    )
+    store = DynamoDBStore("t", _FailingClient(error))
+    with pytest.raises(ConflictError) as caught:
+        store.create_execution(_header("tc"), _commit(1))
+    assert not isinstance(caught.value, AlreadyExistsError)
+
+
+def test_create_table_is_idempotent_and_enables_ttl(dynamodb_backend: Any) -> None:
+    client = dynamodb_backend.client
+    create_table(client, "twice")
+    create_table(client, "twice")
+    table = client.describe_table(TableName="twice")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {
+        "by_machine_status",
+        "by_machine_start",
+        "timers_by_due",
+    }
+    ttl = client.describe_time_to_live(TableName="twice")["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+
+def test_commit_items_are_written_once_and_never_rewritten(dynamodb_backend: Any) -> None:
+    store = dynamodb_backend.make()
+    eid = _header("once").execution_id
+    store.create_execution(_header("once"), _commit(1))
+    before = _raw_item(dynamodb_backend, store, f"EX#{eid}", "C#0000000001")
+    for seq in range(2, 6):
+        store.append(eid, _commit(seq))
+    assert _raw_item(dynamodb_backend, store, f"EX#{eid}", "C#0000000001") == before
+
+
+def test_default_client_config_retries_adaptively() -> None:
+    assert default_client_config().retries == {"mode": "adaptive", "max_attempts": 10}

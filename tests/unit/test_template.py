@@ -1,0 +1,167 @@
+"""template.yaml: cfn-lint clean, table matches create_table, handlers exist."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+cfnlint_api = pytest.importorskip("cfnlint.api")
+from cfnlint.decode import decode  # noqa: E402
+from stepq.runtime.store_dynamodb import TTL_ATTRIBUTE, create_table  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    parsed, problems = decode(str(TEMPLATE))
+    assert not problems, problems
+    return parsed
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+class _RecordingDynamoDB:
+    """Just enough of a DynamoDB client to capture what create_table asks for."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, dict[str, Any]] = {}
+
+    def create_table(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls["create_table"] = kwargs
+        return {}
+
+    def get_waiter(self, name: str) -> Any:
+        return type("Waiter", (), {"wait": lambda self, **kw: None})()
+
+    def describe_time_to_live(self, **kwargs: Any) -> dict[str, Any]:
+        return {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}
+
+    def update_time_to_live(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls["update_time_to_live"] = kwargs
+        return {}
+
+
+@pytest.fixture(scope="module")
+def created() -> dict[str, dict[str, Any]]:
+    client = _RecordingDynamoDB()
+    create_table(client, "t")
+    return client.calls
+
+
+def test_cfn_lint_reports_no_errors() -> None:
+    matches = cfnlint_api.lint_file(TEMPLATE)
+    errors = [m for m in matches if m.rule.id.startswith("E")]
+    assert errors == [], "\n".join(str(m) for m in errors)
+
+
+def test_cfn_lint_does_catch_errors() -> None:
+    # Guards the test above against a linter that silently checks nothing.
+    broken = TEMPLATE.read_text().replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE")
+    matches = cfnlint_api.lint(broken)
+    assert any(m.rule.id.startswith("E") for m in matches)
+
+
+def test_table_keys_match_create_table(template: dict[str, Any], created: dict[str, Any]) -> None:
+    (table,) = _of_type(template, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    expected = created["create_table"]
+    assert props["BillingMode"] == expected["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == expected["KeySchema"]
+    assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
+        expected["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+    )
+
+
+def test_table_indexes_match_create_table(
+    template: dict[str, Any], created: dict[str, Any]
+) -> None:
+    (table,) = _of_type(template, "AWS::DynamoDB::Table").values()
+    ours = {i["IndexName"]: i for i in table["Properties"]["GlobalSecondaryIndexes"]}
+    theirs = {i["IndexName"]: i for i in created["create_table"]["GlobalSecondaryIndexes"]}
+    assert ours.keys() == theirs.keys()
+    for name, index in theirs.items():
+        assert ours[name]["KeySchema"] == index["KeySchema"], name
+        assert ours[name]["Projection"]["ProjectionType"] == index["Projection"]["ProjectionType"]
+        assert sorted(ours[name]["Projection"].get("NonKeyAttributes", [])) == sorted(
+            index["Projection"].get("NonKeyAttributes", [])
+        ), name
+
+
+def test_table_ttl_pitr_and_retention(template: dict[str, Any], created: dict[str, Any]) -> None:
+    (table,) = _of_type(template, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    ttl = created["update_time_to_live"]["TimeToLiveSpecification"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert ttl["AttributeName"] == TTL_ATTRIBUTE
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("name", ["OrchestratorFunction", "WorkerFunction", "SchedulerFunction"])
+def test_handler_points_at_a_function_that_exists(template: dict[str, Any], name: str) -> None:
+    props = template["Resources"][name]["Properties"]
+    module, function = props["Handler"].rsplit(".", 1)
+    source = ROOT / props["CodeUri"] / (module.replace(".", "/") + ".py")
+    assert source.is_file(), source
+    tree = ast.parse(source.read_text())
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert function in defined
+
+
+def test_layer_packages_stepq(template: dict[str, Any]) -> None:
+    (layer,) = _of_type(template, "AWS::Serverless::LayerVersion").values()
+    content = ROOT / layer["Properties"]["ContentUri"]
+    assert (content / "stepq" / "__init__.py").is_file()
+    assert (content / "requirements.txt").is_file()
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+
+
+def test_sqs_sources_report_batch_item_failures(template: dict[str, Any]) -> None:
+    functions = _of_type(template, "AWS::Serverless::Function")
+    sources = [
+        event["Properties"]
+        for fn in functions.values()
+        for event in fn["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    ]
+    assert len(sources) == 3  # events queue + two task queues
+    for source in sources:
+        assert source["BatchSize"] == 10
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    schedules = [
+        event["Properties"]["Schedule"]
+        for fn in functions.values()
+        for event in fn["Properties"].get("Events", {}).values()
+        if event["Type"] == "Schedule"
+    ]
+    assert schedules == ["rate(1 minute)"]
+
+
+def test_every_work_queue_redrives_to_a_dlq(template: dict[str, Any]) -> None:
+    queues = _of_type(template, "AWS::SQS::Queue")
+    work = {k: v for k, v in queues.items() if "RedrivePolicy" in v["Properties"]}
+    assert set(work) == {"EventsQueue", "DefaultTaskQueue", "ExampleTaskQueue"}
+    for queue in work.values():
+        policy = queue["Properties"]["RedrivePolicy"]
+        assert policy["maxReceiveCount"] == 5
+        dlq = policy["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert dlq in queues and "RedrivePolicy" not in queues[dlq]["Properties"]
+        # SqsQueues finds the DLQ by name: <queue>-dlq.
+        assert queues[dlq]["Properties"]["QueueName"]["Fn::Sub"] == (
+            queue["Properties"]["QueueName"]["Fn::Sub"] + "-dlq"
+        )
+
+
+def test_bucket_is_encrypted_and_private(template: dict[str, Any]) -> None:
+    (bucket,) = _of_type(template, "AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
