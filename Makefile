@@ -17,7 +17,7 @@ install: $(STAMP)
 
 # The main job: the order saga example, end to end.
 run: install
-	$(BIN)/stepq run state_machine/order_saga.asl.json --functions state_machine/order_saga.py \
+	$(BIN)/stepq run state_machine/order_saga.asl.json --functions state_machine/order_saga.py --skip-time \
 		--input '{"order_id": "o-1001", "amount": 42.5, "items": ["book", "lamp"]}'
 
 # Every test: lint, unit, functional, conformance (against ../shared/conformance when present).
