@@ -24,7 +24,9 @@ def request_verification(event: dict[str, Any], context: Any) -> dict[str, Any]:
     verdict = claim.get("verdict", "approve")
     if client is not None and verdict != "silent":
         if verdict == "reject":
-            client.send_task_failure(token, error="VerificationRejected", cause="documents do not match")
+            client.send_task_failure(
+                token, error="VerificationRejected", cause="documents do not match"
+            )
         else:
             score = 0.95 if claim["amount"] < 10_000 else 0.5
             client.send_task_success(token, {"score": score, "verifier": "acme-verify"})

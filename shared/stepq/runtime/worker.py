@@ -70,7 +70,10 @@ class Worker:
         elif outcome.delay_seconds:
             now += timedelta(seconds=outcome.delay_seconds)
         result: ev.Event
-        if not outcome.failed and dataflow.payload_size(outcome.output) > dataflow.MAX_PAYLOAD_BYTES:
+        if (
+            not outcome.failed
+            and dataflow.payload_size(outcome.output) > dataflow.MAX_PAYLOAD_BYTES
+        ):
             # Over Step Functions' limit: report it here rather than ship it.
             label = size_label(command.resource)
             cause = f"The state/task '{label}' returned a result with a size exceeding the maximum number of bytes service limit."
