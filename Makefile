@@ -22,6 +22,7 @@ run: install
 
 # Every test: lint, unit, functional, conformance (against ../shared/conformance when present).
 test: install
+	VENV_BIN=$(BIN) bash scripts/install_test_services.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 -q

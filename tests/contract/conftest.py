@@ -10,10 +10,14 @@ manager when the backend cannot run on this machine.
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -81,11 +85,84 @@ def moto_backend() -> Iterator[Backend]:
         yield Backend("moto", make, client)
 
 
+# --- over the wire: servers on loopback ports (tests/integration/stepq_test_servers.py) ---
+
+# The over-the-wire backends' names; their tests also carry the ``integration`` mark.
+WIRE_BACKENDS = ("dynamodb-local", "moto-server")
+_SERVERS_DIR = str(Path(__file__).resolve().parents[1] / "integration")
+if _SERVERS_DIR not in sys.path:
+    sys.path.insert(0, _SERVERS_DIR)
+
+
+def wire_server(name: str) -> Any:
+    """The session's ``name`` server (started on first use), or a skip saying why not."""
+    return importlib.import_module("stepq_test_servers").need(name)
+
+
+@contextmanager
+def _wire_store_backend(name: str, server_name: str, serialize: bool) -> Iterator[Backend]:
+    import boto3
+    from stepq.runtime.store_dynamodb import (
+        DEFAULT_BLOB_THRESHOLD,
+        DynamoDBStore,
+        create_table,
+        default_client_config,
+    )
+
+    server = wire_server(server_name)
+    client: Any = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=server.url,
+        config=default_client_config(),
+    )
+    if serialize:  # moto's DynamoDB checks conditions without a lock, in a server too
+        client = SerializedClient(client)
+    run = uuid.uuid4().hex[:8]  # the server outlives this backend: names must not repeat
+    numbers = itertools.count(1)
+
+    def make(
+        *, blobs: Blobs | None = None, clock: Clock | None = None, blob_threshold: int | None = None
+    ) -> Store:
+        table = f"stepq-contract-{run}-{next(numbers)}"
+        create_table(client, table)
+        threshold = DEFAULT_BLOB_THRESHOLD if blob_threshold is None else blob_threshold
+        return DynamoDBStore(table, client, blobs=blobs, clock=clock, blob_threshold=threshold)
+
+    yield Backend(name, make, client)
+
+
+def dynamodb_local_backend() -> AbstractContextManager[Backend]:
+    return _wire_store_backend("dynamodb-local", "dynamodb-local", serialize=False)
+
+
+def moto_server_backend() -> AbstractContextManager[Backend]:
+    return _wire_store_backend("moto-server", "moto-server", serialize=True)
+
+
 BACKENDS: dict[str, Callable[[], AbstractContextManager[Backend]]] = {
     "memory": memory_backend,
     "moto": moto_backend,
+    "dynamodb-local": dynamodb_local_backend,
+    "moto-server": moto_server_backend,
 }
-DYNAMODB_BACKENDS = ["moto"]
+DYNAMODB_BACKENDS = ["moto", "dynamodb-local", "moto-server"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the over-the-wire cases ``integration`` (``-m "not integration"`` leaves them out)."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if any(isinstance(v, str) and v in WIRE_BACKENDS for v in params.values()):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_wire_servers_at_session_end() -> Iterator[None]:
+    yield
+    servers = sys.modules.get("stepq_test_servers")
+    if servers is not None:
+        servers.stop_all()
 
 
 @pytest.fixture

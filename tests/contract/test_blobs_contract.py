@@ -48,9 +48,37 @@ def moto_backend() -> Iterator[Callable[[], Any]]:
         yield make
 
 
+@contextmanager
+def moto_server_backend() -> Iterator[Callable[[], Any]]:
+    """S3 over the wire on the session's moto server (started by tests/integration)."""
+    import importlib
+    import uuid
+
+    import boto3
+    from botocore.config import Config
+
+    # on sys.path through tests/contract/conftest.py; started once per test process
+    server = importlib.import_module("stepq_test_servers").need("moto-server")
+    client = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=server.url,
+        config=Config(s3={"addressing_style": "path"}),  # no bucket.127.0.0.1 host names
+    )
+    run = uuid.uuid4().hex[:8]  # the server outlives this module: names must not repeat
+
+    def make() -> S3Blobs:
+        blobs = S3Blobs(f"stepq-wire-{run}-{next(_buckets)}", client=client)
+        blobs.ensure_bucket()
+        return blobs
+
+    yield make
+
+
 BLOB_BACKENDS: dict[str, Callable[[], AbstractContextManager[Callable[[], Any]]]] = {
     "memory": memory_backend,
     "moto": moto_backend,
+    "moto-server": moto_server_backend,
 }
 
 

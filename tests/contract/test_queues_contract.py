@@ -92,11 +92,55 @@ def moto_backend() -> Iterator[Callable[[], QueueBackend]]:
         yield make
 
 
+@contextmanager
+def moto_server_backend() -> Iterator[Callable[[], QueueBackend]]:
+    """SQS over the wire on the session's moto server (started by tests/integration)."""
+    import importlib
+    import uuid
+
+    import boto3
+    from stepq.runtime.queues_sqs import SqsQueues, default_client_config
+
+    # on sys.path through tests/contract/conftest.py; started once per test process
+    server = importlib.import_module("stepq_test_servers").need("moto-server")
+    client = boto3.client(
+        "sqs", region_name="us-east-1", endpoint_url=server.url, config=default_client_config()
+    )
+    run = uuid.uuid4().hex[:8]  # the server outlives this module: prefixes must not repeat
+    prefixes = itertools.count(1)
+
+    def make() -> QueueBackend:
+        queues = SqsQueues(client=client, prefix=f"wire{run}{next(prefixes)}")
+
+        def inject_raw(queue: str, text: str) -> None:
+            client.send_message(QueueUrl=queues.url(queue), MessageBody=text)
+
+        def read_all(queue: str) -> list[tuple[str, dict[str, str]]]:
+            reply = client.receive_message(
+                QueueUrl=queues.url(queue),
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=0,
+            )
+            return [
+                (
+                    m["Body"],
+                    {k: v["StringValue"] for k, v in (m.get("MessageAttributes") or {}).items()},
+                )
+                for m in reply.get("Messages", [])
+            ]
+
+        return QueueBackend("moto-server", queues, time.sleep, inject_raw, read_all)
+
+    yield make
+
+
 # Each entry: a context manager, entered once per module, yielding a factory of
 # isolated backends (a server may be shared; its queues must not be).
 QUEUE_BACKENDS: dict[str, Callable[[], AbstractContextManager[Callable[[], QueueBackend]]]] = {
     "memory": memory_backend,
     "moto": moto_backend,
+    "moto-server": moto_server_backend,
 }
 
 

@@ -18,6 +18,9 @@ Environment (all optional; the defaults suit a local run):
     STEPQ_BUCKET        S3 bucket for claim checks of large payloads (unset: none)
     STEPQ_ENDPOINT_URL  one endpoint for every service, e.g. http://localhost:4566
                         (LocalStack) or a moto server URL; unset: the real AWS endpoints
+    STEPQ_DYNAMODB_ENDPOINT_URL, STEPQ_SQS_ENDPOINT_URL, STEPQ_S3_ENDPOINT_URL
+                        one service's endpoint, winning over STEPQ_ENDPOINT_URL (e.g. the
+                        table on DynamoDB Local, the queues on a moto server)
     AWS_REGION          region (falls back to AWS_DEFAULT_REGION, then us-east-1)
     STEPQ_ACCOUNT       account id used in execution ARNs (default 111111111111)
     STEPQ_FUNCTIONS     module (``pkg.mod`` or a ``.py`` path) of step functions (worker)
@@ -66,6 +69,9 @@ class Settings(BaseModel):
     queue_prefix: str = Field("stepq", alias="STEPQ_QUEUE_PREFIX", max_length=60)
     bucket: str | None = Field(None, alias="STEPQ_BUCKET")
     endpoint_url: str | None = Field(None, alias="STEPQ_ENDPOINT_URL")
+    dynamodb_endpoint_url: str | None = Field(None, alias="STEPQ_DYNAMODB_ENDPOINT_URL")
+    sqs_endpoint_url: str | None = Field(None, alias="STEPQ_SQS_ENDPOINT_URL")
+    s3_endpoint_url: str | None = Field(None, alias="STEPQ_S3_ENDPOINT_URL")
     region: str = Field(
         "us-east-1", validation_alias=AliasChoices("region", "AWS_REGION", "AWS_DEFAULT_REGION")
     )
@@ -73,7 +79,15 @@ class Settings(BaseModel):
     functions: str | None = Field(None, alias="STEPQ_FUNCTIONS")
     task_queues: tuple[str, ...] | None = Field(None, alias="STEPQ_TASK_QUEUES")
 
-    @field_validator("bucket", "endpoint_url", "functions", mode="before")
+    @field_validator(
+        "bucket",
+        "endpoint_url",
+        "dynamodb_endpoint_url",
+        "sqs_endpoint_url",
+        "s3_endpoint_url",
+        "functions",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # CloudFormation cannot omit an env var conditionally; "" means unset.
@@ -91,6 +105,15 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         return cls.model_validate(dict(os.environ if environ is None else environ))
 
+    def endpoint_for(self, service: str) -> str | None:
+        """The endpoint of ``service`` ("dynamodb", "sqs", "s3"): its own, else the shared one."""
+        own = {
+            "dynamodb": self.dynamodb_endpoint_url,
+            "sqs": self.sqs_endpoint_url,
+            "s3": self.s3_endpoint_url,
+        }.get(service)
+        return own or self.endpoint_url
+
 
 def client_config() -> Any:
     """Adaptive retries: botocore backs off and rate-limits itself on throttling."""
@@ -106,8 +129,9 @@ def make_client(settings: Settings, service: str, *, session: Any = None) -> Any
 
         session = boto3.session.Session()  # not the default one: not thread-safe
     kwargs: dict[str, Any] = {"region_name": settings.region, "config": client_config()}
-    if settings.endpoint_url:
-        kwargs["endpoint_url"] = settings.endpoint_url
+    endpoint = settings.endpoint_for(service)
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
     return session.client(service, **kwargs)
 
 

@@ -53,15 +53,29 @@ def serve(
         return
     orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
     if role == "orchestrator":
-        pump = Pump(queues, [EVENTS_QUEUE], orchestrator.handle, wait_seconds=wait_seconds)
+        names, handle = [EVENTS_QUEUE], orchestrator.handle
     else:
         from stepq.runtime.client import Client
         from stepq.runtime.worker import Worker
 
         worker = Worker(functions, queues, clock, client=Client(orchestrator, queues))
         names = sorted({task_queue(name) for name in functions} | {task_queue(None)})
-        pump = Pump(queues, names, worker.handle, wait_seconds=wait_seconds)
-    pump.run(stop)
+        handle = worker.handle
+    # One long-polling pump per queue, each on its own thread: polled one after
+    # another, every empty queue would hold the others up for wait_seconds.
+    threads = [
+        threading.Thread(
+            target=Pump(queues, [name], handle, wait_seconds=wait_seconds).run,
+            args=(stop,),
+            name=f"stepq-{name}",
+            daemon=True,
+        )
+        for name in names
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _stop_on_signals() -> threading.Event:
