@@ -250,6 +250,62 @@ def worker(
         raise typer.Exit(1) from None
 
 
+bench = typer.Typer(
+    no_args_is_help=True, help="The figures of docs/BENCHMARKS.md (embedded backend)."
+)
+app.add_typer(bench, name="bench")
+
+
+@bench.command("cost")
+def bench_cost() -> None:
+    """AWS requests and dollars per state transition over the example workflows."""
+    from stepq.bench.cost import report_lines, run_cost
+
+    results, overall = run_cost(log=err.print)
+    print("\n".join(report_lines(results, overall)))
+
+
+@bench.command("flat")
+def bench_flat(
+    iterations: Annotated[
+        int,
+        typer.Option(help="Loop iterations (2 transitions each); 2500 reaches transition 5,000"),
+    ] = 2500,
+    early: Annotated[int, typer.Option(help="The early transition to compare with")] = 5,
+) -> None:
+    """Requests and bytes of an early transition vs the last one of a long loop."""
+    from stepq.bench.flat import report_lines, run_flat
+
+    result = run_flat(iterations, early=early, log=err.print)
+    print("\n".join(report_lines(result)))
+
+
+@bench.command("throughput")
+def bench_throughput(
+    executions: Annotated[int, typer.Option(help="Concurrent order sagas")] = 200,
+    extra_pumps: Annotated[int, typer.Option(help="Extra orchestrator + worker pump threads")] = 0,
+    dbos: Annotated[bool, typer.Option(help="Also run the DBOS comparison")] = True,
+) -> None:
+    """State transitions per second on the embedded backend, and DBOS on SQLite."""
+    from stepq.bench.throughput import report_lines, run_throughput
+
+    result = run_throughput(executions, extra_pumps=extra_pumps, dbos=dbos, log=err.print)
+    print("\n".join(report_lines(result)))
+
+
+@bench.command("lateness")
+def bench_lateness(
+    seconds: Annotated[
+        list[int] | None, typer.Option("--seconds", help="Wait durations (repeatable)")
+    ] = None,
+) -> None:
+    """How late a Wait state fires on the embedded backend, in real time."""
+    from stepq.bench.lateness import report_lines, run_lateness
+
+    results = run_lateness(tuple(seconds or (2, 3, 4)), log=err.print)
+    print("\n".join(report_lines(results)))
+
+
 def _read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,228 @@
+"""``stepq bench cost`` and ``stepq bench flat``: AWS requests and dollars per state transition.
+
+The examples run on the embedded backend (moto in-process, time skipped)
+while a ``Meter`` counts every request the runtime's clients make. What is
+billed per transition, and what is not, is listed in ``docs/BENCHMARKS.md``:
+
+- counted: the orchestrator's, worker's and scheduler's DynamoDB and SQS
+  requests that did work, the client's start request, and one Lambda
+  invocation per non-empty receive (a Lambda SQS event source invokes the
+  function once per batch; its pollers' ReceiveMessage/DeleteMessageBatch
+  calls are billed to the account like our pumps' calls);
+- not counted: empty polls (a Lambda poller's empty long polls, and the
+  scheduler's once-a-minute tick, cost the same whatever the traffic: a
+  fixed monthly sum per deployment), the embedded backend's idle checks
+  (GetQueueAttributes), and the benchmark's own status reads.
+
+Lambda duration: 128 MB at a stated 50 ms per invocation (the measured
+in-process figure is printed beside it; moto answers faster than AWS, so
+the measured time understates a deployed handler).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepq.bench import prices as P
+from stepq.bench.meter import Call, Invocation, Meter
+
+EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
+    ("order_saga (happy)", "order_saga", {"order_id": "o-1", "amount": 42, "items": ["book"]}),
+    (
+        "order_saga (compensation)",
+        "order_saga",
+        {"order_id": "o-2", "amount": 42, "items": ["book"], "fail_at": "ship"},
+    ),
+    ("insurance_claim (approve)", "insurance_claim", {"policy": "P-100", "amount": 900}),
+    ("data_pipeline", "data_pipeline", {"orders": 12}),
+]
+
+
+@dataclass
+class Tally:
+    """What one or more executions cost, summed."""
+
+    transitions: int = 0
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)  # (service, op) -> n
+    excluded: Counter[str] = field(default_factory=Counter)  # why -> n
+    sqs_requests: int = 0
+    wru: float = 0.0
+    rru: float = 0.0
+    s3_put: int = 0
+    s3_get: int = 0
+    invocations: int = 0
+    invocation_seconds: float = 0.0
+
+    def add(self, calls: Iterable[Call], invocations: Iterable[Invocation]) -> None:
+        for call in calls:
+            if not call.billable:
+                self.excluded[f"{call.service} {call.operation} ({call.why_not})"] += 1
+                continue
+            self.requests[(call.service, call.operation)] += 1
+            self.sqs_requests += call.sqs_requests
+            self.wru += call.wru
+            self.rru += call.rru
+            if call.service == "s3":
+                if call.operation in ("PutObject", "CopyObject", "ListObjectsV2"):
+                    self.s3_put += 1
+                else:
+                    self.s3_get += 1
+        for invocation in invocations:
+            self.invocations += 1
+            self.invocation_seconds += invocation.seconds
+
+    def merge(self, other: Tally) -> None:
+        self.transitions += other.transitions
+        self.requests.update(other.requests)
+        self.excluded.update(other.excluded)
+        self.sqs_requests += other.sqs_requests
+        self.wru += other.wru
+        self.rru += other.rru
+        self.s3_put += other.s3_put
+        self.s3_get += other.s3_get
+        self.invocations += other.invocations
+        self.invocation_seconds += other.invocation_seconds
+
+    def by_service(self) -> dict[str, int]:
+        totals: dict[str, int] = defaultdict(int)
+        for (service, _), n in self.requests.items():
+            totals[service] += n
+        totals["lambda"] = self.invocations
+        return dict(totals)
+
+    def dollars(self, lambda_seconds: float | None = P.LAMBDA_STATED_SECONDS) -> dict[str, float]:
+        """Cost by service; ``lambda_seconds=None`` uses the measured durations."""
+        if lambda_seconds is None:
+            seconds = self.invocation_seconds
+        else:
+            seconds = self.invocations * lambda_seconds
+        # Lambda bills duration per started millisecond.
+        billed = math.ceil(seconds * 1000) / 1000
+        return {
+            "dynamodb": self.wru * P.price("dynamodb_wru") + self.rru * P.price("dynamodb_rru"),
+            "sqs": self.sqs_requests * P.price("sqs_request"),
+            "lambda": self.invocations * P.price("lambda_request")
+            + billed * P.LAMBDA_MEMORY_GB * P.price("lambda_gb_second"),
+            "s3": self.s3_put * P.price("s3_put") + self.s3_get * P.price("s3_get"),
+        }
+
+    def per_million(self, lambda_seconds: float | None = P.LAMBDA_STATED_SECONDS) -> float:
+        if not self.transitions:
+            return math.nan
+        return sum(self.dollars(lambda_seconds).values()) / self.transitions * 1e6
+
+
+def count_transitions(history: Iterable[dict[str, Any]]) -> int:
+    """State transitions as Step Functions bills them: states entered."""
+    return sum(1 for e in history if str(e.get("type", "")).endswith("StateEntered"))
+
+
+def attach(meter: Meter, runtime: Any) -> None:
+    """Hook the meter onto the clients an ``EmbeddedRuntime`` built.
+
+    EmbeddedRuntime does not expose its clients; the store and the queues
+    hold them. ``SerializedClient`` forwards ``meta`` to the boto3 client.
+    """
+    dynamodb = runtime.store._client
+    meter.describe(dynamodb, runtime.store._table)
+    meter.attach(dynamodb)
+    meter.attach(runtime.queues._client)
+
+
+def run_example(
+    meter: Meter, label: str, name: str, execution_input: Any, timeout: float = 120.0
+) -> Tally:
+    """One execution on a fresh embedded backend; the meter records it under ``label``."""
+    from stepq.clock import monotonic
+    from stepq.runtime.embedded import EmbeddedRuntime
+    from stepq.testing import example
+
+    definition, functions = example(name)
+    with EmbeddedRuntime(functions, skip_time=True) as runtime:
+        attach(meter, runtime)
+        runtime.deploy(name, definition)
+        meter.label = label
+        with meter.as_role("client"):
+            arn = runtime.start(name, execution_input, name="bench-1")
+        header = runtime.wait(arn, timeout=timeout)
+        # Let the last message be deleted before the meter stops listening.
+        deadline = monotonic() + 2.0
+        while monotonic() < deadline and any(p.busy for p in runtime._pumps):
+            runtime._stop.wait(0.01)
+        runtime._stop.wait(0.1)
+        meter.label = ""
+        history = runtime.history(arn)
+    tally = Tally(transitions=count_transitions(history))
+    tally.add(
+        (c for c in meter.calls if c.label == label),
+        (i for i in meter.invocations if i.label == label),
+    )
+    if header.status not in ("SUCCEEDED", "FAILED"):
+        raise RuntimeError(f"{label}: ended {header.status}")
+    return tally
+
+
+def run_cost(
+    examples: list[tuple[str, str, dict[str, Any]]] | None = None,
+    log: Callable[[str], None] = print,
+    meter: Meter | None = None,
+) -> tuple[dict[str, Tally], Tally]:
+    meter = meter or Meter()
+    results: dict[str, Tally] = {}
+    overall = Tally()
+    for label, name, execution_input in examples or EXAMPLES:
+        log(f"running {label} ...")
+        tally = run_example(meter, label, name, execution_input)
+        results[label] = tally
+        overall.merge(tally)
+    for fault in meter.faults:
+        log(f"warning: a call was not metered: {fault}")
+    return results, overall
+
+
+def report_lines(results: dict[str, Tally], overall: Tally) -> list[str]:
+    lines = [f"AWS list prices, {P.REGION}, as of {P.PRICES_DATE}:"]
+    for key, text, source in P.price_table():
+        lines.append(f"  {key:<17} {text:<40} {source}")
+    lines.append("")
+    services = ["dynamodb", "sqs", "lambda", "s3"]
+    header = f"{'execution':<27} {'trans':>5} " + " ".join(f"{s + '/t':>10}" for s in services)
+    header += f" {'WRU/t':>6} {'RRU/t':>6} {'$/M (50ms)':>11} {'$/M (meas.)':>11}"
+    lines.append("requests per state transition, by service (billed calls only):")
+    lines.append(header)
+    for label, tally in [*results.items(), ("OVERALL", overall)]:
+        t = max(tally.transitions, 1)
+        per = tally.by_service()
+        row = f"{label:<27} {tally.transitions:>5} "
+        row += " ".join(f"{per.get(s, 0) / t:>10.2f}" for s in services)
+        row += f" {tally.wru / t:>6.2f} {tally.rru / t:>6.2f}"
+        row += f" {tally.per_million():>11.4f} {tally.per_million(None):>11.4f}"
+        lines.append(row)
+    lines.append("")
+    lines.append("overall requests per transition by operation:")
+    t = max(overall.transitions, 1)
+    for (service, op), n in sorted(overall.requests.items()):
+        lines.append(f"  {service:<9} {op:<20} {n / t:7.3f}")
+    lines.append(
+        f"  lambda    {'Invoke':<20} {overall.invocations / t:7.3f}"
+        f"   (measured mean {1000 * overall.invocation_seconds / max(overall.invocations, 1):.1f} ms,"
+        f" billed at a stated {1000 * P.LAMBDA_STATED_SECONDS:.0f} ms, {P.LAMBDA_MEMORY_GB * 1024:.0f} MB)"
+    )
+    lines.append("not counted (fixed per deployment, or embedded-only):")
+    for why, n in sorted(overall.excluded.items()):
+        lines.append(f"  {why}: {n}")
+    dollars = overall.dollars()
+    lines.append(
+        "overall $ per million transitions by service: "
+        + ", ".join(f"{s} {dollars[s] / t * 1e6:.4f}" for s in services)
+    )
+    lines.append(
+        f"goal <= $1.00 per million transitions (Step Functions Standard: "
+        f"${P.STEP_FUNCTIONS_STANDARD_PER_MILLION:.2f})"
+    )
+    lines.append(f"cost_per_million_transitions_usd={overall.per_million():.4f}")
+    return lines
