@@ -125,6 +125,8 @@ class Orchestrator:
     # --- internals ------------------------------------------------------------
 
     def _machine(self, name: str, version: int | None) -> tuple[Machine, int]:
+        if version is not None and (name, version) in self._machines:
+            return self._machines[(name, version)], version  # versions never change: no read
         definition, resolved = self.store.get_machine(name, version)
         key = (name, resolved)
         if key not in self._machines:
