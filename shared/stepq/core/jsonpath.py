@@ -325,9 +325,9 @@ class _Parser:
             self.pos += 1
 
 
-def _matching_paren(s: str, start: int) -> int:
-    """Index of the ')' closing the '(' at ``start``, skipping quoted text
-    and regex literals; -1 when unbalanced."""
+def _closing(s: str, start: int, opening: str, closing: str) -> int:
+    """Index of the ``closing`` matching the ``opening`` at ``start``, skipping
+    quoted text (and regex literals); -1 when unbalanced."""
     depth = 0
     i = start
     quote = ""
@@ -340,14 +340,18 @@ def _matching_paren(s: str, start: int) -> int:
                 quote = ""
         elif c in "'\"":
             quote = c
-        elif c == "(":
+        elif c == opening:
             depth += 1
-        elif c == ")":
+        elif c == closing:
             depth -= 1
             if depth == 0:
                 return i
         i += 1
     return -1
+
+
+def _matching_paren(s: str, start: int) -> int:
+    return _closing(s, start, "(", ")")
 
 
 # --- filter expressions ------------------------------------------------------
@@ -575,26 +579,7 @@ class _FilterParser:
 
 
 def _bracket_end(s: str, start: int) -> int:
-    quote = ""
-    depth = 0
-    i = start
-    while i < len(s):
-        ch = s[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+    return _closing(s, start, "[", "]")
 
 
 def _single_to_double_quotes(text: str) -> str:

@@ -7,7 +7,7 @@ here; ``decode(encode(x)) == x`` for each type (a property test pins it).
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from stepq.core import events as ev
@@ -30,6 +30,17 @@ _COMMANDS: dict[str, type] = {
     cls.__name__: cls for cls in (ev.RunTask, ev.StartTimer, ev.CancelTask, ev.FinishExecution)
 }
 _TIME_FIELDS = frozenset({"at", "fire_at", "start_time", "entered_at", "stop_time", "timestamp"})
+
+
+def sortable_instant(value: str) -> str:
+    """One fixed UTC form, so string order is time order whatever the offset notation."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def instant(value: datetime | None) -> str | None:

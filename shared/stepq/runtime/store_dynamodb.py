@@ -48,13 +48,13 @@ import hashlib
 import json
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stepq.clock import Clock, SystemClock
+from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import (
     AlreadyExistsError,
     Blobs,
@@ -140,15 +140,7 @@ def _text(item: Item, name: str) -> str | None:
     return None if value is None else value["S"]
 
 
-def _sortable(instant: str) -> str:
-    """One fixed UTC form, so index order is time order whatever the offset notation."""
-    try:
-        parsed = datetime.fromisoformat(instant)
-    except ValueError:
-        return instant
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_sortable = sortable_instant
 
 
 def _item_size(item: Item) -> int:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from stepq.clock import Clock, SystemClock
+from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import (
     AlreadyExistsError,
     Commit,
@@ -37,15 +37,7 @@ def _copy(value: Any) -> Any:
         raise StoreError(f"value is not JSON-safe: {exc}") from exc
 
 
-def _instant(value: str) -> str:
-    """A sort key giving time order whatever the offset notation (as the DynamoDB store)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_instant = sortable_instant
 
 
 def _copy_commit(commit: Commit) -> Commit:
