@@ -12,10 +12,11 @@ duplicates by the deterministic message ids.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from stepq.clock import Clock
@@ -174,7 +175,7 @@ class Orchestrator:
             # A redelivered start: make sure its commands went out, nothing more.
             self._resend(message.execution_id, self.store.commit(message.execution_id, 1))
             return
-        self._dispatch(message.execution_id, commit, decision.commands, state, machine)
+        self._dispatch(message.execution_id, decision.commands, state)
 
     def _advance(self, message: EventMessage) -> None:
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -213,7 +214,7 @@ class Orchestrator:
                     extra={"execution_id": message.execution_id},
                 )
                 continue
-            self._dispatch(message.execution_id, commit, decision.commands, state, machine)
+            self._dispatch(message.execution_id, decision.commands, state)
             return
         raise ConflictError(
             f"gave up after {MAX_CONFLICT_RETRIES} commit conflicts on {message.execution_id}"
@@ -252,16 +253,13 @@ class Orchestrator:
     def _resend(self, execution_id: str, commit: Commit) -> None:
         commands = [codec.decode_command(c) for c in commit.commands]
         state = codec.decode_state(commit.snapshot["state"])
-        machine, _ = self._machine(commit.snapshot["machine"], commit.snapshot["version"])
-        self._dispatch(execution_id, commit, commands, state, machine)
+        self._dispatch(execution_id, commands, state)
 
     def _dispatch(
         self,
         execution_id: str,
-        commit: Commit,
         commands: list[ev.Command],
         state: ExecutionState,
-        machine: Machine,
     ) -> None:
         by_queue: dict[str, list[Message]] = {}
         now = self.clock.now()
@@ -300,7 +298,7 @@ class Orchestrator:
                     due=command.fire_at,
                 )
             elif isinstance(command, ev.FinishExecution):
-                self.store.finish_execution(self._finished_header(execution_id, state, machine))
+                self.store.finish_execution(self._finished_header(execution_id, state))
         for queue, messages in by_queue.items():
             self.queues.send(queue, messages)
 
@@ -315,8 +313,6 @@ class Orchestrator:
         due: datetime | None = None,
     ) -> None:
         """Deliver ``event`` after ``seconds``: an SQS delay when short, else a durable timer."""
-        from datetime import timedelta
-
         due = due or now + timedelta(seconds=seconds)
         event = _at(event, due)
         if self.config.sqs_delays and seconds <= self.config.max_sqs_delay:
@@ -329,9 +325,7 @@ class Orchestrator:
         with contextlib.suppress(AlreadyExistsError):  # re-sent after a crash: already there
             self.store.put_timer(Timer(message_id, execution_id, codec.instant(due) or "", body))
 
-    def _finished_header(
-        self, execution_id: str, state: ExecutionState, machine: Machine
-    ) -> ExecutionHeader:
+    def _finished_header(self, execution_id: str, state: ExecutionState) -> ExecutionHeader:
         header = self.store.get_execution(execution_id)
         header.status = state.status
         header.stop_time = codec.instant(state.stop_time)
@@ -343,6 +337,4 @@ class Orchestrator:
 
 def _at(event: ev.Event, when: datetime) -> ev.Event:
     """The event as decided at ``when`` (its due instant)."""
-    import dataclasses
-
     return dataclasses.replace(event, at=when)
