@@ -18,7 +18,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from stepq.clock import SystemClock
 from stepq.functions_loader import load_functions
-from stepq.runtime.aws import Settings, build, consume_record
+from stepq.runtime.aws import Settings, build, consume_record, runtime_config
+from stepq.runtime.client import Client
+from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.worker import Worker
 
 logger = Logger(service="stepq-worker")
@@ -32,8 +34,14 @@ def _get() -> tuple[Settings, Worker]:
         settings = Settings.from_env()
         if not settings.functions:
             raise RuntimeError("set STEPQ_FUNCTIONS to the module of step functions")
-        _, queues, _ = build(settings)
-        _runtime = settings, Worker(load_functions(settings.functions), queues, SystemClock())
+        store, queues, _ = build(settings)
+        clock = SystemClock()
+        # The same callback client `stepq worker` gives steps (context.client).
+        client = Client(Orchestrator(store, queues, clock, runtime_config(settings)), queues)
+        _runtime = (
+            settings,
+            Worker(load_functions(settings.functions), queues, clock, client=client),
+        )
     return _runtime
 
 
