@@ -462,8 +462,13 @@ def test_execution_timeout() -> None:
 
 
 def test_token_round_trip() -> None:
-    token = make_token("arn:aws:states:us-east-1:1:execution:sm:e", "f1:7")
-    assert parse_token(token) == ("arn:aws:states:us-east-1:1:execution:sm:e", "f1:7")
+    from stepq.core.execution import new_execution
+    from stepq.core.interpreter import verify_token
+
+    state = new_execution(name="e", state_machine_name="sm", start_time=DEFAULT_START)
+    token = make_token(state.meta, "f1:7")
+    assert parse_token(token) == (state.meta.execution_arn, "f1:7")
+    assert verify_token(state, token)
     assert parse_token("not a token") is None
 
 

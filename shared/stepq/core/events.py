@@ -47,8 +47,17 @@ class TaskTimedOut:
 
 @dataclass(frozen=True, slots=True)
 class TaskHeartbeat:
+    """SendTaskHeartbeat: the task is alive; its heartbeat deadline moves on.
+
+    From outside (a ``.waitForTaskToken`` callback) it carries the ``token``,
+    which must verify, and ``task_id`` is what ``parse_token`` read from it. A
+    host-internal heartbeat (a worker running the step) may name ``task_id``
+    alone.
+    """
+
     task_id: str
     at: datetime
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,20 @@ class StartTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleHeartbeatCheck:
+    """Deliver ``TaskTimedOut(task_id, fire_at, heartbeat=True)`` at ``fire_at``.
+
+    Sent for each heartbeat that moved a task's deadline on. ``beat`` counts
+    the task's heartbeats (1, 2, ...), so each check can have its own
+    deterministic message id; a check the next heartbeat overtook is ignored.
+    """
+
+    task_id: str
+    fire_at: datetime
+    beat: int
+
+
+@dataclass(frozen=True, slots=True)
 class CancelTask:
     """A task whose result is no longer wanted (its branch was aborted)."""
 
@@ -126,7 +149,7 @@ class FinishExecution:
     cause: str | None = None
 
 
-Command = RunTask | StartTimer | CancelTask | FinishExecution
+Command = RunTask | StartTimer | ScheduleHeartbeatCheck | CancelTask | FinishExecution
 
 # --- history --------------------------------------------------------------
 

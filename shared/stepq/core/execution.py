@@ -51,6 +51,10 @@ class ExecutionMeta:
     role_arn: str
     start_time: datetime
     input: Any = None
+    # Keys this execution's task tokens (stepq.core.tokens). The durable runtime
+    # supplies a random one; None falls back to a key derived from the ARN and
+    # start time, fit only for in-process runs. Kept out of repr (and logs).
+    token_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -84,6 +88,7 @@ def new_execution(
     start_time: datetime,
     region: str = "us-east-1",
     account: str = "111111111111",
+    token_secret: str | None = None,
 ) -> ExecutionState:
     sm_arn = f"arn:aws:states:{region}:{account}:stateMachine:{state_machine_name}"
     meta = ExecutionMeta(
@@ -93,5 +98,6 @@ def new_execution(
         state_machine_name=state_machine_name,
         role_arn=f"arn:aws:iam::{account}:role/stepq-{state_machine_name}",
         start_time=start_time,
+        token_secret=token_secret,
     )
     return ExecutionState(meta=meta)

@@ -12,9 +12,7 @@ frames (Parallel branches and Map iterations) and the event loop.
 
 from __future__ import annotations
 
-import base64
 import functools
-import json
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -51,6 +49,9 @@ from stepq.core.failures import (
     StatesFailure,
 )
 from stepq.core.machine import JSONATA, Machine
+from stepq.core.tokens import make_token as make_token  # re-exported
+from stepq.core.tokens import parse_token as parse_token  # re-exported: hosts route with it
+from stepq.core.tokens import verify_token
 
 EXECUTION_TIMEOUT_TIMER = "execution-timeout"
 _RETRYABLE_TYPES = frozenset({"Task", "Parallel", "Map"})
@@ -67,21 +68,6 @@ def iso(instant: datetime | None) -> str | None:
     if instant is None:
         return None
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
-
-
-def make_token(execution_arn: str, task_id: str) -> str:
-    """A callback token that names its execution and task (opaque to users)."""
-    raw = json.dumps([execution_arn, task_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def parse_token(token: str) -> tuple[str, str] | None:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        arn, task_id = json.loads(base64.urlsafe_b64decode(padded))
-        return str(arn), str(task_id)
-    except (ValueError, TypeError):
-        return None
 
 
 class Run:
@@ -410,14 +396,9 @@ class Run:
         elif isinstance(event, TaskTimedOut):
             self.task_event(event.task_id, "task_timed_out", event.heartbeat)
         elif isinstance(event, TaskHeartbeat):
-            pass  # the host tracks heartbeats; nothing to record
+            self.heartbeat(event)
         elif isinstance(event, CallbackReceived):
-            task_id = self.s.tokens.get(event.token)
-            if task_id is not None:
-                if event.failed:
-                    self.task_event(task_id, "callback_failed", event.error, event.cause)
-                else:
-                    self.task_event(task_id, "callback_succeeded", event.output)
+            self.callback(event)
         elif isinstance(event, TimerFired):
             self.timer_fired(event.timer_id)
         elif isinstance(event, StopRequested):
@@ -446,7 +427,27 @@ class Run:
         if frame is None:
             return  # stale: a duplicate delivery, or the task's branch is gone
         state = self.machine.state(frame.scope, frame.state)
-        self.guard(frame, state, getattr(self.handlers[state["Type"]], method), task_id, *args)
+        step = getattr(self.handlers[state["Type"]], method, None)
+        if step is not None:
+            self.guard(frame, state, step, task_id, *args)
+
+    def callback(self, event: CallbackReceived) -> None:
+        if not verify_token(self.s, event.token):
+            return  # forged, or another execution's: ignored like a stale callback
+        task_id = self.s.tokens.get(event.token)
+        if task_id is None:
+            return  # the task is no longer waiting
+        if event.failed:
+            self.task_event(task_id, "callback_failed", event.error, event.cause)
+        else:
+            self.task_event(task_id, "callback_succeeded", event.output)
+
+    def heartbeat(self, event: TaskHeartbeat) -> None:
+        if event.token is not None and (
+            not verify_token(self.s, event.token) or self.s.tokens.get(event.token) != event.task_id
+        ):
+            return  # forged, stale, or naming another task than its token
+        self.task_event(event.task_id, "task_heartbeat")
 
     def timer_fired(self, timer_id: str) -> None:
         if timer_id not in self.s.timers:

@@ -13,12 +13,14 @@ import contextlib
 import json
 import re
 import uuid
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stepq.core import dataflow
-from stepq.core.events import RunTask
+from stepq.core.events import RunTask, ScheduleHeartbeatCheck
 from stepq.core.failures import HEARTBEAT_TIMEOUT, TIMEOUT, runtime_error
 from stepq.core.states.common import effective_input, finish_with_result
+from stepq.core.tokens import make_token
 
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 _LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$")
 _LAMBDA_INVOKE = re.compile(r"^arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?$")
 WAIT_FOR_TOKEN = ".waitForTaskToken"
+# Frame scratch kept for a task with HeartbeatSeconds: the seconds, the heartbeats
+# seen and the current deadline (ISO text).
+_HEARTBEAT_KEYS = ("heartbeat", "beat", "heartbeat_deadline")
 
 
 def function_name(name_or_arn: Any) -> str | None:
@@ -79,13 +84,11 @@ class TaskState:
         self.schedule(run, frame, state)
 
     def schedule(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
-        from stepq.core.interpreter import make_token
-
         resource: str = state["Resource"]
         waits_for_token = resource.endswith(WAIT_FOR_TOKEN)
         # The token must be known before Parameters are rendered ($$.Task.Token).
         task_key = f"{frame.id}:{run.s.last_event_id + 1}"
-        token = make_token(run.s.meta.execution_arn, task_key) if waits_for_token else None
+        token = make_token(run.s.meta, task_key) if waits_for_token else None
         ctx = run.context(frame, token=token)
         args = effective_input(run, frame, state, ctx, "Parameters")
         timeout = self._seconds(run, frame, state, ctx, "TimeoutSeconds")
@@ -117,6 +120,11 @@ class TaskState:
         run.emit(f"{family}Started", resource=resource)
         task_id = f"{frame.id}:{scheduled}"
         frame.scratch.update(task=task_id, kind=kind, family=family, token=token)
+        # Heartbeat bookkeeping is per task: a retry starts afresh.
+        for key in _HEARTBEAT_KEYS:
+            frame.scratch.pop(key, None)
+        if heartbeat:
+            frame.scratch["heartbeat"] = heartbeat
         run.s.tasks[task_id] = frame.id
         if token is not None:
             run.s.tokens[token] = task_id
@@ -216,11 +224,31 @@ class TaskState:
 
     callback_failed = task_failed
 
+    def task_heartbeat(self, run: Run, frame: Frame, state: dict[str, Any], task_id: str) -> None:
+        """The task is alive: its heartbeat deadline is now + HeartbeatSeconds."""
+        if not self._owns(run, frame, task_id):
+            return
+        seconds = frame.scratch.get("heartbeat")
+        if not seconds:
+            return  # no HeartbeatSeconds: nothing to extend
+        deadline = run.now + timedelta(seconds=seconds)
+        current = frame.scratch.get("heartbeat_deadline")
+        if current is not None and deadline <= datetime.fromisoformat(current):
+            return  # an earlier heartbeat delivered late: the deadline stands
+        beat = frame.scratch.get("beat", 0) + 1
+        # Scratch is snapshot as plain JSON: the instant is kept as ISO text.
+        frame.scratch.update(beat=beat, heartbeat_deadline=deadline.isoformat())
+        run.commands.append(ScheduleHeartbeatCheck(task_id, deadline, beat))
+
     def task_timed_out(
         self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, heartbeat: bool
     ) -> None:
         if not self._owns(run, frame, task_id):
             return
+        if heartbeat:
+            deadline = frame.scratch.get("heartbeat_deadline")
+            if deadline is not None and run.now < datetime.fromisoformat(deadline):
+                return  # a heartbeat came since: a later check is scheduled
         self._close(run, frame, task_id)
         error = HEARTBEAT_TIMEOUT if heartbeat else TIMEOUT
         run.emit(f"{frame.scratch['family']}TimedOut", error=error)
