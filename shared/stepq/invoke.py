@@ -114,10 +114,13 @@ def invoke(
         output = decode_payload(raw)
         json.dumps(output)  # a result must be JSON-serialisable, as Lambda's are
     except Exception as exc:  # a step's own failure is data, not a crash
-        error_type = type(exc).__name__
+        # A directly invoked Lambda function reports its own error name and cause.
+        error_type = getattr(exc, "lambda_error", None) or type(exc).__name__
         stack = getattr(exc, "lambda_stack", None) or traceback.format_list(
             traceback.extract_tb(exc.__traceback__)[1:]
         )
-        cause = lambda_error_cause(error_type, str(exc), request_id, stack)
+        cause = getattr(exc, "lambda_cause", None) or lambda_error_cause(
+            error_type, str(exc), request_id, stack
+        )
         return Outcome(error=error_type, cause=cause, delay_seconds=delay)
     return Outcome(output=output, delay_seconds=delay)
