@@ -6,12 +6,16 @@ yielding a factory of isolated ``QueueBackend``s and register it in
 ``advance(seconds)`` must make that much (simulated or real) time pass;
 ``inject_raw`` enqueues text as a foreign producer would; ``dlq_messages``
 reads raw bodies and attributes of a queue without the port (the port's
-``Received`` carries no attributes).
+``Received`` carries no attributes). ``make(blobs=True)`` gives the adapter a
+blob store of the same backend (memory, S3 on moto, S3 on the moto server),
+for the claim check of large bodies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -21,12 +25,18 @@ from typing import Any
 import pytest
 from stepq.clock import ManualClock
 from stepq.errors import StepqError
+from stepq.runtime.blobs import MemoryBlobs, S3Blobs
 from stepq.runtime.ports import Message, Received
 from stepq.runtime.queue_messages import (
+    CLAIM_KEY,
     ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
+    MessageTooLargeError,
+    Pointer,
     QueueError,
     QueueNotFoundError,
+    encode_body,
+    pointer_of,
 )
 from stepq.runtime.queues_memory import MemoryQueues
 
@@ -39,23 +49,61 @@ class QueueBackend:
     inject_raw: Callable[[str, str], None]
     read_all: Callable[[str], list[tuple[str, dict[str, str]]]]
     # queues.depth(queue) counts held messages, visible or not, on every backend
+    blobs: Any = None  # the adapter's blob store (make(blobs=True)), else None
+    client: Any = None  # the boto3 SQS client; None in memory
+
+
+# make(blobs=False, **adapter_options) -> QueueBackend
+MakeBackend = Callable[..., QueueBackend]
+_buckets = itertools.count(1)
 
 
 @contextmanager
-def memory_backend() -> Iterator[Callable[[], QueueBackend]]:
-    def make() -> QueueBackend:
+def memory_backend() -> Iterator[MakeBackend]:
+    def make(*, blobs: bool = False, **options: Any) -> QueueBackend:
         clock = ManualClock()
-        queues = MemoryQueues(clock=clock)
-        return QueueBackend("memory", queues, clock.advance, queues.send_raw, queues.peek)
+        store = MemoryBlobs(bucket=f"memory-queues-{next(_buckets)}") if blobs else None
+        queues = MemoryQueues(clock=clock, blobs=store, **options)
+        return QueueBackend(
+            "memory", queues, clock.advance, queues.send_raw, queues.peek, blobs=store
+        )
 
     yield make
 
 
+def _sqs_backend(
+    name: str, client: Any, prefix: str, blobs: Any, options: dict[str, Any]
+) -> QueueBackend:
+    from stepq.runtime.queues_sqs import SqsQueues
+
+    queues = SqsQueues(client=client, prefix=prefix, blobs=blobs, **options)
+
+    def inject_raw(queue: str, text: str) -> None:
+        client.send_message(QueueUrl=queues.url(queue), MessageBody=text)
+
+    def read_all(queue: str) -> list[tuple[str, dict[str, str]]]:
+        reply = client.receive_message(
+            QueueUrl=queues.url(queue),
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=0,
+        )
+        return [
+            (
+                m["Body"],
+                {k: v["StringValue"] for k, v in (m.get("MessageAttributes") or {}).items()},
+            )
+            for m in reply.get("Messages", [])
+        ]
+
+    return QueueBackend(name, queues, time.sleep, inject_raw, read_all, blobs=blobs, client=client)
+
+
 @contextmanager
-def moto_backend() -> Iterator[Callable[[], QueueBackend]]:
+def moto_backend() -> Iterator[MakeBackend]:
     import boto3
     from moto import mock_aws
-    from stepq.runtime.queues_sqs import SqsQueues, default_client_config
+    from stepq.runtime.queues_sqs import default_client_config
 
     with mock_aws():
         # One mock and client per module (setting them up is most of a test's cost);
@@ -63,43 +111,26 @@ def moto_backend() -> Iterator[Callable[[], QueueBackend]]:
         client = boto3.client("sqs", region_name="us-east-1", config=default_client_config())
         prefixes = itertools.count(1)
 
-        def make() -> QueueBackend:
-            queues = SqsQueues(client=client, prefix=f"contract{next(prefixes)}")
-
-            def inject_raw(queue: str, text: str) -> None:
-                client.send_message(QueueUrl=queues.url(queue), MessageBody=text)
-
-            def read_all(queue: str) -> list[tuple[str, dict[str, str]]]:
-                reply = client.receive_message(
-                    QueueUrl=queues.url(queue),
-                    MaxNumberOfMessages=10,
-                    MessageAttributeNames=["All"],
-                    VisibilityTimeout=0,
-                )
-                return [
-                    (
-                        m["Body"],
-                        {
-                            k: v["StringValue"]
-                            for k, v in (m.get("MessageAttributes") or {}).items()
-                        },
-                    )
-                    for m in reply.get("Messages", [])
-                ]
-
-            return QueueBackend("moto", queues, time.sleep, inject_raw, read_all)
+        def make(*, blobs: bool = False, **options: Any) -> QueueBackend:
+            store = None
+            if blobs:
+                s3 = boto3.client("s3", region_name="us-east-1")
+                store = S3Blobs(f"stepq-queues-{next(_buckets)}", client=s3)
+                store.ensure_bucket()
+            return _sqs_backend("moto", client, f"contract{next(prefixes)}", store, options)
 
         yield make
 
 
 @contextmanager
-def moto_server_backend() -> Iterator[Callable[[], QueueBackend]]:
-    """SQS over the wire on the session's moto server (started by tests/integration)."""
+def moto_server_backend() -> Iterator[MakeBackend]:
+    """SQS (and S3) over the wire on the session's moto server (started by tests/integration)."""
     import importlib
     import uuid
 
     import boto3
-    from stepq.runtime.queues_sqs import SqsQueues, default_client_config
+    from botocore.config import Config
+    from stepq.runtime.queues_sqs import default_client_config
 
     # on sys.path through tests/contract/conftest.py; started once per test process
     server = importlib.import_module("stepq_test_servers").need("moto-server")
@@ -109,35 +140,25 @@ def moto_server_backend() -> Iterator[Callable[[], QueueBackend]]:
     run = uuid.uuid4().hex[:8]  # the server outlives this module: prefixes must not repeat
     prefixes = itertools.count(1)
 
-    def make() -> QueueBackend:
-        queues = SqsQueues(client=client, prefix=f"wire{run}{next(prefixes)}")
-
-        def inject_raw(queue: str, text: str) -> None:
-            client.send_message(QueueUrl=queues.url(queue), MessageBody=text)
-
-        def read_all(queue: str) -> list[tuple[str, dict[str, str]]]:
-            reply = client.receive_message(
-                QueueUrl=queues.url(queue),
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=0,
+    def make(*, blobs: bool = False, **options: Any) -> QueueBackend:
+        store = None
+        if blobs:
+            s3 = boto3.client(
+                "s3",
+                region_name="us-east-1",
+                endpoint_url=server.url,
+                config=Config(s3={"addressing_style": "path"}),  # no bucket.127.0.0.1 hosts
             )
-            return [
-                (
-                    m["Body"],
-                    {k: v["StringValue"] for k, v in (m.get("MessageAttributes") or {}).items()},
-                )
-                for m in reply.get("Messages", [])
-            ]
-
-        return QueueBackend("moto-server", queues, time.sleep, inject_raw, read_all)
+            store = S3Blobs(f"stepq-wire-queues-{run}-{next(_buckets)}", client=s3)
+            store.ensure_bucket()
+        return _sqs_backend("moto-server", client, f"wire{run}{next(prefixes)}", store, options)
 
     yield make
 
 
 # Each entry: a context manager, entered once per module, yielding a factory of
 # isolated backends (a server may be shared; its queues must not be).
-QUEUE_BACKENDS: dict[str, Callable[[], AbstractContextManager[Callable[[], QueueBackend]]]] = {
+QUEUE_BACKENDS: dict[str, Callable[[], AbstractContextManager[MakeBackend]]] = {
     "memory": memory_backend,
     "moto": moto_backend,
     "moto-server": moto_server_backend,
@@ -160,15 +181,13 @@ def module_aws_env() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module", params=list(QUEUE_BACKENDS))
-def make_backend(
-    request: pytest.FixtureRequest, module_aws_env: None
-) -> Iterator[Callable[[], QueueBackend]]:
+def make_backend(request: pytest.FixtureRequest, module_aws_env: None) -> Iterator[MakeBackend]:
     with QUEUE_BACKENDS[request.param]() as make:
         yield make
 
 
 @pytest.fixture
-def qb(make_backend: Callable[[], QueueBackend]) -> QueueBackend:
+def qb(make_backend: MakeBackend) -> QueueBackend:
     return make_backend()
 
 
@@ -245,7 +264,7 @@ def test_large_messages_are_split_across_requests(qb: QueueBackend, queue: str) 
 
 
 def test_oversized_message_is_refused_before_sending_anything(qb: QueueBackend, queue: str) -> None:
-    with pytest.raises(ValueError, match="limit"):
+    with pytest.raises(MessageTooLargeError, match="limit"):  # a ValueError too
         qb.queues.send(queue, [msg(0), msg(1, pad="x" * (257 * 1024))])
     assert qb.queues.receive(queue) == []
 
@@ -457,6 +476,173 @@ def test_garbage_receipt_is_a_queue_error(qb: QueueBackend, queue: str) -> None:
     assert not isinstance(caught.value, QueueNotFoundError)
 
 
+# --- claim check of large bodies ---------------------------------------------------
+
+LARGE_KIB = 230  # over the 192 KiB claim threshold, under SQS's 256 KiB
+
+
+def large(i: int, kib: int = LARGE_KIB) -> Message:
+    return Message(id=f"big-{i}", body={"n": i, "pad": str(i) + "x" * (kib * 1024)})
+
+
+@pytest.fixture
+def cqb(make_backend: MakeBackend) -> QueueBackend:
+    """A backend whose adapter has a blob store (of the same backend) for claim checks."""
+    return make_backend(blobs=True)
+
+
+@pytest.fixture
+def cqueue(cqb: QueueBackend) -> str:
+    name = f"claim{next(_names)}"
+    cqb.queues.ensure(name, max_receives=3, visibility_timeout=60)
+    return name
+
+
+@contextmanager
+def sqs_calls(qb: QueueBackend, operation: str) -> Iterator[list[str]]:
+    """The ``operation`` requests the backend's SQS client makes inside the block."""
+    calls: list[str] = []
+    if qb.client is None:  # in memory: there are no requests to count
+        yield calls
+        return
+
+    def record(**_: Any) -> None:
+        calls.append(operation)
+
+    event = f"before-call.sqs.{operation}"
+    qb.client.meta.events.register(event, record)
+    try:
+        yield calls
+    finally:
+        qb.client.meta.events.unregister(event, record)
+
+
+def test_large_body_round_trips_by_claim_check(cqb: QueueBackend, cqueue: str) -> None:
+    message = large(1)
+    text = encode_body(message.body)
+    cqb.queues.send(cqueue, [message])
+    [(raw, attributes)] = cqb.read_all(cqueue)
+    assert attributes[ID_ATTRIBUTE] == "big-1"
+    pointer = pointer_of(raw)
+    assert pointer is not None and len(raw) < 400  # the queue holds only the pointer
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    assert pointer.ref == f"s3://{cqb.blobs.bucket}/messages/{cqueue}/{digest}"
+    assert (pointer.sha256, pointer.size) == (digest, len(text))
+    assert cqb.blobs.get(pointer.ref) == text.encode()
+    [r] = cqb.queues.receive(cqueue)
+    assert r.body == message.body
+    assert r.message_id == "big-1"
+    assert r.raw == raw
+    cqb.queues.delete(cqueue, [r.receipt])
+    assert cqb.queues.depth(cqueue) == 0
+
+
+def test_many_large_bodies_go_in_few_requests(cqb: QueueBackend, cqueue: str) -> None:
+    messages = [large(i) for i in range(12)] + [msg(i) for i in range(3)]
+    with sqs_calls(cqb, "SendMessageBatch") as calls:
+        cqb.queues.send(cqueue, messages)
+    if cqb.client is not None:
+        assert len(calls) == 2  # 15 small entries: batches of 10 + 5, far below 256 KiB
+    got = drain(cqb, cqueue)
+    assert sorted(r.message_id for r in got) == sorted(m.id for m in messages)
+    bodies = {m.id: m.body for m in messages}
+    assert all(r.body == bodies[r.message_id] for r in got)
+
+
+def test_body_under_the_threshold_is_sent_as_is(cqb: QueueBackend, cqueue: str) -> None:
+    message = large(2, kib=100)
+    cqb.queues.send(cqueue, [message])
+    [r] = cqb.queues.receive(cqueue)
+    assert r.raw == encode_body(message.body)
+    assert r.body == message.body
+
+
+def test_without_blobs_a_large_body_under_the_sqs_limit_is_sent_as_is(
+    qb: QueueBackend, queue: str
+) -> None:
+    message = large(3)
+    qb.queues.send(queue, [message])
+    [r] = qb.queues.receive(queue)
+    assert (r.raw, r.body) == (encode_body(message.body), message.body)
+
+
+def test_without_blobs_an_oversized_body_is_a_clear_error_before_any_request(
+    qb: QueueBackend, queue: str
+) -> None:
+    with sqs_calls(qb, "SendMessageBatch") as calls, pytest.raises(MessageTooLargeError) as caught:
+        qb.queues.send(queue, [msg(0), large(4, kib=300)])
+    assert calls == []  # refused before anything went out
+    assert isinstance(caught.value, QueueError) and isinstance(caught.value, StepqError)
+    text = str(caught.value)
+    assert f"{queue!r}" in text and "'big-4'" in text
+    assert " bytes" in text and "STEPQ_BUCKET" in text
+    assert qb.queues.receive(queue) == []
+
+
+def test_dead_letter_keeps_the_pointer_and_the_dlq_reads_the_body(
+    cqb: QueueBackend, cqueue: str
+) -> None:
+    message = large(5)
+    cqb.queues.send(cqueue, [message])
+    [r] = cqb.queues.receive(cqueue)
+    cqb.queues.dead_letter(cqueue, r, "cannot process big-5")
+    assert cqb.queues.receive(cqueue) == []
+    [(raw, attributes)] = cqb.read_all(f"{cqueue}-dlq")
+    assert raw == r.raw and pointer_of(raw) is not None  # the copy is the pointer
+    assert attributes[REASON_ATTRIBUTE] == "cannot process big-5"
+    assert attributes[ID_ATTRIBUTE] == "big-5"
+    [dead] = cqb.queues.receive(f"{cqueue}-dlq")
+    assert (dead.message_id, dead.body) == ("big-5", message.body)
+
+
+def test_claim_checked_message_redriven_after_max_receives_is_read_from_the_dlq(
+    cqb: QueueBackend,
+) -> None:
+    name = f"hotclaim{next(_names)}"
+    cqb.queues.ensure(name, max_receives=2, visibility_timeout=0)
+    message = large(6)
+    cqb.queues.send(name, [message])
+    for _ in range(2):
+        [r] = cqb.queues.receive(name)
+        assert r.body == message.body
+    assert cqb.queues.receive(name) == []  # this receive redrives it
+    [dead] = cqb.queues.receive(f"{name}-dlq")
+    assert (dead.message_id, dead.body) == ("big-6", message.body)
+
+
+def test_pointer_to_a_missing_blob_is_dead_lettered_with_the_reason(
+    cqb: QueueBackend, cqueue: str
+) -> None:
+    digest = hashlib.sha256(b"never stored").hexdigest()
+    ref = f"s3://{cqb.blobs.bucket}/messages/{cqueue}/{digest}"
+    pointer = encode_body(Pointer(ref, digest, 12).body())
+    cqb.inject_raw(cqueue, pointer)
+    [r] = cqb.queues.receive(cqueue)
+    assert r.body is None  # consumers dead-letter a None body
+    assert r.raw == pointer
+    cqb.queues.dead_letter(cqueue, r, "the message body is not a JSON object")
+    [(raw, attributes)] = cqb.read_all(f"{cqueue}-dlq")
+    assert raw == pointer
+    assert attributes[REASON_ATTRIBUTE] == (
+        f"claim check: the blob {ref} does not exist; the message body is not a JSON object"
+    )
+
+
+def test_consumer_without_blobs_dead_letters_a_pointer_naming_the_setting(
+    cqb: QueueBackend, cqueue: str, qb: QueueBackend, queue: str
+) -> None:
+    cqb.queues.send(cqueue, [large(7)])
+    [(pointer, _)] = cqb.read_all(cqueue)
+    assert json.loads(pointer).keys() == {CLAIM_KEY}
+    qb.inject_raw(queue, pointer)  # reaches a consumer configured without a bucket
+    [r] = qb.queues.receive(queue)
+    assert r.body is None
+    qb.queues.dead_letter(queue, r, "the message body is not a JSON object")
+    [(raw, attributes)] = qb.read_all(f"{queue}-dlq")
+    assert raw == pointer
+    assert "no blob store is configured here (set STEPQ_BUCKET)" in attributes[REASON_ATTRIBUTE]
+
+
 # --- SQS only: partial batch failures, botocore errors, client config -------------
 
 
@@ -569,6 +755,25 @@ def test_sqs_connection_failure_is_a_queue_error(module_aws_env: None) -> None:
     )
     with pytest.raises(QueueError):
         SqsQueues(client=client).receive("events")
+
+
+def test_build_gives_the_queues_the_bucket_for_claim_checks(sqs_client: Any) -> None:
+    import boto3
+    from stepq.runtime.aws import Settings, build
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    clients = {"dynamodb": object(), "sqs": sqs_client, "s3": s3}  # the store is not used
+    _, queues, blobs = build(Settings(STEPQ_BUCKET="stepq-claims"), clients)
+    assert isinstance(blobs, S3Blobs)
+    blobs.ensure_bucket()
+    queues.ensure("events")
+    queues.send("events", [large(8)])
+    [r] = queues.receive("events")
+    assert pointer_of(r.raw) is not None and r.body == large(8).body
+    _, plain, none = build(Settings(), clients)
+    assert none is None
+    with pytest.raises(MessageTooLargeError, match="STEPQ_BUCKET"):
+        plain.send("events", [large(9, kib=300)])
 
 
 def test_default_client_config_uses_adaptive_retries() -> None:

@@ -2,12 +2,13 @@
 
 CONTRACT (others code against these signatures):
 
-    MemoryQueues(clock=None)
+    MemoryQueues(clock=None, *, blobs=None, claim_threshold=DEFAULT_CLAIM_THRESHOLD)
         .ensure(name, dlq=True, max_receives=5, visibility_timeout=60) -> str  # the name
         .send(queue, messages) -> None
         .receive(queue, max_messages=10, wait_seconds=0) -> list[Received]
         .delete(queue, receipts) -> None
         .dead_letter(queue, received, reason) -> None
+        .resolve(received) -> Received                     # open a claim-check pointer
         .send_raw(queue, text, attributes=None) -> None     # a foreign producer's message
         .peek(queue) -> list[tuple[str, dict[str, str]]]   # raw bodies + attributes, for tests
         .depth(queue) -> int                               # messages held, visible or not
@@ -16,7 +17,8 @@ SQS semantics simulated against an injectable ``Clock``: delays, visibility
 timeouts, receive counts, and a redrive to ``<queue>-dlq`` on the receive
 after ``max_receives`` deliveries, and (for ``.fifo`` names) SQS's
 five-minute deduplication by message id. Sends are validated exactly as
-``SqsQueues`` validates them (shared ``queue_messages``).
+``SqsQueues`` validates them (shared ``queue_messages``), and with ``blobs``
+large bodies go by claim check as they do there (``queue_messages.ClaimCheck``).
 
 Long polling: with a ``SystemClock`` an empty ``receive`` waits (up to
 ``wait_seconds``) for a send from another thread or a delayed message to
@@ -33,17 +35,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from stepq.clock import Clock, SystemClock
-from stepq.runtime.ports import Message, Received
+from stepq.runtime.ports import Blobs, Message, Received
 from stepq.runtime.queue_messages import (
+    DEFAULT_CLAIM_THRESHOLD,
     ID_ATTRIBUTE,
-    REASON_ATTRIBUTE,
+    ClaimCheck,
     QueueError,
     QueueNotFoundError,
     clamp_receive,
+    dead_letter_entry,
     dlq_name,
-    encode_message,
     parse_body,
-    reason_text,
 )
 
 __all__ = ["MemoryQueues"]
@@ -73,8 +75,15 @@ class _Queue:
 class MemoryQueues:
     """In-process ``Queues``; thread-safe."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        blobs: Blobs | None = None,
+        claim_threshold: int = DEFAULT_CLAIM_THRESHOLD,
+    ) -> None:
         self._clock = clock or SystemClock()
+        self._claims = ClaimCheck(blobs, claim_threshold)
         self._queues: dict[str, _Queue] = {}
         self._ids = itertools.count(1)
         self._serial = 0  # the last receipt serial handed out
@@ -115,20 +124,23 @@ class MemoryQueues:
     # --- the port ----------------------------------------------------------
 
     def send(self, queue: str, messages: list[Message]) -> None:
-        encoded = [encode_message(m) for m in messages]  # validate all before sending any
+        wires = self._claims.encode(queue, messages)  # validate all before sending any
+        fifo = queue.endswith(".fifo")
+        if fifo and any(m.delay_seconds for m in messages):
+            raise ValueError("FIFO queues take no per-message delay")
+        with self._cond:
+            self._queue(queue)  # a missing queue fails before any body is stored
+        wires = self._claims.check_in(queue, wires)  # blob puts, outside the lock
         with self._cond:
             q = self._queue(queue)
             now = self._clock.now()
-            fifo = queue.endswith(".fifo")
-            if fifo and any(m.delay_seconds for m in messages):
-                raise ValueError("FIFO queues take no per-message delay")
             if fifo:
                 q.dedup = {k: until for k, until in q.dedup.items() if until > now}
-            for message, (text, attributes) in zip(messages, encoded, strict=True):
+            for message, wire in zip(messages, wires, strict=True):
                 if fifo and not self._first_in_window(q, message.id, now):
                     continue  # SQS accepts the send and drops the copy
                 visible = now + timedelta(seconds=message.delay_seconds)
-                q.messages.append(_Stored(self._next_id(), text, attributes, visible))
+                q.messages.append(_Stored(self._next_id(), wire.text, wire.attributes, visible))
             self._cond.notify_all()
 
     def send_raw(self, queue: str, text: str, attributes: dict[str, str] | None = None) -> None:
@@ -149,9 +161,14 @@ class MemoryQueues:
                 out = self._take(queue, q, count)
                 now = self._clock.now()
                 if out or now >= deadline or not isinstance(self._clock, SystemClock):
-                    return out
+                    break
                 due = min((m.visible_at for m in q.messages), default=deadline)
                 self._cond.wait(timeout=max(0.001, (min(due, deadline) - now).total_seconds()))
+        return self._claims.open_all(queue, out)  # blob reads outside the lock
+
+    def resolve(self, received: Received) -> Received:
+        """``received`` with a claim-checked body fetched back; others unchanged."""
+        return self._claims.open(received)
 
     def delete(self, queue: str, receipts: list[str]) -> None:
         with self._cond:
@@ -167,11 +184,12 @@ class MemoryQueues:
             q.messages = deque(m for m in q.messages if m.receipt not in gone)
 
     def dead_letter(self, queue: str, received: Received, reason: str) -> None:
+        raw, attributes = dead_letter_entry(
+            received, self._claims.dead_letter_reason(received, reason)
+        )
         with self._cond:  # one critical section: no window for a loss or a duplicate
             dead = self._queue(dlq_name(queue))
             self.delete(queue, [received.receipt])
-            attributes = {ID_ATTRIBUTE: received.message_id, REASON_ATTRIBUTE: reason_text(reason)}
-            raw = received.raw or "(empty)"
             dead.messages.append(_Stored(self._next_id(), raw, attributes, self._clock.now()))
 
     # --- for tests and tooling ---------------------------------------------

@@ -3,20 +3,29 @@
 CONTRACT (others code against these signatures):
 
     default_client_config() -> botocore.config.Config
-    SqsQueues(client, prefix="stepq", *, clock=None, batch_attempts=4)
+    SqsQueues(client, prefix="stepq", *, clock=None, batch_attempts=4,
+              blobs=None, claim_threshold=DEFAULT_CLAIM_THRESHOLD)
         .ensure(name, dlq=True, max_receives=5, visibility_timeout=60) -> str  # queue URL
         .url(name) -> str
         .send(queue, messages) -> None
         .receive(queue, max_messages=10, wait_seconds=0) -> list[Received]
         .delete(queue, receipts) -> None
         .dead_letter(queue, received, reason) -> None
+        .resolve(received) -> Received   # a Received built elsewhere (a Lambda record), opened
         .depth(queue) -> int   # approximate: visible + in flight + delayed
     QueueError(StepqError), QueueNotFoundError(QueueError)
+    MessageTooLargeError(QueueError, ValueError), ClaimCheckError(QueueError)
 
 Queue names are logical (``events``, ``tasks-<name>``); the physical SQS name
 is ``<prefix>-<name>``. A name ending in ``.fifo`` makes a FIFO queue.
 Every botocore error leaves as ``QueueError``; throttling and 5xx are retried
 by botocore itself (``default_client_config``), partial batch failures by us.
+
+With ``blobs``, a message over ``claim_threshold`` bytes goes by claim check
+(``queue_messages.ClaimCheck``): its body is put in the blob store and the
+queue carries a small pointer; ``receive`` fetches the body back. Without
+``blobs``, a message over SQS's 256 KiB limit raises ``MessageTooLargeError``
+before any request is sent.
 """
 
 from __future__ import annotations
@@ -31,24 +40,32 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stepq.clock import Clock, SystemClock
-from stepq.runtime.ports import Message, Received
+from stepq.runtime.ports import Blobs, Message, Received
 from stepq.runtime.queue_messages import (
+    DEFAULT_CLAIM_THRESHOLD,
     ID_ATTRIBUTE,
     MAX_BATCH_ENTRIES,
-    REASON_ATTRIBUTE,
+    ClaimCheck,
+    ClaimCheckError,
+    MessageTooLargeError,
     QueueError,
     QueueNotFoundError,
     clamp_receive,
+    dead_letter_entry,
     dlq_name,
-    encode_message,
     parse_body,
     plan_batches,
-    reason_text,
     unique_entry_ids,
-    wire_size,
 )
 
-__all__ = ["QueueError", "QueueNotFoundError", "SqsQueues", "default_client_config"]
+__all__ = [
+    "ClaimCheckError",
+    "MessageTooLargeError",
+    "QueueError",
+    "QueueNotFoundError",
+    "SqsQueues",
+    "default_client_config",
+]
 
 _NOT_FOUND = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 _EXISTS = frozenset({"QueueAlreadyExists", "QueueNameExists"})
@@ -75,12 +92,15 @@ class SqsQueues:
         *,
         clock: Clock | None = None,
         batch_attempts: int = 4,
+        blobs: Blobs | None = None,
+        claim_threshold: int = DEFAULT_CLAIM_THRESHOLD,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._clock = clock or SystemClock()  # only used to back off between batch retries
         self._attempts = max(1, batch_attempts)
         self._urls: dict[str, str] = {}
+        self._claims = ClaimCheck(blobs, claim_threshold)
 
     # --- names -------------------------------------------------------------
 
@@ -153,7 +173,9 @@ class SqsQueues:
     def send(self, queue: str, messages: list[Message]) -> None:
         """Send in batches of <= 10 entries and <= 256 KiB; all-or-error per call.
 
-        Every message is validated before anything is sent (ValueError).
+        Every message is validated before anything is sent (ValueError;
+        ``MessageTooLargeError`` for one over SQS's limit without blobs). Bodies
+        over the claim threshold are put in the blob store, then pointers sent.
         Entries SQS fails transiently are retried; what still fails raises
         ``QueueError`` (messages of earlier batches have been sent by then,
         which is fine: consumers drop duplicates by ``stepq-id``).
@@ -161,20 +183,21 @@ class SqsQueues:
         if not messages:
             return
         fifo = queue.endswith(".fifo")
+        wires = self._claims.encode(queue, messages)
+        if fifo and any(m.delay_seconds for m in messages):
+            raise ValueError("FIFO queues take no per-message delay")
+        url = self.url(queue)  # a missing queue fails before any body is stored
+        wires = self._claims.check_in(queue, wires)
         entries: list[dict[str, Any]] = []
-        sizes: list[int] = []
-        for message, entry_id in zip(
-            messages, unique_entry_ids([m.id for m in messages]), strict=True
+        for message, wire, entry_id in zip(
+            messages, wires, unique_entry_ids([m.id for m in messages]), strict=True
         ):
-            text, attributes = encode_message(message)
             entry: dict[str, Any] = {
                 "Id": entry_id,
-                "MessageBody": text,
-                "MessageAttributes": {k: _attr(v) for k, v in attributes.items()},
+                "MessageBody": wire.text,
+                "MessageAttributes": {k: _attr(v) for k, v in wire.attributes.items()},
             }
             if fifo:
-                if message.delay_seconds:
-                    raise ValueError("FIFO queues take no per-message delay")
                 entry["MessageGroupId"] = message.group or "default"
                 entry["MessageDeduplicationId"] = _dedup_id(message.id)
             else:
@@ -182,9 +205,7 @@ class SqsQueues:
                 if message.group:
                     entry["MessageGroupId"] = message.group
             entries.append(entry)
-            sizes.append(wire_size(text, attributes))
-        url = self.url(queue)
-        for batch in plan_batches(sizes):
+        for batch in plan_batches([w.size for w in wires]):
             chunk = [entries[i] for i in batch]
             self._batch("send to", queue, chunk, self._client.send_message_batch, url)
 
@@ -199,7 +220,14 @@ class SqsQueues:
                 MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 MessageAttributeNames=[ID_ATTRIBUTE],
             )
-        return [_received(m) for m in reply.get("Messages", [])]
+        received = [_received(m) for m in reply.get("Messages", [])]
+        return self._claims.open_all(queue, received)
+
+    def resolve(self, received: Received) -> Received:
+        """``received`` with a claim-checked body fetched back (e.g. one built from a
+        Lambda SQS record); others unchanged. Body None when the blob is gone;
+        ``ClaimCheckError`` when the blob store fails just now."""
+        return self._claims.open(received)
 
     def delete(self, queue: str, receipts: list[str]) -> None:
         if not receipts:
@@ -213,16 +241,18 @@ class SqsQueues:
     def dead_letter(self, queue: str, received: Received, reason: str) -> None:
         """Copy the raw body to ``<queue>-dlq`` with ``stepq-reason``, then delete it here.
 
-        Send first, delete second: a crash in between leaves a duplicate, never a loss.
+        A claim-checked message keeps its pointer (the blob stays); when its body
+        could not be read, the reason says why. Send first, delete second: a
+        crash in between leaves a duplicate, never a loss.
         """
         dead = dlq_name(queue)
+        text, attributes = dead_letter_entry(
+            received, self._claims.dead_letter_reason(received, reason)
+        )
         request: dict[str, Any] = {
             "QueueUrl": self.url(dead),
-            "MessageBody": received.raw or "(empty)",  # SQS refuses empty bodies
-            "MessageAttributes": {
-                ID_ATTRIBUTE: _attr(received.message_id),
-                REASON_ATTRIBUTE: _attr(reason_text(reason)),
-            },
+            "MessageBody": text,
+            "MessageAttributes": {k: _attr(v) for k, v in attributes.items()},
         }
         if dead.endswith(".fifo"):
             request["MessageGroupId"] = "dead-letter"
