@@ -1,30 +1,32 @@
-"""Worker Lambda: task-queue messages -> run the step function -> send its result.
+"""Worker Lambda: a batch of task-queue messages -> run the steps -> record the results.
 
 The step functions come from the module named by ``STEPQ_FUNCTIONS``
-(bundled with this function or in a layer). Partial batch responses as in
-the orchestrator.
+(bundled with this function or in a layer). The worker commits the results
+itself and runs the steps they lead to inline when it hosts them (see
+``stepq.runtime.applier``), so a chain of steps costs one commit, not one
+queue round trip per step. With ``STEPQ_DIRECT_LAMBDA=1`` a function that
+module lacks is invoked as the deployed Lambda function of that name
+(``stepq.runtime.lambda_direct``); ``STEPQ_FUNCTIONS`` may then be unset.
+Partial batch responses as in the orchestrator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from stepq.clock import SystemClock
 from stepq.functions_loader import load_functions
-from stepq.runtime.aws import Settings, build, consume_record, runtime_config
+from stepq.invoke import StepFunction
+from stepq.runtime.aws import Settings, build, consume_batch, runtime_config
 from stepq.runtime.client import Client
+from stepq.runtime.lambda_direct import DirectLambdaFunctions, direct_lambda_enabled
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.worker import Worker
 
 logger = Logger(service="stepq-worker")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _runtime: tuple[Settings, Worker] | None = None  # built on first use, kept warm
 
 
@@ -32,26 +34,37 @@ def _get() -> tuple[Settings, Worker]:
     global _runtime
     if _runtime is None:
         settings = Settings.from_env()
-        if not settings.functions:
+        direct = direct_lambda_enabled()
+        if not settings.functions and not direct:
             raise RuntimeError("set STEPQ_FUNCTIONS to the module of step functions")
+        functions: Mapping[str, StepFunction] = (
+            load_functions(settings.functions) if settings.functions else {}
+        )
+        if direct:  # other names: the deployed Lambda functions, invoked directly
+            functions = DirectLambdaFunctions.from_env(functions, region=settings.region)
         store, queues, _ = build(settings)
         clock = SystemClock()
+        orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
         # The same callback client `stepq worker` gives steps (context.client).
-        client = Client(Orchestrator(store, queues, clock, runtime_config(settings)), queues)
-        _runtime = (
-            settings,
-            Worker(load_functions(settings.functions), queues, clock, client=client),
+        client = Client(orchestrator, queues)
+        worker = Worker(
+            functions,
+            queues,
+            clock,
+            client=client,
+            applier=orchestrator.applier,
+            route=orchestrator.config.route,
         )
+        _runtime = (settings, worker)
     return _runtime
-
-
-def record_handler(record: SQSRecord) -> None:
-    settings, worker = _get()
-    consume_record(record, worker.queues, settings.queue_prefix, worker.handle, logger)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    records = list(SQSEvent(event).records)
+    try:
+        settings, worker = _get()
+    except Exception:  # misconfigured: every record stays queued (then its DLQ)
+        logger.exception("the worker could not start")
+        return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in records]}
+    return consume_batch(records, worker.queues, settings.queue_prefix, worker.handle_batch, logger)

@@ -257,11 +257,19 @@ app.add_typer(bench, name="bench")
 
 
 @bench.command("cost")
-def bench_cost() -> None:
+def bench_cost(
+    copies: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Executions of each example run at once (1: no batching, the worst case)",
+        ),
+    ] = 10,
+) -> None:
     """AWS requests and dollars per state transition over the example workflows."""
     from stepq.bench.cost import report_lines, run_cost
 
-    results, overall = run_cost(log=err.print)
+    results, overall = run_cost(log=err.print, copies=copies)
     print("\n".join(report_lines(results, overall)))
 
 

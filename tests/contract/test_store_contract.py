@@ -11,6 +11,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -137,29 +138,53 @@ def test_missing_execution_is_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError):
         store.get_execution(_arn("ghost"))
     with pytest.raises(NotFoundError):
-        store.finish_execution(_header("ghost", status="SUCCEEDED"))
-    with pytest.raises(NotFoundError):
         store.latest(_arn("ghost"))
     with pytest.raises(NotFoundError):
         store.history(_arn("ghost"))
 
 
-def test_finish_execution_records_the_outcome(store: Store) -> None:
+def _final(seq: int, header: ExecutionHeader) -> Commit:
+    return _commit(seq, status=header.status, outcome=header)
+
+
+def test_the_final_commit_records_the_outcome(store: Store) -> None:
     header = _header("fin")
     store.create_execution(header, _commit(1))
+    store.append(header.execution_id, _commit(2))
+    assert store.get_execution(header.execution_id) == header  # still running
     done = _header(
         "fin",
         status="FAILED",
         stop_time="2026-01-01T00:00:05+00:00",
         error="States.TaskFailed",
         cause="boom",
+        output=None,
     )
-    store.finish_execution(done)
-    assert store.get_execution(header.execution_id) == done
-    ok = _header("fin", status="SUCCEEDED", stop_time="2026-01-01T00:00:06+00:00", output=[1.5])
-    store.finish_execution(ok)
+    store.append(header.execution_id, _final(3, replace(done, input=None)))
+    assert store.get_execution(header.execution_id) == done  # input kept from the start
+    assert store.latest(header.execution_id).outcome == replace(done, input=None)
+
+
+def test_an_execution_that_ends_in_its_first_commit(store: Store) -> None:
+    header = _header("quick", input=[1])
+    ok = _header("quick", status="SUCCEEDED", stop_time="2026-01-01T00:00:01+00:00", output=[1.5])
+    store.create_execution(header, _final(1, replace(ok, input=None)))
     got = store.get_execution(header.execution_id)
-    assert (got.status, got.output, got.error, got.cause) == ("SUCCEEDED", [1.5], None, None)
+    assert (got.status, got.input, got.output, got.error) == ("SUCCEEDED", [1], [1.5], None)
+    assert [h.name for h in store.list_executions(MACHINE, "SUCCEEDED")] == ["quick"]
+    assert [h.name for h in store.list_executions(MACHINE)] == ["quick"]
+    assert store.list_executions(MACHINE, "RUNNING") == []
+
+
+def test_recent_commits_newest_first(store: Store) -> None:
+    eid = _header("rec").execution_id
+    store.create_execution(_header("rec"), _commit(1))
+    for seq in range(2, 8):
+        store.append(eid, _commit(seq, cause_id=f"m{seq} other{seq}"))
+    recent = store.recent(eid, 3)
+    assert [c.seq for c in recent] == [7, 6, 5]
+    assert recent[0].causes == ["m7", "other7"]
+    assert [c.seq for c in store.recent(eid, 100)] == [7, 6, 5, 4, 3, 2, 1]
 
 
 def test_list_executions_newest_first_by_status_with_limit(store: Store) -> None:
@@ -169,8 +194,12 @@ def test_list_executions_newest_first_by_status_with_limit(store: Store) -> None
     # 00:00:02 in UTC, written with another offset: order is by instant, not by text.
     store.create_execution(_header("c", "2026-01-01T02:00:02+02:00"), _commit(1))
     store.create_execution(_header("x", machine=other), _commit(1))
-    store.finish_execution(
-        _header("a", "2026-01-01T00:00:01+00:00", status="SUCCEEDED", stop_time="2026-01-02")
+    store.append(
+        _arn("a"),
+        _final(
+            2,
+            _header("a", "2026-01-01T00:00:01+00:00", status="SUCCEEDED", stop_time="2026-01-02"),
+        ),
     )
 
     names = lambda found: [h.name for h in found]  # noqa: E731
@@ -374,13 +403,14 @@ def test_large_values_round_trip_with_a_blob_store(store_factory: Callable[..., 
     header = _header("big", input=big)
     store.create_execution(header, _commit(1, snapshot=big, events=[big], commands=[big]))
     store.append(header.execution_id, _commit(2, snapshot=big, events=[{"id": 2}]))
-    store.finish_execution(
-        _header("big", status="SUCCEEDED", stop_time="2026-01-02", input=big, output=big)
-    )
     assert store.latest(header.execution_id).snapshot == big
+    store.append(
+        header.execution_id,
+        _final(3, _header("big", status="SUCCEEDED", stop_time="2026-01-02", output=big)),
+    )
     first = store.commit(header.execution_id, 1)
     assert (first.snapshot, first.events, first.commands) == (big, [big], [big])
-    assert store.history(header.execution_id) == [big, {"id": 2}]
+    assert store.history(header.execution_id) == [big, {"id": 2}, {"id": 3, "type": "Event3"}]
     got = store.get_execution(header.execution_id)
     assert (got.input, got.output) == (big, big)
 
@@ -402,15 +432,15 @@ def test_claim_check_moves_only_large_values_to_blobs(dynamodb_backend: Any) -> 
     eid = _header("cc").execution_id
     store.create_execution(_header("cc"), _commit(1, snapshot=big))
     item = _raw_item(dynamodb_backend, store, f"EX#{eid}", "C#0000000001")
-    assert "snapshot_ref" in item and "snapshot" not in item
-    assert "events" in item and "events_ref" not in item
-    ref = item["snapshot_ref"]["S"]
-    assert ref.startswith("s3://") and f"executions/{eid}/snapshot/" in ref
-    assert json.loads(blobs.get(ref)) == big
+    assert "body_ref" in item and "body" not in item
+    assert item["status"] == {"S": "RUNNING"} and item["name"] == {"S": "cc"}  # header stays
+    ref = item["body_ref"]["S"]
+    assert ref.startswith("s3://") and f"executions/{eid}/body/" in ref
+    assert json.loads(blobs.get(ref))["snapshot"] == big
     # A compressible value of the same size stays in the item, compressed.
     store.append(eid, _commit(2, snapshot={"data": "a" * 50_000}))
     item = _raw_item(dynamodb_backend, store, f"EX#{eid}", "C#0000000002")
-    assert "B" in item["snapshot"] and len(item["snapshot"]["B"]) < 1000
+    assert "B" in item["body"] and len(item["body"]["B"]) < 1000
     assert store.latest(eid).snapshot == {"data": "a" * 50_000}
 
 

@@ -94,9 +94,13 @@ def test_two_orchestrators_race_only_one_commits(embedded) -> None:
         "StartAt": "P",
         "States": {"P": {"Type": "Parallel", "Branches": [branch("a"), branch("b")], "End": True}},
     }
-    runtime = embedded({"a": lambda e, c: "A", "b": lambda e, c: "B"}, visibility_timeout=0)
+    runtime = embedded(
+        {"a": lambda e, c: "A", "b": lambda e, c: "B"},
+        visibility_timeout=0,
+        worker_commits=False,  # results travel to the orchestrators under test
+    )
     arn = start(runtime, definition)
-    events_pump, tasks_pump = runtime._pumps
+    events_pump, tasks_pump = runtime.pumps
     events_pump.poll_once()  # the start: both tasks are scheduled
     results: list[dict[str, Any]] = []
     runtime.worker.queues = _Capture(runtime.queues, results)
@@ -133,7 +137,8 @@ def test_crash_between_commit_and_send_is_recovered_by_redelivery(embedded) -> N
     crashed: list[str] = []
 
     def crash_once(queue, messages):
-        if queue.startswith("tasks-") and not crashed:
+        # Twice: the batched send and the retry per execution both fail.
+        if queue.startswith("tasks-") and len(crashed) < 2:
             crashed.append(queue)
             raise RuntimeError("process died after the commit, before the send")
         return original(queue, messages)

@@ -165,3 +165,34 @@ def test_bucket_is_encrypted_and_private(template: dict[str, Any]) -> None:
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert all(props["PublicAccessBlockConfiguration"].values())
     assert len(props["PublicAccessBlockConfiguration"]) == 4
+
+
+def test_direct_lambda_invoke_is_opt_in_and_conditional(template: dict[str, Any]) -> None:
+    param = template["Parameters"]["DirectLambdaInvoke"]
+    assert param["AllowedValues"] == ["true", "false"]
+    assert param["Default"] == "false"
+    assert template["Conditions"]["DirectLambdaInvokeEnabled"] == {
+        "Fn::Equals": [{"Ref": "DirectLambdaInvoke"}, "true"]
+    }
+    worker = template["Resources"]["WorkerFunction"]["Properties"]
+    # lambda_direct.direct_lambda_enabled reads this variable.
+    assert worker["Environment"]["Variables"]["STEPQ_DIRECT_LAMBDA"] == {
+        "Ref": "DirectLambdaInvoke"
+    }
+    conditional = [p for p in worker["Policies"] if isinstance(p, dict) and "Fn::If" in p]
+    assert len(conditional) == 1
+    condition, enabled, disabled = conditional[0]["Fn::If"]
+    assert condition == "DirectLambdaInvokeEnabled"
+    assert disabled == {"Ref": "AWS::NoValue"}
+    allow = [s for s in enabled["Statement"] if s["Effect"] == "Allow"]
+    assert [s["Action"] for s in allow] == ["lambda:InvokeFunction"]
+    assert allow[0]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"
+    }
+    deny = [s for s in enabled["Statement"] if s["Effect"] == "Deny"]
+    denied = {r["Fn::GetAtt"][0] for s in deny for r in s["Resource"] if "Fn::GetAtt" in r}
+    assert denied == {"OrchestratorFunction", "SchedulerFunction"}
+    # No other function may invoke Lambda, conditionally or not.
+    for name, fn in _of_type(template, "AWS::Serverless::Function").items():
+        if name != "WorkerFunction":
+            assert "lambda:" not in str(fn["Properties"].get("Policies")), name

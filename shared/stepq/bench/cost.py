@@ -121,48 +121,56 @@ def count_transitions(history: Iterable[dict[str, Any]]) -> int:
     return sum(1 for e in history if str(e.get("type", "")).endswith("StateEntered"))
 
 
-def attach(meter: Meter, runtime: Any) -> None:
-    """Hook the meter onto the clients an ``EmbeddedRuntime`` built.
-
-    EmbeddedRuntime does not expose its clients; the store and the queues
-    hold them. ``SerializedClient`` forwards ``meta`` to the boto3 client.
-    """
-    dynamodb = runtime.store._client
-    meter.describe(dynamodb, runtime.store._table)
-    meter.attach(dynamodb)
-    meter.attach(runtime.queues._client)
-
-
 def run_example(
-    meter: Meter, label: str, name: str, execution_input: Any, timeout: float = 120.0
+    meter: Meter,
+    label: str,
+    name: str,
+    execution_input: Any,
+    timeout: float = 300.0,
+    copies: int = 1,
 ) -> Tally:
-    """One execution on a fresh embedded backend; the meter records it under ``label``."""
+    """``copies`` executions at once on a fresh embedded backend, metered under ``label``.
+
+    One copy is the worst case: every queue receive carries one message and
+    every Lambda invocation handles one. Several copies at once let batches
+    form (up to 10 messages per receive, per invocation and per send), as
+    they do in a deployment under steady load.
+    """
     from stepq.clock import monotonic
-    from stepq.runtime.embedded import EmbeddedRuntime
+    from stepq.runtime.embedded import TABLE, EmbeddedRuntime
     from stepq.testing import example
 
+    clients: dict[str, Any] = {}
+
+    def hook(service: str, client: Any) -> None:
+        clients[service] = client
+        meter.attach(client)
+
     definition, functions = example(name)
-    with EmbeddedRuntime(functions, skip_time=True) as runtime:
-        attach(meter, runtime)
+    with EmbeddedRuntime(functions, skip_time=True, on_client=hook) as runtime:
+        meter.describe(clients["dynamodb"], TABLE)  # the runtime has made the table
         runtime.deploy(name, definition)
         meter.label = label
         with meter.as_role("client"):
-            arn = runtime.start(name, execution_input, name="bench-1")
-        header = runtime.wait(arn, timeout=timeout)
+            arns = [
+                runtime.start(name, execution_input, name=f"bench-{i}") for i in range(copies)
+            ]
+        headers = [runtime.wait(arn, timeout=timeout) for arn in arns]
         # Let the last message be deleted before the meter stops listening.
         deadline = monotonic() + 2.0
-        while monotonic() < deadline and any(p.busy for p in runtime._pumps):
-            runtime._stop.wait(0.01)
-        runtime._stop.wait(0.1)
+        while monotonic() < deadline and not runtime.quiet():
+            runtime.pause(0.01)
+        runtime.pause(0.1)
         meter.label = ""
-        history = runtime.history(arn)
-    tally = Tally(transitions=count_transitions(history))
+        histories = [runtime.history(arn) for arn in arns]
+    tally = Tally(transitions=sum(count_transitions(h) for h in histories))
     tally.add(
         (c for c in meter.calls if c.label == label),
         (i for i in meter.invocations if i.label == label),
     )
-    if header.status not in ("SUCCEEDED", "FAILED"):
-        raise RuntimeError(f"{label}: ended {header.status}")
+    for header in headers:
+        if header.status not in ("SUCCEEDED", "FAILED"):
+            raise RuntimeError(f"{label}: ended {header.status}")
     return tally
 
 
@@ -170,13 +178,14 @@ def run_cost(
     examples: list[tuple[str, str, dict[str, Any]]] | None = None,
     log: Callable[[str], None] = print,
     meter: Meter | None = None,
+    copies: int = 1,
 ) -> tuple[dict[str, Tally], Tally]:
     meter = meter or Meter()
     results: dict[str, Tally] = {}
     overall = Tally()
     for label, name, execution_input in examples or EXAMPLES:
         log(f"running {label} ...")
-        tally = run_example(meter, label, name, execution_input)
+        tally = run_example(meter, label, name, execution_input, copies=copies)
         results[label] = tally
         overall.merge(tally)
     for fault in meter.faults:

@@ -2,9 +2,12 @@
 
 A Choice + Task loop runs ``iterations`` times on the embedded backend,
 stepped in this thread (no loop threads: each step is attributable). One
-*cycle* is the orchestrator handling one event (load, decide, one commit,
-send) plus the worker running the task it sent; the loop's commits hold two
-transitions each (Choice entered, Task entered). The meter reads how many
+*cycle* is one poll of the orchestrator and the worker: after the start,
+the worker runs the task it received, commits the result with the next
+Choice and Task (two transitions) and sends that task. The runtime runs
+with ``inline_steps=0`` so each turn commits on its own (by default the
+worker would run many turns inline per commit, which is cheaper still but
+makes turns incomparable). The meter reads how many
 StateEntered events each commit holds, so a cycle is labelled with the
 transition numbers it committed, and the cycle holding transition ``early``
 is compared with the one holding the last transition of the loop.
@@ -93,21 +96,27 @@ class FlatResult:
 
 
 def run_flat(iterations: int, early: int = 5, log: Callable[[str], None] = print) -> FlatResult:
-    from stepq.bench.cost import attach
     from stepq.clock import monotonic
-    from stepq.runtime.embedded import EmbeddedRuntime
-    from stepq.runtime.messages import EVENTS_QUEUE
-    from stepq.runtime.pump import Pump
+    from stepq.runtime.embedded import TABLE, EmbeddedRuntime
 
     if iterations < 3:
         raise ValueError("the loop needs at least 3 iterations")
-    runtime = EmbeddedRuntime({"increment": increment}, skip_time=True)
+    meter = Meter()
+    clients: dict[str, Any] = {}
+
+    def hook(service: str, client: Any) -> None:
+        clients[service] = client
+        meter.attach(client)
+
+    # inline_steps=0: one commit per loop turn, so turns are comparable one
+    # by one (the worker still commits; it just runs no step inline).
+    runtime = EmbeddedRuntime(
+        {"increment": increment}, skip_time=True, on_client=hook, inline_steps=0
+    )
     try:
-        meter = Meter()
-        attach(meter, runtime)
+        meter.describe(clients["dynamodb"], TABLE)
         runtime.deploy("loop", LOOP)
-        orchestrator = Pump(runtime.queues, [EVENTS_QUEUE], runtime.orchestrator.handle)
-        worker = Pump(runtime.queues, runtime.task_queues, runtime.worker.handle)
+        orchestrator, worker = runtime.pumps
         started = monotonic()
         meter.label = "loop"
         with meter.as_role("client"):
@@ -137,9 +146,13 @@ def run_flat(iterations: int, early: int = 5, log: Callable[[str], None] = print
     holding = [c for c in loop_cycles if c.first <= early <= c.last]
     if not holding:
         raise RuntimeError(f"no cycle committed transition {early}")
-    # The last full loop turn: a cycle in which the worker ran a task (the final
+    # The last full loop turn: a cycle that sent the next task (the final
     # Choice -> Succeed commit sends none and finishes the execution instead).
-    turns = [c for c in loop_cycles if any(x.role == "worker" and x.billable for x in c.calls)]
+    turns = [
+        c
+        for c in loop_cycles
+        if any(x.operation == "SendMessageBatch" and x.billable for x in c.calls)
+    ]
     last = turns[-1]
     flat_from = last.first
     for turn in reversed(turns):

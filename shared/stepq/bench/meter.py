@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from stepq.runtime import commit_dictionary
+
 KB = 1024
 SQS_CHUNK = 64 * KB
 _CLAUSE = re.compile(
@@ -180,13 +182,13 @@ def indexes_of(description: dict[str, Any]) -> tuple[tuple[str, ...], list[Index
 
 def commit_events(item: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The history events a stored commit item holds ([] for any other item)."""
-    value = item.get("events")
-    if value is None or not item.get("sk", {}).get("S", "").startswith("C#"):
+    value = item.get("body")
+    if value is None:
         return []
     try:
-        raw = zlib.decompress(value["B"]) if "B" in value else value["S"].encode()
-        events = json.loads(raw)
-    except (ValueError, KeyError, zlib.error):
+        raw = commit_dictionary.decompress(value["B"]) if "B" in value else value["S"].encode()
+        events = json.loads(raw).get("events")
+    except (ValueError, KeyError, AttributeError, zlib.error):
         return []
     return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
 

@@ -8,7 +8,7 @@ CONTRACT (others code against these signatures)::
     make_client(settings, service, *, session=None)     # one boto3 client
     client_config() -> botocore.config.Config           # adaptive retries
     logical_queue(event_source_arn, prefix) -> str      # "arn:...:stepq-events" -> "events"
-    consume_record(record, queues, prefix, handle, logger=None) -> None
+    consume_batch(records, queues, prefix, handle_batch, logger=None) -> dict
     localstack_session(**kwargs) -> a boto3-compatible Session
 
 Environment (all optional; the defaults suit a local run):
@@ -42,17 +42,18 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from stepq.errors import StepqError
-from stepq.runtime.messages import MalformedMessageError, task_queue
+from stepq.runtime.batch import BatchResult
+from stepq.runtime.messages import task_queue
 from stepq.runtime.orchestrator import RuntimeConfig
 from stepq.runtime.ports import Blobs, Queues, Received, Store
-from stepq.runtime.queue_messages import ID_ATTRIBUTE, parse_body
+from stepq.runtime.queue_messages import ID_ATTRIBUTE, ClaimCheckError, parse_body
 
 __all__ = [
     "DEFAULT_TASK_QUEUE",
     "Settings",
     "build",
     "client_config",
-    "consume_record",
+    "consume_batch",
     "localstack_session",
     "logical_queue",
     "make_client",
@@ -163,7 +164,8 @@ def build(
 
         blobs = S3Blobs(settings.bucket, client=client("s3"), region=settings.region)
     store = DynamoDBStore(settings.table, client=client("dynamodb"), blobs=blobs)
-    queues = SqsQueues(client=client("sqs"), prefix=settings.queue_prefix)
+    # With a bucket, queue messages over the claim threshold travel through it too.
+    queues = SqsQueues(client=client("sqs"), prefix=settings.queue_prefix, blobs=blobs)
     return store, queues, blobs
 
 
@@ -204,34 +206,62 @@ def _received(record: Any) -> Received:
     )
 
 
-def consume_record(
-    record: Any,
+def consume_batch(
+    records: list[Any],
     queues: Queues,
     prefix: str,
-    handle: Callable[[Any], None],
+    handle_batch: Callable[[list[Received]], BatchResult],
     logger: Any = None,
-) -> None:
-    """Handle one Powertools ``SQSRecord``; poison goes to the DLQ with its reason.
+) -> dict[str, Any]:
+    """Handle a Lambda SQS batch whole; returns the partial batch response.
 
-    A message that can never be processed is dead-lettered and then counts as
-    handled (retrying it would only delay the redrive). Any other exception
-    propagates, so the batch processor reports the record as failed and SQS
-    delivers it again.
+    Powertools' ``BatchProcessor`` hands records over one at a time, but
+    stepq commits one execution's records together and sends everything a
+    batch decided in as few requests as it can, so the batch goes to the
+    handler whole and the ``batchItemFailures`` response (the format the
+    event source mapping reads with ``ReportBatchItemFailures``) is built
+    here. A message that can never be processed is dead-lettered with its
+    reason and counts as handled; any other failure is reported for retry.
     """
-    received = _received(record)
-    try:
-        if received.body is None:
-            raise MalformedMessageError("the message body is not a JSON object")
-        if logger is not None:
-            logger.append_keys(execution_id=received.body.get("execution_id"))
-        handle(received.body)
-    except MalformedMessageError as exc:
-        if logger is not None:
-            logger.warning("dead-lettering a malformed message", reason=str(exc))
-        queues.dead_letter(logical_queue(record.event_source_arn, prefix), received, str(exc))
-    finally:
-        if logger is not None:
-            logger.remove_keys(["execution_id"])
+    failures: list[str] = []
+    by_source: dict[str, list[tuple[Any, Received]]] = {}
+    resolve = getattr(queues, "resolve", None)  # fetch claim-checked bodies back
+    for record in records:
+        received = _received(record)
+        if resolve is not None:
+            try:
+                received = resolve(received)
+            except ClaimCheckError:  # the blob store failed just now: retry the record
+                if logger is not None:
+                    logger.exception("reading a claim-checked body failed; left for retry")
+                failures.append(record.message_id)
+                continue
+        by_source.setdefault(record.event_source_arn, []).append((record, received))
+    for source, items in by_source.items():
+        received = [r for _, r in items]
+        record_id = {id(r): record.message_id for record, r in items}
+        try:
+            name = logical_queue(source, prefix)
+            result = handle_batch(received)
+        except Exception:
+            if logger is not None:
+                logger.exception("batch failed; every record is left for retry")
+            failures.extend(record.message_id for record, _ in items)
+            continue
+        for message, reason in result.dead:
+            execution_id = (message.body or {}).get("execution_id")
+            if logger is not None:
+                logger.warning(
+                    "dead-lettering a malformed message", reason=reason, execution_id=execution_id
+                )
+            try:
+                queues.dead_letter(name, message, reason)
+            except Exception:
+                if logger is not None:
+                    logger.exception("dead-lettering failed; left for retry")
+                failures.append(record_id[id(message)])
+        failures.extend(record_id[id(r)] for r in result.failed)
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
 
 
 def localstack_session(**kwargs: Any) -> Any:

@@ -27,7 +27,14 @@ _EVENTS: dict[str, type] = {
     )
 }
 _COMMANDS: dict[str, type] = {
-    cls.__name__: cls for cls in (ev.RunTask, ev.StartTimer, ev.CancelTask, ev.FinishExecution)
+    cls.__name__: cls
+    for cls in (
+        ev.RunTask,
+        ev.StartTimer,
+        ev.ScheduleHeartbeatCheck,
+        ev.CancelTask,
+        ev.FinishExecution,
+    )
 }
 _TIME_FIELDS = frozenset({"at", "fire_at", "start_time", "entered_at", "stop_time", "timestamp"})
 

@@ -46,7 +46,13 @@ class EmbeddedRuntime:
         skip_time: bool = False,
         clock: Clock | None = None,
         visibility_timeout: int = 30,
+        worker_commits: bool = True,
+        on_client: Any = None,
+        inline_steps: int | None = None,
     ) -> None:
+        """``worker_commits=False`` sends every result through the orchestrator
+        (one hop and commit per step); ``on_client(service, client)`` sees each
+        boto3 client before use (the cost benchmark registers its meter there)."""
         import boto3
         from moto import mock_aws
 
@@ -61,8 +67,12 @@ class EmbeddedRuntime:
         self.clock: Clock = clock or (ManualClock() if skip_time else SystemClock())
         # moto checks a condition and writes without a lock; serialise the calls
         # so conditional writes are atomic here as they are in DynamoDB.
-        dynamodb = SerializedClient(boto3.client("dynamodb", region_name="us-east-1"))
+        raw_dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
+        if on_client is not None:
+            on_client("dynamodb", raw_dynamodb)
+            on_client("sqs", sqs)
+        dynamodb = SerializedClient(raw_dynamodb)
         self._sqs = sqs
         create_table(dynamodb, TABLE)
         self.store = DynamoDBStore(TABLE, client=dynamodb)
@@ -74,13 +84,15 @@ class EmbeddedRuntime:
         for name in [EVENTS_QUEUE, *self.task_queues]:
             self.queues.ensure(name, visibility_timeout=visibility_timeout)
         config = RuntimeConfig(sqs_delays=not skip_time, route=self._route)
+        if inline_steps is not None:
+            config.inline_steps = inline_steps
         self.orchestrator = Orchestrator(self.store, self.queues, self.clock, config)
         self.client = Client(self.orchestrator, self.queues)
-        self.worker = _worker(self)
+        self.worker = _worker(self, worker_commits)
         self.scheduler = Scheduler(self.store, self.queues, self.clock)
-        self._pumps = [
-            Pump(self.queues, [EVENTS_QUEUE], self.orchestrator.handle),
-            Pump(self.queues, self.task_queues, self.worker.handle),
+        self.pumps = [
+            Pump(self.queues, [EVENTS_QUEUE], self.orchestrator.handle_batch),
+            Pump(self.queues, self.task_queues, self.worker.handle_batch),
         ]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -101,7 +113,7 @@ class EmbeddedRuntime:
     def start_loops(self) -> None:
         if self._threads:
             return
-        for index, pump in enumerate(self._pumps):
+        for index, pump in enumerate(self.pumps):
             thread = threading.Thread(
                 target=pump.run, args=(self._stop,), name=f"stepq-pump-{index}", daemon=True
             )
@@ -150,7 +162,7 @@ class EmbeddedRuntime:
     def run_until_idle(self, max_rounds: int = 10_000, *, fire_timers: bool = True) -> None:
         """Single-threaded stepping (tests): pump and fire timers until nothing moves."""
         for _ in range(max_rounds):
-            moved = sum(pump.poll_once() for pump in self._pumps)
+            moved = sum(pump.poll_once() for pump in self.pumps)
             if fire_timers:
                 moved += self.scheduler.tick()
             if moved:
@@ -160,6 +172,14 @@ class EmbeddedRuntime:
                 return
             self.clock.set(due)
         raise ExecutionTimeoutError(f"still moving after {max_rounds} rounds")
+
+    def quiet(self) -> bool:
+        """No handler is busy with a batch right now."""
+        return not any(pump.busy for pump in self.pumps)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, waking early if the runtime is closed."""
+        self._stop.wait(seconds)
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         return self.store.history(execution_id)
@@ -178,7 +198,7 @@ class EmbeddedRuntime:
 
     def _idle(self) -> bool:
         """No handler running and no message anywhere: only timers can move things on."""
-        if any(pump.busy for pump in self._pumps):
+        if any(pump.busy for pump in self.pumps):
             return False
         for name in [EVENTS_QUEUE, *self.task_queues]:
             attributes = self._sqs.get_queue_attributes(
@@ -191,7 +211,7 @@ class EmbeddedRuntime:
             )["Attributes"]
             if any(int(v) for v in attributes.values()):
                 return False
-        return not any(pump.busy for pump in self._pumps)
+        return not any(pump.busy for pump in self.pumps)
 
 
 class SerializedClient:
@@ -213,7 +233,7 @@ class SerializedClient:
         return call
 
 
-def _worker(runtime: EmbeddedRuntime) -> Any:
+def _worker(runtime: EmbeddedRuntime, commits: bool) -> Any:
     from stepq.runtime.worker import Worker
 
     return Worker(
@@ -222,4 +242,7 @@ def _worker(runtime: EmbeddedRuntime) -> Any:
         runtime.clock,
         client=runtime.client,
         deferred_results=runtime.store if runtime.skip_time else None,
+        applier=runtime.orchestrator.applier if commits else None,
+        serves=runtime.task_queues,
+        route=runtime._route,
     )

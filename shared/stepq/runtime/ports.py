@@ -31,28 +31,6 @@ class NotFoundError(StoreError):
 
 
 @dataclass(slots=True)
-class Commit:
-    """One transition of one execution: what one decision appended.
-
-    ``seq`` starts at 1 and grows by one per commit; the store refuses a
-    second commit with the same ``seq`` (that is the conditional write).
-    ``snapshot`` is the execution state after this commit (``codec``), so
-    loading costs one read however long the history is. ``cause_id`` is the
-    id of the inbound event this commit applied (duplicates are detected by
-    it). ``commands`` are the outbox: sent after the commit, re-sent when the
-    inbound message is redelivered.
-    """
-
-    seq: int
-    snapshot: dict[str, Any]
-    events: list[dict[str, Any]]
-    commands: list[dict[str, Any]]
-    cause_id: str
-    at: str  # ISO-8601 instant of the decision
-    status: str = "RUNNING"
-
-
-@dataclass(slots=True)
 class ExecutionHeader:
     """The summary row of an execution (listing, status lookups)."""
 
@@ -67,6 +45,36 @@ class ExecutionHeader:
     output: Any = None
     error: str | None = None
     cause: str | None = None
+
+
+@dataclass(slots=True)
+class Commit:
+    """One transition of one execution: what one decision appended.
+
+    ``seq`` starts at 1 and grows by one per commit; the store refuses a
+    second commit with the same ``seq`` (that is the conditional write).
+    ``snapshot`` is the execution state after this commit (``codec``), so
+    loading costs one read however long the history is. ``cause_id`` holds
+    the ids of the inbound messages this commit applied, separated by spaces
+    (a batch of one execution's events commits once); a redelivered message
+    is matched to its commit by it. ``commands`` are the outbox: sent after
+    the commit, re-sent when an inbound message it applied is redelivered.
+    ``outcome`` is set on the commit that ends the execution: the execution's
+    final summary, which the store indexes by machine and status.
+    """
+
+    seq: int
+    snapshot: dict[str, Any]
+    events: list[dict[str, Any]]
+    commands: list[dict[str, Any]]
+    cause_id: str
+    at: str  # ISO-8601 instant of the decision
+    status: str = "RUNNING"
+    outcome: ExecutionHeader | None = None
+
+    @property
+    def causes(self) -> list[str]:
+        return self.cause_id.split()
 
 
 @dataclass(slots=True)
@@ -85,9 +93,10 @@ class Store(Protocol):
     def get_machine(self, name: str, version: int | None = None) -> tuple[dict[str, Any], int]: ...
 
     # executions
+    # ``first`` carries the header (one conditional write; AlreadyExistsError
+    # for a name in use); a commit with ``outcome`` set finishes the execution.
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None: ...
     def get_execution(self, execution_id: str) -> ExecutionHeader: ...
-    def finish_execution(self, header: ExecutionHeader) -> None: ...
     def list_executions(
         self, machine: str, status: str | None = None, limit: int = 100
     ) -> list[ExecutionHeader]: ...
@@ -96,6 +105,7 @@ class Store(Protocol):
     def append(self, execution_id: str, commit: Commit) -> None: ...
     def latest(self, execution_id: str) -> Commit: ...
     def commit(self, execution_id: str, seq: int) -> Commit: ...
+    def recent(self, execution_id: str, limit: int) -> list[Commit]: ...  # newest first
     def history(self, execution_id: str) -> list[dict[str, Any]]: ...
 
     # timers and idempotency

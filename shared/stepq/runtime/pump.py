@@ -12,14 +12,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from stepq.runtime.messages import MalformedMessageError
-from stepq.runtime.ports import Queues
+from stepq.runtime.batch import BatchResult
+from stepq.runtime.ports import Queues, Received
 
 log = logging.getLogger("stepq.pump")
 
-Handler = Callable[[Any], None]
+BatchHandler = Callable[[list[Received]], BatchResult]
 
 
 @dataclass(slots=True)
@@ -34,7 +33,7 @@ class PumpStats:
 class Pump:
     queues: Queues
     queue_names: list[str]
-    handler: Handler
+    handler: BatchHandler
     wait_seconds: int = 0
     batch: int = 10
     stats: PumpStats = field(default_factory=PumpStats)
@@ -49,22 +48,17 @@ class Pump:
                 continue
             self.busy = True
             seen += len(received)
-            done: list[str] = []
-            for message in received:
-                try:
-                    if message.body is None:
-                        raise MalformedMessageError("the message body is not a JSON object")
-                    self.handler(message.body)
-                    done.append(message.receipt)
-                    self.stats.handled += 1
-                except MalformedMessageError as exc:
-                    self.queues.dead_letter(name, message, str(exc))
-                    self.stats.dead_lettered += 1
-                except Exception:  # left for redelivery; SQS dead-letters it after N receives
-                    log.exception(
-                        "handler failed; message left for redelivery", extra={"queue": name}
-                    )
-                    self.stats.failed += 1
+            try:
+                result = self.handler(received)
+            except Exception:  # the whole batch is left for redelivery
+                log.exception("batch handler failed", extra={"queue": name})
+                result = BatchResult(failed=list(received))
+            for message, reason in result.dead:
+                self.queues.dead_letter(name, message, reason)
+            done = [m.receipt for m in result.handled(received)]
+            self.stats.handled += len(done)
+            self.stats.dead_lettered += len(result.dead)
+            self.stats.failed += len(result.failed)
             if done:
                 self.queues.delete(name, done)
             self.busy = False

@@ -53,14 +53,22 @@ def serve(
         return
     orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
     if role == "orchestrator":
-        names, handle = [EVENTS_QUEUE], orchestrator.handle
+        names, handle = [EVENTS_QUEUE], orchestrator.handle_batch
     else:
         from stepq.runtime.client import Client
         from stepq.runtime.worker import Worker
 
-        worker = Worker(functions, queues, clock, client=Client(orchestrator, queues))
         names = sorted({task_queue(name) for name in functions} | {task_queue(None)})
-        handle = worker.handle
+        worker = Worker(
+            functions,
+            queues,
+            clock,
+            client=Client(orchestrator, queues),
+            applier=orchestrator.applier,
+            serves=names,
+            route=orchestrator.config.route,
+        )
+        handle = worker.handle_batch
     # One long-polling pump per queue, each on its own thread: polled one after
     # another, every empty queue would hold the others up for wait_seconds.
     threads = [

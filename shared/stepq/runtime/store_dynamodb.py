@@ -13,13 +13,14 @@ The item layout, indexes and costs are in docs/STORAGE.md. In short:
 item                   pk                   sk                      index keys
 =====================  ===================  ======================  =====================
 machine version        ``SM#<name>``        ``V#<version:010d>``    -
-execution header       ``EX#<id>``          ``H``                   gsi1pk, gsi1sk, gsi2sk
-commit                 ``EX#<id>``          ``C#<seq:010d>``        -
+commit                 ``EX#<id>``          ``C#<seq:010d>``        first: gsi1pk, gsi2sk
+                                                                    final: gsi1pk, gsi1sk
 timer                  ``TM#<timer_id>``    ``TM``                  gsi3pk, gsi3sk
 idempotency key        ``IK#<key>``         ``IK``                  - (TTL ``expires_at``)
 =====================  ===================  ======================  =====================
 
-Payloads (snapshot, events, commands, input, output, definition) are stored
+A commit's payload (snapshot, events, commands; input on the first commit,
+output on the final one) is one attribute, ``body``. Payloads are stored
 as JSON text (``S``), or as zlib-compressed JSON (``B``) once the text is
 over ``COMPRESS_ABOVE`` bytes and compression makes it smaller. Text keeps
 the numbers exact (no Decimal round trip) and small items readable in the
@@ -46,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +54,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stepq.clock import Clock, SystemClock
+from stepq.runtime import commit_dictionary
 from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import (
     AlreadyExistsError,
@@ -68,7 +69,7 @@ from stepq.runtime.ports import (
 
 Item = dict[str, dict[str, Any]]  # a low-level (typed) DynamoDB item
 
-COMPRESS_ABOVE = 1024  # below one write unit compression cannot save anything
+COMPRESS_ABOVE = 512  # with a preset dictionary even small bodies shrink
 MAX_ITEM_BYTES = 350 * 1024  # DynamoDB's limit is 400 KB; keep a margin
 DEFAULT_BLOB_THRESHOLD = 64 * 1024
 TIMER_SHARD = "TIMERS"  # one GSI partition for all timers: ~1000 timer writes/s
@@ -81,17 +82,12 @@ TTL_ATTRIBUTE = "expires_at"
 # Attributes an execution listing needs; input/output stay out of the
 # indexes so a big input is not written three times (ListExecutions omits them too).
 _SUMMARY = [
-    "execution_id",
-    "machine",
     "machine_version",
     "name",
     "status",
     "start_time",
     "stop_time",
-    "error",
-    "cause",
 ]
-_PAYLOADS = ("snapshot", "events", "commands", "input", "output", "definition")
 _MAX_CONDITION_RETRIES = 20
 
 
@@ -211,7 +207,7 @@ class DynamoDBStore:
         stored: dict[str, Any] = {"S": text}
         size = len(raw)
         if size > COMPRESS_ABOVE:
-            packed = zlib.compress(raw, 6)
+            packed = commit_dictionary.compress(raw)
             if len(packed) < size:
                 stored, size = {"B": packed}, len(packed)
         if self._blobs is not None and size > self._blob_threshold:
@@ -229,7 +225,7 @@ class DynamoDBStore:
         value = item.get(name)
         if value is not None:
             if "B" in value:
-                return json.loads(zlib.decompress(value["B"]))
+                return json.loads(commit_dictionary.decompress(value["B"]))
             return json.loads(value["S"])
         ref = item.get(f"{name}_ref")
         if ref is None:
@@ -321,165 +317,186 @@ class DynamoDBStore:
         )
         return reply.get("Item")
 
-    def _header_item(self, header: ExecutionHeader) -> Item:
-        pk = f"EX#{header.execution_id}"
+    # --- executions: the header lives on the first and the final commit ----------
+
+    def _summary(self, header: ExecutionHeader) -> Item:
+        # The ARN is the partition key and the machine is gsi1pk: neither is
+        # repeated (every byte of a commit counts towards its write units).
         item: Item = {
-            "pk": _s(pk),
-            "sk": _s("H"),
-            "execution_id": _s(header.execution_id),
-            "machine": _s(header.machine),
             "machine_version": _n(header.machine_version),
             "name": _s(header.name),
+            "status": _s(header.status),
             "start_time": _s(header.start_time),
             "gsi1pk": _s(header.machine),
-            "gsi2sk": _s(f"{_sortable(header.start_time)}#{header.execution_id}"),
-            **self._pack("input", header.input, f"executions/{header.execution_id}"),
-            **self._outcome(header),
-        }
-        self._check_size(item, f"execution {header.execution_id}")
-        return item
-
-    def _outcome(self, header: ExecutionHeader) -> Item:
-        """The attributes ``finish_execution`` changes (absent ones are removed)."""
-        start = _sortable(header.start_time)
-        item: Item = {
-            "status": _s(header.status),
-            "gsi1sk": _s(f"{header.status}#{start}#{header.execution_id}"),
         }
         for name in ("stop_time", "error", "cause"):
             value = getattr(header, name)
             if value is not None:
                 item[name] = _s(value)
-        if header.stop_time is not None or header.output is not None:
-            item.update(self._pack("output", header.output, f"executions/{header.execution_id}"))
         return item
 
-    def _header(self, item: Item) -> ExecutionHeader:
+    def _header(self, item: Item, body: dict[str, Any] | None = None) -> ExecutionHeader:
+        body = body or {}
         return ExecutionHeader(
-            execution_id=item["execution_id"]["S"],
-            machine=item["machine"]["S"],
+            execution_id=item["pk"]["S"][len("EX#") :],
+            machine=item["gsi1pk"]["S"],
             machine_version=int(item["machine_version"]["N"]),
             name=item["name"]["S"],
             status=item["status"]["S"],
             start_time=item["start_time"]["S"],
-            input=self._unpack(item, "input"),
+            input=body.get("input"),
             stop_time=_text(item, "stop_time"),
-            output=self._unpack(item, "output"),
+            output=body.get("output"),
             error=_text(item, "error"),
             cause=_text(item, "cause"),
         )
 
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None:
-        head = self._header_item(header)
-        commit = self._commit_item(header.execution_id, first)
+        # One conditional PutItem: the first commit is the header (no transaction,
+        # no separate header item: an execution's bookkeeping costs no extra write).
+        item = self._commit_item(header.execution_id, first, header=header)
         try:
             self._call(
-                "transact_write_items",
+                "put_item",
                 f"create_execution {header.execution_id}",
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": head,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": commit,
-                            "ConditionExpression": "attribute_not_exists(sk)",
-                        }
-                    },
-                ],
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(sk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except _ConditionFailed as exc:
+            if exc.old == item:  # botocore resent a put whose reply was lost
+                return
             raise AlreadyExistsError(f"execution {header.execution_id} exists already") from exc
 
     def get_execution(self, execution_id: str) -> ExecutionHeader:
-        item = self._get(f"EX#{execution_id}", "H", f"get_execution {execution_id}")
-        if item is None:
+        what = f"get_execution {execution_id}"
+        latest = self._latest_item(execution_id, what)
+        if latest is None:
             raise NotFoundError(f"execution {execution_id} does not exist")
-        return self._header(item)
+        first = latest if latest["sk"]["S"] == _seq_key(1) else None
+        if first is None:
+            first = self._get(f"EX#{execution_id}", _seq_key(1), what)
+            if first is None:
+                raise NotFoundError(f"execution {execution_id} does not exist")
+        header = self._header(first, self._unpack(first, "body"))
+        if latest is not first:
+            header.status = latest["status"]["S"]
+        if "gsi1sk" in latest:  # the final commit: the outcome
+            done = self._header(latest, self._unpack(latest, "body"))
+            done.input = header.input
+            return done
+        return header
 
-    def finish_execution(self, header: ExecutionHeader) -> None:
-        item = self._outcome(header)
-        self._check_size(item, f"execution {header.execution_id}")
-        changed = ["status", "stop_time", "error", "cause", "output", "output_ref", "gsi1sk"]
-        names = {f"#{n}": n for n in changed}
-        values = {f":{n}": item[n] for n in changed if n in item}
-        sets = [f"#{n} = :{n}" for n in changed if n in item]
-        removes = [f"#{n}" for n in changed if n not in item]
-        expression = "SET " + ", ".join(sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(removes)
-        try:
-            self._call(
-                "update_item",
-                f"finish_execution {header.execution_id}",
-                TableName=self._table,
-                Key={"pk": _s(f"EX#{header.execution_id}"), "sk": _s("H")},
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except _ConditionFailed as exc:
-            raise NotFoundError(f"execution {header.execution_id} does not exist") from exc
+    def _status_of(self, execution_id: str, what: str) -> Item | None:
+        """The summary attributes of the newest commit (a small projected read)."""
+        page = self._call(
+            "query",
+            what,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
+            ExpressionAttributeValues={":pk": _s(f"EX#{execution_id}"), ":c": _s("C#")},
+            ExpressionAttributeNames={"#s": "status"},
+            ProjectionExpression="#s, stop_time, gsi1sk",
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = page.get("Items", [])
+        return items[0] if items else None
 
     def list_executions(
         self, machine: str, status: str | None = None, limit: int = 100
     ) -> list[ExecutionHeader]:
-        """Newest first; ``input`` and ``output`` are None (the indexes do not hold them)."""
-        if status is None:
-            index, condition = GSI_START, "gsi1pk = :m"
-            values = {":m": _s(machine)}
-        else:
-            index, condition = GSI_STATUS, "gsi1pk = :m AND begins_with(gsi1sk, :s)"
-            values = {":m": _s(machine), ":s": _s(f"{status}#")}
+        """Newest first; ``input`` and ``output`` are None (the indexes do not hold them).
+
+        A final status reads ``by_machine_status`` alone. RUNNING, or no
+        status, walks ``by_machine_start`` and reads each execution's newest
+        commit for its status: one small Query per execution listed, which
+        keeps every transition free of index writes.
+        """
         out: list[ExecutionHeader] = []
         if limit <= 0:
             return out
+        what = f"list_executions {machine!r}"
+        if status is not None and status != "RUNNING":
+            for item in self._query(
+                what,
+                IndexName=GSI_STATUS,
+                KeyConditionExpression="gsi1pk = :m AND begins_with(gsi1sk, :s)",
+                ExpressionAttributeValues={":m": _s(machine), ":s": _s(f"{status}#")},
+                ScanIndexForward=False,
+                Limit=limit,
+            ):
+                out.append(self._header(item))
+                if len(out) >= limit:
+                    break
+            return out
         for item in self._query(
-            f"list_executions {machine!r}",
-            IndexName=index,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
+            what,
+            IndexName=GSI_START,
+            KeyConditionExpression="gsi1pk = :m",
+            ExpressionAttributeValues={":m": _s(machine)},
             ScanIndexForward=False,
             Limit=limit,
         ):
-            out.append(self._header(item))
-            if len(out) >= limit:
-                break
+            header = self._header(item)
+            newest = self._status_of(header.execution_id, what)
+            if newest is not None:
+                header.status = newest["status"]["S"]
+                header.stop_time = _text(newest, "stop_time")
+            if status is None or header.status == status:
+                out.append(header)
+                if len(out) >= limit:
+                    break
         return out
 
     # --- history -------------------------------------------------------------
 
-    def _commit_item(self, execution_id: str, commit: Commit) -> Item:
+    def _commit_item(
+        self, execution_id: str, commit: Commit, header: ExecutionHeader | None = None
+    ) -> Item:
         scope = f"executions/{execution_id}"
+        body: dict[str, Any] = {"events": commit.events}
+        if commit.snapshot:
+            body["snapshot"] = commit.snapshot
+        if commit.commands:
+            body["commands"] = commit.commands
         item: Item = {
             "pk": _s(f"EX#{execution_id}"),
             "sk": _s(_seq_key(commit.seq)),
-            "seq": _n(commit.seq),
             "cause_id": _s(commit.cause_id),
             "at": _s(commit.at),
             "status": _s(commit.status),
-            **self._pack("snapshot", commit.snapshot, scope),
-            **self._pack("events", commit.events, scope),
-            **self._pack("commands", commit.commands, scope),
         }
+        if header is not None:  # the first commit: the header, in the start index
+            item.update(self._summary(header))
+            item["gsi2sk"] = _s(f"{_sortable(header.start_time)}#{header.name}")
+            body["input"] = header.input
+        if commit.outcome is not None:  # the final commit: the outcome, in the status index
+            done = commit.outcome
+            item.update(self._summary(done))
+            start = _sortable(done.start_time)
+            item["gsi1sk"] = _s(f"{done.status}#{start}#{done.name}")
+            body["output"] = done.output
+        item["status"] = _s(commit.status)
+        item.update(self._pack("body", body, scope))
         self._check_size(item, f"commit {commit.seq} of {execution_id}")
         return item
 
     def _commit(self, item: Item) -> Commit:
+        body = self._unpack(item, "body") or {}
+        outcome = None
+        if "gsi1sk" in item:
+            outcome = self._header(item, body)
         return Commit(
-            seq=int(item["seq"]["N"]),
-            snapshot=self._unpack(item, "snapshot"),
-            events=self._unpack(item, "events"),
-            commands=self._unpack(item, "commands"),
+            seq=int(item["sk"]["S"][len("C#") :]),
+            snapshot=body.get("snapshot") or {},
+            events=body.get("events") or [],
+            commands=body.get("commands") or [],
             cause_id=item["cause_id"]["S"],
             at=item["at"]["S"],
             status=item["status"]["S"],
+            outcome=outcome,
         )
 
     def append(self, execution_id: str, commit: Commit) -> None:
@@ -502,21 +519,32 @@ class DynamoDBStore:
                 f"commit {commit.seq} of {execution_id} exists already (another writer won)"
             ) from exc
 
-    def latest(self, execution_id: str) -> Commit:
+    def _latest_item(self, execution_id: str, what: str) -> Item | None:
+        items = self._recent_items(execution_id, what, 1)
+        return items[0] if items else None
+
+    def _recent_items(self, execution_id: str, what: str, limit: int) -> list[Item]:
         page = self._call(
             "query",
-            f"latest {execution_id}",
+            what,
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
             ExpressionAttributeValues={":pk": _s(f"EX#{execution_id}"), ":c": _s("C#")},
             ScanIndexForward=False,
-            Limit=1,
+            Limit=limit,
             ConsistentRead=True,
         )
-        items = page.get("Items", [])
-        if not items:
+        return list(page.get("Items", []))
+
+    def latest(self, execution_id: str) -> Commit:
+        item = self._latest_item(execution_id, f"latest {execution_id}")
+        if item is None:
             raise NotFoundError(f"execution {execution_id} has no commits")
-        return self._commit(items[0])
+        return self._commit(item)
+
+    def recent(self, execution_id: str, limit: int) -> list[Commit]:
+        items = self._recent_items(execution_id, f"recent {execution_id}", max(1, limit))
+        return [self._commit(item) for item in items]
 
     def commit(self, execution_id: str, seq: int) -> Commit:
         item = self._get(f"EX#{execution_id}", _seq_key(seq), f"commit {seq} of {execution_id}")
@@ -532,10 +560,9 @@ class DynamoDBStore:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
             ExpressionAttributeValues={":pk": _s(f"EX#{execution_id}"), ":c": _s("C#")},
             ConsistentRead=True,
-            ProjectionExpression="events, events_ref",  # snapshots stay on the server
         ):
             found = True
-            events.extend(self._unpack(item, "events") or [])
+            events.extend((self._unpack(item, "body") or {}).get("events") or [])
         if not found:
             raise NotFoundError(f"execution {execution_id} has no commits")
         return events

@@ -40,12 +40,17 @@ def _copy(value: Any) -> Any:
 _instant = sortable_instant
 
 
+def _copy_header(header: ExecutionHeader) -> ExecutionHeader:
+    return replace(header, input=_copy(header.input), output=_copy(header.output))
+
+
 def _copy_commit(commit: Commit) -> Commit:
     return replace(
         commit,
         snapshot=_copy(commit.snapshot),
         events=_copy(commit.events),
         commands=_copy(commit.commands),
+        outcome=None if commit.outcome is None else _copy_header(commit.outcome),
     )
 
 
@@ -83,7 +88,7 @@ class MemoryStore:
     # --- executions ----------------------------------------------------------
 
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None:
-        stored = replace(header, input=_copy(header.input), output=_copy(header.output))
+        stored = _copy_header(header)
         commit = _copy_commit(first)
         with self._lock:
             if header.execution_id in self._headers:
@@ -91,39 +96,36 @@ class MemoryStore:
             self._headers[header.execution_id] = stored
             self._commits[header.execution_id] = {commit.seq: commit}
 
+    def _current(self, execution_id: str) -> ExecutionHeader:
+        """The header as the newest commit leaves it (the DynamoDB store reads it so)."""
+        header = self._headers.get(execution_id)
+        commits = self._commits.get(execution_id)
+        if header is None or not commits:
+            raise NotFoundError(f"execution {execution_id} does not exist")
+        newest = commits[max(commits)]
+        if newest.outcome is not None:
+            return replace(_copy_header(newest.outcome), input=_copy(header.input))
+        return replace(_copy_header(header), status=newest.status)
+
     def get_execution(self, execution_id: str) -> ExecutionHeader:
         with self._lock:
-            header = self._headers.get(execution_id)
-            if header is None:
-                raise NotFoundError(f"execution {execution_id} does not exist")
-            return replace(header, input=_copy(header.input), output=_copy(header.output))
-
-    def finish_execution(self, header: ExecutionHeader) -> None:
-        with self._lock:
-            current = self._headers.get(header.execution_id)
-            if current is None:
-                raise NotFoundError(f"execution {header.execution_id} does not exist")
-            self._headers[header.execution_id] = replace(
-                current,
-                status=header.status,
-                stop_time=header.stop_time,
-                output=_copy(header.output),
-                error=header.error,
-                cause=header.cause,
-            )
+            return self._current(execution_id)
 
     def list_executions(
         self, machine: str, status: str | None = None, limit: int = 100
     ) -> list[ExecutionHeader]:
         """Newest first; ``input`` and ``output`` are None, as in the DynamoDB store."""
         with self._lock:
-            found = [
-                h
-                for h in self._headers.values()
-                if h.machine == machine and (status is None or h.status == status)
-            ]
+            current = [self._current(eid) for eid in self._headers]
+        found = [
+            h for h in current if h.machine == machine and (status is None or h.status == status)
+        ]
         found.sort(key=lambda h: (_instant(h.start_time), h.execution_id), reverse=True)
-        return [replace(h, input=None, output=None) for h in found[: max(limit, 0)]]
+        # Summaries, like the index projections: no payloads, no error text.
+        return [
+            replace(h, input=None, output=None, error=None, cause=None)
+            for h in found[: max(limit, 0)]
+        ]
 
     # --- history -------------------------------------------------------------
 
@@ -138,6 +140,12 @@ class MemoryStore:
                     f"commit {commit.seq} of {execution_id} exists already (another writer won)"
                 )
             commits[commit.seq] = stored
+
+    def recent(self, execution_id: str, limit: int) -> list[Commit]:
+        with self._lock:
+            commits = self._commits.get(execution_id, {})
+            seqs = sorted(commits, reverse=True)[: max(1, limit)]
+            return [_copy_commit(commits[seq]) for seq in seqs]
 
     def latest(self, execution_id: str) -> Commit:
         with self._lock:

@@ -1,17 +1,23 @@
-"""The worker: one task message -> run the step function -> send its result event.
+"""The worker: a batch of task messages -> run the steps -> record their results.
 
-At-least-once: if the worker dies after the step's side effect but before
-the message is deleted, the message is delivered again and the step runs
-again with the same ``context.idempotency_key`` (``stepq.idempotency`` or
-Powertools' idempotency utility make a side effect happen once). The
-orchestrator records only the first result for a task.
+At-least-once: if the worker dies after a step's side effect but before the
+message is deleted, the message is delivered again and the step runs again
+with the same ``context.idempotency_key`` (``stepq.idempotency`` makes a
+side effect happen once). Only the first result of a task is recorded.
+
+With an ``Applier`` (the default wherever the worker can reach the store)
+the worker records results itself: it decides them against the execution
+and commits, and runs the tasks that decision schedules inline when it
+hosts them (group commit, see ``applier``). Without one it sends each
+result to the events queue for the orchestrator, one hop and one commit per
+step.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -22,8 +28,19 @@ from stepq.core.failures import DATA_LIMIT_EXCEEDED
 from stepq.core.states.task_state import size_label
 from stepq.invoke import InvocationContext, StepFunction, invoke
 from stepq.runtime import codec
-from stepq.runtime.messages import EVENTS_QUEUE, event_message, parse_task
-from stepq.runtime.ports import AlreadyExistsError, Queues, Store, Timer
+from stepq.runtime.applier import Applier, Inbound, InlineResult, Outbox
+from stepq.runtime.batch import BatchResult
+from stepq.runtime.messages import (
+    EVENTS_QUEUE,
+    MalformedMessageError,
+    TaskMessage,
+    event_message,
+    parse_task,
+    task_queue,
+)
+from stepq.runtime.ports import Queues, Received, Store, Timer
+
+log = logging.getLogger("stepq.worker")
 
 
 class Worker:
@@ -35,6 +52,9 @@ class Worker:
         *,
         client: Any = None,
         deferred_results: Store | None = None,
+        applier: Applier | None = None,
+        serves: Collection[str] | None = None,
+        route: Callable[[str | None], str] = task_queue,
     ) -> None:
         self.functions = functions
         self.queues = queues
@@ -43,10 +63,111 @@ class Worker:
         # With skipped time, a simulated long step does not sleep: its result
         # waits as a durable timer, so timeouts still see the time pass.
         self.deferred_results = deferred_results
+        self.applier = applier
+        # Inline continuation stays within the task queues this worker serves
+        # (None: all), so a step pinned to its own pool never runs elsewhere.
+        self.serves = None if serves is None else frozenset(serves)
+        self.route = route
 
-    def handle(self, body: Any) -> None:
-        message = parse_task(body)
-        command = message.command
+    # --- handling ---------------------------------------------------------------------
+
+    def handle(self, body: Any, *, redelivered: bool = False) -> None:
+        """One message body. Raises MalformedMessageError for poison, else what failed."""
+        received = Received(body, "", "", 2 if redelivered else 1, "")
+        result = self.handle_batch([received], raise_errors=True)
+        if result.dead:
+            raise MalformedMessageError(result.dead[0][1])
+
+    def handle_batch(self, received: list[Received], *, raise_errors: bool = False) -> BatchResult:
+        result = BatchResult()
+        groups: dict[str, list[tuple[Received, Inbound]]] = {}
+        outbox = Outbox()
+        for message in received:
+            try:
+                if message.body is None:
+                    raise MalformedMessageError("the message body is not a JSON object")
+                task = parse_task(message.body)
+            except MalformedMessageError as exc:
+                result.dead.append((message, str(exc)))
+                continue
+            try:
+                if message.receive_count > 1 and self._already_recorded(task):
+                    outcome: ev.Event | Timer | None = None
+                else:
+                    outcome = self._run(task.execution_id, task.command)
+            except Exception:
+                if raise_errors:
+                    raise
+                log.exception("running a step failed", extra={"execution_id": task.execution_id})
+                result.failed.append(message)
+                continue
+            if isinstance(outcome, Timer):
+                outbox.timers.append(outcome)
+                continue
+            # outcome None: recorded before; the applier resends its commit's commands.
+            groups.setdefault(task.execution_id, []).append(
+                (message, Inbound(task.id, outcome, redelivered=message.receive_count > 1))
+            )
+        applied: dict[str, list[Received]] = {}
+        for execution_id, items in groups.items():
+            messages = [m for m, _ in items]
+            try:
+                self._record(execution_id, [i for _, i in items], outbox)
+                applied[execution_id] = messages
+            except MalformedMessageError as exc:
+                result.dead.extend((m, str(exc)) for m in messages)
+            except Exception:
+                if raise_errors:
+                    raise
+                log.exception("recording results failed", extra={"execution_id": execution_id})
+                result.failed.extend(messages)
+        unsent = outbox.flush(
+            self.queues, self.applier.store if self.applier else self.deferred_results
+        )
+        if unsent and raise_errors:
+            raise RuntimeError(f"sending failed for {sorted(unsent)}")
+        for execution_id in unsent:
+            # Committed but not sent: redelivery finds the commits and sends again.
+            result.failed.extend(applied.get(execution_id, []))
+        return result
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _record(self, execution_id: str, inbound: list[Inbound], outbox: Outbox) -> None:
+        if not inbound:
+            return
+        if self.applier is None:
+            for item in inbound:
+                if item.event is not None:
+                    result_id = f"result|{execution_id}|{_task_id(item.event)}"
+                    outbox.add(
+                        EVENTS_QUEUE,
+                        event_message(execution_id, item.event, result_id),
+                        execution_id,
+                    )
+            return
+        self.applier.apply(execution_id, inbound, outbox, runner=self._inline)
+
+    def _already_recorded(self, task: TaskMessage) -> bool:
+        """A redelivered task whose result is committed needs no second run."""
+        if self.applier is None:
+            return False
+        return not self.applier.outstanding(task.execution_id, task.command.task_id)
+
+    def _inline(self, execution_id: str, command: ev.RunTask) -> InlineResult | None:
+        if command.token is not None or command.heartbeat_seconds:
+            return None  # callbacks and heartbeats address a committed task
+        if not command.function_name or command.function_name not in self.functions:
+            return None
+        if self.serves is not None and self.route(command.function_name) not in self.serves:
+            return None
+        outcome = self._run(execution_id, command)
+        if isinstance(outcome, Timer):
+            return InlineResult(timer=outcome)
+        return InlineResult(event=outcome)
+
+    def _run(self, execution_id: str, command: ev.RunTask) -> ev.Event | Timer:
+        """Run the step; its result event, or a timer holding it (skipped time)."""
         request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, command.idempotency_key))
         context = InvocationContext(
             function_name=command.function_name or "",
@@ -56,6 +177,7 @@ class Worker:
             task_token=command.token,
             client=self.client,
         )
+        started = self.clock.now()
         outcome = invoke(
             self.functions,
             command.function_name,
@@ -71,6 +193,14 @@ class Worker:
             now += timedelta(seconds=outcome.delay_seconds)
         result: ev.Event
         if (
+            command.timeout_seconds
+            and (now - started).total_seconds() >= command.timeout_seconds
+            and not outcome.delay_seconds
+        ):
+            # Ran inline past TimeoutSeconds (a queued task has a timeout timer for this).
+            at = started + timedelta(seconds=command.timeout_seconds)
+            result = ev.TaskTimedOut(command.task_id, at)
+        elif (
             not outcome.failed
             and dataflow.payload_size(outcome.output) > dataflow.MAX_PAYLOAD_BYTES
         ):
@@ -82,11 +212,12 @@ class Worker:
             result = ev.TaskFailed(command.task_id, outcome.error, outcome.cause, now)
         else:
             result = ev.TaskSucceeded(command.task_id, outcome.output, now)
-        result_id = f"result|{message.execution_id}|{command.task_id}"
-        outgoing = event_message(message.execution_id, result, result_id)
         if outcome.delay_seconds and self.deferred_results is not None:
-            timer = Timer(result_id, message.execution_id, codec.instant(now) or "", outgoing.body)
-            with contextlib.suppress(AlreadyExistsError):  # a redelivered task: already waiting
-                self.deferred_results.put_timer(timer)
-            return
-        self.queues.send(EVENTS_QUEUE, [outgoing])
+            result_id = f"result|{execution_id}|{command.task_id}"
+            body = event_message(execution_id, result, result_id).body
+            return Timer(result_id, execution_id, codec.instant(now) or "", body)
+        return result
+
+
+def _task_id(event: ev.Event) -> str:
+    return str(getattr(event, "task_id", ""))
