@@ -35,5 +35,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings, orchestrator = _get()
     records = list(SQSEvent(event).records)
     return consume_batch(
-        records, orchestrator.queues, settings.queue_prefix, orchestrator.handle_batch, logger
+        records,
+        orchestrator.queues,
+        settings.queue_prefix,
+        orchestrator.handle_batch,
+        logger,
+        store=orchestrator.store,
     )

@@ -1,4 +1,8 @@
-"""Scheduler Lambda: every minute (EventBridge), fire the durable timers that are due."""
+"""Scheduler Lambda: every minute (EventBridge), fire the durable timers that are due.
+
+Each run also sweeps the dead-letter queues: the execution of a message SQS
+gave up on fails with ``stepq.PoisonMessage`` (``stepq.runtime.poison``).
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,32 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from stepq.clock import SystemClock
-from stepq.runtime.aws import Settings, build
+from stepq.runtime.aws import DEFAULT_TASK_QUEUE, Settings, build
+from stepq.runtime.messages import EVENTS_QUEUE, task_queue
+from stepq.runtime.poison import DeadLetterSweeper
 from stepq.runtime.scheduler import Scheduler
 
 logger = Logger(service="stepq-scheduler")
 BATCH = 100
 RESERVE_MS = 10_000  # stop early enough to finish the batch in hand
-_scheduler: Scheduler | None = None  # built on first use, kept warm
+_runtime: tuple[Scheduler, DeadLetterSweeper] | None = None  # built on first use, kept warm
 
 
-def _get() -> Scheduler:
-    global _scheduler
-    if _scheduler is None:
-        store, queues, _ = build(Settings.from_env())
-        _scheduler = Scheduler(store, queues, SystemClock())
-    return _scheduler
+def _get() -> tuple[Scheduler, DeadLetterSweeper]:
+    global _runtime
+    if _runtime is None:
+        settings = Settings.from_env()
+        store, queues, _ = build(settings)
+        clock = SystemClock()
+        names = [EVENTS_QUEUE, DEFAULT_TASK_QUEUE]
+        names += [task_queue(f) for f in settings.task_queues or ()]
+        _runtime = Scheduler(store, queues, clock), DeadLetterSweeper(store, queues, clock, names)
+    return _runtime
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    scheduler = _get()
+    scheduler, sweeper = _get()
     fired = ticks = 0
     while True:  # a backlog (the scheduler was down) drains in one run, time allowing
         count = scheduler.tick(limit=BATCH)
@@ -33,5 +43,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         ticks += 1
         if count < BATCH or context.get_remaining_time_in_millis() < RESERVE_MS:
             break
-    logger.info("scheduler tick", fired=fired, ticks=ticks)
-    return {"fired": fired, "ticks": ticks}
+    poisoned = sweeper.sweep()
+    logger.info("scheduler tick", fired=fired, ticks=ticks, poisoned=poisoned)
+    return {"fired": fired, "ticks": ticks, "poisoned": poisoned}

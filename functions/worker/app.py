@@ -67,4 +67,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:  # misconfigured: every record stays queued (then its DLQ)
         logger.exception("the worker could not start")
         return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in records]}
-    return consume_batch(records, worker.queues, settings.queue_prefix, worker.handle_batch, logger)
+    store = worker.applier.store if worker.applier else None
+    return consume_batch(
+        records, worker.queues, settings.queue_prefix, worker.handle_batch, logger, store=store
+    )

@@ -47,6 +47,9 @@ class InvocationContext:
     # stepq's callback client (send_task_success/failure), where the host provides one.
     client: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Where the host offers it: call during a long step to say it is alive
+    # (SendTaskHeartbeat for this task; it moves the HeartbeatSeconds deadline).
+    heartbeat: Callable[[], None] | None = None
 
 
 class SimulatedDelay(Exception):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from types import SimpleNamespace
 
 import pytest
@@ -28,6 +27,7 @@ from stepq.bench.meter import (
     update_changes,
     write_units,
 )
+from stepq.runtime import commit_dictionary
 
 
 def test_item_size_counts_names_and_values() -> None:
@@ -95,9 +95,9 @@ def test_indexes_of_reads_projection_kinds() -> None:
 
 
 def _commit(events: list[dict[str, str]], compress: bool) -> dict[str, dict[str, object]]:
-    text = json.dumps(events)
-    value = {"B": zlib.compress(text.encode())} if compress else {"S": text}
-    return {"pk": {"S": "EX#x"}, "sk": {"S": "C#0000000002"}, "events": value}
+    text = json.dumps({"events": events})
+    value = {"B": commit_dictionary.compress(text.encode())} if compress else {"S": text}
+    return {"pk": {"S": "EX#x"}, "sk": {"S": "C#0000000002"}, "body": value}
 
 
 @pytest.mark.parametrize("compress", [False, True])

@@ -288,10 +288,10 @@ def test_scheduler_fires_due_timers_once(env: Env, sqs: Any) -> None:
     )
     app = _load("scheduler")
 
-    assert app.handler(SCHEDULED_EVENT, FakeContext()) == {"fired": 1, "ticks": 1}
+    assert app.handler(SCHEDULED_EVENT, FakeContext()) == {"fired": 1, "ticks": 1, "poisoned": 0}
     (sent,) = _drain(sqs, "events")
     assert json.loads(sent["Body"])["id"] == "timer|e|1"
-    assert app.handler(SCHEDULED_EVENT, FakeContext()) == {"fired": 0, "ticks": 1}
+    assert app.handler(SCHEDULED_EVENT, FakeContext()) == {"fired": 0, "ticks": 1, "poisoned": 0}
 
 
 # --- wiring (no AWS calls) --------------------------------------------------------

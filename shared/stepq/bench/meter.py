@@ -183,7 +183,7 @@ def indexes_of(description: dict[str, Any]) -> tuple[tuple[str, ...], list[Index
 def commit_events(item: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The history events a stored commit item holds ([] for any other item)."""
     value = item.get("body")
-    if value is None:
+    if value is None or not item.get("sk", {}).get("S", "").startswith("C#"):
         return []
     try:
         raw = commit_dictionary.decompress(value["B"]) if "B" in value else value["S"].encode()

@@ -80,9 +80,13 @@ class CallbackReceived:
 
 @dataclass(frozen=True, slots=True)
 class StopRequested:
+    """StopExecution (ABORTED); with ``fail`` the host ends it FAILED instead
+    (a message of the execution could not be processed: a poison message)."""
+
     at: datetime
     error: str | None = None
     cause: str | None = None
+    fail: bool = False
 
 
 Event = (

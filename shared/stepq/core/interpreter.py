@@ -402,7 +402,7 @@ class Run:
         elif isinstance(event, TimerFired):
             self.timer_fired(event.timer_id)
         elif isinstance(event, StopRequested):
-            self.finish(ABORTED, error=event.error, cause=event.cause)
+            self.finish(FAILED if event.fail else ABORTED, error=event.error, cause=event.cause)
         self.drain()
 
     def start(self, event: StartExecution) -> None:

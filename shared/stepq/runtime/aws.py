@@ -41,10 +41,12 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from stepq.clock import Clock, SystemClock
 from stepq.errors import StepqError
 from stepq.runtime.batch import BatchResult
 from stepq.runtime.messages import task_queue
 from stepq.runtime.orchestrator import RuntimeConfig
+from stepq.runtime.poison import fail_owners
 from stepq.runtime.ports import Blobs, Queues, Received, Store
 from stepq.runtime.queue_messages import ID_ATTRIBUTE, ClaimCheckError, parse_body
 
@@ -212,6 +214,8 @@ def consume_batch(
     prefix: str,
     handle_batch: Callable[[list[Received]], BatchResult],
     logger: Any = None,
+    clock: Clock | None = None,
+    store: Store | None = None,
 ) -> dict[str, Any]:
     """Handle a Lambda SQS batch whole; returns the partial batch response.
 
@@ -261,6 +265,12 @@ def consume_batch(
                     logger.exception("dead-lettering failed; left for retry")
                 failures.append(record_id[id(message)])
         failures.extend(record_id[id(r)] for r in result.failed)
+        if result.dead and store is not None:
+            try:  # their executions fail (the scheduler's sweep would find them later)
+                fail_owners(store, queues, name, result.dead, clock or SystemClock())
+            except Exception:
+                if logger is not None:
+                    logger.exception("failing the executions of dead messages failed")
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
 
 

@@ -36,6 +36,10 @@ class Client:
         message = self._orchestrator.callback_message(token, error=error, cause=cause, failed=True)
         self._queues.send(EVENTS_QUEUE, [message])
 
+    def send_task_heartbeat(self, token: str) -> None:
+        """SendTaskHeartbeat: the task holding ``token`` is alive (HeartbeatSeconds)."""
+        self._queues.send(EVENTS_QUEUE, [self._orchestrator.heartbeat_message(token)])
+
     def stop_execution(
         self, execution_id: str, error: str | None = None, cause: str | None = None
     ) -> None:

@@ -21,11 +21,13 @@ from stepq.invoke import StepFunction
 from stepq.runtime.client import Client
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator, RuntimeConfig
-from stepq.runtime.ports import ExecutionHeader, NotFoundError
+from stepq.runtime.poison import DeadLetterSweeper, fail_owners
+from stepq.runtime.ports import ExecutionHeader, NotFoundError, Received
 from stepq.runtime.pump import Pump
 from stepq.runtime.scheduler import Scheduler
 
 TABLE = "stepq"
+SWEEP_SECONDS = 5.0  # dead-letter queues: executions of poison messages fail
 _DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -49,34 +51,52 @@ class EmbeddedRuntime:
         worker_commits: bool = True,
         on_client: Any = None,
         inline_steps: int | None = None,
+        backend: str = "moto",
     ) -> None:
-        """``worker_commits=False`` sends every result through the orchestrator
+        """``backend="moto"`` (the default) is moto in-process behind boto3;
+        ``"memory"`` uses ``MemoryStore``/``MemoryQueues``, the in-process
+        fakes that pass the same contract suites as DynamoDB and SQS, without
+        the per-request cost of botocore and moto (for speed: tests, load).
+        ``worker_commits=False`` sends every result through the orchestrator
         (one hop and commit per step); ``on_client(service, client)`` sees each
         boto3 client before use (the cost benchmark registers its meter there)."""
-        import boto3
-        from moto import mock_aws
-
-        from stepq.runtime.queues_sqs import SqsQueues
-        from stepq.runtime.store_dynamodb import DynamoDBStore, create_table
-
-        self._saved_env = {k: os.environ.get(k) for k in _DUMMY_ENV}
-        os.environ.update(_DUMMY_ENV)  # moto needs some credentials; these reach nothing
-        self._mock = mock_aws()
-        self._mock.start()
+        if backend not in ("moto", "memory"):
+            raise ValueError(f"backend must be 'moto' or 'memory', not {backend!r}")
+        self.backend = backend
         self.skip_time = skip_time
         self.clock: Clock = clock or (ManualClock() if skip_time else SystemClock())
-        # moto checks a condition and writes without a lock; serialise the calls
-        # so conditional writes are atomic here as they are in DynamoDB.
-        raw_dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        if on_client is not None:
-            on_client("dynamodb", raw_dynamodb)
-            on_client("sqs", sqs)
-        dynamodb = SerializedClient(raw_dynamodb)
-        self._sqs = sqs
-        create_table(dynamodb, TABLE)
-        self.store = DynamoDBStore(TABLE, client=dynamodb)
-        self.queues = SqsQueues(client=sqs, prefix="stepq")
+        self._mock: Any = None
+        self._sqs: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        if backend == "memory":
+            from stepq.runtime.queues_memory import MemoryQueues
+            from stepq.runtime.store_memory import MemoryStore
+
+            self.store: Any = MemoryStore(clock=self.clock)
+            self.queues: Any = MemoryQueues(clock=self.clock)
+        else:
+            import boto3
+            from moto import mock_aws
+
+            from stepq.runtime.queues_sqs import SqsQueues
+            from stepq.runtime.store_dynamodb import DynamoDBStore, create_table
+
+            self._saved_env = {k: os.environ.get(k) for k in _DUMMY_ENV}
+            os.environ.update(_DUMMY_ENV)  # moto needs some credentials; these reach nothing
+            self._mock = mock_aws()
+            self._mock.start()
+            raw_dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            if on_client is not None:
+                on_client("dynamodb", raw_dynamodb)
+                on_client("sqs", sqs)
+            # moto checks a condition and writes without a lock; serialise the calls
+            # so conditional writes are atomic here as they are in DynamoDB.
+            dynamodb = SerializedClient(raw_dynamodb)
+            self._sqs = sqs
+            create_table(dynamodb, TABLE)
+            self.store = DynamoDBStore(TABLE, client=dynamodb)
+            self.queues = SqsQueues(client=sqs, prefix="stepq")
         self.functions = dict(functions)
         self.task_queues = sorted(
             {task_queue(name) for name in self.functions} | {task_queue(None)}
@@ -90,12 +110,18 @@ class EmbeddedRuntime:
         self.client = Client(self.orchestrator, self.queues)
         self.worker = _worker(self, worker_commits)
         self.scheduler = Scheduler(self.store, self.queues, self.clock)
+        self.sweeper = DeadLetterSweeper(
+            self.store, self.queues, self.clock, [EVENTS_QUEUE, *self.task_queues]
+        )
         self.pumps = [
-            Pump(self.queues, [EVENTS_QUEUE], self.orchestrator.handle_batch),
-            Pump(self.queues, self.task_queues, self.worker.handle_batch),
+            Pump(self.queues, [EVENTS_QUEUE], self.orchestrator.handle_batch, on_dead=self._dead),
+            Pump(self.queues, self.task_queues, self.worker.handle_batch, on_dead=self._dead),
         ]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def _dead(self, queue: str, dead: list[tuple[Received, str]]) -> None:
+        fail_owners(self.store, self.queues, queue, dead, self.clock)
 
     def _route(self, function_name: str | None) -> str:
         name = task_queue(function_name)
@@ -128,7 +154,8 @@ class EmbeddedRuntime:
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
-        self._mock.stop()
+        if self._mock is not None:
+            self._mock.stop()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -187,8 +214,12 @@ class EmbeddedRuntime:
     # --- the scheduler loop ---------------------------------------------------
 
     def _schedule_loop(self) -> None:
+        next_sweep = monotonic() + SWEEP_SECONDS
         while not self._stop.is_set():
             fired = self.scheduler.tick()
+            if monotonic() >= next_sweep:
+                self.sweeper.sweep()
+                next_sweep = monotonic() + SWEEP_SECONDS
             if self.skip_time and not fired and self._idle():
                 due = self.scheduler.next_due()
                 if due is not None and isinstance(self.clock, ManualClock):
@@ -201,6 +232,10 @@ class EmbeddedRuntime:
         if any(pump.busy for pump in self.pumps):
             return False
         for name in [EVENTS_QUEUE, *self.task_queues]:
+            if self._sqs is None:
+                if self.queues.depth(name):
+                    return False
+                continue
             attributes = self._sqs.get_queue_attributes(
                 QueueUrl=self.queues.url(name),
                 AttributeNames=[

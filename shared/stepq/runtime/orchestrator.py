@@ -82,6 +82,24 @@ class Orchestrator:
         )
         return event_message(arn, event, f"callback|{arn}|{task_id}")
 
+    def heartbeat_message(self, token: str) -> Message:
+        """SendTaskHeartbeat as a message for the events queue."""
+        parsed = parse_token(token)
+        if parsed is None:
+            raise MalformedMessageError("not a stepq task token")
+        arn, task_id = parsed
+        return self._heartbeat(arn, task_id, token)
+
+    def task_heartbeat_message(self, execution_id: str, task_id: str) -> Message:
+        """A heartbeat from the worker running the task (no token needed)."""
+        return self._heartbeat(execution_id, task_id, None)
+
+    def _heartbeat(self, arn: str, task_id: str, token: str | None) -> Message:
+        now = self.clock.now()
+        event = ev.TaskHeartbeat(task_id, now, token=token)
+        # Each heartbeat is news: its own id, so it is not dropped as a duplicate.
+        return event_message(arn, event, f"beat|{arn}|{task_id}|{now.isoformat()}")
+
     # --- handling ---------------------------------------------------------------------
 
     def handle(self, body: Any, *, redelivered: bool = False) -> None:

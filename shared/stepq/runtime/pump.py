@@ -36,6 +36,8 @@ class Pump:
     handler: BatchHandler
     wait_seconds: int = 0
     batch: int = 10
+    # Told what was dead-lettered (stepq.runtime.poison fails those executions).
+    on_dead: Callable[[str, list[tuple[Received, str]]], None] | None = None
     stats: PumpStats = field(default_factory=PumpStats)
     busy: bool = False
 
@@ -55,6 +57,11 @@ class Pump:
                 result = BatchResult(failed=list(received))
             for message, reason in result.dead:
                 self.queues.dead_letter(name, message, reason)
+            if result.dead and self.on_dead is not None:
+                try:
+                    self.on_dead(name, result.dead)
+                except Exception:  # the sweeper finds them later
+                    log.exception("failing the owners of dead messages failed")
             done = [m.receipt for m in result.handled(received)]
             self.stats.handled += len(done)
             self.stats.dead_lettered += len(result.dead)

@@ -15,6 +15,7 @@ from stepq.clock import SystemClock
 from stepq.runtime.aws import Settings, build, make_client, runtime_config
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator
+from stepq.runtime.poison import DeadLetterSweeper, fail_owners
 from stepq.runtime.pump import Pump
 from stepq.runtime.scheduler import Scheduler
 
@@ -47,8 +48,11 @@ def serve(
     store, queues, _ = build(settings)
     if role == "scheduler":
         scheduler = Scheduler(store, queues, clock)
+        names = [EVENTS_QUEUE, task_queue(None), *(task_queue(f) for f in functions)]
+        sweeper = DeadLetterSweeper(store, queues, clock, names)
         while not stop.is_set():
             scheduler.tick()
+            sweeper.sweep()
             stop.wait(interval)
         return
     orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
@@ -73,7 +77,13 @@ def serve(
     # another, every empty queue would hold the others up for wait_seconds.
     threads = [
         threading.Thread(
-            target=Pump(queues, [name], handle, wait_seconds=wait_seconds).run,
+            target=Pump(
+                queues,
+                [name],
+                handle,
+                wait_seconds=wait_seconds,
+                on_dead=lambda queue, dead: fail_owners(store, queues, queue, dead, clock),
+            ).run,
             args=(stop,),
             name=f"stepq-{name}",
             daemon=True,

@@ -166,6 +166,18 @@ class Worker:
             return InlineResult(timer=outcome)
         return InlineResult(event=outcome)
 
+    def _heartbeat_for(self, execution_id: str, command: ev.RunTask) -> Callable[[], None] | None:
+        if not command.heartbeat_seconds:
+            return None
+
+        def beat() -> None:
+            now = self.clock.now()
+            event = ev.TaskHeartbeat(command.task_id, now, token=command.token)
+            message_id = f"beat|{execution_id}|{command.task_id}|{now.isoformat()}"
+            self.queues.send(EVENTS_QUEUE, [event_message(execution_id, event, message_id)])
+
+        return beat
+
     def _run(self, execution_id: str, command: ev.RunTask) -> ev.Event | Timer:
         """Run the step; its result event, or a timer holding it (skipped time)."""
         request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, command.idempotency_key))
@@ -176,6 +188,7 @@ class Worker:
             attempt=command.attempt,
             task_token=command.token,
             client=self.client,
+            heartbeat=self._heartbeat_for(execution_id, command),
         )
         started = self.clock.now()
         outcome = invoke(

@@ -1,0 +1,237 @@
+"""The runtime's own paths: group commit, batches, stale timers, heartbeats, poison.
+
+Stepped single-threaded (``run_until_idle`` or one pump poll at a time) so
+each assertion sees exactly what one step did. Most run on the in-memory
+fakes (``backend="memory"``, the same contract as DynamoDB and SQS); the
+group commit also runs on moto.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from stepq.runtime.messages import EVENTS_QUEUE
+from stepq.runtime.poison import POISON_ERROR
+
+LAMBDA = "arn:aws:lambda:us-east-1:111111111111:function:"
+
+
+def chain(*names: str, **extra: Any) -> dict[str, Any]:
+    states: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        state: dict[str, Any] = {"Type": "Task", "Resource": LAMBDA + name, **extra}
+        state.update({"Next": names[i + 1]} if i + 1 < len(names) else {"End": True})
+        states[name] = state
+    return {"StartAt": names[0], "States": states}
+
+
+def counting(calls: list[str], name: str):
+    def step(event: Any, context: Any) -> Any:
+        calls.append(name)
+        return {**event, name: True}
+
+    return step
+
+
+def commits(runtime, arn: str) -> list[Any]:
+    return list(reversed(runtime.store.recent(arn, 1000)))
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_worker_runs_a_chain_inline_and_commits_once(embedded, backend: str) -> None:
+    calls: list[str] = []
+    names = ["a", "b", "c", "d"]
+    runtime = embedded({n: counting(calls, n) for n in names}, backend=backend)
+    runtime.deploy("sm", chain(*names))
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, tasks_pump = runtime.pumps
+    events_pump.poll_once()  # the start: commit 1, task "a" sent
+    assert tasks_pump.poll_once() == 1  # one message: all four steps run
+    assert calls == names
+    header = runtime.store.get_execution(arn)
+    assert header.status == "SUCCEEDED"
+    assert header.output == {n: True for n in names}
+    assert [c.seq for c in commits(runtime, arn)] == [1, 2]  # start, then everything else
+    assert commits(runtime, arn)[-1].outcome is not None
+    assert events_pump.poll_once() == 0  # no result travelled through the events queue
+
+
+def test_inline_budget_zero_commits_every_step(embedded) -> None:
+    calls: list[str] = []
+    names = ["a", "b", "c"]
+    runtime = embedded({n: counting(calls, n) for n in names}, backend="memory", inline_steps=0)
+    runtime.deploy("sm", chain(*names))
+    arn = runtime.start("sm", {}, "e1")
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+    assert calls == names
+    assert [c.seq for c in commits(runtime, arn)] == [1, 2, 3, 4]
+
+
+def test_callback_tasks_are_never_run_inline(embedded) -> None:
+    tokens: list[str] = []
+
+    def ask(event: Any, context: Any) -> None:
+        tokens.append(event["token"])
+
+    definition = {
+        "StartAt": "First",
+        "States": {
+            "First": {"Type": "Task", "Resource": LAMBDA + "first", "Next": "Ask"},
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": "ask", "Payload": {"token.$": "$$.Task.Token"}},
+                "End": True,
+            },
+        },
+    }
+    runtime = embedded({"first": lambda e, c: {"x": 1}, "ask": ask}, backend="memory")
+    runtime.deploy("sm", definition)
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, tasks_pump = runtime.pumps
+    events_pump.poll_once()
+    tasks_pump.poll_once()  # runs "first", commits, sends "ask" by queue
+    assert tokens == []
+    tasks_pump.poll_once()
+    assert len(tokens) == 1
+    # The token names a committed task: the callback resumes the execution.
+    runtime.client.send_task_success(tokens[0], {"ok": True})
+    runtime.run_until_idle()
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.output) == ("SUCCEEDED", {"ok": True})
+
+
+def test_a_forged_token_does_not_resume(embedded) -> None:
+    tokens: list[str] = []
+    definition = {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": "ask", "Payload": {"token.$": "$$.Task.Token"}},
+                "End": True,
+            }
+        },
+    }
+    runtime = embedded({"ask": lambda e, c: tokens.append(e["token"])}, backend="memory")
+    runtime.deploy("sm", definition)
+    arn = runtime.start("sm", {}, "e1")
+    runtime.run_until_idle(fire_timers=False)
+    payload, signature = tokens[0].rsplit(".", 1)
+    forged = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    runtime.client.send_task_success(forged, {"forged": True})
+    runtime.run_until_idle(fire_timers=False)
+    assert runtime.store.get_execution(arn).status == "RUNNING"
+    runtime.client.send_task_success(tokens[0], {"real": True})
+    runtime.run_until_idle(fire_timers=False)
+    assert runtime.store.get_execution(arn).output == {"real": True}
+
+
+def test_one_batch_of_two_results_is_one_commit(embedded) -> None:
+    def branch(n: str) -> dict[str, Any]:
+        return {"StartAt": n, "States": {n: {"Type": "Task", "Resource": LAMBDA + n, "End": True}}}
+
+    definition = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Parallel", "Branches": [branch("a"), branch("a2")], "End": True}},
+    }
+    # Both branches call functions on one queue, so one receive holds both tasks.
+    runtime = embedded({"a": lambda e, c: "A", "a2": lambda e, c: "B"}, backend="memory")
+    runtime.deploy("sm", definition)
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, tasks_pump = runtime.pumps
+    events_pump.poll_once()
+    while tasks_pump.poll_once():
+        pass
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.output) == ("SUCCEEDED", ["A", "B"])
+    assert len(commits(runtime, arn)) <= 3
+
+
+def test_a_finished_task_deletes_its_durable_timeout_timer(embedded) -> None:
+    runtime = embedded({"a": lambda e, c: 1}, backend="memory", skip_time=True)
+    runtime.deploy("sm", chain("a", TimeoutSeconds=3600))
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, tasks_pump = runtime.pumps
+    events_pump.poll_once()
+    far = "9999-01-01T00:00:00+00:00"
+    (timer,) = runtime.store.due_timers(far)
+    assert timer.timer_id.startswith(f"timeout|{arn}|")
+    tasks_pump.poll_once()
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+    assert runtime.store.due_timers(far) == []  # deleted, not left to fire stale
+
+
+def test_heartbeats_move_the_deadline_then_silence_fails_the_task(embedded) -> None:
+    runtime = embedded({"slow": lambda e, c: 1}, backend="memory", skip_time=True)
+    runtime.deploy("sm", chain("slow", HeartbeatSeconds=10, TimeoutSeconds=1000))
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, _ = runtime.pumps
+    events_pump.poll_once()  # dispatched; the worker never runs it here
+    (task_id,) = _outstanding(runtime, arn)
+    started = runtime.clock.now()
+
+    runtime.clock.set(started + timedelta(seconds=8))
+    runtime.queues.send(EVENTS_QUEUE, [runtime.orchestrator.task_heartbeat_message(arn, task_id)])
+    events_pump.poll_once()
+    runtime.clock.set(started + timedelta(seconds=12))  # the first deadline has passed
+    runtime.scheduler.tick()
+    events_pump.poll_once()
+    assert runtime.store.get_execution(arn).status == "RUNNING"  # the heartbeat moved it
+
+    runtime.clock.set(started + timedelta(seconds=19))  # 8 + 10 < 19: silence
+    runtime.scheduler.tick()
+    events_pump.poll_once()
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.error) == ("FAILED", "States.HeartbeatTimeout")
+
+
+def _outstanding(runtime, arn: str) -> list[str]:
+    from stepq.runtime import codec
+
+    state = codec.decode_state(runtime.store.latest(arn).snapshot["state"])
+    return list(state.tasks)
+
+
+def test_a_malformed_task_message_fails_its_execution(embedded) -> None:
+    runtime = embedded({"a": lambda e, c: 1}, backend="memory")
+    runtime.deploy("sm", chain("a"))
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, tasks_pump = runtime.pumps
+    events_pump.poll_once()
+    bad = {"v": 1, "id": "task|broken", "execution_id": arn, "command": {"type": "Nonsense"}}
+    queue = runtime.task_queues[0]
+    runtime.queues.receive(queue, 10)  # the real task is taken away (in flight)
+    from stepq.runtime.ports import Message
+
+    runtime.queues.send(queue, [Message("task|broken", bad)])
+    tasks_pump.poll_once()
+    (dead,) = runtime.queues.peek(queue + "-dlq")
+    assert "not a valid command" in dead[1]["stepq-reason"]
+    events_pump.poll_once()
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.error) == ("FAILED", POISON_ERROR)
+    assert queue in (header.cause or "")
+
+
+def test_the_sweeper_fails_executions_of_messages_sqs_gave_up_on(embedded) -> None:
+    runtime = embedded({"a": lambda e, c: 1}, backend="memory")
+    runtime.deploy("sm", chain("a"))
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, _ = runtime.pumps
+    events_pump.poll_once()
+    queue = runtime.task_queues[0]
+    (task,) = runtime.queues.receive(queue, 10)
+    from stepq.runtime.ports import Message
+
+    # What SQS does after maxReceiveCount: the message moves to the DLQ, no reason.
+    runtime.queues.send(queue + "-dlq", [Message(task.message_id, task.body)])
+    assert runtime.sweeper.sweep() == 1
+    events_pump.poll_once()
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.error) == ("FAILED", POISON_ERROR)
+    assert runtime.sweeper.sweep() == 0  # failed already: nothing more to do
