@@ -36,6 +36,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from stepq.clock import Clock, monotonic
 from stepq.core import events as ev
@@ -45,6 +46,7 @@ from stepq.core.interpreter import decide
 from stepq.core.machine import Machine
 from stepq.errors import DefinitionError
 from stepq.runtime import codec
+from stepq.runtime.batch import BatchResult
 from stepq.runtime.messages import (
     EVENTS_QUEUE,
     MalformedMessageError,
@@ -60,6 +62,7 @@ from stepq.runtime.ports import (
     Message,
     NotFoundError,
     Queues,
+    Received,
     Store,
     Timer,
 )
@@ -507,3 +510,55 @@ class Applier:
 def cause_digest(message_id: str) -> str:
     """A short stand-in for a message id in commits (ids embed the execution ARN)."""
     return hashlib.blake2b(message_id.encode(), digest_size=9).hexdigest()
+
+
+Groups = dict[str, list[tuple[Received, Inbound]]]
+
+
+def record_groups(
+    result: BatchResult,
+    groups: Groups,
+    record: Callable[[str, list[Inbound], Outbox], None],
+    queues: Queues,
+    store: Store | None,
+    *,
+    outbox: Outbox | None = None,
+    raise_errors: bool = False,
+) -> BatchResult:
+    """Record each execution's inbound events, then send what they decided.
+
+    One execution failing leaves only its own messages for redelivery; a
+    message that can never be processed is dead-lettered with its reason;
+    an execution whose sends failed after its commit is redelivered too (its
+    commit's commands are then re-sent).
+    """
+    outbox = outbox or Outbox()
+    applied: dict[str, list[Received]] = {}
+    for execution_id, items in groups.items():
+        messages = [m for m, _ in items]
+        try:
+            record(execution_id, [i for _, i in items], outbox)
+            applied[execution_id] = messages
+        except MalformedMessageError as exc:
+            result.dead.extend((m, str(exc)) for m in messages)
+        except Exception:
+            if raise_errors:
+                raise
+            log.exception("recording events failed", extra={"execution_id": execution_id})
+            result.failed.extend(messages)
+    unsent = outbox.flush(queues, store)
+    if unsent and raise_errors:
+        raise RuntimeError(f"sending failed for {sorted(unsent)}")
+    for execution_id in unsent:
+        result.failed.extend(applied.get(execution_id, []))
+    return result
+
+
+def handle_one(
+    handle_batch: Callable[..., BatchResult], body: Any, *, redelivered: bool = False
+) -> None:
+    """One message body through a batch handler; MalformedMessageError for poison."""
+    received = Received(body, "", "", 2 if redelivered else 1, "")
+    result = handle_batch([received], raise_errors=True)
+    if result.dead:
+        raise MalformedMessageError(result.dead[0][1])

@@ -16,7 +16,7 @@ from stepq.clock import Clock
 from stepq.core import events as ev
 from stepq.core.interpreter import parse_token
 from stepq.errors import StepqError
-from stepq.runtime.applier import Applier, Inbound, Outbox, RuntimeConfig
+from stepq.runtime.applier import Applier, Inbound, Outbox, RuntimeConfig, handle_one, record_groups
 from stepq.runtime.batch import BatchResult
 from stepq.runtime.messages import (
     MalformedMessageError,
@@ -104,10 +104,7 @@ class Orchestrator:
 
     def handle(self, body: Any, *, redelivered: bool = False) -> None:
         """One message body. Raises MalformedMessageError for poison, else what failed."""
-        received = Received(body, "", "", 2 if redelivered else 1, "")
-        result = self.handle_batch([received], raise_errors=True)
-        if result.dead:
-            raise MalformedMessageError(result.dead[0][1])
+        handle_one(self.handle_batch, body, redelivered=redelivered)
 
     def handle_batch(self, received: list[Received], *, raise_errors: bool = False) -> BatchResult:
         result = BatchResult()
@@ -130,23 +127,12 @@ class Orchestrator:
             )
             groups.setdefault(parsed.execution_id, []).append((message, inbound))
         outbox = Outbox()
-        applied: dict[str, list[Received]] = {}
-        for execution_id, items in groups.items():
-            messages = [m for m, _ in items]
-            try:
-                self.applier.apply(execution_id, [i for _, i in items], outbox)
-                applied[execution_id] = messages
-            except MalformedMessageError as exc:
-                result.dead.extend((m, str(exc)) for m in messages)
-            except Exception:
-                if raise_errors:
-                    raise
-                log.exception("applying events failed", extra={"execution_id": execution_id})
-                result.failed.extend(messages)
-        unsent = outbox.flush(self.queues, self.store)
-        if unsent and raise_errors:
-            raise RuntimeError(f"sending failed for {sorted(unsent)}")
-        for execution_id in unsent:
-            # Committed but not sent: redelivery finds the commits and sends again.
-            result.failed.extend(applied.get(execution_id, []))
-        return result
+        return record_groups(
+            result,
+            groups,
+            lambda eid, inbound, box: self.applier.apply(eid, inbound, box),
+            self.queues,
+            self.store,
+            outbox=outbox,
+            raise_errors=raise_errors,
+        )

@@ -28,7 +28,14 @@ from stepq.core.failures import DATA_LIMIT_EXCEEDED
 from stepq.core.states.task_state import size_label
 from stepq.invoke import InvocationContext, StepFunction, invoke
 from stepq.runtime import codec
-from stepq.runtime.applier import Applier, Inbound, InlineResult, Outbox
+from stepq.runtime.applier import (
+    Applier,
+    Inbound,
+    InlineResult,
+    Outbox,
+    handle_one,
+    record_groups,
+)
 from stepq.runtime.batch import BatchResult
 from stepq.runtime.messages import (
     EVENTS_QUEUE,
@@ -73,10 +80,7 @@ class Worker:
 
     def handle(self, body: Any, *, redelivered: bool = False) -> None:
         """One message body. Raises MalformedMessageError for poison, else what failed."""
-        received = Received(body, "", "", 2 if redelivered else 1, "")
-        result = self.handle_batch([received], raise_errors=True)
-        if result.dead:
-            raise MalformedMessageError(result.dead[0][1])
+        handle_one(self.handle_batch, body, redelivered=redelivered)
 
     def handle_batch(self, received: list[Received], *, raise_errors: bool = False) -> BatchResult:
         result = BatchResult()
@@ -108,28 +112,16 @@ class Worker:
             groups.setdefault(task.execution_id, []).append(
                 (message, Inbound(task.id, outcome, redelivered=message.receive_count > 1))
             )
-        applied: dict[str, list[Received]] = {}
-        for execution_id, items in groups.items():
-            messages = [m for m, _ in items]
-            try:
-                self._record(execution_id, [i for _, i in items], outbox)
-                applied[execution_id] = messages
-            except MalformedMessageError as exc:
-                result.dead.extend((m, str(exc)) for m in messages)
-            except Exception:
-                if raise_errors:
-                    raise
-                log.exception("recording results failed", extra={"execution_id": execution_id})
-                result.failed.extend(messages)
-        unsent = outbox.flush(
-            self.queues, self.applier.store if self.applier else self.deferred_results
+        store = self.applier.store if self.applier else self.deferred_results
+        return record_groups(
+            result,
+            groups,
+            self._record,
+            self.queues,
+            store,
+            outbox=outbox,
+            raise_errors=raise_errors,
         )
-        if unsent and raise_errors:
-            raise RuntimeError(f"sending failed for {sorted(unsent)}")
-        for execution_id in unsent:
-            # Committed but not sent: redelivery finds the commits and sends again.
-            result.failed.extend(applied.get(execution_id, []))
-        return result
 
     # --- internals ----------------------------------------------------------------------
 
