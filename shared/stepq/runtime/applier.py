@@ -357,15 +357,7 @@ class Applier:
             if ran.timer is not None:  # a simulated long step: its result waits as a timer
                 outbox.timers.append(ran.timer)
                 if command.timeout_seconds:  # and may be overtaken by its timeout
-                    now = self.clock.now()
-                    self._later(
-                        outbox,
-                        execution_id,
-                        f"timeout|{execution_id}|{command.task_id}",
-                        ev.TaskTimedOut(command.task_id, now),
-                        now,
-                        command.timeout_seconds,
-                    )
+                    self._task_timeout(outbox, execution_id, command, self.clock.now())
                 continue
             assert ran.event is not None
             state, decision = decide(machine, state, ran.event, in_place=True)
@@ -397,14 +389,7 @@ class Applier:
                     execution_id,
                 )
                 if command.timeout_seconds:
-                    self._later(
-                        outbox,
-                        execution_id,
-                        f"timeout|{execution_id}|{command.task_id}",
-                        ev.TaskTimedOut(command.task_id, now),
-                        now,
-                        command.timeout_seconds,
-                    )
+                    self._task_timeout(outbox, execution_id, command, now)
                 if command.heartbeat_seconds:
                     self._later(
                         outbox,
@@ -438,6 +423,19 @@ class Applier:
                 )
             # FinishExecution: the final commit carries the outcome; CancelTask:
             # the late result is dropped as stale.
+
+    def _task_timeout(
+        self, outbox: Outbox, execution_id: str, command: ev.RunTask, now: datetime
+    ) -> None:
+        """The TaskTimedOut a task's TimeoutSeconds delivers unless its result comes first."""
+        self._later(
+            outbox,
+            execution_id,
+            f"timeout|{execution_id}|{command.task_id}",
+            ev.TaskTimedOut(command.task_id, now),
+            now,
+            command.timeout_seconds or 0,
+        )
 
     def _durable(self, seconds: float) -> bool:
         return not (self.config.sqs_delays and seconds <= self.config.max_sqs_delay)
