@@ -5,15 +5,27 @@ carries the same ``context.idempotency_key``. ``idempotent_step`` records the
 first successful result under that key (one conditional write) and answers a
 repeated delivery with the stored result, without running the body again::
 
-    persistence = dynamodb_persistence("stepq-idempotency")
+    persistence = stepq_table_persistence()  # the stepq table, named by STEPQ_TABLE
 
     @idempotent_step(persistence)
     def charge(event, context):
         return payments.charge(event["order"])  # runs once per task attempt
 
-The record is keyed on the key alone, never on the event. Powertools' table:
-partition key ``id`` (S), TTL attribute ``expiration`` (N, epoch seconds);
-``create_idempotency_table`` makes one. See docs/IDEMPOTENCY.md.
+The record is keyed on the key alone, never on the event. By default records
+live in the stepq table itself (single-table design), as items::
+
+    pk = IDEMPOTENCY#<key_prefix>    sk = <key_prefix>#<md5 of the key as JSON>
+
+with the table's TTL attribute ``expires_at`` (epoch seconds) as Powertools'
+expiry. ``key_prefix`` is the step's ``module.qualname`` unless given, so one
+step's records form one item collection. No other stepq item has a ``pk``
+starting ``IDEMPOTENCY#`` (``SM#``, ``EX#``, ``TM#``, ``IK#``), and the
+records carry no index attributes, so they never show in a listing.
+
+The alternative, for very high write rates of one step: Powertools' own
+table (partition key ``id`` (S), TTL attribute ``expiration`` (N)), through
+``dynamodb_persistence``; ``create_idempotency_table`` makes one. See
+docs/IDEMPOTENCY.md.
 
 Powertools (and boto3 with it) is imported on first use only, so importing
 this module costs nothing where the ``aws`` extra is not installed.
@@ -24,6 +36,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -41,15 +54,26 @@ if TYPE_CHECKING:
 __all__ = [
     "EXPIRY_ATTRIBUTE",
     "KEY_ATTRIBUTE",
+    "PARTITION_PREFIX",
+    "TABLE_ENVIRONMENT_VARIABLE",
     "MissingIdempotencyKeyError",
+    "MissingTableNameError",
     "create_idempotency_table",
     "dynamodb_persistence",
     "idempotent_step",
+    "stepq_table_persistence",
 ]
 
-# Powertools' DynamoDBPersistenceLayer defaults (key_attr, expiry_attr).
+# Powertools' own table (dynamodb_persistence): its DynamoDBPersistenceLayer
+# defaults (key_attr, expiry_attr).
 KEY_ATTRIBUTE = "id"
 EXPIRY_ATTRIBUTE = "expiration"
+
+# The stepq table (stepq_table_persistence): records are pk = PARTITION_PREFIX +
+# key_prefix, sk = "<key_prefix>#<md5 of the key as JSON>"; TTL on store_dynamodb.TTL_ATTRIBUTE.
+PARTITION_PREFIX = "IDEMPOTENCY#"
+# The stepq table's name in every function of template.yaml (and Settings.table).
+TABLE_ENVIRONMENT_VARIABLE = "STEPQ_TABLE"
 
 # The keyword argument Powertools hashes: a synthetic {"key": ...}, never the event.
 _DATA_ARGUMENT = "stepq_idempotency"
@@ -58,6 +82,10 @@ _RESULT = "result"
 
 class MissingIdempotencyKeyError(StepqError, ValueError):
     """The step was called without a ``context.idempotency_key`` to record its result under."""
+
+
+class MissingTableNameError(StepqError, ValueError):
+    """``stepq_table_persistence`` got no table name and ``STEPQ_TABLE`` is not set."""
 
 
 class _FixedRemainingTime:
@@ -93,7 +121,9 @@ def idempotent_step(
     Powertools' ``IdempotencyAlreadyInProgressError``; 0 raises at once.
     ``key_prefix``: the record id prefix, by default the step's
     ``module.qualname`` (independent of ``AWS_LAMBDA_FUNCTION_NAME``, so a
-    step hosted in Lambda and in a local worker agree).
+    step hosted in Lambda and in a local worker agree). On the stepq table
+    (``stepq_table_persistence``) it also names the step's partition,
+    ``IDEMPOTENCY#<key_prefix>``.
     """
     if expires_after_seconds <= 0:
         raise ValueError(f"expires_after_seconds must be positive, got {expires_after_seconds}")
@@ -110,6 +140,7 @@ def idempotent_step(
         )
 
         name = f"{fn.__module__}.{fn.__qualname__}"
+        prefix = key_prefix or name
         config = IdempotencyConfig(
             event_key_jmespath="key",
             raise_on_no_idempotency_key=True,
@@ -121,6 +152,8 @@ def idempotent_step(
         # keeps each step's settings and prefix its own (the client is shared).
         store = copy.copy(persistence)
         store.configured = False
+        if _on_stepq_table(store):
+            store.static_pk_value = PARTITION_PREFIX + prefix  # one item collection per step
 
         def body(event: Any, context: Any, **_: Any) -> dict[str, Any]:
             # The envelope: Powertools replays a falsy stored result (0, "", {}) as None.
@@ -136,7 +169,7 @@ def idempotent_step(
             data_keyword_argument=_DATA_ARGUMENT,
             persistence_store=store,
             config=config,
-            key_prefix=key_prefix or name,
+            key_prefix=prefix,
         )
 
         @functools.wraps(fn)
@@ -170,6 +203,47 @@ def idempotent_step(
     return decorate
 
 
+def stepq_table_persistence(
+    table_name: str | None = None,
+    *,
+    client: Any = None,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    boto_config: Any = None,
+) -> DynamoDBPersistenceLayer:
+    """Powertools' DynamoDB persistence layer on the stepq table itself (the default).
+
+    ``table_name`` defaults to ``$STEPQ_TABLE``, which every function of
+    template.yaml gets; with neither, ``MissingTableNameError``. Records are
+    items ``pk = IDEMPOTENCY#<key_prefix>``, ``sk = <key_prefix>#<md5 of the
+    key as JSON>``, expiring through the table's TTL attribute ``expires_at``. The
+    worker's ``DynamoDBCrudPolicy`` on the table covers every call Powertools
+    makes (GetItem, PutItem, UpdateItem, DeleteItem). ``client``,
+    ``endpoint_url``, ``region_name`` and ``boto_config`` as for
+    ``dynamodb_persistence``.
+    """
+    if table_name is None:
+        table_name = os.environ.get(TABLE_ENVIRONMENT_VARIABLE, "").strip()
+    if not table_name:
+        raise MissingTableNameError(
+            "stepq_table_persistence needs the stepq table's name: pass table_name=... "
+            f"or set {TABLE_ENVIRONMENT_VARIABLE} (the functions of template.yaml have it)"
+        )
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from stepq.runtime.store_dynamodb import TTL_ATTRIBUTE
+
+    return DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        # idempotent_step makes it IDEMPOTENCY#<key_prefix>, one partition per step.
+        static_pk_value=PARTITION_PREFIX,
+        expiry_attr=TTL_ATTRIBUTE,
+        boto3_client=_client(client, endpoint_url, region_name, boto_config),
+    )
+
+
 def dynamodb_persistence(
     table_name: str,
     *,
@@ -178,26 +252,40 @@ def dynamodb_persistence(
     region_name: str | None = None,
     boto_config: Any = None,
 ) -> DynamoDBPersistenceLayer:
-    """Powertools' DynamoDB persistence layer for ``table_name``.
+    """Powertools' DynamoDB persistence layer on a table of its own (``id`` key, ``expiration`` TTL).
 
-    ``client`` (a boto3 DynamoDB client) wins; otherwise one is built from
-    ``endpoint_url`` (DynamoDB Local, moto server), ``region_name`` and
-    ``boto_config`` (a ``botocore.config.Config``).
+    The alternative to ``stepq_table_persistence`` for very high write rates:
+    there, all records of one step share one partition key. ``client`` (a
+    boto3 DynamoDB client) wins; otherwise one is built from ``endpoint_url``
+    (DynamoDB Local, moto server), ``region_name`` and ``boto_config`` (a
+    ``botocore.config.Config``).
     """
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    if client is None:
-        import boto3
-
-        session = boto3.session.Session()  # not the default one: that is not thread-safe
-        client = session.client(
-            "dynamodb", region_name=region_name, endpoint_url=endpoint_url, config=boto_config
-        )
     return DynamoDBPersistenceLayer(
         table_name=table_name,
         key_attr=KEY_ATTRIBUTE,
         expiry_attr=EXPIRY_ATTRIBUTE,
-        boto3_client=client,
+        boto3_client=_client(client, endpoint_url, region_name, boto_config),
+    )
+
+
+def _client(client: Any, endpoint_url: str | None, region_name: str | None, config: Any) -> Any:
+    if client is not None:
+        return client
+    import boto3
+
+    session = boto3.session.Session()  # not the default one: that is not thread-safe
+    return session.client(
+        "dynamodb", region_name=region_name, endpoint_url=endpoint_url, config=config
+    )
+
+
+def _on_stepq_table(store: Any) -> bool:
+    """Made by ``stepq_table_persistence``: a composite key whose partition is still the bare prefix."""
+    return (
+        getattr(store, "sort_key_attr", None) is not None
+        and getattr(store, "static_pk_value", None) == PARTITION_PREFIX
     )
 
 

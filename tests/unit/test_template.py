@@ -196,3 +196,59 @@ def test_direct_lambda_invoke_is_opt_in_and_conditional(template: dict[str, Any]
     for name, fn in _of_type(template, "AWS::Serverless::Function").items():
         if name != "WorkerFunction":
             assert "lambda:" not in str(fn["Properties"].get("Policies")), name
+
+
+# The DynamoDB actions of SAM's policy templates (samtranslator's policy_templates.json).
+_SAM_DYNAMODB_ACTIONS = {
+    "DynamoDBCrudPolicy": {
+        "GetItem",
+        "DeleteItem",
+        "PutItem",
+        "Scan",
+        "Query",
+        "UpdateItem",
+        "BatchWriteItem",
+        "BatchGetItem",
+        "DescribeTable",
+        "ConditionCheckItem",
+    },
+    "DynamoDBReadPolicy": {"GetItem", "Scan", "Query", "BatchGetItem", "DescribeTable"},
+    "DynamoDBWritePolicy": {"PutItem", "UpdateItem", "BatchWriteItem"},
+}
+
+
+def _dynamodb_actions_on_table(policies: list[Any]) -> set[str]:
+    """What a function's SAM ``Policies`` let it do on the ``Table`` resource."""
+    actions: set[str] = set()
+    for policy in policies:
+        if not isinstance(policy, dict):
+            continue
+        for name, args in policy.items():
+            if name in _SAM_DYNAMODB_ACTIONS and args == {"TableName": {"Ref": "Table"}}:
+                actions |= _SAM_DYNAMODB_ACTIONS[name]
+        for statement in policy.get("Statement", []):
+            resources = statement.get("Resource", [])
+            resources = resources if isinstance(resources, list) else [resources]
+            if statement.get("Effect") == "Allow" and {"Fn::GetAtt": ["Table", "Arn"]} in resources:
+                listed = statement["Action"]
+                for action in listed if isinstance(listed, list) else [listed]:
+                    if action.startswith("dynamodb:"):
+                        actions.add(action.removeprefix("dynamodb:"))
+    return actions
+
+
+def test_worker_role_can_keep_idempotency_records_in_the_table(template: dict[str, Any]) -> None:
+    # stepq.idempotency.stepq_table_persistence: Powertools' calls on the stepq
+    # table, from the steps the worker runs (the table's name is STEPQ_TABLE).
+    worker = template["Resources"]["WorkerFunction"]["Properties"]
+    granted = _dynamodb_actions_on_table(worker["Policies"])
+    assert {"GetItem", "PutItem", "UpdateItem", "DeleteItem"} <= granted, granted
+    variables = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **worker.get("Environment", {}).get("Variables", {}),
+    }
+    assert variables["STEPQ_TABLE"] == {"Ref": "Table"}  # the helper's default table name
+    # Guards the check above: read-only access to the table does not pass it.
+    assert not {"PutItem", "UpdateItem", "DeleteItem"} <= _dynamodb_actions_on_table(
+        [{"DynamoDBReadPolicy": {"TableName": {"Ref": "Table"}}}]
+    )
