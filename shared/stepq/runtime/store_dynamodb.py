@@ -17,7 +17,7 @@ commit                 ``EX#<id>``          ``C#<seq:010d>``        first: gsi1p
                                                                     final: gsi1pk, gsi1sk
 timer                  ``TM#<timer_id>``    ``TM``                  gsi3pk, gsi3sk
 idempotency key        ``IK#<key>``         ``IK``                  - (TTL ``expires_at``)
-step idempotency       ``IDEMPOTENCY#<step>`` ``<step>#<md5>``     - (stepq.idempotency; TTL)
+step idempotency       ``IDEMPOTENCY#<s>``  ``<s>#<md5 of key>``    - (TTL; s = the step)
 =====================  ===================  ======================  =====================
 
 A commit's payload (snapshot, events, commands; input on the first commit,
