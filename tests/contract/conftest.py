@@ -58,6 +58,7 @@ def memory_backend() -> Iterator[Backend]:
 def moto_backend() -> Iterator[Backend]:
     import boto3
     from moto import mock_aws
+    from stepq.runtime import moto_speedups
     from stepq.runtime.store_dynamodb import (
         DEFAULT_BLOB_THRESHOLD,
         DynamoDBStore,
@@ -65,6 +66,7 @@ def moto_backend() -> Iterator[Backend]:
         default_client_config,
     )
 
+    moto_speedups.apply()  # moto as the embedded backend runs it (moto-server runs it as shipped)
     with mock_aws():
         client = SerializedClient(
             boto3.client("dynamodb", region_name="us-east-1", config=default_client_config())

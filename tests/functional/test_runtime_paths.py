@@ -8,6 +8,8 @@ group commit also runs on moto.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -235,3 +237,109 @@ def test_the_sweeper_fails_executions_of_messages_sqs_gave_up_on(embedded) -> No
     header = runtime.store.get_execution(arn)
     assert (header.status, header.error) == ("FAILED", POISON_ERROR)
     assert runtime.sweeper.sweep() == 0  # failed already: nothing more to do
+
+
+# --- reads saved: a fresh start and a carried commit ---------------------------------
+
+
+def _count_reads(runtime) -> list[str]:
+    """Every ``store.latest`` the orchestrator and the worker make, by execution."""
+    store = runtime.orchestrator.applier.store
+    original = store.latest
+    reads: list[str] = []
+
+    def latest(execution_id: str) -> Any:
+        reads.append(execution_id)
+        return original(execution_id)
+
+    store.latest = latest
+    return reads
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_a_chain_commits_every_step_without_reading_back(embedded, backend: str) -> None:
+    calls: list[str] = []
+    names = ["a", "b", "c"]
+    runtime = embedded({n: counting(calls, n) for n in names}, backend=backend, inline_steps=0)
+    runtime.deploy("sm", chain(*names))
+    reads = _count_reads(runtime)
+    arn = runtime.start("sm", {}, "e1")
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+    assert [c.seq for c in commits(runtime, arn)] == [1, 2, 3, 4]  # one commit per step
+    assert reads == []  # the start assumed new; each task carried the commit that sent it
+
+
+def test_a_task_delivered_again_with_a_stale_carried_commit_records_once(embedded) -> None:
+    from stepq.runtime.messages import task_queue
+
+    calls: list[str] = []
+
+    def a(event: Any, context: Any) -> Any:
+        calls.append("a")
+        return {"run": len(calls)}  # a second run answers differently
+
+    runtime = embedded({"a": a, "b": counting(calls, "b")}, backend="memory", inline_steps=0)
+    runtime.deploy("sm", chain("a", "b"))
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, _ = runtime.pumps
+    events_pump.poll_once()  # commit 1 sends task "a", carrying commit 1
+    (message,) = runtime.queues.receive(task_queue("a"), 10, 0)
+    assert message.body["after"]["seq"] == 1
+    again = dataclasses.replace(message, body=copy.deepcopy(message.body))  # as parsed anew
+    reads = _count_reads(runtime)
+    runtime.worker.handle_batch([message])  # commit 2: a's result, no read
+    assert reads == []
+    # The same message again, not flagged as redelivered (a duplicate send): the
+    # carried commit 1 is stale, the conditional write refuses seq 2, the
+    # worker reads the execution and drops the result it already has.
+    result = runtime.worker.handle_batch([again])
+    runtime.queues.delete(task_queue("a"), [message.receipt])
+    assert not result.failed and not result.dead
+    assert reads == [arn]
+    assert [c.seq for c in commits(runtime, arn)] == [1, 2]
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+    assert calls == ["a", "a", "b"]  # at least once: "a" ran twice, recorded once
+    assert [c.seq for c in commits(runtime, arn)] == [1, 2, 3]
+    assert runtime.store.get_execution(arn).output == {"run": 1, "b": True}  # the first
+
+
+def test_a_start_sent_twice_starts_one_execution(embedded) -> None:
+    calls: list[str] = []
+    runtime = embedded({"a": counting(calls, "a")}, backend="memory")
+    runtime.deploy("sm", chain("a"))
+    arn = runtime.start("sm", {"n": 1}, "e1")
+    assert runtime.start("sm", {"n": 1}, "e1") == arn
+    events_pump, _ = runtime.pumps
+    events_pump.batch = 1  # one start per batch: the second finds commit 1 taken
+    assert events_pump.poll_once() == 1
+    reads = _count_reads(runtime)
+    assert events_pump.poll_once() == 1
+    assert reads == [arn]  # the refused create made it read, then drop the duplicate
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+    assert calls == ["a"]
+
+
+def test_a_start_after_deploy_uses_the_new_version(embedded) -> None:
+    calls: list[str] = []
+    runtime = embedded({n: counting(calls, n) for n in ("a", "b")}, backend="memory")
+    assert runtime.deploy("sm", chain("a")) == 1
+    first = runtime.start("sm", {}, "e1")
+    runtime.run_until_idle()
+    assert runtime.deploy("sm", chain("b")) == 2  # at once: no stale newest version
+    second = runtime.start("sm", {}, "e2")
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(first).output == {"a": True}
+    assert runtime.store.get_execution(second).output == {"b": True}
+    assert calls == ["a", "b"]
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_wait_finished_wakes_on_final_commits(embedded, backend: str) -> None:
+    runtime = embedded({"a": counting([], "a")}, backend=backend, skip_time=False)
+    runtime.deploy("sm", chain("a"))
+    arns = [runtime.start("sm", {"i": i}, f"e{i}") for i in range(5)]
+    runtime.wait_finished(arns, timeout=60)
+    assert [runtime.store.get_execution(a).status for a in arns] == ["SUCCEEDED"] * 5

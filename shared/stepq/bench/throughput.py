@@ -3,7 +3,7 @@
 stepq: ``executions`` order sagas (happy path, 4 states each) started at once
 on one ``EmbeddedRuntime`` (moto in-process; the orchestrator, worker and
 scheduler loops as threads); the clock runs from the first start request to
-the last execution's end. ``extra_pumps`` adds orchestrator and worker pump
+the last execution's final commit (every outcome is then read and checked). ``extra_pumps`` adds orchestrator and worker pump
 threads on the runtime's public objects (conditional writes keep racing
 orchestrators correct); all threads share one GIL and moto's DynamoDB is
 serialised behind one lock, so extra threads mostly add contention.
@@ -88,8 +88,10 @@ def run_stepq(
                 runtime.start("order_saga", {"order_id": f"o-{i}", **SAGA_INPUT}, name=f"tp-{i}")
                 for i in range(executions)
             ]
-            headers = [runtime.wait(arn, timeout=timeout) for arn in arns]
+            # The clock stops at the last final commit; outcomes are read after.
+            runtime.wait_finished(arns, timeout=timeout)
             seconds = monotonic() - started
+            headers = [runtime.wait(arn, timeout=timeout) for arn in arns]
         finally:
             stop.set()
             for thread in threads:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -72,6 +73,8 @@ log = logging.getLogger("stepq.applier")
 MAX_SQS_DELAY = 900  # longer waits live in the store's timers index
 MAX_CONFLICT_RETRIES = 20
 LOOKBACK = 16  # commits searched for a redelivered message's own commit
+MAX_CARRIED_BYTES = 16 * 1024  # a larger snapshot is read back, not carried
+NEWEST_SECONDS = 1.0  # how long a start may keep using the newest version it last read
 
 
 @dataclass(slots=True)
@@ -99,6 +102,8 @@ class Inbound:
     machine: str | None = None  # a start names its machine, version and name
     version: int | None = None
     name: str | None = None
+    # The commit that sent the task, carried by its message (messages.TaskMessage.after).
+    prior: Commit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +178,24 @@ class Applier:
         self.clock = clock
         self.config = config or RuntimeConfig()
         self._machines: dict[tuple[str, int], Machine] = {}
+        self._newest: dict[str, tuple[int, float]] = {}  # name -> (version, until)
 
     # --- machines ---------------------------------------------------------------
 
+    def forget_machine(self, name: str) -> None:
+        """A new version of ``name`` was deployed here: starts use it from now on."""
+        self._newest.pop(name, None)
+
     def machine(self, name: str, version: int | None) -> tuple[Machine, int]:
+        if version is None:
+            # Like StartExecution right after UpdateStateMachine, a start may use the
+            # previous newest version for NEWEST_SECONDS; that saves a read per start.
+            cached = self._newest.get(name)
+            if cached is not None and monotonic() < cached[1]:
+                version = cached[0]
         if version is not None and (name, version) in self._machines:
             return self._machines[(name, version)], version  # versions never change: no read
+        asked = version
         try:
             definition, resolved = self.store.get_machine(name, version)
         except NotFoundError:
@@ -192,6 +209,8 @@ class Applier:
                     f"state machine {name} v{resolved} is invalid: {exc}"
                 ) from None
             self._machines[key] = Machine(model.raw, name=name)
+        if asked is None:
+            self._newest[name] = (resolved, monotonic() + NEWEST_SECONDS)
         return self._machines[key], resolved
 
     # --- applying ---------------------------------------------------------------
@@ -204,12 +223,18 @@ class Applier:
         runner: InlineRunner | None = None,
     ) -> None:
         """Decide ``inbound`` in order against the execution and commit once."""
+        # A start delivered for the first time is assumed new: commit 1 is a
+        # conditional put that fails if the execution exists, so no read first.
+        fresh = isinstance(inbound[0].event, ev.StartExecution) and not inbound[0].redelivered
+        # Likewise a lone task result that carries the commit which sent it.
+        prior = inbound[0].prior if len(inbound) == 1 and not inbound[0].redelivered else None
         for _ in range(MAX_CONFLICT_RETRIES):
             try:
-                if self._attempt(execution_id, inbound, outbox, runner):
+                if self._attempt(execution_id, inbound, outbox, runner, fresh=fresh, prior=prior):
                     return
             except (ConflictError, AlreadyExistsError):
                 pass
+            fresh, prior = False, None
             log.info("lost a commit race; deciding again", extra={"execution_id": execution_id})
             runner = None  # inline results may be stale now; the queues carry the tasks
         raise ConflictError(
@@ -222,11 +247,16 @@ class Applier:
         inbound: list[Inbound],
         outbox: Outbox,
         runner: InlineRunner | None,
+        *,
+        fresh: bool = False,
+        prior: Commit | None = None,
     ) -> bool:
-        try:
-            latest: Commit | None = self.store.latest(execution_id)
-        except NotFoundError:
-            latest = None
+        latest: Commit | None = prior
+        if not fresh and prior is None:
+            try:
+                latest = self.store.latest(execution_id)
+            except NotFoundError:
+                latest = None
         if latest is None:
             first = inbound[0]
             if not isinstance(first.event, ev.StartExecution):
@@ -302,7 +332,7 @@ class Applier:
             self.store.create_execution(self._header(state, version), commit)
         else:
             self.store.append(execution_id, commit)
-        self.dispatch(execution_id, commands, outbox)
+        self.dispatch(execution_id, commands, outbox, after=_carried(state, commands, commit))
         outbox.stale_timers.extend(Timer(tid, execution_id, "") for tid in stale_timers)
         self._resend_stale(execution_id, [i for i in stale if i.redelivered], outbox)
         return True
@@ -379,13 +409,19 @@ class Applier:
 
     # --- sending ----------------------------------------------------------------
 
-    def dispatch(self, execution_id: str, commands: list[ev.Command], outbox: Outbox) -> None:
+    def dispatch(
+        self,
+        execution_id: str,
+        commands: list[ev.Command],
+        outbox: Outbox,
+        after: tuple[int, dict[str, Any]] | None = None,
+    ) -> None:
         now = self.clock.now()
         for command in commands:
             if isinstance(command, ev.RunTask):
                 outbox.add(
                     self.config.route(command.function_name),
-                    task_message(execution_id, command),
+                    task_message(execution_id, command, after),
                     execution_id,
                 )
                 if command.timeout_seconds:
@@ -560,3 +596,16 @@ def handle_one(
     result = handle_batch([received], raise_errors=True)
     if result.dead:
         raise MalformedMessageError(result.dead[0][1])
+
+
+def _carried(
+    state: ExecutionState, commands: list[ev.Command], commit: Commit
+) -> tuple[int, dict[str, Any]] | None:
+    """(seq, snapshot) for the task message when its result will likely be the next
+    commit: one task, no timer, a small snapshot. Otherwise the worker reads."""
+    tasks = [c for c in commands if isinstance(c, ev.RunTask)]
+    if len(tasks) != 1 or len(state.tasks) != 1 or state.timers or state.done:
+        return None
+    if len(json.dumps(commit.snapshot, separators=(",", ":"))) > MAX_CARRIED_BYTES:
+        return None
+    return commit.seq, commit.snapshot

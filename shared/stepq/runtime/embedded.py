@@ -10,6 +10,7 @@ finishes at once while timeouts still see the time pass.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Mapping
@@ -19,15 +20,17 @@ from stepq.clock import Clock, ManualClock, SystemClock, monotonic
 from stepq.errors import StepqError
 from stepq.invoke import StepFunction
 from stepq.runtime.client import Client
+from stepq.runtime.doorbell import Doorbell, RingingQueues
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator, RuntimeConfig
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
-from stepq.runtime.ports import ExecutionHeader, NotFoundError, Received
+from stepq.runtime.ports import Commit, ExecutionHeader, NotFoundError, Received
 from stepq.runtime.pump import Pump
 from stepq.runtime.scheduler import Scheduler
 
 TABLE = "stepq"
-SWEEP_SECONDS = 5.0  # dead-letter queues: executions of poison messages fail
+SWEEP_SECONDS = 5.0
+TICK_SECONDS = 0.5  # the scheduler's pace in real time (in AWS: once a minute)  # dead-letter queues: executions of poison messages fail
 _DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -78,8 +81,11 @@ class EmbeddedRuntime:
             import boto3
             from moto import mock_aws
 
+            from stepq.runtime import moto_speedups
             from stepq.runtime.queues_sqs import SqsQueues
             from stepq.runtime.store_dynamodb import DynamoDBStore, create_table
+
+            moto_speedups.apply()  # same answers, less work per request (see the module)
 
             self._saved_env = {k: os.environ.get(k) for k in _DUMMY_ENV}
             os.environ.update(_DUMMY_ENV)  # moto needs some credentials; these reach nothing
@@ -97,6 +103,12 @@ class EmbeddedRuntime:
             create_table(dynamodb, TABLE)
             self.store = DynamoDBStore(TABLE, client=dynamodb)
             self.queues = SqsQueues(client=sqs, prefix="stepq")
+        # Every writer is in this process too: final commits wake ``wait``.
+        self.finished = FinishWatch()
+        self.store = WatchedStore(self.store, self.finished)
+        # Every sender is in this process: sends ring the pumps awake (doorbell.py).
+        self.doorbell = Doorbell()
+        self.queues = RingingQueues(self.queues, self.doorbell)
         self.functions = dict(functions)
         self.task_queues = sorted(
             {task_queue(name) for name in self.functions} | {task_queue(None)}
@@ -114,8 +126,17 @@ class EmbeddedRuntime:
             self.store, self.queues, self.clock, [EVENTS_QUEUE, *self.task_queues]
         )
         self.pumps = [
-            Pump(self.queues, [EVENTS_QUEUE], self.orchestrator.handle_batch, on_dead=self._dead),
-            Pump(self.queues, self.task_queues, self.worker.handle_batch, on_dead=self._dead),
+            Pump(
+                self.queues,
+                names,
+                handler,
+                on_dead=self._dead,
+                doorbell=self.doorbell,
+            )
+            for names, handler in (
+                ([EVENTS_QUEUE], self.orchestrator.handle_batch),
+                (self.task_queues, self.worker.handle_batch),
+            )
         ]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -151,6 +172,8 @@ class EmbeddedRuntime:
 
     def close(self) -> None:
         self._stop.set()
+        for name in [EVENTS_QUEUE, *self.task_queues]:
+            self.doorbell.ring(name)  # pumps asleep on the doorbell see the stop now
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
@@ -168,7 +191,9 @@ class EmbeddedRuntime:
         from stepq.core.definition import load_definition
 
         load_definition(definition)  # refuse an invalid definition here, with every problem
-        return self.store.put_machine(name, definition)
+        version = self.store.put_machine(name, definition)
+        self.orchestrator.applier.forget_machine(name)  # starts from here on use it
+        return version
 
     def start(self, machine: str, execution_input: Any = None, name: str = "run-1") -> str:
         return self.client.start_execution(machine, name, execution_input)
@@ -176,15 +201,37 @@ class EmbeddedRuntime:
     def wait(self, execution_id: str, timeout: float = 120.0) -> ExecutionHeader:
         self.start_loops()
         deadline = monotonic() + timeout
-        while monotonic() < deadline:
+        while True:
             try:
                 header = self.store.get_execution(execution_id)
             except NotFoundError:  # the start event is still on its way
                 header = None
             if header is not None and header.status != "RUNNING":
                 return header
-            self._stop.wait(0.01)
-        raise ExecutionTimeoutError(f"{execution_id} still running after {timeout:.0f}s")
+            left = deadline - monotonic()
+            if left <= 0:
+                raise ExecutionTimeoutError(f"{execution_id} still running after {timeout:.0f}s")
+            # Woken by the final commit; the timeout is a fallback, not the pace.
+            self.finished.wait_for(execution_id, min(left, 0.5))
+
+    def wait_finished(self, execution_ids: list[str], timeout: float = 120.0) -> None:
+        """Block until every execution has written its final commit (no reads
+        while it waits: final commits written here wake it; it looks in the
+        store only for those still open after a quiet half second)."""
+        self.start_loops()
+        deadline = monotonic() + timeout
+        open_ids = set(execution_ids)
+        while open_ids:
+            open_ids -= self.finished.wait_any(open_ids, min(0.5, deadline - monotonic()))
+            if not open_ids:
+                return
+            if monotonic() >= deadline:
+                raise ExecutionTimeoutError(f"{len(open_ids)} executions still running")
+            if not self.finished.changed_within(0.5):
+                for execution_id in list(open_ids):
+                    with contextlib.suppress(NotFoundError):
+                        if self.store.get_execution(execution_id).status != "RUNNING":
+                            open_ids.discard(execution_id)
 
     def run_until_idle(self, max_rounds: int = 10_000, *, fire_timers: bool = True) -> None:
         """Single-threaded stepping (tests): pump and fire timers until nothing moves."""
@@ -225,7 +272,9 @@ class EmbeddedRuntime:
                 if due is not None and isinstance(self.clock, ManualClock):
                     self.clock.set(due)
                     continue
-            self._stop.wait(0.02)
+            # Real time: waits of up to 15 minutes travel as delayed messages, so
+            # the timers index holds only longer ones; no need to query it often.
+            self._stop.wait(0.02 if self.skip_time else TICK_SECONDS)
 
     def _idle(self) -> bool:
         """No handler running and no message anywhere: only timers can move things on."""
@@ -247,6 +296,56 @@ class EmbeddedRuntime:
             if any(int(v) for v in attributes.values()):
                 return False
         return not any(pump.busy for pump in self.pumps)
+
+
+class FinishWatch:
+    """Executions whose final commit this process wrote, for ``wait`` to sleep on."""
+
+    def __init__(self) -> None:
+        self._done: set[str] = set()
+        self._last = monotonic()
+        self._changed = threading.Condition()
+
+    def finished(self, execution_id: str) -> None:
+        with self._changed:
+            self._done.add(execution_id)
+            self._last = monotonic()
+            self._changed.notify_all()
+
+    def wait_for(self, execution_id: str, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: execution_id in self._done, timeout)
+
+    def wait_any(self, execution_ids: set[str], timeout: float) -> set[str]:
+        """Those of ``execution_ids`` finished, waiting up to ``timeout`` for one."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._done.isdisjoint(execution_ids), timeout)
+            return execution_ids & self._done
+
+    def changed_within(self, seconds: float) -> bool:
+        with self._changed:
+            return monotonic() - self._last < seconds
+
+
+class WatchedStore:
+    """``store`` that tells ``watch`` about every final commit written through it."""
+
+    def __init__(self, store: Any, watch: FinishWatch) -> None:
+        self._store = store
+        self._watch = watch
+
+    def create_execution(self, header: ExecutionHeader, first: Commit) -> None:
+        self._store.create_execution(header, first)
+        if first.outcome is not None:
+            self._watch.finished(header.execution_id)
+
+    def append(self, execution_id: str, commit: Commit) -> None:
+        self._store.append(execution_id, commit)
+        if commit.outcome is not None:
+            self._watch.finished(execution_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 class SerializedClient:

@@ -3,6 +3,8 @@
 events queue:  {"v": 1, "id", "execution_id", "event": <codec event>}
                a start also carries "machine", "version", "name"
 task queues:   {"v": 1, "id", "execution_id", "command": <codec RunTask>}
+               optionally "after": {"seq", "snapshot"}: the commit that sent it,
+               so the worker can record the result without reading it back
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class TaskMessage:
     id: str
     execution_id: str
     command: ev.RunTask
+    # The sending commit (seq, snapshot) when it was the execution's only
+    # activity: probably still the newest, so recording the result may skip the
+    # read (a wrong guess only fails the conditional write, then reads).
+    after: tuple[int, dict[str, Any]] | None = None
 
 
 def task_queue(function_name: str | None) -> str:
@@ -59,14 +65,18 @@ def event_message(
     return Message(id=message_id, body=body, delay_seconds=delay)
 
 
-def task_message(execution_id: str, command: ev.RunTask) -> Message:
+def task_message(
+    execution_id: str, command: ev.RunTask, after: tuple[int, dict[str, Any]] | None = None
+) -> Message:
     message_id = f"task|{execution_id}|{command.task_id}"
-    body = {
+    body: dict[str, Any] = {
         "v": VERSION,
         "id": message_id,
         "execution_id": execution_id,
         "command": codec.encode_command(command),
     }
+    if after is not None:
+        body["after"] = {"seq": after[0], "snapshot": after[1]}
     return Message(id=message_id, body=body)
 
 
@@ -108,4 +118,12 @@ def parse_task(body: Any) -> TaskMessage:
         raise MalformedMessageError(f"field 'command' is not a valid command: {exc}") from None
     if not isinstance(command, ev.RunTask):
         raise MalformedMessageError("field 'command' is not a RunTask")
-    return TaskMessage(message_id, execution_id, command)
+    after = body.get("after")
+    carried = None  # only a hint: a malformed one is ignored, never fatal
+    if (
+        isinstance(after, dict)
+        and isinstance(after.get("seq"), int)
+        and isinstance(after.get("snapshot"), dict)
+    ):
+        carried = (after["seq"], after["snapshot"])
+    return TaskMessage(message_id, execution_id, command, carried)

@@ -13,7 +13,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from stepq.clock import monotonic
 from stepq.runtime.batch import BatchResult
+from stepq.runtime.doorbell import Doorbell
 from stepq.runtime.ports import Queues, Received
 
 log = logging.getLogger("stepq.pump")
@@ -40,14 +42,35 @@ class Pump:
     on_dead: Callable[[str, list[tuple[Received, str]]], None] | None = None
     stats: PumpStats = field(default_factory=PumpStats)
     busy: bool = False
+    # In one process (embedded): senders ring the doorbell, and ``run`` polls a
+    # queue that came up empty again only when rung or after a pause doubling
+    # up to ``idle_max`` seconds (delayed and redelivered messages ring nothing).
+    doorbell: Doorbell | None = None
+    idle_max: float = 0.25
+    _quiet_until: dict[str, float] = field(default_factory=dict)
+    _pause: dict[str, float] = field(default_factory=dict)
 
-    def poll_once(self) -> int:
-        """Receive one batch from each queue and handle it; returns messages seen."""
+    def poll_once(self, *, skip_quiet: bool = False) -> int:
+        """Receive one batch from each queue and handle it; returns messages seen.
+
+        ``skip_quiet``: leave out queues still pausing after an empty receive
+        and not rung since (only with a doorbell).
+        """
         seen = 0
+        now = monotonic()
         for name in self.queue_names:
+            if skip_quiet and self.doorbell is not None:
+                rung = self.doorbell.answer(name)
+                if not rung and now < self._quiet_until.get(name, 0.0):
+                    continue
             received = self.queues.receive(name, self.batch, self.wait_seconds)
             if not received:
+                pause = min(self.idle_max, 2 * self._pause.get(name, 0.0025))
+                self._pause[name] = pause
+                self._quiet_until[name] = now + pause
                 continue
+            self._pause.pop(name, None)
+            self._quiet_until.pop(name, None)
             self.busy = True
             seen += len(received)
             try:
@@ -75,5 +98,10 @@ class Pump:
 
     def run(self, stop: threading.Event, idle_sleep: float = 0.01) -> None:
         while not stop.is_set():
-            if not self.poll_once():
+            if self.poll_once(skip_quiet=True):
+                continue
+            if self.doorbell is None:
                 stop.wait(idle_sleep)
+                continue
+            wake = min(self._quiet_until.values(), default=monotonic() + idle_sleep)
+            self.doorbell.wait(self.queue_names, max(0.0, wake - monotonic()))

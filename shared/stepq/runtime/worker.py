@@ -45,7 +45,7 @@ from stepq.runtime.messages import (
     parse_task,
     task_queue,
 )
-from stepq.runtime.ports import Queues, Received, Store, Timer
+from stepq.runtime.ports import Commit, Queues, Received, Store, Timer
 
 log = logging.getLogger("stepq.worker")
 
@@ -109,8 +109,13 @@ class Worker:
                 outbox.timers.append(outcome)
                 continue
             # outcome None: recorded before; the applier resends its commit's commands.
+            redelivered = message.receive_count > 1
+            prior = None
+            if task.after is not None and not redelivered:
+                seq, snapshot = task.after
+                prior = Commit(seq, snapshot, events=[], commands=[], cause_id="", at="")
             groups.setdefault(task.execution_id, []).append(
-                (message, Inbound(task.id, outcome, redelivered=message.receive_count > 1))
+                (message, Inbound(task.id, outcome, redelivered=redelivered, prior=prior))
             )
         store = self.applier.store if self.applier else self.deferred_results
         return record_groups(
