@@ -18,7 +18,7 @@ boto3 = pytest.importorskip("boto3")
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError  # noqa: E402
 from botocore.response import StreamingBody  # noqa: E402
 from botocore.stub import ANY, Stubber  # noqa: E402
-from stepq.invoke import Outcome, invoke  # noqa: E402
+from stepq.invoke import InvocationContext, Outcome, invoke  # noqa: E402
 from stepq.runtime import lambda_direct  # noqa: E402
 from stepq.runtime.lambda_direct import (  # noqa: E402
     READ_TIMEOUT_SECONDS,
@@ -67,6 +67,7 @@ def _expect(
     function_error: str | None = None,
     function_name: str = "billing",
     event: Any = ANY,
+    qualifier: str | None = None,
 ) -> None:
     response: dict[str, Any] = {
         "StatusCode": 200,
@@ -75,19 +76,25 @@ def _expect(
     }
     if function_error:
         response["FunctionError"] = function_error
-    stub.add_response(
-        "invoke",
-        response,
-        {
-            "FunctionName": function_name,
-            "InvocationType": "RequestResponse",
-            "Payload": event,
-        },
-    )
+    # Stubber compares the whole request: no "Qualifier" key means none was sent.
+    expected: dict[str, Any] = {
+        "FunctionName": function_name,
+        "InvocationType": "RequestResponse",
+        "Payload": event,
+    }
+    if qualifier is not None:
+        expected["Qualifier"] = qualifier
+    stub.add_response("invoke", response, expected)
 
 
-def _run(functions: DirectLambdaFunctions, name: str, event: Any) -> Outcome:
-    return invoke(functions, name, event, request_id=REQUEST_ID)
+def _run(
+    functions: DirectLambdaFunctions, name: str, event: Any, *, qualifier: str | None = None
+) -> Outcome:
+    """As the worker runs a step: its context carries the Task's version or alias, if any."""
+    context = InvocationContext(function_name=name, aws_request_id=REQUEST_ID)
+    if qualifier is not None:
+        context.extra[lambda_direct.QUALIFIER] = qualifier
+    return invoke(functions, name, event, request_id=REQUEST_ID, context=context)
 
 
 # --- success ------------------------------------------------------------------------
@@ -106,6 +113,58 @@ def test_qualified_arn_is_passed_through_as_function_name(client: Any, stub: Stu
     functions = DirectLambdaFunctions({}, client)
     assert _run(functions, qualified, {}).output == "ok"
     assert _run(functions, "billing:7", {}) == Outcome(output=None)
+
+
+@pytest.mark.parametrize("qualifier", ["prod", "7", "$LATEST", "$LATEST.PUBLISHED"])
+def test_a_version_or_alias_is_passed_as_the_qualifier(
+    client: Any, stub: Stubber, qualifier: str
+) -> None:
+    _expect(stub, b'{"ok": true}', function_name="billing", qualifier=qualifier)
+    functions = DirectLambdaFunctions({}, client)
+    outcome = _run(functions, "billing", {"order": 1}, qualifier=qualifier)
+    assert outcome == Outcome(output={"ok": True})
+
+
+def test_the_qualifier_is_per_invocation_not_per_function(client: Any, stub: Stubber) -> None:
+    _expect(stub, b'"alias"', qualifier="prod")
+    _expect(stub, b'"latest"')
+    _expect(stub, b'"version"', qualifier="3")
+    functions = DirectLambdaFunctions({}, client)
+    assert _run(functions, "billing", {}, qualifier="prod").output == "alias"
+    assert _run(functions, "billing", {}).output == "latest"
+    assert _run(functions, "billing", {}, qualifier="3").output == "version"
+    # The invoke API itself, as the remote step calls it.
+    _expect(stub, b"1", function_name=ARN, qualifier="prod")
+    assert functions.invoke(ARN, {}, qualifier="prod") == 1
+
+
+def test_an_unqualified_step_sends_no_qualifier(client: Any, stub: Stubber) -> None:
+    # No qualifier, an empty one, or a context without ``extra``: no "Qualifier" at all.
+    for _ in range(3):
+        _expect(stub, b'"ok"')
+    functions = DirectLambdaFunctions({}, client)
+    assert _run(functions, "billing", {}).output == "ok"
+    assert _run(functions, "billing", {}, qualifier="").output == "ok"
+    assert functions["billing"]({}, None) == "ok"
+
+
+def test_failures_of_a_qualified_invoke_are_reported_as_before(client: Any, stub: Stubber) -> None:
+    stub.add_client_error(
+        "invoke",
+        service_error_code="ResourceNotFoundException",
+        service_message="Function not found: " + ARN + ":prod",
+        http_status_code=404,
+        expected_params={
+            "FunctionName": "billing",
+            "InvocationType": "RequestResponse",
+            "Payload": ANY,
+            "Qualifier": "prod",
+        },
+    )
+    outcome = _run(DirectLambdaFunctions({}, client), "billing", {}, qualifier="prod")
+    assert outcome.error == "Lambda.ResourceNotFoundException"
+    assert outcome.cause is not None
+    assert outcome.cause.startswith("Function not found: " + ARN + ":prod (Service: AWSLambda;")
 
 
 # --- function errors ----------------------------------------------------------------
@@ -255,6 +314,10 @@ def test_local_functions_win_and_never_call_lambda(client: Any, stub: Stubber) -
     # "in" is what the worker asks before chaining a step inline: local only.
     assert "billing" in functions
     assert "shipping" not in functions and functions.reachable("shipping")
+    # A version or alias of a local step: still the local step.
+    assert _run(functions, "billing", {"order": 4}, qualifier="prod") == Outcome(
+        output={"local": 4}
+    )
     # No response is queued: a call to Lambda would fail with Stubber's
     # UnStubbedResponseError and the outcome above would be an error.
 
@@ -263,12 +326,39 @@ def test_refused_or_malformed_names_are_not_found_without_calling_lambda(
     client: Any, stub: Stubber
 ) -> None:
     functions = DirectLambdaFunctions({}, client, allow=lambda name: name != "secret")
-    for name in ("secret", "", "not a function name", "arn:aws:s3:::bucket"):
+    for name in ("secret", "", "not a function name", "arn:aws:s3:::bucket", "billing:bad alias"):
         outcome = _run(functions, name, {})
         assert outcome.error == "Lambda.ResourceNotFoundException", name
         assert not functions.reachable(name)
         assert functions.get(name) is None
+        # With a version or alias: the same error, and still no call to Lambda.
+        assert _run(functions, name, {}, qualifier="prod") == outcome
     assert functions.reachable("billing")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "billing",
+        "billing:prod",
+        "billing:7",
+        "billing:$LATEST",
+        "billing:$LATEST.PUBLISHED",
+        "123456789012:function:billing:prod",
+        "function:billing",
+        ARN,
+        ARN + ":prod",
+        "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:billing:2",
+        "arn:aws:lambda:eusc-de-east-1:123456789012:function:billing",
+    ],
+)
+def test_base_name_drops_arn_and_qualifier(name: str) -> None:
+    assert lambda_direct.base_name(name) == "billing"
+
+
+@pytest.mark.parametrize("name", ["", "billing:bad alias", "arn:aws:s3:::bucket", "a:b:c"])
+def test_base_name_leaves_a_malformed_name_alone(name: str) -> None:
+    assert lambda_direct.base_name(name) == name
 
 
 def test_from_env_never_invokes_the_running_function(monkeypatch: pytest.MonkeyPatch) -> None:

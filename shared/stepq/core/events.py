@@ -105,7 +105,12 @@ Event = (
 
 @dataclass(frozen=True, slots=True)
 class RunTask:
-    """Invoke a step. ``idempotency_key`` is the same on every redelivery."""
+    """Invoke a step. ``idempotency_key`` is the same on every redelivery.
+
+    ``function_name`` is the bare name the step is registered under;
+    ``qualifier`` the version or alias the Task names (``function:NAME:prod``),
+    for a directly invoked Lambda function (None: unqualified, ``$LATEST``).
+    """
 
     task_id: str
     resource: str
@@ -116,6 +121,7 @@ class RunTask:
     timeout_seconds: int | None = None
     heartbeat_seconds: int | None = None
     token: str | None = None
+    qualifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

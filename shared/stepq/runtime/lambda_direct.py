@@ -21,6 +21,13 @@ does:
   timeout) or ``Lambda.SdkClientException`` (connection and other client
   errors).
 
+A Task's version or alias (``function:NAME:prod``, ``FunctionName``
+``NAME:3``) reaches the step as ``context.extra["qualifier"]`` (the registry
+key is the bare name, so a local step of that name still runs): the invoke
+then carries it as Lambda's ``Qualifier`` parameter ("a version or alias to
+invoke a published version of the function"); without one there is no
+``Qualifier`` and Lambda runs ``$LATEST``.
+
 ``stepq.invoke.invoke`` names a failure after the exception's class, so each
 failure is raised as an ``InvokeFailed`` subclass whose ``__name__`` is the
 Step Functions error name. The exception also carries ``lambda_error``,
@@ -42,6 +49,7 @@ from stepq.invoke import StepFunction, decode_payload
 
 __all__ = [
     "ENV_VAR",
+    "QUALIFIER",
     "READ_TIMEOUT_SECONDS",
     "DirectLambdaFunctions",
     "InvokeFailed",
@@ -63,11 +71,15 @@ AWS_LAMBDA_EXCEPTION = "Lambda.AWSLambdaException"
 SDK_CLIENT_EXCEPTION = "Lambda.SdkClientException"
 CLIENT_TIMEOUT = "Lambda.ClientExecutionTimeoutException"
 
-# Lambda's FunctionName: a name, a partial or full ARN, each optionally
-# qualified with a version or alias.
+# Where the host puts a Task's version or alias for a step (``InvocationContext.extra``).
+QUALIFIER = "qualifier"
+
+# Lambda's FunctionName (Invoke's NamespacedFunctionName): a name, a partial or
+# full ARN, each optionally qualified with a version or alias.
 _FUNCTION_NAME = re.compile(
-    r"^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?(-iso[a-z]?)?-[a-z]+-\d{1}:)?(\d{12}:)?"
-    r"(function:)?([a-zA-Z0-9_.-]+)(:(\$LATEST|[a-zA-Z0-9_-]+))?$"
+    r"^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:)?"
+    r"(?:\d{12}:)?(?:function:)?(?P<name>[a-zA-Z0-9_.-]+)"
+    r"(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?$"
 )
 
 
@@ -80,7 +92,14 @@ def direct_lambda_enabled(environ: Mapping[str, str] | None = None) -> bool:
 def base_name(function_name: str) -> str:
     """``arn:...:function:NAME:alias`` / ``NAME:alias`` / ``NAME`` -> ``NAME``."""
     match = _FUNCTION_NAME.match(function_name)
-    return match.group(8) if match else function_name
+    return match.group("name") if match else function_name
+
+
+def context_qualifier(context: Any) -> str | None:
+    """The version or alias the host gave a step (``context.extra["qualifier"]``), if any."""
+    extra = getattr(context, "extra", None)
+    qualifier = extra.get(QUALIFIER) if isinstance(extra, Mapping) else None
+    return qualifier if isinstance(qualifier, str) and qualifier else None
 
 
 # --- failures ----------------------------------------------------------------------
@@ -218,7 +237,8 @@ class DirectLambdaFunctions(Mapping[str, StepFunction]):
     remotely; a refused or malformed name is missing (``get`` gives None), so
     ``invoke`` reports ``Lambda.ResourceNotFoundException`` without calling
     Lambda. The name (or ARN, with a version or alias qualifier) is passed to
-    Lambda as ``FunctionName`` unchanged.
+    Lambda as ``FunctionName`` unchanged; a qualifier in the step's
+    ``context.extra["qualifier"]`` is passed as ``Qualifier``.
 
     ``in``, iteration and ``len`` cover the local functions only: the worker
     asks ``name in functions`` to decide whether it hosts a step and may run
@@ -291,20 +311,26 @@ class DirectLambdaFunctions(Mapping[str, StepFunction]):
 
     def _step(self, function_name: str) -> StepFunction:
         def remote(event: Any, context: Any) -> Any:
-            return self.invoke(function_name, event)
+            return self.invoke(function_name, event, qualifier=context_qualifier(context))
 
         remote.__name__ = remote.__qualname__ = base_name(function_name)
         return remote
 
-    def invoke(self, function_name: str, event: Any) -> Any:
-        """One synchronous invocation; the parsed payload, or ``InvokeFailed``."""
+    def invoke(self, function_name: str, event: Any, *, qualifier: str | None = None) -> Any:
+        """One synchronous invocation (of ``qualifier``, a version or alias, when given);
+        the parsed payload, or ``InvokeFailed``."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         body = json.dumps(event, separators=(",", ":")).encode()
+        request: dict[str, Any] = {
+            "FunctionName": function_name,
+            "InvocationType": "RequestResponse",
+            "Payload": body,
+        }
+        if qualifier:
+            request["Qualifier"] = qualifier
         try:
-            response = self.client.invoke(
-                FunctionName=function_name, InvocationType="RequestResponse", Payload=body
-            )
+            response = self.client.invoke(**request)
             payload = _read(response.get("Payload"))
         except ClientError as exc:
             raise _service_error(exc, self._declared_errors()) from None

@@ -187,6 +187,8 @@ class Worker:
             client=self.client,
             heartbeat=self._heartbeat_for(execution_id, command),
         )
+        if command.qualifier:  # a directly invoked Lambda function runs that version/alias
+            context.extra["qualifier"] = command.qualifier
         started = self.clock.now()
         outcome = invoke(
             self.functions,

@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from stepq.core.execution import Frame
     from stepq.core.interpreter import Run
 
-_LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$")
+_LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::([^:]+))?$")
+# Lambda's other FunctionName forms (Invoke's NamespacedFunctionName): NAME and
+# the partial ARN ACCOUNT:function:NAME, each optionally with :VERSION or :ALIAS.
+_LAMBDA_NAME = re.compile(
+    r"^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:)?"
+    r"(?:\d{12}:)?(?:function:)?([a-zA-Z0-9_.-]+)(?::(\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?$"
+)
 _LAMBDA_INVOKE = re.compile(r"^arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?$")
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 # Frame scratch kept for a task with HeartbeatSeconds: the seconds, the heartbeats
@@ -34,11 +40,23 @@ WAIT_FOR_TOKEN = ".waitForTaskToken"
 _HEARTBEAT_KEYS = ("heartbeat", "beat", "heartbeat_deadline")
 
 
-def function_name(name_or_arn: Any) -> str | None:
+def split_function_name(name_or_arn: Any) -> tuple[str | None, str | None]:
+    """A Lambda function's ARN, partial ARN or name -> (bare name, version or alias).
+
+    ``arn:aws:lambda:REGION:ACCOUNT:function:charge:prod``, ``charge:prod`` and
+    ``ACCOUNT:function:charge:prod`` -> ``("charge", "prod")``; unqualified ->
+    ``("charge", None)``. Steps are registered (and routed) by the bare name;
+    the qualifier is what a direct Lambda invoke runs. Anything else is not a
+    Lambda function name: ``(name_or_arn, None)``, so it stays not found.
+    """
     if not isinstance(name_or_arn, str):
-        return None
-    match = _LAMBDA_ARN.match(name_or_arn)
-    return match.group(1) if match else name_or_arn
+        return None, None
+    match = _LAMBDA_ARN.match(name_or_arn) or _LAMBDA_NAME.match(name_or_arn)
+    return (match.group(1), match.group(2)) if match else (name_or_arn, None)
+
+
+def function_name(name_or_arn: Any) -> str | None:
+    return split_function_name(name_or_arn)[0]
 
 
 def lambda_envelope(payload: Any, request_id: str, date: str) -> dict[str, Any]:
@@ -96,9 +114,13 @@ class TaskState:
 
         invoke = _LAMBDA_INVOKE.match(resource)
         lambda_arn = _LAMBDA_ARN.match(resource)
+        qualifier: str | None = None
         if invoke:
             kind = "lambda:invoke"
-            name = function_name(args.get("FunctionName")) if isinstance(args, dict) else None
+            fields = args if isinstance(args, dict) else {}
+            name, qualifier = split_function_name(fields.get("FunctionName"))
+            if qualifier is None and isinstance(fields.get("Qualifier"), str):
+                qualifier = fields["Qualifier"] or None  # Invoke's own Qualifier parameter
             payload = args.get("Payload") if isinstance(args, dict) else None
             payload = {} if payload is None else payload
             if isinstance(payload, str):
@@ -107,6 +129,7 @@ class TaskState:
                     payload = json.loads(payload)
         elif lambda_arn:
             kind, name, payload = "lambda", lambda_arn.group(1), args
+            qualifier = lambda_arn.group(2)
         else:
             kind, name, payload = "service", None, args
         family = "LambdaFunction" if kind == "lambda" else "Task"
@@ -139,6 +162,7 @@ class TaskState:
                 timeout_seconds=timeout,
                 heartbeat_seconds=heartbeat,
                 token=token,
+                qualifier=qualifier,
             )
         )
 
