@@ -79,6 +79,8 @@ class EmbeddedRuntime:
             self.queues: Any = MemoryQueues(clock=self.clock)
         else:
             import boto3
+            from botocore import UNSIGNED
+            from botocore.config import Config
             from moto import mock_aws
 
             from stepq.runtime import moto_speedups
@@ -91,8 +93,12 @@ class EmbeddedRuntime:
             os.environ.update(_DUMMY_ENV)  # moto needs some credentials; these reach nothing
             self._mock = mock_aws()
             self._mock.start()
-            raw_dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-            sqs = boto3.client("sqs", region_name="us-east-1")
+            # Nothing leaves the process: no signature to compute, and moto checks
+            # the parameters itself (the store's calls are also checked against
+            # DynamoDB Local in tests/integration).
+            local = Config(signature_version=UNSIGNED, parameter_validation=False)
+            raw_dynamodb = boto3.client("dynamodb", region_name="us-east-1", config=local)
+            sqs = boto3.client("sqs", region_name="us-east-1", config=local)
             if on_client is not None:
                 on_client("dynamodb", raw_dynamodb)
                 on_client("sqs", sqs)

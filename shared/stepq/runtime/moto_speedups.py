@@ -21,6 +21,7 @@ these patches (tests/contract), so a divergence fails there.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -43,6 +44,7 @@ def apply() -> bool:
             return True
         try:
             import moto
+            from moto.core import responses as core_responses
             from moto.core import utils as core_utils
             from moto.dynamodb.models.table import Table
             from moto.sqs import models as sqs_models
@@ -56,12 +58,14 @@ def apply() -> bool:
             hasattr(sqs_models.SQSBackend, "is_message_valid_based_on_retention_period"),
             sqs_models.unix_time is core_utils.unix_time,
             sqs_models.unix_time_millis is core_utils.unix_time_millis,
+            core_responses.method_names_from_class is core_utils.method_names_from_class,
         )
         if not all(needed):
             log.info("moto's internals moved: running it unpatched")
             return False
         _patch_table_query(Table)
         _patch_sqs(sqs_models)
+        _patch_method_names(core_responses)
         _applied = True
         return True
 
@@ -113,3 +117,16 @@ def _patch_sqs(sqs_models: Any) -> None:
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = (
         is_message_valid_based_on_retention_period
     )
+
+
+def _patch_method_names(core_responses: Any) -> None:
+    original = core_responses.method_names_from_class
+
+    @functools.cache
+    def cached(clazz: type) -> tuple[str, ...]:
+        return tuple(original(clazz))
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        return list(cached(clazz))
+
+    core_responses.method_names_from_class = method_names_from_class
