@@ -10,6 +10,7 @@ manager when the backend cannot run on this machine.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import sys
@@ -55,10 +56,13 @@ def memory_backend() -> Iterator[Backend]:
 
 
 @contextmanager
-def moto_backend() -> Iterator[Backend]:
+def moto_backend(direct: bool = False) -> Iterator[Backend]:
+    """moto in-process behind boto3, or (``direct``) through ``MotoClient`` as the
+    embedded backend calls it."""
     import boto3
     from moto import mock_aws
     from stepq.runtime import moto_speedups
+    from stepq.runtime.moto_client import MotoClient
     from stepq.runtime.store_dynamodb import (
         DEFAULT_BLOB_THRESHOLD,
         DynamoDBStore,
@@ -68,9 +72,8 @@ def moto_backend() -> Iterator[Backend]:
 
     moto_speedups.apply()  # moto as the embedded backend runs it (moto-server runs it as shipped)
     with mock_aws():
-        client = SerializedClient(
-            boto3.client("dynamodb", region_name="us-east-1", config=default_client_config())
-        )
+        boto = boto3.client("dynamodb", region_name="us-east-1", config=default_client_config())
+        client = SerializedClient(MotoClient("dynamodb") if direct else boto)
         numbers = itertools.count(1)
 
         def make(
@@ -80,11 +83,11 @@ def moto_backend() -> Iterator[Backend]:
             blob_threshold: int | None = None,
         ) -> Store:
             name = f"stepq-contract-{next(numbers)}"
-            create_table(client, name)
+            create_table(boto, name)  # waiters need botocore
             threshold = DEFAULT_BLOB_THRESHOLD if blob_threshold is None else blob_threshold
             return DynamoDBStore(name, client, blobs=blobs, clock=clock, blob_threshold=threshold)
 
-        yield Backend("moto", make, client)
+        yield Backend("moto-direct" if direct else "moto", make, client)
 
 
 # --- over the wire: servers on loopback ports (tests/integration/stepq_test_servers.py) ---
@@ -145,10 +148,11 @@ def moto_server_backend() -> AbstractContextManager[Backend]:
 BACKENDS: dict[str, Callable[[], AbstractContextManager[Backend]]] = {
     "memory": memory_backend,
     "moto": moto_backend,
+    "moto-direct": functools.partial(moto_backend, direct=True),
     "dynamodb-local": dynamodb_local_backend,
     "moto-server": moto_server_backend,
 }
-DYNAMODB_BACKENDS = ["moto", "dynamodb-local", "moto-server"]
+DYNAMODB_BACKENDS = ["moto", "moto-direct", "dynamodb-local", "moto-server"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,6 +13,7 @@ for the claim check of large bodies.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -100,15 +101,25 @@ def _sqs_backend(
 
 
 @contextmanager
-def moto_backend() -> Iterator[MakeBackend]:
+def moto_backend(direct: bool = False) -> Iterator[MakeBackend]:
+    """moto in-process behind boto3, or (``direct``) through ``MotoClient`` and
+    ``moto_speedups`` as the embedded backend calls it."""
     import boto3
     from moto import mock_aws
+    from stepq.runtime import moto_speedups
+    from stepq.runtime.moto_client import MotoClient
     from stepq.runtime.queues_sqs import default_client_config
 
+    if direct:
+        moto_speedups.apply()
     with mock_aws():
         # One mock and client per module (setting them up is most of a test's cost);
         # each backend gets its own name prefix, so tests never see each other's queues.
-        client = boto3.client("sqs", region_name="us-east-1", config=default_client_config())
+        client: Any = (
+            MotoClient("sqs")
+            if direct
+            else boto3.client("sqs", region_name="us-east-1", config=default_client_config())
+        )
         prefixes = itertools.count(1)
 
         def make(*, blobs: bool = False, **options: Any) -> QueueBackend:
@@ -161,6 +172,7 @@ def moto_server_backend() -> Iterator[MakeBackend]:
 QUEUE_BACKENDS: dict[str, Callable[[], AbstractContextManager[MakeBackend]]] = {
     "memory": memory_backend,
     "moto": moto_backend,
+    "moto-direct": functools.partial(moto_backend, direct=True),
     "moto-server": moto_server_backend,
 }
 
@@ -508,6 +520,21 @@ def sqs_calls(qb: QueueBackend, operation: str) -> Iterator[list[str]]:
 
     def record(**_: Any) -> None:
         calls.append(operation)
+
+    if not hasattr(qb.client, "meta"):  # MotoClient: no botocore, so no hooks
+        original = qb.client._call
+
+        def counted(name: str, params: dict[str, Any]) -> Any:
+            if name == operation:
+                record()
+            return original(name, params)
+
+        qb.client._call = counted
+        try:
+            yield calls
+        finally:
+            del qb.client._call
+        return
 
     event = f"before-call.sqs.{operation}"
     qb.client.meta.events.register(event, record)

@@ -84,6 +84,7 @@ class EmbeddedRuntime:
             from moto import mock_aws
 
             from stepq.runtime import moto_speedups
+            from stepq.runtime.moto_client import MotoClient
             from stepq.runtime.queues_sqs import SqsQueues
             from stepq.runtime.store_dynamodb import DynamoDBStore, create_table
 
@@ -99,14 +100,16 @@ class EmbeddedRuntime:
             local = Config(signature_version=UNSIGNED, parameter_validation=False)
             raw_dynamodb = boto3.client("dynamodb", region_name="us-east-1", config=local)
             sqs = boto3.client("sqs", region_name="us-east-1", config=local)
-            if on_client is not None:
+            create_table(raw_dynamodb, TABLE)
+            if on_client is not None:  # botocore's hooks see every request
                 on_client("dynamodb", raw_dynamodb)
                 on_client("sqs", sqs)
+            else:  # the same requests to moto, without botocore (moto_client.py)
+                raw_dynamodb, sqs = MotoClient("dynamodb"), MotoClient("sqs")
             # moto checks a condition and writes without a lock; serialise the calls
             # so conditional writes are atomic here as they are in DynamoDB.
             dynamodb = SerializedClient(raw_dynamodb)
             self._sqs = sqs
-            create_table(dynamodb, TABLE)
             self.store = DynamoDBStore(TABLE, client=dynamodb)
             self.queues = SqsQueues(client=sqs, prefix="stepq")
         # Every writer is in this process too: final commits wake ``wait``.

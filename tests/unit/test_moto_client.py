@@ -1,0 +1,85 @@
+"""MotoClient answers as boto3 does in front of the same moto, errors included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+moto = pytest.importorskip("moto")
+
+from botocore.exceptions import ClientError  # noqa: E402
+from stepq.runtime.moto_client import MotoClient  # noqa: E402
+from stepq.runtime.store_dynamodb import create_table  # noqa: E402
+
+
+@pytest.fixture
+def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, tuple[Any, Any]]]:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with moto.mock_aws():
+        yield {
+            service: (boto3.client(service, region_name="us-east-1"), MotoClient(service))
+            for service in ("dynamodb", "sqs")
+        }
+
+
+def _error(call: Any) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"], caught.value.operation_name
+
+
+def test_items_round_trip_with_binary_values(clients: dict[str, tuple[Any, Any]]) -> None:
+    boto, direct = clients["dynamodb"]
+    create_table(boto, "t")
+    item = {"pk": {"S": "EX#1"}, "sk": {"S": "C#1"}, "body": {"B": b"\x00\xffzlib"}}
+    item["many"] = {"BS": [b"a", b"\x01"]}
+    item["n"] = {"N": "7"}
+    direct.put_item(TableName="t", Item=item)
+    key = {"pk": {"S": "EX#1"}, "sk": {"S": "C#1"}}
+    assert (
+        direct.get_item(TableName="t", Key=key)["Item"]
+        == boto.get_item(TableName="t", Key=key)["Item"]
+    )
+    assert direct.get_item(TableName="t", Key=key)["Item"]["body"] == {"B": b"\x00\xffzlib"}
+    query = {
+        "TableName": "t",
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "EX#1"}},
+    }
+    assert direct.query(**query)["Items"] == boto.query(**query)["Items"]
+
+
+def test_errors_carry_the_codes_boto3_gives(clients: dict[str, tuple[Any, Any]]) -> None:
+    boto, direct = clients["dynamodb"]
+    create_table(boto, "t")
+    item = {"pk": {"S": "EX#1"}, "sk": {"S": "C#1"}}
+    direct.put_item(TableName="t", Item=item)
+    for client in (boto, direct):
+        assert _error(
+            lambda c=client: c.put_item(
+                TableName="t", Item=item, ConditionExpression="attribute_not_exists(sk)"
+            )
+        ) == ("ConditionalCheckFailedException", "PutItem")
+        assert _error(lambda c=client: c.get_item(TableName="absent", Key=item))[0] == (
+            "ResourceNotFoundException"
+        )
+    sqs_boto, sqs_direct = clients["sqs"]
+    codes = {_error(lambda c=c: c.get_queue_url(QueueName="absent"))[0] for c in clients["sqs"]}
+    assert len(codes) == 1  # the same code through both, whatever moto calls it
+    url = sqs_direct.create_queue(QueueName="q")["QueueUrl"]
+    sqs_direct.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "hi"}])
+    (message,) = sqs_boto.receive_message(QueueUrl=url)["Messages"]
+    assert message["Body"] == "hi"
+
+
+def test_botocore_only_attributes_are_refused_clearly() -> None:
+    client = MotoClient("dynamodb")
+    with pytest.raises(AttributeError, match="boto3 client"):
+        client.get_waiter("table_exists")
+    with pytest.raises(ValueError, match="speaks"):
+        MotoClient("s3")
