@@ -4,8 +4,8 @@ Real time (no skip_time): one execution per duration, all started together,
 each a single Wait of that many seconds. The Wait travels as a delayed SQS
 message (``DelaySeconds``); due = the WaitStateEntered timestamp + Seconds.
 The history cannot show lateness: the orchestrator stamps WaitStateExited
-with the timer's due time (replays must agree). So a botocore hook on the
-store's client reads the wall clock when the commit holding WaitStateExited
+with the timer's due time (replays must agree). So a wrapper around the
+store's append reads the wall clock when the commit holding WaitStateExited
 is written: lateness = that instant - due. Goal: within 1 s.
 """
 
@@ -48,18 +48,17 @@ def measure(history: list[dict[str, object]], seconds: int, fired: datetime) -> 
     return Lateness(seconds, entered, fired.isoformat(), (fired - due).total_seconds())
 
 
-def _watch(client: Any, fired: dict[str, datetime]) -> None:
+def _watch(store: Any, fired: dict[str, datetime]) -> None:
     """Record when each execution's WaitStateExited commit is written (wall clock)."""
-    from stepq.bench.meter import commit_events
-
     clock = SystemClock()
+    append = store.append
 
-    def before(params: dict[str, Any], **_: Any) -> None:
-        item = params.get("Item") or {}
-        if any(e.get("type") == "WaitStateExited" for e in commit_events(item)):
-            fired.setdefault(item["pk"]["S"], clock.now())
+    def watched(execution_id: str, commit: Any) -> None:
+        append(execution_id, commit)
+        if any(e.get("type") == "WaitStateExited" for e in commit.events):
+            fired.setdefault(execution_id, clock.now())
 
-    client.meta.events.register("before-parameter-build.dynamodb.PutItem", before)
+    store.append = watched  # the runtime's store, as its loops call it
 
 
 def run_lateness(
@@ -70,7 +69,7 @@ def run_lateness(
     results = []
     fired: dict[str, datetime] = {}
     with EmbeddedRuntime({}) as runtime:
-        _watch(runtime.store._client, fired)  # EmbeddedRuntime keeps its clients private
+        _watch(runtime.store, fired)
         started = []
         for index, seconds in enumerate(waits):
             name = f"wait_{index}"
@@ -81,7 +80,7 @@ def run_lateness(
             header = runtime.wait(arn, timeout=seconds + 60)
             if header.status != "SUCCEEDED":
                 raise RuntimeError(f"{arn} ended {header.status}")
-            results.append(measure(runtime.history(arn), seconds, fired[f"EX#{arn}"]))
+            results.append(measure(runtime.history(arn), seconds, fired[arn]))
     return results
 
 
