@@ -29,8 +29,8 @@ from stepq.runtime.pump import Pump
 from stepq.runtime.scheduler import Scheduler
 
 TABLE = "stepq"
-SWEEP_SECONDS = 5.0
-TICK_SECONDS = 0.5  # the scheduler's pace in real time (in AWS: once a minute)  # dead-letter queues: executions of poison messages fail
+SWEEP_SECONDS = 5.0  # dead-letter queues: executions of poison messages fail
+TICK_SECONDS = 0.5  # the scheduler's pace in real time (in AWS: once a minute)
 _DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -322,8 +322,7 @@ class FinishWatch:
             self._changed.notify_all()
 
     def wait_for(self, execution_id: str, timeout: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: execution_id in self._done, timeout)
+        return bool(self.wait_any({execution_id}, timeout))
 
     def wait_any(self, execution_ids: set[str], timeout: float) -> set[str]:
         """Those of ``execution_ids`` finished, waiting up to ``timeout`` for one."""
