@@ -11,7 +11,7 @@ Two workloads, each run on both engines in the same process and the same run:
   Pass state. 1,001 states are entered (the Map and each iteration's Pass).
 
 A *transition* is one state entered (a ``*StateEntered`` history event), the
-unit Step Functions bills. stepq is timed around ``MemoryBackend.run`` (the
+unit Step Functions bills. stepq is timed around ``LocalRunner.run`` (the
 machine is indexed once beforehand). moto is timed from ``start_execution``
 until the execution is complete: moto executes in a thread, which we join
 (polling ``describe_execution`` instead would steal the GIL from it), then
@@ -66,7 +66,7 @@ os.environ.update(
 import boto3
 from moto import mock_aws
 from stepq.core.machine import Machine
-from stepq.local.memory import MemoryBackend
+from stepq.hosting.local_runner import LocalRunner
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/stepq-bench"
@@ -174,7 +174,7 @@ class StepqEngine:
 
     def __init__(self, workload: Workload) -> None:
         self.machine = Machine(workload.definition, name=f"bench-{workload.name}")
-        self.backend = MemoryBackend(functions={})
+        self.backend = LocalRunner(functions={})
         self.input = workload.input
         self.runs = 0
 

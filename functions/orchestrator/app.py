@@ -1,6 +1,6 @@
 """Orchestrator Lambda: a batch of events-queue messages -> load, decide, commit, send.
 
-The batch is handled whole (``stepq.runtime.aws.consume_batch``): one
+The batch is handled whole (``stepq.hosting.lambda_sqs.consume_batch``): one
 execution's events commit together, and the commands of the whole batch go
 out in as few SQS requests as possible. Partial batch responses: a record
 that fails is retried alone; a malformed one is dead-lettered with its
@@ -13,8 +13,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
+from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
-from stepq.runtime.aws import Settings, build, consume_batch, runtime_config
+from stepq.hosting.lambda_sqs import consume_batch
 from stepq.runtime.orchestrator import Orchestrator
 
 logger = Logger(service="stepq-orchestrator")

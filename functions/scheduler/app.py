@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from stepq.backends.aws.settings import DEFAULT_TASK_QUEUE, Settings, build
 from stepq.clock import SystemClock
-from stepq.runtime.aws import DEFAULT_TASK_QUEUE, Settings, build
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.poison import DeadLetterSweeper
 from stepq.runtime.scheduler import Scheduler

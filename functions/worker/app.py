@@ -6,7 +6,7 @@ itself and runs the steps they lead to inline when it hosts them (see
 ``stepq.runtime.applier``), so a chain of steps costs one commit, not one
 queue round trip per step. With ``STEPQ_DIRECT_LAMBDA=1`` a function that
 module lacks is invoked as the deployed Lambda function of that name
-(``stepq.runtime.lambda_direct``); ``STEPQ_FUNCTIONS`` may then be unset.
+(``stepq.backends.aws.lambda_invoke``); ``STEPQ_FUNCTIONS`` may then be unset.
 Partial batch responses as in the orchestrator.
 """
 
@@ -17,13 +17,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
+from stepq.backends.aws.lambda_invoke import DirectLambdaFunctions, direct_lambda_enabled
+from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
-from stepq.functions_loader import load_functions
-from stepq.invoke import StepFunction
-from stepq.runtime.aws import Settings, build, consume_batch, runtime_config
+from stepq.hosting.lambda_sqs import consume_batch
 from stepq.runtime.client import Client
-from stepq.runtime.lambda_direct import DirectLambdaFunctions, direct_lambda_enabled
 from stepq.runtime.orchestrator import Orchestrator
+from stepq.runtime.steps import StepFunction, load_functions
 from stepq.runtime.worker import Worker
 
 logger = Logger(service="stepq-worker")

@@ -101,7 +101,7 @@ def run(
     """Run one execution, print its progress, output and history timeline."""
     from stepq.core.definition import load_definition
     from stepq.errors import DefinitionError, StepqError
-    from stepq.functions_loader import load_functions
+    from stepq.runtime.steps import load_functions
 
     try:
         execution_input = json.loads(input)
@@ -136,10 +136,10 @@ def _run_memory(
     definition: object, machine_name: str, execution_input: object, steps: dict, name: str
 ) -> str:
     from stepq.core.machine import Machine
-    from stepq.local.memory import MemoryBackend
+    from stepq.hosting.local_runner import LocalRunner
     from stepq.render import print_outcome, print_timeline
 
-    result = MemoryBackend(steps).run(
+    result = LocalRunner(steps).run(
         Machine(definition, name=machine_name), execution_input, name=name
     )  # type: ignore[arg-type]
     print_timeline(out, [e.to_dict() for e in result.history])
@@ -156,8 +156,9 @@ def _run_embedded(
     skip_time: bool,
     timeout: float,
 ) -> str:
+    from stepq.errors import ExecutionTimeoutError
+    from stepq.hosting.embedded import EmbeddedRuntime
     from stepq.render import print_outcome, print_timeline, progress_line
-    from stepq.runtime.embedded import EmbeddedRuntime, ExecutionTimeoutError
 
     with EmbeddedRuntime(steps, skip_time=skip_time) as runtime:
         runtime.deploy(machine_name, definition)  # type: ignore[arg-type]
@@ -188,7 +189,7 @@ def _run_embedded(
 
 
 def _started(runtime: object, arn: str) -> bool:
-    from stepq.runtime.ports import NotFoundError
+    from stepq.errors import NotFoundError
 
     try:
         runtime.store.get_execution(arn)  # type: ignore[attr-defined]
@@ -218,10 +219,10 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between scheduler ticks")] = 60.0,
 ) -> None:
     """Run one of the three loops as a long-lived process against any compatible endpoint."""
+    from stepq.backends.aws.settings import Settings
     from stepq.errors import StepqError
-    from stepq.functions_loader import load_functions
-    from stepq.runtime.aws import Settings
-    from stepq.runtime.serve import ROLES, provision, serve
+    from stepq.hosting.serve import ROLES, provision, serve
+    from stepq.runtime.steps import load_functions
 
     if role not in ROLES:
         err.print(f"[red]--role must be one of: {', '.join(ROLES)}[/red]")

@@ -1,16 +1,69 @@
-"""The project's error hierarchy: one base class, names ending in ``Error``.
+"""Every error stepq raises on purpose: one base class, a branch per concern.
 
-Adapters turn library exceptions (botocore's ``ClientError`` and friends) into
-these, so callers never depend on a backend's own error types.
+::
+
+    StepqError
+    ├── DefinitionError            an ASL definition was refused (``problems``: every reason)
+    ├── ConformanceCaseError       a conformance case file could not be read
+    ├── FunctionsLoadError         a ``--functions`` module could not be imported
+    ├── MalformedMessageError      a message that can never be processed (-> dead-letter queue)
+    ├── ExecutionTimeoutError      an execution did not finish within a caller's wait
+    ├── IdempotencyConfigError     ``idempotent_step`` set up wrongly (also ``ValueError``)
+    │   ├── MissingIdempotencyKeyError
+    │   └── MissingTableNameError
+    ├── StoreError                 the table failed
+    │   ├── ConflictError          a conditional write lost (reload and decide again)
+    │   ├── AlreadyExistsError     a unique item exists already
+    │   └── NotFoundError          no such execution, machine or commit
+    ├── QueueError                 a queue call failed (``code``: the backend's code)
+    │   ├── QueueNotFoundError
+    │   ├── MessageTooLargeError   over SQS's limit and no blob store (also ``ValueError``)
+    │   └── ClaimCheckError        a claim-checked body could not be stored or read just now
+    └── BlobError                  the blob store failed (``code``: the backend's code)
+        └── BlobNotFoundError      no blob or bucket behind a ref
+
+Adapters turn library exceptions (botocore's ``ClientError`` and friends)
+into these, so callers never depend on a backend's own error types.
+
+Not here, on purpose: ``stepq.core.failures.StatesFailure`` (an ASL error such
+as ``States.Runtime`` that a state machine can catch: data, not a fault of
+stepq) and ``stepq.backends.aws.lambda_invoke.InvokeFailed`` (a step function's
+own failure, named after its Step Functions error).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "AlreadyExistsError",
+    "BlobError",
+    "BlobNotFoundError",
+    "ClaimCheckError",
+    "ConflictError",
+    "ConformanceCaseError",
+    "DefinitionError",
+    "ExecutionTimeoutError",
+    "FunctionsLoadError",
+    "IdempotencyConfigError",
+    "MalformedMessageError",
+    "MessageTooLargeError",
+    "MissingIdempotencyKeyError",
+    "MissingTableNameError",
+    "NotFoundError",
+    "Problem",
+    "QueueError",
+    "QueueNotFoundError",
+    "StepqError",
+    "StoreError",
+]
+
 
 class StepqError(Exception):
     """Base class of every error stepq raises on purpose."""
+
+
+# --- definitions -------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +90,100 @@ class DefinitionError(StepqError):
 
 class ConformanceCaseError(StepqError):
     """A conformance case file could not be read or understood."""
+
+
+# --- steps and executions ----------------------------------------------------------
+
+
+class FunctionsLoadError(StepqError):
+    """The ``--functions`` module (or ``STEPQ_FUNCTIONS``) could not be imported."""
+
+
+class MalformedMessageError(StepqError):
+    """A message that can never be processed; it goes to the dead-letter queue with this reason."""
+
+
+class ExecutionTimeoutError(StepqError):
+    """An execution did not finish within the wall-clock budget the caller gave."""
+
+
+class IdempotencyConfigError(StepqError, ValueError):
+    """``idempotent_step`` cannot record results as configured."""
+
+
+class MissingIdempotencyKeyError(IdempotencyConfigError):
+    """The step was called without a ``context.idempotency_key`` to record its result under."""
+
+
+class MissingTableNameError(IdempotencyConfigError):
+    """``stepq_table_persistence`` got no table name and ``STEPQ_TABLE`` is not set."""
+
+
+# --- the store ---------------------------------------------------------------------
+
+
+class StoreError(StepqError):
+    """The store failed in a way the caller cannot fix by retrying the same call."""
+
+
+class ConflictError(StoreError):
+    """A conditional write lost: someone else committed first (reload and re-decide)."""
+
+
+class AlreadyExistsError(StoreError):
+    """An item that must be unique exists already (execution name, timer, idempotency key)."""
+
+
+class NotFoundError(StoreError):
+    """The named execution, machine or commit does not exist."""
+
+
+# --- queues ------------------------------------------------------------------------
+
+
+class QueueError(StepqError):
+    """A queue call failed (after the retries botocore and the adapter make).
+
+    ``code`` is the backend's error code when there is one
+    (e.g. ``AWS.SimpleQueueService.NonExistentQueue``), else ``""``.
+    """
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class QueueNotFoundError(QueueError):
+    """The named queue does not exist (call ``ensure`` first)."""
+
+
+class MessageTooLargeError(QueueError, ValueError):
+    """A message over SQS's size limit, and no blob store to claim-check it in.
+
+    Also a ``ValueError``: like every other refused message, it is raised
+    before anything is sent.
+    """
+
+
+class ClaimCheckError(QueueError):
+    """A claim-checked body could not be stored or read just now (S3 throttling,
+    network, ...): the send failed, or the message is left for redelivery."""
+
+
+# --- blobs -------------------------------------------------------------------------
+
+
+class BlobError(StepqError):
+    """A blob could not be stored or read. ``code`` is the backend's code, or ``""``."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BlobNotFoundError(BlobError):
+    """No blob (or no bucket) behind the ref.
+
+    Not a ``NotFoundError``: that means "no such execution". A store that
+    cannot find a blob it wrote reports a ``StoreError`` (the item is damaged).
+    """

@@ -42,8 +42,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stepq.clock import monotonic
-from stepq.errors import StepqError
-from stepq.invoke import StepFunction, decode_payload
+from stepq.errors import MissingIdempotencyKeyError, MissingTableNameError
+from stepq.runtime.steps import StepFunction, decode_payload
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import (
@@ -78,14 +78,6 @@ TABLE_ENVIRONMENT_VARIABLE = "STEPQ_TABLE"
 # The keyword argument Powertools hashes: a synthetic {"key": ...}, never the event.
 _DATA_ARGUMENT = "stepq_idempotency"
 _RESULT = "result"
-
-
-class MissingIdempotencyKeyError(StepqError, ValueError):
-    """The step was called without a ``context.idempotency_key`` to record its result under."""
-
-
-class MissingTableNameError(StepqError, ValueError):
-    """``stepq_table_persistence`` got no table name and ``STEPQ_TABLE`` is not set."""
 
 
 class _FixedRemainingTime:
@@ -231,7 +223,7 @@ def stepq_table_persistence(
         )
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from stepq.runtime.store_dynamodb import TTL_ATTRIBUTE
+    from stepq.backends.aws.dynamodb_store import TTL_ATTRIBUTE
 
     return DynamoDBPersistenceLayer(
         table_name=table_name,

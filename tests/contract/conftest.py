@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from stepq.backends.memory.store import MemoryStore
 from stepq.clock import Clock
-from stepq.runtime.embedded import SerializedClient
+from stepq.hosting.embedded import SerializedClient
 from stepq.runtime.ports import Blobs, Store
-from stepq.runtime.store_memory import MemoryStore
 
 
 class StoreFactory(Protocol):
@@ -61,14 +61,14 @@ def moto_backend(direct: bool = False) -> Iterator[Backend]:
     embedded backend calls it."""
     import boto3
     from moto import mock_aws
-    from stepq.runtime import moto_speedups
-    from stepq.runtime.moto_client import MotoClient
-    from stepq.runtime.store_dynamodb import (
+    from stepq.backends.aws.dynamodb_store import (
         DEFAULT_BLOB_THRESHOLD,
         DynamoDBStore,
         create_table,
         default_client_config,
     )
+    from stepq.backends.moto import speedups as moto_speedups
+    from stepq.backends.moto.client import MotoClient
 
     moto_speedups.apply()  # moto as the embedded backend runs it (moto-server runs it as shipped)
     with mock_aws():
@@ -107,7 +107,7 @@ def wire_server(name: str) -> Any:
 @contextmanager
 def _wire_store_backend(name: str, server_name: str, serialize: bool) -> Iterator[Backend]:
     import boto3
-    from stepq.runtime.store_dynamodb import (
+    from stepq.backends.aws.dynamodb_store import (
         DEFAULT_BLOB_THRESHOLD,
         DynamoDBStore,
         create_table,

@@ -24,22 +24,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from stepq.clock import ManualClock
-from stepq.errors import StepqError
-from stepq.runtime.blobs import MemoryBlobs, S3Blobs
-from stepq.runtime.ports import Message, Received
-from stepq.runtime.queue_messages import (
+from stepq.backends.aws.s3_blobs import S3Blobs
+from stepq.backends.memory.blobs import MemoryBlobs
+from stepq.backends.memory.queues import MemoryQueues
+from stepq.backends.queue_wire import (
     CLAIM_KEY,
     ID_ATTRIBUTE,
     REASON_ATTRIBUTE,
-    MessageTooLargeError,
     Pointer,
-    QueueError,
-    QueueNotFoundError,
     encode_body,
     pointer_of,
 )
-from stepq.runtime.queues_memory import MemoryQueues
+from stepq.clock import ManualClock
+from stepq.errors import MessageTooLargeError, QueueError, QueueNotFoundError, StepqError
+from stepq.runtime.ports import Message, Received
 
 
 @dataclass
@@ -75,7 +73,7 @@ def memory_backend() -> Iterator[MakeBackend]:
 def _sqs_backend(
     name: str, client: Any, prefix: str, blobs: Any, options: dict[str, Any]
 ) -> QueueBackend:
-    from stepq.runtime.queues_sqs import SqsQueues
+    from stepq.backends.aws.sqs_queues import SqsQueues
 
     queues = SqsQueues(client=client, prefix=prefix, blobs=blobs, **options)
 
@@ -106,9 +104,9 @@ def moto_backend(direct: bool = False) -> Iterator[MakeBackend]:
     ``moto_speedups`` as the embedded backend calls it."""
     import boto3
     from moto import mock_aws
-    from stepq.runtime import moto_speedups
-    from stepq.runtime.moto_client import MotoClient
-    from stepq.runtime.queues_sqs import default_client_config
+    from stepq.backends.aws.sqs_queues import default_client_config
+    from stepq.backends.moto import speedups as moto_speedups
+    from stepq.backends.moto.client import MotoClient
 
     if direct:
         moto_speedups.apply()
@@ -141,7 +139,7 @@ def moto_server_backend() -> Iterator[MakeBackend]:
 
     import boto3
     from botocore.config import Config
-    from stepq.runtime.queues_sqs import default_client_config
+    from stepq.backends.aws.sqs_queues import default_client_config
 
     # on sys.path through tests/contract/conftest.py; started once per test process
     server = importlib.import_module("stepq_test_servers").need("moto-server")
@@ -712,7 +710,7 @@ def sqs_client(module_aws_env: None) -> Iterator[Any]:
 
 
 def test_sqs_partial_batch_failure_is_retried(sqs_client: Any) -> None:
-    from stepq.runtime.queues_sqs import SqsQueues
+    from stepq.backends.aws.sqs_queues import SqsQueues
 
     flaky = _FlakyBatches(
         sqs_client, [{"ids": {"m-1", "m-3"}, "sender": False, "code": "InternalError"}]
@@ -727,7 +725,7 @@ def test_sqs_partial_batch_failure_is_retried(sqs_client: Any) -> None:
 
 
 def test_sqs_persistent_batch_failure_raises(sqs_client: Any) -> None:
-    from stepq.runtime.queues_sqs import SqsQueues
+    from stepq.backends.aws.sqs_queues import SqsQueues
 
     down = {"ids": {"m-0"}, "sender": False, "code": "ServiceUnavailable"}
     flaky = _FlakyBatches(sqs_client, [dict(down) for _ in range(10)])
@@ -740,7 +738,7 @@ def test_sqs_persistent_batch_failure_raises(sqs_client: Any) -> None:
 
 
 def test_sqs_sender_fault_is_not_retried(sqs_client: Any) -> None:
-    from stepq.runtime.queues_sqs import SqsQueues
+    from stepq.backends.aws.sqs_queues import SqsQueues
 
     bad = {"ids": {"m-0"}, "sender": True, "code": "InvalidParameterValue"}
     flaky = _FlakyBatches(sqs_client, [bad])
@@ -753,7 +751,7 @@ def test_sqs_sender_fault_is_not_retried(sqs_client: Any) -> None:
 
 
 def test_sqs_resolves_each_url_once(sqs_client: Any) -> None:
-    from stepq.runtime.queues_sqs import SqsQueues
+    from stepq.backends.aws.sqs_queues import SqsQueues
 
     calls: list[str] = []
     sqs_client.meta.events.register(
@@ -771,7 +769,7 @@ def test_sqs_resolves_each_url_once(sqs_client: Any) -> None:
 def test_sqs_connection_failure_is_a_queue_error(module_aws_env: None) -> None:
     import boto3
     from botocore.config import Config
-    from stepq.runtime.queues_sqs import SqsQueues
+    from stepq.backends.aws.sqs_queues import SqsQueues
 
     # Port 9 on loopback: nothing listens; no request leaves the machine.
     client = boto3.client(
@@ -786,7 +784,7 @@ def test_sqs_connection_failure_is_a_queue_error(module_aws_env: None) -> None:
 
 def test_build_gives_the_queues_the_bucket_for_claim_checks(sqs_client: Any) -> None:
     import boto3
-    from stepq.runtime.aws import Settings, build
+    from stepq.backends.aws.settings import Settings, build
 
     s3 = boto3.client("s3", region_name="us-east-1")
     clients = {"dynamodb": object(), "sqs": sqs_client, "s3": s3}  # the store is not used
@@ -804,7 +802,7 @@ def test_build_gives_the_queues_the_bucket_for_claim_checks(sqs_client: Any) -> 
 
 
 def test_default_client_config_uses_adaptive_retries() -> None:
-    from stepq.runtime.queues_sqs import default_client_config
+    from stepq.backends.aws.sqs_queues import default_client_config
 
     config = default_client_config()
     assert config.retries == {"mode": "adaptive", "max_attempts": 10}

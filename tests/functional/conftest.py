@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from stepq.runtime.embedded import EmbeddedRuntime
+from stepq.hosting.embedded import EmbeddedRuntime
 
 
 @pytest.fixture

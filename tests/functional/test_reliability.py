@@ -12,8 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from stepq.errors import ConflictError
 from stepq.runtime.orchestrator import Orchestrator
-from stepq.runtime.ports import ConflictError
 
 LAMBDA = "arn:aws:lambda:us-east-1:111111111111:function:"
 

@@ -26,11 +26,12 @@ from typing import Any
 
 import pytest
 import stepq_test_servers as servers
+from stepq.backends.aws.settings import Settings, build, make_client, runtime_config
 from stepq.clock import SystemClock
-from stepq.runtime.aws import Settings, build, make_client, runtime_config
+from stepq.errors import NotFoundError
 from stepq.runtime.client import Client
 from stepq.runtime.orchestrator import Orchestrator
-from stepq.runtime.ports import ExecutionHeader, NotFoundError, Store
+from stepq.runtime.ports import ExecutionHeader, Store
 
 pytestmark = pytest.mark.integration
 

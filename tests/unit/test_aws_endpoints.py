@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stepq.runtime.aws import Settings, make_client
+from stepq.backends.aws.settings import Settings, make_client
 
 
 def test_each_service_falls_back_to_the_shared_endpoint() -> None:

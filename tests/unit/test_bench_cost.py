@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from stepq.backends.aws import commit_dictionary
 from stepq.bench import prices as P
 from stepq.bench.cost import Tally, count_transitions
 from stepq.bench.flat import LOOP, Cycle, increment
@@ -27,7 +28,6 @@ from stepq.bench.meter import (
     update_changes,
     write_units,
 )
-from stepq.runtime import commit_dictionary
 
 
 def test_item_size_counts_names_and_values() -> None:

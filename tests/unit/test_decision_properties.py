@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stepq.core.interpreter import decide, replay
 from stepq.core.machine import Machine
-from stepq.local.memory import MemoryBackend
+from stepq.hosting.local_runner import LocalRunner
 
 
 class Flaky(Exception):
@@ -104,8 +104,8 @@ CASES = st.tuples(
 def test_same_events_give_same_decisions(case: tuple[list[str], dict[str, Any]]) -> None:
     kinds, data = case
     machine = Machine(_chain(kinds, 0), name="prop")
-    first = MemoryBackend(FUNCTIONS).run(machine, data)
-    second = MemoryBackend(FUNCTIONS).run(machine, data)
+    first = LocalRunner(FUNCTIONS).run(machine, data)
+    second = LocalRunner(FUNCTIONS).run(machine, data)
     assert first.status == second.status
     assert first.history == second.history
     assert first.commands == second.commands
@@ -118,10 +118,8 @@ def test_replaying_recorded_inbound_events_reproduces_history(
 ) -> None:
     kinds, data = case
     machine = Machine(_chain(kinds, 0), name="prop")
-    recorded = MemoryBackend(FUNCTIONS).run(machine, data)
-    state, history, commands = replay(
-        machine, MemoryBackend.initial_state(machine), recorded.inbound
-    )
+    recorded = LocalRunner(FUNCTIONS).run(machine, data)
+    state, history, commands = replay(machine, LocalRunner.initial_state(machine), recorded.inbound)
     assert history == recorded.history
     assert commands == recorded.commands
     assert (state.status, state.output) == (recorded.status, recorded.output)
@@ -134,8 +132,8 @@ def test_decide_never_modifies_the_state_it_is_given(
 ) -> None:
     kinds, data = case
     machine = Machine(_chain(kinds, 0), name="prop")
-    recorded = MemoryBackend(FUNCTIONS).run(machine, data)
-    state = MemoryBackend.initial_state(machine)
+    recorded = LocalRunner(FUNCTIONS).run(machine, data)
+    state = LocalRunner.initial_state(machine)
     for event in recorded.inbound:
         before = copy.deepcopy(state)
         new_state, _ = decide(machine, state, event)

@@ -24,22 +24,24 @@ import boto3  # noqa: E402
 from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: E402
     IdempotencyAlreadyInProgressError,
 )
+from stepq.backends.aws.dynamodb_store import TTL_ATTRIBUTE, DynamoDBStore, create_table  # noqa: E402
 from stepq.clock import SystemClock, monotonic  # noqa: E402
-from stepq.errors import StepqError  # noqa: E402
-from stepq.idempotency import (  # noqa: E402
-    PARTITION_PREFIX,
+from stepq.errors import (  # noqa: E402
     MissingIdempotencyKeyError,
     MissingTableNameError,
+    StepqError,
+)
+from stepq.hosting import embedded  # noqa: E402
+from stepq.hosting.embedded import EmbeddedRuntime, SerializedClient  # noqa: E402
+from stepq.idempotency import (  # noqa: E402
+    PARTITION_PREFIX,
     create_idempotency_table,
     dynamodb_persistence,
     idempotent_step,
     stepq_table_persistence,
 )
-from stepq.invoke import InvocationContext, invoke  # noqa: E402
-from stepq.runtime import embedded  # noqa: E402
-from stepq.runtime.embedded import EmbeddedRuntime, SerializedClient  # noqa: E402
 from stepq.runtime.ports import Commit, ExecutionHeader  # noqa: E402
-from stepq.runtime.store_dynamodb import TTL_ATTRIBUTE, DynamoDBStore, create_table  # noqa: E402
+from stepq.runtime.steps import StepContext, invoke  # noqa: E402
 
 TABLE = "idempotency"  # Powertools' own table
 STEPQ_TABLE = "stepq"
@@ -114,8 +116,8 @@ def records(dynamodb: Any, layout: str) -> Records:
     return Records(dynamodb, stepq=layout == "stepq-table")
 
 
-def ctx(key: str) -> InvocationContext:
-    return InvocationContext(function_name="step", aws_request_id="r", idempotency_key=key)
+def ctx(key: str) -> StepContext:
+    return StepContext(function_name="step", aws_request_id="r", idempotency_key=key)
 
 
 def key_hash(key: str) -> str:
@@ -204,7 +206,7 @@ def test_any_json_result_replays_as_itself(persistence: Any, value: Any) -> None
 
 @pytest.mark.parametrize(
     "context",
-    [None, object(), InvocationContext("step", "r"), InvocationContext("step", "r", 7)],  # type: ignore[arg-type]
+    [None, object(), StepContext("step", "r"), StepContext("step", "r", 7)],  # type: ignore[arg-type]
     ids=["none", "no-attribute", "empty", "not-a-string"],
 )
 def test_missing_key_is_a_clear_error_and_runs_nothing(

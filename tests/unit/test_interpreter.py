@@ -9,12 +9,12 @@ import pytest
 from stepq.core.events import RunTask, StartExecution, StartTimer, TaskSucceeded, TimerFired
 from stepq.core.interpreter import decide, make_token, parse_token
 from stepq.core.machine import Machine
-from stepq.invoke import SimulatedDelay
-from stepq.local.memory import DEFAULT_START, MemoryBackend
+from stepq.hosting.local_runner import DEFAULT_START, LocalRunner
+from stepq.runtime.steps import SimulatedDelay
 
 
 def run(definition: dict[str, Any], data: Any = None, functions: dict[str, Any] | None = None):
-    return MemoryBackend(functions or {}).run(
+    return LocalRunner(functions or {}).run(
         Machine(definition, name="sm"), {} if data is None else data
     )
 
@@ -415,7 +415,7 @@ def test_wait_for_task_token_pauses_until_callback() -> None:
         ),
         name="sm",
     )
-    state0 = MemoryBackend.initial_state(machine)
+    state0 = LocalRunner.initial_state(machine)
     state1, d1 = decide(machine, state0, StartExecution({}, DEFAULT_START))
     task = next(c for c in d1.commands if isinstance(c, RunTask))
     assert task.token and task.input == {"token": task.token}
@@ -430,7 +430,7 @@ def test_wait_for_task_token_pauses_until_callback() -> None:
 
 def test_duplicate_and_stale_events_change_nothing() -> None:
     machine = Machine(one({"Type": "Task", "Resource": lam("f")}), name="sm")
-    s0 = MemoryBackend.initial_state(machine)
+    s0 = LocalRunner.initial_state(machine)
     s1, d1 = decide(machine, s0, StartExecution({}, DEFAULT_START))
     task = next(c for c in d1.commands if isinstance(c, RunTask))
     s2, _ = decide(machine, s1, TaskSucceeded(task.task_id, 1, DEFAULT_START))
@@ -445,7 +445,7 @@ def test_duplicate_and_stale_events_change_nothing() -> None:
 
 def test_decide_does_not_modify_the_given_state() -> None:
     machine = Machine(one({"Type": "Task", "Resource": lam("f")}), name="sm")
-    s0 = MemoryBackend.initial_state(machine)
+    s0 = LocalRunner.initial_state(machine)
     s1, _ = decide(machine, s0, StartExecution({"a": 1}, DEFAULT_START))
     assert s0.last_event_id == 0 and not s0.frames
     assert s1.last_event_id > 0

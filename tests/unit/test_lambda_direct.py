@@ -1,6 +1,6 @@
 """Direct Lambda invocation: a real boto3 client under botocore's Stubber (no network).
 
-Each failure is checked through ``stepq.invoke.invoke``, i.e. as the worker
+Each failure is checked through ``stepq.runtime.steps.invoke``, i.e. as the worker
 sees it (``Outcome.error`` / ``Outcome.cause``).
 """
 
@@ -18,14 +18,14 @@ boto3 = pytest.importorskip("boto3")
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError  # noqa: E402
 from botocore.response import StreamingBody  # noqa: E402
 from botocore.stub import ANY, Stubber  # noqa: E402
-from stepq.invoke import InvocationContext, Outcome, invoke  # noqa: E402
-from stepq.runtime import lambda_direct  # noqa: E402
-from stepq.runtime.lambda_direct import (  # noqa: E402
+from stepq.backends.aws import lambda_invoke as lambda_direct  # noqa: E402
+from stepq.backends.aws.lambda_invoke import (  # noqa: E402
     READ_TIMEOUT_SECONDS,
     DirectLambdaFunctions,
     direct_lambda_enabled,
     make_lambda_client,
 )
+from stepq.runtime.steps import Outcome, StepContext, invoke  # noqa: E402
 
 REQUEST_ID = "0f6e1c8e-0000-4000-8000-000000000001"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:billing"
@@ -91,7 +91,7 @@ def _run(
     functions: DirectLambdaFunctions, name: str, event: Any, *, qualifier: str | None = None
 ) -> Outcome:
     """As the worker runs a step: its context carries the Task's version or alias, if any."""
-    context = InvocationContext(function_name=name, aws_request_id=REQUEST_ID)
+    context = StepContext(function_name=name, aws_request_id=REQUEST_ID)
     if qualifier is not None:
         context.extra[lambda_direct.QUALIFIER] = qualifier
     return invoke(functions, name, event, request_id=REQUEST_ID, context=context)

@@ -1,4 +1,4 @@
-"""The Lambda handlers on moto (in process), and the wiring in ``stepq.runtime.aws``.
+"""The Lambda handlers on moto (in process), and the wiring in ``stepq.backends.aws.settings``.
 
 Records are real SQS messages received from moto and reshaped the way the
 Lambda event source mapping delivers them, so receipt handles are genuine.
@@ -24,12 +24,13 @@ moto = pytest.importorskip("moto")
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
+from stepq.backends.aws import settings as aws  # noqa: E402
+from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
 from stepq.clock import ManualClock  # noqa: E402
 from stepq.errors import StepqError  # noqa: E402
-from stepq.runtime import aws  # noqa: E402
+from stepq.hosting import lambda_sqs  # noqa: E402
 from stepq.runtime.orchestrator import Orchestrator  # noqa: E402
 from stepq.runtime.ports import Timer  # noqa: E402
-from stepq.runtime.store_dynamodb import create_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -364,12 +365,12 @@ def test_build_uses_injected_clients_and_makes_blobs_only_with_a_bucket() -> Non
     ],
 )
 def test_logical_queue(arn: str, prefix: str, name: str) -> None:
-    assert aws.logical_queue(arn, prefix) == name
+    assert lambda_sqs.logical_queue(arn, prefix) == name
 
 
 def test_logical_queue_refuses_a_foreign_queue() -> None:
     with pytest.raises(StepqError):
-        aws.logical_queue("arn:aws:sqs:us-east-1:1:other-events", "stepq")
+        lambda_sqs.logical_queue("arn:aws:sqs:us-east-1:1:other-events", "stepq")
 
 
 _SQS_NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789_-", min_size=1, max_size=30)
@@ -378,4 +379,6 @@ _SQS_NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789_-", min_si
 @given(prefix=_SQS_NAME, name=_SQS_NAME)
 def test_logical_queue_inverts_the_physical_name(prefix: str, name: str) -> None:
     # SqsQueues names a queue "<prefix>-<name>"; the handler must get <name> back.
-    assert aws.logical_queue(f"arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{name}", prefix) == name
+    assert (
+        lambda_sqs.logical_queue(f"arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{name}", prefix) == name
+    )

@@ -11,8 +11,8 @@ boto3 = pytest.importorskip("boto3")
 moto = pytest.importorskip("moto")
 
 from botocore.exceptions import ClientError  # noqa: E402
-from stepq.runtime.moto_client import MotoClient  # noqa: E402
-from stepq.runtime.store_dynamodb import create_table  # noqa: E402
+from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
+from stepq.backends.moto.client import MotoClient  # noqa: E402
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 moto = pytest.importorskip("moto")
 
-from stepq.runtime import moto_speedups  # noqa: E402
-from stepq.runtime.store_dynamodb import create_table  # noqa: E402
+from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
+from stepq.backends.moto import speedups as moto_speedups  # noqa: E402
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
+from stepq.backends.memory.queues import MemoryQueues
+from stepq.hosting.doorbell import Doorbell, RingingQueues
+from stepq.hosting.pump import Pump
 from stepq.runtime.batch import BatchResult
-from stepq.runtime.doorbell import Doorbell, RingingQueues
 from stepq.runtime.ports import Message, Received
-from stepq.runtime.pump import Pump
-from stepq.runtime.queues_memory import MemoryQueues
 
 
 def _pump(queues, doorbell: Doorbell, seen: list[str], idle_max: float = 0.2) -> Pump:

@@ -11,10 +11,8 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stepq.errors import StepqError
-from stepq.runtime.blobs import BlobError, MemoryBlobs
-from stepq.runtime.ports import Message, Received
-from stepq.runtime.queue_messages import (
+from stepq.backends.memory.blobs import MemoryBlobs
+from stepq.backends.queue_wire import (
     CLAIM_KEY,
     DEFAULT_CLAIM_THRESHOLD,
     ID_ATTRIBUTE,
@@ -23,10 +21,7 @@ from stepq.runtime.queue_messages import (
     MAX_REASON_CHARS,
     REASON_ATTRIBUTE,
     ClaimCheck,
-    ClaimCheckError,
-    MessageTooLargeError,
     Pointer,
-    QueueError,
     Wire,
     check_delay,
     clamp_receive,
@@ -42,6 +37,8 @@ from stepq.runtime.queue_messages import (
     unique_entry_ids,
     wire_size,
 )
+from stepq.errors import BlobError, ClaimCheckError, MessageTooLargeError, QueueError, StepqError
+from stepq.runtime.ports import Message, Received
 
 _SQS_ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 

@@ -7,11 +7,12 @@ import json
 import threading
 
 import pytest
+from stepq.backends.memory.blobs import MemoryBlobs
+from stepq.backends.memory.queues import MemoryQueues
+from stepq.backends.queue_wire import pointer_of
 from stepq.clock import ManualClock, SystemClock, monotonic
-from stepq.runtime.blobs import BlobError, MemoryBlobs
+from stepq.errors import BlobError, MessageTooLargeError
 from stepq.runtime.ports import Message, Received
-from stepq.runtime.queue_messages import MessageTooLargeError, pointer_of
-from stepq.runtime.queues_memory import MemoryQueues
 
 
 def test_visibility_timeout_follows_the_injected_clock() -> None:

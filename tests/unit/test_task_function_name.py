@@ -4,7 +4,7 @@
 to the bare name the step is registered (and routed) under, and keeps the
 version or alias as ``RunTask.qualifier``; the worker hands that to the step
 (``context.extra["qualifier"]``), and a directly invoked Lambda function
-(``stepq.runtime.lambda_direct``) passes it as Invoke's ``Qualifier``.
+(``stepq.backends.aws.lambda_invoke``) passes it as Invoke's ``Qualifier``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ import json
 from typing import Any
 
 import pytest
+from stepq.backends.memory.queues import MemoryQueues
 from stepq.clock import ManualClock
 from stepq.core.events import RunTask, StartExecution
 from stepq.core.interpreter import decide
 from stepq.core.machine import Machine
 from stepq.core.states.task_state import function_name, split_function_name
-from stepq.local.memory import DEFAULT_START, MemoryBackend
+from stepq.hosting.local_runner import DEFAULT_START, LocalRunner
 from stepq.runtime import codec
 from stepq.runtime.messages import EVENTS_QUEUE, parse_task, task_message
-from stepq.runtime.queues_memory import MemoryQueues
 from stepq.runtime.worker import Worker
 
 ACCOUNT = "123456789012"
@@ -74,7 +74,7 @@ def test_not_a_string_has_no_name() -> None:
 def _run_task(task: dict[str, Any]) -> RunTask:
     machine = Machine({"StartAt": "T", "States": {"T": {"Type": "Task", **task, "End": True}}})
     _, decision = decide(
-        machine, MemoryBackend.initial_state(machine), StartExecution({"n": 1}, DEFAULT_START)
+        machine, LocalRunner.initial_state(machine), StartExecution({"n": 1}, DEFAULT_START)
     )
     return next(c for c in decision.commands if isinstance(c, RunTask))
 
@@ -123,7 +123,7 @@ def test_a_command_without_the_field_decodes_as_unqualified() -> None:
 
 
 def test_a_malformed_function_name_stays_not_found() -> None:
-    result = MemoryBackend({"charge": lambda event, context: "ran"}).run(
+    result = LocalRunner({"charge": lambda event, context: "ran"}).run(
         Machine(
             {
                 "StartAt": "T",
@@ -156,7 +156,7 @@ def test_a_local_step_runs_for_every_form(task: dict[str, Any]) -> None:
     def charge(event: Any, context: Any) -> Any:
         return {"qualifier": context.extra.get("qualifier")}
 
-    result = MemoryBackend({"charge": charge}).run(
+    result = LocalRunner({"charge": charge}).run(
         Machine({"StartAt": "T", "States": {"T": {"Type": "Task", **task, "End": True}}}), {}
     )
     assert result.status == "SUCCEEDED", result.cause
@@ -182,7 +182,7 @@ def _direct(expected_request: dict[str, Any]) -> Any:
     boto3 = pytest.importorskip("boto3")
     from botocore.response import StreamingBody
     from botocore.stub import ANY, Stubber
-    from stepq.runtime.lambda_direct import DirectLambdaFunctions
+    from stepq.backends.aws.lambda_invoke import DirectLambdaFunctions
 
     client = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing"

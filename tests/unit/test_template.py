@@ -10,7 +10,7 @@ import pytest
 
 cfnlint_api = pytest.importorskip("cfnlint.api")
 from cfnlint.decode import decode  # noqa: E402
-from stepq.runtime.store_dynamodb import TTL_ATTRIBUTE, create_table  # noqa: E402
+from stepq.backends.aws.dynamodb_store import TTL_ATTRIBUTE, create_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

@@ -22,7 +22,7 @@ from stepq.core.events import (
 from stepq.core.execution import ExecutionState, new_execution
 from stepq.core.interpreter import decide, make_token, parse_token, replay, verify_token
 from stepq.core.machine import Machine
-from stepq.local.memory import DEFAULT_START
+from stepq.hosting.local_runner import DEFAULT_START
 from test_interpreter import lam, one  # tests/unit is on sys.path (rootdir-relative)
 
 T = DEFAULT_START

@@ -138,7 +138,7 @@ def run_example(
     they do in a deployment under steady load.
     """
     from stepq.clock import monotonic
-    from stepq.runtime.embedded import TABLE, EmbeddedRuntime
+    from stepq.hosting.embedded import TABLE, EmbeddedRuntime
     from stepq.testing import example
 
     clients: dict[str, Any] = {}

@@ -97,7 +97,7 @@ class FlatResult:
 
 def run_flat(iterations: int, early: int = 5, log: Callable[[str], None] = print) -> FlatResult:
     from stepq.clock import monotonic
-    from stepq.runtime.embedded import TABLE, EmbeddedRuntime
+    from stepq.hosting.embedded import TABLE, EmbeddedRuntime
 
     if iterations < 3:
         raise ValueError("the loop needs at least 3 iterations")

@@ -64,7 +64,7 @@ def _watch(store: Any, fired: dict[str, datetime]) -> None:
 def run_lateness(
     waits: tuple[int, ...] = (2, 3, 4), log: Callable[[str], None] = print
 ) -> list[Lateness]:
-    from stepq.runtime.embedded import EmbeddedRuntime
+    from stepq.hosting.embedded import EmbeddedRuntime
 
     results = []
     fired: dict[str, datetime] = {}

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepq.runtime import commit_dictionary
+from stepq.backends.aws import commit_dictionary
 
 KB = 1024
 SQS_CHUNK = 64 * KB

@@ -62,9 +62,9 @@ def run_stepq(
 ) -> tuple[int, float]:
     """(transitions, seconds) for ``executions`` concurrent order sagas."""
     from stepq.bench.cost import count_transitions
-    from stepq.runtime.embedded import EmbeddedRuntime
+    from stepq.hosting.embedded import EmbeddedRuntime
+    from stepq.hosting.pump import Pump
     from stepq.runtime.messages import EVENTS_QUEUE
-    from stepq.runtime.pump import Pump
     from stepq.testing import example
 
     definition, functions = example("order_saga")

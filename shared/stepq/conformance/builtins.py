@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepq.invoke import InvocationContext, SimulatedDelay, StepFunction
+from stepq.runtime.steps import SimulatedDelay, StepContext, StepFunction
 
 
 class CustomException(Exception):
@@ -20,33 +20,33 @@ def _raising(exc: Exception, line: str, number: int = 2) -> Exception:
     return exc
 
 
-def identity(event: Any, context: InvocationContext) -> Any:
+def identity(event: Any, context: StepContext) -> Any:
     return event
 
 
-def echo(event: Any, context: InvocationContext) -> Any:
+def echo(event: Any, context: StepContext) -> Any:
     return {"Return": "HelloWorld"}
 
 
-def raise_exception(event: Any, context: InvocationContext) -> Any:
+def raise_exception(event: Any, context: StepContext) -> Any:
     raise _raising(
         Exception("Some exception was raised."), 'raise Exception("Some exception was raised.")'
     )
 
 
-def raise_custom_exception(event: Any, context: InvocationContext) -> Any:
+def raise_custom_exception(event: Any, context: StepContext) -> Any:
     raise _raising(CustomException(), "raise CustomException()", 9)
 
 
-def sleep_60(event: Any, context: InvocationContext) -> Any:
+def sleep_60(event: Any, context: StepContext) -> Any:
     raise SimulatedDelay(60, event)
 
 
-def return_bytes(event: Any, context: InvocationContext) -> Any:
+def return_bytes(event: Any, context: StepContext) -> Any:
     return b'"HelloWorld!"'
 
 
-def large_output(event: Any, context: InvocationContext) -> Any:
+def large_output(event: Any, context: StepContext) -> Any:
     return ("a" * (257 * 1024)).encode("utf-8")
 
 

@@ -40,12 +40,12 @@ def _prepare(case: Case) -> Machine | CaseOutcome:
 
 def memory_backend(case: Case) -> CaseOutcome:
     """The pure core, in-process, under a virtual clock."""
-    from stepq.local.memory import MemoryBackend
+    from stepq.hosting.local_runner import LocalRunner
 
     machine = _prepare(case)
     if isinstance(machine, CaseOutcome):
         return machine
-    backend = MemoryBackend(registry_for(case.functions))
+    backend = LocalRunner(registry_for(case.functions))
     name = str(uuid.uuid5(uuid.NAMESPACE_URL, case.file))
     result = backend.run(machine, case.input, name=name)
     return CaseOutcome(
@@ -64,7 +64,8 @@ class LocalBackend:
         self._runtime: Any = None
 
     def __call__(self, case: Case) -> CaseOutcome:
-        from stepq.runtime.embedded import EmbeddedRuntime, ExecutionTimeoutError
+        from stepq.errors import ExecutionTimeoutError
+        from stepq.hosting.embedded import EmbeddedRuntime
 
         machine = _prepare(case)
         if isinstance(machine, CaseOutcome):

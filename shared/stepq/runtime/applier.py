@@ -45,28 +45,17 @@ from stepq.core.definition import load_definition
 from stepq.core.execution import RUNNING, ExecutionState, new_execution
 from stepq.core.interpreter import decide
 from stepq.core.machine import Machine
-from stepq.errors import DefinitionError
+from stepq.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DefinitionError,
+    MalformedMessageError,
+    NotFoundError,
+)
 from stepq.runtime import codec
 from stepq.runtime.batch import BatchResult
-from stepq.runtime.messages import (
-    EVENTS_QUEUE,
-    MalformedMessageError,
-    event_message,
-    task_message,
-    task_queue,
-)
-from stepq.runtime.ports import (
-    AlreadyExistsError,
-    Commit,
-    ConflictError,
-    ExecutionHeader,
-    Message,
-    NotFoundError,
-    Queues,
-    Received,
-    Store,
-    Timer,
-)
+from stepq.runtime.messages import EVENTS_QUEUE, event_message, task_message, task_queue
+from stepq.runtime.ports import Commit, ExecutionHeader, Message, Queues, Received, Store, Timer
 
 log = logging.getLogger("stepq.applier")
 

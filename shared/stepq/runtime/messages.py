@@ -14,16 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepq.core import events as ev
-from stepq.errors import StepqError
+from stepq.errors import MalformedMessageError
 from stepq.runtime import codec
 from stepq.runtime.ports import Message
 
 VERSION = 1
 EVENTS_QUEUE = "events"
-
-
-class MalformedMessageError(StepqError):
-    """A message that can never be processed; it goes to the dead-letter queue with this reason."""
 
 
 @dataclass(frozen=True, slots=True)

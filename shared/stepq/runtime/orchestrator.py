@@ -15,23 +15,15 @@ from typing import Any
 from stepq.clock import Clock
 from stepq.core import events as ev
 from stepq.core.interpreter import parse_token
-from stepq.errors import StepqError
+from stepq.errors import MalformedMessageError
 from stepq.runtime.applier import Applier, Inbound, Outbox, RuntimeConfig, handle_one, record_groups
 from stepq.runtime.batch import BatchResult
-from stepq.runtime.messages import (
-    MalformedMessageError,
-    event_message,
-    parse_event,
-)
+from stepq.runtime.messages import event_message, parse_event
 from stepq.runtime.ports import Message, Queues, Received, Store
 
 log = logging.getLogger("stepq.orchestrator")
 
 __all__ = ["Orchestrator", "RuntimeConfig", "execution_arn"]
-
-
-class UnknownExecutionError(StepqError):
-    """An event names an execution that does not exist (and is not a start)."""
 
 
 def execution_arn(machine: str, name: str, config: RuntimeConfig) -> str:

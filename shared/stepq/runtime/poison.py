@@ -19,8 +19,9 @@ from collections.abc import Iterable
 
 from stepq.clock import Clock
 from stepq.core import events as ev
+from stepq.errors import NotFoundError
 from stepq.runtime.messages import EVENTS_QUEUE, event_message
-from stepq.runtime.ports import Message, NotFoundError, Queues, Received, Store
+from stepq.runtime.ports import Message, Queues, Received, Store
 
 log = logging.getLogger("stepq.poison")
 

@@ -11,24 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from stepq.errors import StepqError
-
-
-class StoreError(StepqError):
-    """The store failed in a way the caller cannot fix by retrying the same call."""
-
-
-class ConflictError(StoreError):
-    """A conditional write lost: someone else committed first (reload and re-decide)."""
-
-
-class AlreadyExistsError(StoreError):
-    """An item that must be unique exists already (execution name, timer, idempotency key)."""
-
-
-class NotFoundError(StoreError):
-    """The named execution, machine or commit does not exist."""
-
 
 @dataclass(slots=True)
 class ExecutionHeader:
@@ -146,3 +128,19 @@ class Queues(Protocol):
 class Blobs(Protocol):
     def put(self, key: str, data: bytes) -> str: ...
     def get(self, ref: str) -> bytes: ...
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """Split ``s3://bucket/key`` into (bucket, key)."""
+    if not isinstance(ref, str) or not ref.startswith("s3://"):
+        raise ValueError(f"not a blob ref (expected s3://bucket/key): {ref!r}")
+    bucket, sep, key = ref[len("s3://") :].partition("/")
+    if not bucket or not sep or not key:
+        raise ValueError(f"not a blob ref (expected s3://bucket/key): {ref!r}")
+    return bucket, key
+
+
+def check_blob_key(key: str) -> None:
+    # S3 keys are 1..1024 UTF-8 bytes; refusing here gives one message for every backend.
+    if not key or len(key.encode("utf-8")) > 1024:
+        raise ValueError(f"a blob key must be 1..1024 UTF-8 bytes, got {key!r:.60}")

@@ -26,7 +26,7 @@ from stepq.core import dataflow
 from stepq.core import events as ev
 from stepq.core.failures import DATA_LIMIT_EXCEEDED
 from stepq.core.states.task_state import size_label
-from stepq.invoke import InvocationContext, StepFunction, invoke
+from stepq.errors import MalformedMessageError
 from stepq.runtime import codec
 from stepq.runtime.applier import (
     Applier,
@@ -37,15 +37,9 @@ from stepq.runtime.applier import (
     record_groups,
 )
 from stepq.runtime.batch import BatchResult
-from stepq.runtime.messages import (
-    EVENTS_QUEUE,
-    MalformedMessageError,
-    TaskMessage,
-    event_message,
-    parse_task,
-    task_queue,
-)
+from stepq.runtime.messages import EVENTS_QUEUE, TaskMessage, event_message, parse_task, task_queue
 from stepq.runtime.ports import Commit, Queues, Received, Store, Timer
+from stepq.runtime.steps import StepContext, StepFunction, invoke
 
 log = logging.getLogger("stepq.worker")
 
@@ -178,7 +172,7 @@ class Worker:
     def _run(self, execution_id: str, command: ev.RunTask) -> ev.Event | Timer:
         """Run the step; its result event, or a timer holding it (skipped time)."""
         request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, command.idempotency_key))
-        context = InvocationContext(
+        context = StepContext(
             function_name=command.function_name or "",
             aws_request_id=request_id,
             idempotency_key=command.idempotency_key,

@@ -28,7 +28,7 @@ then carries it as Lambda's ``Qualifier`` parameter ("a version or alias to
 invoke a published version of the function"); without one there is no
 ``Qualifier`` and Lambda runs ``$LATEST``.
 
-``stepq.invoke.invoke`` names a failure after the exception's class, so each
+``stepq.runtime.steps.invoke`` names a failure after the exception's class, so each
 failure is raised as an ``InvokeFailed`` subclass whose ``__name__`` is the
 Step Functions error name. The exception also carries ``lambda_error``,
 ``lambda_cause`` (the exact cause text) and ``lambda_stack``.
@@ -45,7 +45,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from stepq.invoke import StepFunction, decode_payload
+from stepq.runtime.steps import StepFunction, decode_payload
 
 __all__ = [
     "ENV_VAR",
@@ -71,7 +71,7 @@ AWS_LAMBDA_EXCEPTION = "Lambda.AWSLambdaException"
 SDK_CLIENT_EXCEPTION = "Lambda.SdkClientException"
 CLIENT_TIMEOUT = "Lambda.ClientExecutionTimeoutException"
 
-# Where the host puts a Task's version or alias for a step (``InvocationContext.extra``).
+# Where the host puts a Task's version or alias for a step (``StepContext.extra``).
 QUALIFIER = "qualifier"
 
 # Lambda's FunctionName (Invoke's NamespacedFunctionName): a name, a partial or

@@ -29,9 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from stepq.errors import StepqError
-from stepq.runtime.blobs import parse_ref
-from stepq.runtime.ports import Blobs, Message, NotFoundError, Received
+from stepq.errors import BlobNotFoundError, ClaimCheckError, MessageTooLargeError
+from stepq.runtime.ports import Blobs, Message, Received, parse_ref
 
 log = logging.getLogger("stepq.queues")
 
@@ -59,35 +58,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 _ENTRY_ID_OK = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _ENTRY_ID_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
-
-
-class QueueError(StepqError):
-    """A queue call failed (after the retries botocore and the adapter make).
-
-    ``code`` is the backend's error code when there is one
-    (e.g. ``AWS.SimpleQueueService.NonExistentQueue``), else ``""``.
-    """
-
-    def __init__(self, message: str, code: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class QueueNotFoundError(QueueError):
-    """The named queue does not exist (call ``ensure`` first)."""
-
-
-class MessageTooLargeError(QueueError, ValueError):
-    """A message over SQS's size limit, and no blob store to claim-check it in.
-
-    Also a ``ValueError``: like every other refused message, it is raised
-    before anything is sent.
-    """
-
-
-class ClaimCheckError(QueueError):
-    """A claim-checked body could not be stored or read just now (S3 throttling,
-    network, ...): the send failed, or the message is left for redelivery."""
 
 
 def encode_body(body: dict[str, Any]) -> str:
@@ -417,7 +387,7 @@ class ClaimCheck:
             )
         try:
             data = self.blobs.get(pointer.ref)
-        except NotFoundError:
+        except BlobNotFoundError:
             return self._unreadable(received, f"the blob {pointer.ref} does not exist")
         except Exception as exc:  # may pass: leave the message for redelivery
             raise ClaimCheckError(

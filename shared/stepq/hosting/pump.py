@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stepq.clock import monotonic
+from stepq.hosting.doorbell import Doorbell
 from stepq.runtime.batch import BatchResult
-from stepq.runtime.doorbell import Doorbell
 from stepq.runtime.ports import Queues, Received
 
 log = logging.getLogger("stepq.pump")

@@ -34,19 +34,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stepq.clock import Clock, SystemClock
-from stepq.runtime.ports import Blobs, Message, Received
-from stepq.runtime.queue_messages import (
+from stepq.backends.queue_wire import (
     DEFAULT_CLAIM_THRESHOLD,
     ID_ATTRIBUTE,
     ClaimCheck,
-    QueueError,
-    QueueNotFoundError,
     clamp_receive,
     dead_letter_entry,
     dlq_name,
     parse_body,
 )
+from stepq.clock import Clock, SystemClock
+from stepq.errors import QueueError, QueueNotFoundError
+from stepq.runtime.ports import Blobs, Message, Received
 
 __all__ = ["MemoryQueues"]
 

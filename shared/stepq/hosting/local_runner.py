@@ -31,7 +31,7 @@ from stepq.core.events import (
 from stepq.core.execution import ExecutionState, new_execution
 from stepq.core.interpreter import decide
 from stepq.core.machine import Machine
-from stepq.invoke import InvocationContext, StepFunction, invoke
+from stepq.runtime.steps import StepContext, StepFunction, invoke
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -49,7 +49,7 @@ class ExecutionResult:
     commands: list[Command] = field(default_factory=list)
 
 
-class MemoryBackend:
+class LocalRunner:
     """Runs executions to completion in-process; no I/O, no real waiting."""
 
     def __init__(
@@ -110,7 +110,7 @@ class MemoryBackend:
     def _run_task(self, command: RunTask, now: datetime, push: Any) -> None:
         # Derived from the idempotency key so that a re-run reports the same ids.
         request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, command.idempotency_key))
-        ctx = InvocationContext(
+        ctx = StepContext(
             function_name=command.function_name or "",
             aws_request_id=request_id,
             idempotency_key=command.idempotency_key,

@@ -17,16 +17,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from stepq.clock import Clock, ManualClock, SystemClock, monotonic
-from stepq.errors import StepqError
-from stepq.invoke import StepFunction
+from stepq.errors import ExecutionTimeoutError, NotFoundError
+from stepq.hosting.doorbell import Doorbell, RingingQueues
+from stepq.hosting.pump import Pump
 from stepq.runtime.client import Client
-from stepq.runtime.doorbell import Doorbell, RingingQueues
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator, RuntimeConfig
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
-from stepq.runtime.ports import Commit, ExecutionHeader, NotFoundError, Received
-from stepq.runtime.pump import Pump
+from stepq.runtime.ports import Commit, ExecutionHeader, Received
 from stepq.runtime.scheduler import Scheduler
+from stepq.runtime.steps import StepFunction
 
 TABLE = "stepq"
 SWEEP_SECONDS = 5.0  # dead-letter queues: executions of poison messages fail
@@ -37,10 +37,6 @@ _DUMMY_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-class ExecutionTimeoutError(StepqError):
-    """An embedded execution did not finish within the wall-clock budget."""
 
 
 class EmbeddedRuntime:
@@ -72,8 +68,8 @@ class EmbeddedRuntime:
         self._sqs: Any = None
         self._saved_env: dict[str, str | None] = {}
         if backend == "memory":
-            from stepq.runtime.queues_memory import MemoryQueues
-            from stepq.runtime.store_memory import MemoryStore
+            from stepq.backends.memory.queues import MemoryQueues
+            from stepq.backends.memory.store import MemoryStore
 
             self.store: Any = MemoryStore(clock=self.clock)
             self.queues: Any = MemoryQueues(clock=self.clock)
@@ -83,10 +79,10 @@ class EmbeddedRuntime:
             from botocore.config import Config
             from moto import mock_aws
 
-            from stepq.runtime import moto_speedups
-            from stepq.runtime.moto_client import MotoClient
-            from stepq.runtime.queues_sqs import SqsQueues
-            from stepq.runtime.store_dynamodb import DynamoDBStore, create_table
+            from stepq.backends.aws.dynamodb_store import DynamoDBStore, create_table
+            from stepq.backends.aws.sqs_queues import SqsQueues
+            from stepq.backends.moto import speedups as moto_speedups
+            from stepq.backends.moto.client import MotoClient
 
             moto_speedups.apply()  # same answers, less work per request (see the module)
 

@@ -39,17 +39,11 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stepq.clock import Clock, SystemClock
-from stepq.runtime.ports import Blobs, Message, Received
-from stepq.runtime.queue_messages import (
+from stepq.backends.queue_wire import (
     DEFAULT_CLAIM_THRESHOLD,
     ID_ATTRIBUTE,
     MAX_BATCH_ENTRIES,
     ClaimCheck,
-    ClaimCheckError,
-    MessageTooLargeError,
-    QueueError,
-    QueueNotFoundError,
     clamp_receive,
     dead_letter_entry,
     dlq_name,
@@ -57,6 +51,9 @@ from stepq.runtime.queue_messages import (
     plan_batches,
     unique_entry_ids,
 )
+from stepq.clock import Clock, SystemClock
+from stepq.errors import ClaimCheckError, MessageTooLargeError, QueueError, QueueNotFoundError
+from stepq.runtime.ports import Blobs, Message, Received
 
 __all__ = [
     "ClaimCheckError",

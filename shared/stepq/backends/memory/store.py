@@ -18,16 +18,9 @@ from dataclasses import replace
 from typing import Any
 
 from stepq.clock import Clock, SystemClock
+from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import (
-    AlreadyExistsError,
-    Commit,
-    ConflictError,
-    ExecutionHeader,
-    NotFoundError,
-    StoreError,
-    Timer,
-)
+from stepq.runtime.ports import Commit, ExecutionHeader, Timer
 
 
 def _copy(value: Any) -> Any:

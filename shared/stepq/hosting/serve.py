@@ -11,12 +11,12 @@ import signal
 import threading
 from typing import Any
 
+from stepq.backends.aws.settings import Settings, build, make_client, runtime_config
 from stepq.clock import SystemClock
-from stepq.runtime.aws import Settings, build, make_client, runtime_config
+from stepq.hosting.pump import Pump
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
-from stepq.runtime.pump import Pump
 from stepq.runtime.scheduler import Scheduler
 
 ROLES = ("orchestrator", "worker", "scheduler")
@@ -24,7 +24,7 @@ ROLES = ("orchestrator", "worker", "scheduler")
 
 def provision(settings: Settings, functions: list[str]) -> None:
     """Create the table and queues when missing (local endpoints; on AWS the template does it)."""
-    from stepq.runtime.store_dynamodb import create_table
+    from stepq.backends.aws.dynamodb_store import create_table
 
     create_table(make_client(settings, "dynamodb"), settings.table)
     _, queues, _ = build(settings)

@@ -54,19 +54,17 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stepq.backends.aws import commit_dictionary
 from stepq.clock import Clock, SystemClock
-from stepq.runtime import commit_dictionary
-from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import (
+from stepq.errors import (
     AlreadyExistsError,
-    Blobs,
-    Commit,
+    BlobNotFoundError,
     ConflictError,
-    ExecutionHeader,
     NotFoundError,
     StoreError,
-    Timer,
 )
+from stepq.runtime.codec import sortable_instant
+from stepq.runtime.ports import Blobs, Commit, ExecutionHeader, Timer
 
 Item = dict[str, dict[str, Any]]  # a low-level (typed) DynamoDB item
 
@@ -237,8 +235,8 @@ class DynamoDBStore:
             )
         try:
             data = self._blobs.get(ref["S"])
-        except StoreError:
-            raise  # NotFoundError included
+        except BlobNotFoundError as exc:  # the item is damaged, not absent
+            raise StoreError(f"{name} is held in blobs ({ref['S']}), which is missing") from exc
         except Exception as exc:  # the blob adapter's own failure
             raise StoreError(f"reading {name} from blobs ({ref['S']}) failed: {exc}") from exc
         return json.loads(data)

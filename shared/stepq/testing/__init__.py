@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stepq.functions_loader import load_functions
+from stepq.runtime.steps import load_functions
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "state_machine"
+EXAMPLES = Path(__file__).resolve().parents[3] / "state_machine"
 
 
 def example(name: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,5 +1,10 @@
 """Step functions: plain Python callables ``fn(event, context)`` registered by name.
 
+``load_functions("pkg.mod" | "file.py")`` finds them: every public top-level
+function ``name(event, context)`` of the module becomes the step function
+``name``, reachable as ``arn:aws:lambda:<region>:<account>:function:name``
+and as the ``FunctionName`` of ``arn:aws:states:::lambda:invoke``.
+
 ``invoke`` calls one the way Lambda would and reports the outcome the way
 Step Functions sees it: a JSON result, or an error named after the exception
 class with Lambda's JSON cause (errorMessage, errorType, requestId,
@@ -8,12 +13,20 @@ stackTrace). The registry is passed explicitly; there is no global one.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
 import json
+import sys
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+from stepq.errors import FunctionsLoadError
 
 StepFunction = Callable[[Any, Any], Any]
 
@@ -36,7 +49,7 @@ class Outcome:
 
 
 @dataclass(slots=True)
-class InvocationContext:
+class StepContext:
     """The ``context`` argument a step receives (a subset of Lambda's)."""
 
     function_name: str
@@ -101,13 +114,13 @@ def invoke(
     event: Any,
     *,
     request_id: str | None = None,
-    context: InvocationContext | None = None,
+    context: StepContext | None = None,
 ) -> Outcome:
     request_id = request_id or str(uuid.uuid4())
     fn = functions.get(name or "")
     if fn is None:
         return not_found(name or "", request_id)
-    ctx = context or InvocationContext(function_name=name or "", aws_request_id=request_id)
+    ctx = context or StepContext(function_name=name or "", aws_request_id=request_id)
     delay = 0.0
     try:
         try:
@@ -127,3 +140,42 @@ def invoke(
         )
         return Outcome(error=error_type, cause=cause, delay_seconds=delay)
     return Outcome(output=output, delay_seconds=delay)
+
+
+# --- loading a module of step functions ---------------------------------------------
+
+
+def _import(spec: str) -> ModuleType:
+    if spec.endswith(".py") or "/" in spec:
+        path = Path(spec).resolve()
+        if not path.is_file():
+            raise FunctionsLoadError(f"no such file: {spec}")
+        name = f"stepq_user_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise FunctionsLoadError(f"cannot import {spec}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:  # the user's module failed at import time
+            raise FunctionsLoadError(
+                f"importing {spec} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return module
+    try:
+        return importlib.import_module(spec)
+    except ImportError as exc:
+        raise FunctionsLoadError(f"cannot import module {spec!r}: {exc}") from exc
+
+
+def load_functions(spec: str) -> dict[str, StepFunction]:
+    module = _import(spec)
+    found: dict[str, StepFunction] = {}
+    for name, obj in vars(module).items():
+        if name.startswith("_") or not inspect.isfunction(obj):
+            continue
+        if getattr(obj, "__module__", None) != module.__name__:
+            continue  # imported helpers are not steps
+        found[name] = obj
+    return found

@@ -1,0 +1,111 @@
+"""Lambda's SQS event source: a batch of records in, a partial batch response out.
+
+CONTRACT (the handlers in ``functions/*/app.py`` code against these)::
+
+    logical_queue(event_source_arn, prefix) -> str      # "arn:...:stepq-events" -> "events"
+    consume_batch(records, queues, prefix, handle_batch, logger=None) -> dict
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from stepq.backends.queue_wire import ID_ATTRIBUTE, parse_body
+from stepq.clock import Clock, SystemClock
+from stepq.errors import ClaimCheckError, StepqError
+from stepq.runtime.batch import BatchResult
+from stepq.runtime.poison import fail_owners
+from stepq.runtime.ports import Queues, Received, Store
+
+__all__ = ["consume_batch", "logical_queue"]
+
+
+def logical_queue(event_source_arn: str, prefix: str) -> str:
+    """The logical queue name of an SQS ARN (``...:stepq-events`` -> ``events``)."""
+    physical = event_source_arn.rsplit(":", 1)[-1]
+    head = f"{prefix}-" if prefix else ""
+    if not physical.startswith(head):
+        raise StepqError(f"queue {physical!r} does not carry the prefix {prefix!r}")
+    return physical[len(head) :]
+
+
+def _received(record: Any) -> Received:
+    """A Lambda SQS record as the ``Received`` the queues port dead-letters."""
+    attributes = record.message_attributes or {}
+    stepq_id = (attributes.get(ID_ATTRIBUTE) or {}).get("stringValue")
+    count = (record.attributes or {}).get("ApproximateReceiveCount") or "1"
+    raw = record.body or ""
+    return Received(
+        body=parse_body(raw),
+        raw=raw,
+        receipt=record.receipt_handle,
+        receive_count=int(count),
+        message_id=stepq_id or record.message_id,
+    )
+
+
+def consume_batch(
+    records: list[Any],
+    queues: Queues,
+    prefix: str,
+    handle_batch: Callable[[list[Received]], BatchResult],
+    logger: Any = None,
+    clock: Clock | None = None,
+    store: Store | None = None,
+) -> dict[str, Any]:
+    """Handle a Lambda SQS batch whole; returns the partial batch response.
+
+    Powertools' ``BatchProcessor`` hands records over one at a time, but
+    stepq commits one execution's records together and sends everything a
+    batch decided in as few requests as it can, so the batch goes to the
+    handler whole and the ``batchItemFailures`` response (the format the
+    event source mapping reads with ``ReportBatchItemFailures``) is built
+    here. A message that can never be processed is dead-lettered with its
+    reason and counts as handled; any other failure is reported for retry.
+    """
+    failures: list[str] = []
+    by_source: dict[str, list[tuple[Any, Received]]] = {}
+    resolve = getattr(queues, "resolve", None)  # fetch claim-checked bodies back
+    for record in records:
+        received = _received(record)
+        if resolve is not None:
+            try:
+                received = resolve(received)
+            except ClaimCheckError:  # the blob store failed just now: retry the record
+                if logger is not None:
+                    logger.exception("reading a claim-checked body failed; left for retry")
+                failures.append(record.message_id)
+                continue
+        by_source.setdefault(record.event_source_arn, []).append((record, received))
+    for source, items in by_source.items():
+        received = [r for _, r in items]
+        record_id = {id(r): record.message_id for record, r in items}
+        try:
+            name = logical_queue(source, prefix)
+            result = handle_batch(received)
+        except Exception:
+            if logger is not None:
+                logger.exception("batch failed; every record is left for retry")
+            failures.extend(record.message_id for record, _ in items)
+            continue
+        for message, reason in result.dead:
+            execution_id = (message.body or {}).get("execution_id")
+            if logger is not None:
+                logger.warning(
+                    "dead-lettering a malformed message", reason=reason, execution_id=execution_id
+                )
+            try:
+                queues.dead_letter(name, message, reason)
+            except Exception:
+                if logger is not None:
+                    logger.exception("dead-lettering failed; left for retry")
+                failures.append(record_id[id(message)])
+        failures.extend(record_id[id(r)] for r in result.failed)
+        if result.dead and store is not None:
+            try:  # their executions fail (the scheduler's sweep would find them later)
+                fail_owners(store, queues, name, result.dead, clock or SystemClock())
+            except Exception:
+                if logger is not None:
+                    logger.exception("failing the executions of dead messages failed")
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
