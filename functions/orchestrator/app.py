@@ -15,20 +15,17 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
-from stepq.hosting.lambda_sqs import consume_batch
+from stepq.hosting.lambda_sqs import consume_batch, warm
 from stepq.runtime.orchestrator import Orchestrator
 
 logger = Logger(service="stepq-orchestrator")
-_runtime: tuple[Settings, Orchestrator] | None = None  # built on first use, kept warm
 
 
+@warm  # built on first use, kept warm
 def _get() -> tuple[Settings, Orchestrator]:
-    global _runtime
-    if _runtime is None:
-        settings = Settings.from_env()
-        store, queues, _ = build(settings)
-        _runtime = settings, Orchestrator(store, queues, SystemClock(), runtime_config(settings))
-    return _runtime
+    settings = Settings.from_env()
+    store, queues, _ = build(settings)
+    return settings, Orchestrator(store, queues, SystemClock(), runtime_config(settings))
 
 
 @logger.inject_lambda_context

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from stepq.backends.aws.settings import DEFAULT_TASK_QUEUE, Settings, build
 from stepq.clock import SystemClock
+from stepq.hosting.lambda_sqs import warm
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.poison import DeadLetterSweeper
 from stepq.runtime.scheduler import Scheduler
@@ -18,19 +19,16 @@ from stepq.runtime.scheduler import Scheduler
 logger = Logger(service="stepq-scheduler")
 BATCH = 100
 RESERVE_MS = 10_000  # stop early enough to finish the batch in hand
-_runtime: tuple[Scheduler, DeadLetterSweeper] | None = None  # built on first use, kept warm
 
 
+@warm  # built on first use, kept warm
 def _get() -> tuple[Scheduler, DeadLetterSweeper]:
-    global _runtime
-    if _runtime is None:
-        settings = Settings.from_env()
-        store, queues, _ = build(settings)
-        clock = SystemClock()
-        names = [EVENTS_QUEUE, DEFAULT_TASK_QUEUE]
-        names += [task_queue(f) for f in settings.task_queues or ()]
-        _runtime = Scheduler(store, queues, clock), DeadLetterSweeper(store, queues, clock, names)
-    return _runtime
+    settings = Settings.from_env()
+    store, queues, _ = build(settings)
+    clock = SystemClock()
+    names = [EVENTS_QUEUE, DEFAULT_TASK_QUEUE]
+    names += [task_queue(f) for f in settings.task_queues or ()]
+    return Scheduler(store, queues, clock), DeadLetterSweeper(store, queues, clock, names)
 
 
 @logger.inject_lambda_context

@@ -20,43 +20,40 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from stepq.backends.aws.lambda_invoke import DirectLambdaFunctions, direct_lambda_enabled
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
-from stepq.hosting.lambda_sqs import consume_batch
+from stepq.hosting.lambda_sqs import consume_batch, warm
 from stepq.runtime.client import Client
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.steps import StepFunction, load_functions
 from stepq.runtime.worker import Worker
 
 logger = Logger(service="stepq-worker")
-_runtime: tuple[Settings, Worker] | None = None  # built on first use, kept warm
 
 
+@warm  # built on first use, kept warm
 def _get() -> tuple[Settings, Worker]:
-    global _runtime
-    if _runtime is None:
-        settings = Settings.from_env()
-        direct = direct_lambda_enabled()
-        if not settings.functions and not direct:
-            raise RuntimeError("set STEPQ_FUNCTIONS to the module of step functions")
-        functions: Mapping[str, StepFunction] = (
-            load_functions(settings.functions) if settings.functions else {}
-        )
-        if direct:  # other names: the deployed Lambda functions, invoked directly
-            functions = DirectLambdaFunctions.from_env(functions, region=settings.region)
-        store, queues, _ = build(settings)
-        clock = SystemClock()
-        orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
-        # The same callback client `stepq worker` gives steps (context.client).
-        client = Client(orchestrator, queues)
-        worker = Worker(
-            functions,
-            queues,
-            clock,
-            client=client,
-            applier=orchestrator.applier,
-            route=orchestrator.config.route,
-        )
-        _runtime = (settings, worker)
-    return _runtime
+    settings = Settings.from_env()
+    direct = direct_lambda_enabled()
+    if not settings.functions and not direct:
+        raise RuntimeError("set STEPQ_FUNCTIONS to the module of step functions")
+    functions: Mapping[str, StepFunction] = (
+        load_functions(settings.functions) if settings.functions else {}
+    )
+    if direct:  # other names: the deployed Lambda functions, invoked directly
+        functions = DirectLambdaFunctions.from_env(functions, region=settings.region)
+    store, queues, _ = build(settings)
+    clock = SystemClock()
+    orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
+    # The same callback client `stepq worker` gives steps (context.client).
+    client = Client(orchestrator, queues)
+    worker = Worker(
+        functions,
+        queues,
+        clock,
+        client=client,
+        applier=orchestrator.applier,
+        route=orchestrator.config.route,
+    )
+    return settings, worker
 
 
 @logger.inject_lambda_context

@@ -70,7 +70,7 @@ KEY_ATTRIBUTE = "id"
 EXPIRY_ATTRIBUTE = "expiration"
 
 # The stepq table (stepq_table_persistence): records are pk = PARTITION_PREFIX +
-# key_prefix, sk = "<key_prefix>#<md5 of the key as JSON>"; TTL on store_dynamodb.TTL_ATTRIBUTE.
+# key_prefix, sk = "<key_prefix>#<md5 of the key as JSON>"; TTL on dynamodb_store.TTL_ATTRIBUTE.
 PARTITION_PREFIX = "IDEMPOTENCY#"
 # The stepq table's name in every function of template.yaml (and Settings.table).
 TABLE_ENVIRONMENT_VARIABLE = "STEPQ_TABLE"

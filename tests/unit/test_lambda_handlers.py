@@ -356,6 +356,23 @@ def test_build_uses_injected_clients_and_makes_blobs_only_with_a_bucket() -> Non
     assert blobs is not None and blobs.put.__self__._client is sentinel["s3"]  # type: ignore[attr-defined]
 
 
+def test_warm_builds_once_and_tries_again_after_a_failed_build() -> None:
+    built: list[object] = []
+
+    def build() -> object:
+        built.append(object())
+        if len(built) == 1:
+            raise RuntimeError("misconfigured")
+        return built[-1]
+
+    get = lambda_sqs.warm(build)
+    with pytest.raises(RuntimeError):
+        get()
+    first = get()
+    assert get() is first is built[1]
+    assert len(built) == 2
+
+
 @pytest.mark.parametrize(
     ("arn", "prefix", "name"),
     [

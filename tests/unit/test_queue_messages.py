@@ -24,12 +24,15 @@ from stepq.backends.queue_wire import (
     Pointer,
     Wire,
     check_delay,
+    check_fifo_delays,
+    check_queue_settings,
     clamp_receive,
     dead_letter_entry,
     dlq_name,
     encode_body,
     encode_message,
     entry_id,
+    is_fifo,
     is_pointer,
     parse_body,
     plan_batches,
@@ -128,6 +131,29 @@ def test_good_delays_and_clamps() -> None:
     assert check_delay(900) == 900
     assert clamp_receive(50, 60) == (10, 20)
     assert clamp_receive(0, -3) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("max_receives", "visibility_timeout"), [(0, 60), (1001, 60), (5, -1), (5, 43201)]
+)
+def test_queue_settings_outside_sqs_ranges_are_refused(
+    max_receives: int, visibility_timeout: int
+) -> None:
+    with pytest.raises(ValueError):
+        check_queue_settings(max_receives, visibility_timeout)
+
+
+def test_queue_settings_at_the_edges_are_accepted() -> None:
+    check_queue_settings(1, 0)
+    check_queue_settings(1000, 43200)
+
+
+def test_fifo_queues_take_no_per_message_delay() -> None:
+    assert is_fifo("jobs.fifo") and not is_fifo("jobs")
+    check_fifo_delays("jobs", [Message("a", {}, delay_seconds=5)])
+    check_fifo_delays("jobs.fifo", [Message("a", {}, group="g")])
+    with pytest.raises(ValueError, match="FIFO"):
+        check_fifo_delays("jobs.fifo", [Message("a", {}), Message("b", {}, delay_seconds=5)])
 
 
 def test_message_needs_an_id() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +117,23 @@ def test_handler_points_at_a_function_that_exists(template: dict[str, Any], name
 
 
 def test_layer_packages_stepq(template: dict[str, Any]) -> None:
-    (layer,) = _of_type(template, "AWS::Serverless::LayerVersion").values()
+    layers = _of_type(template, "AWS::Serverless::LayerVersion")
+    ((name, layer),) = layers.items()
     content = ROOT / layer["Properties"]["ContentUri"]
     assert (content / "stepq" / "__init__.py").is_file()
     assert (content / "requirements.txt").is_file()
+    # `sam build` runs `make build-<LogicalId>` in ContentUri (test_lambda_layer builds it).
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (content / "Makefile").read_text()
+    assert f"build-{name}" in re.findall(r"^([\w-]+):", makefile, re.MULTILINE)
+    # The Makefile fetches wheels for the functions' Python and architecture.
+    runtime = template["Globals"]["Function"]["Runtime"]
+    assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
+    assert f"LAMBDA_PYTHON ?= {runtime.removeprefix('python')}\n" in makefile
+    assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    assert "aarch64" in makefile
 
 
 def test_sqs_sources_report_batch_item_failures(template: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """What every ``Queues`` backend agrees on: limits, body encoding, ids, errors.
 
-Shared by ``queues_sqs`` and ``queues_memory`` so the in-process reference
+Shared by ``aws.sqs_queues`` and ``memory.queues`` so the in-process reference
 refuses exactly what SQS refuses (and nothing here imports boto3, so the
 memory backend works without the ``aws`` extra).
 
@@ -42,6 +42,9 @@ MAX_BATCH_BYTES = 256 * 1024
 MAX_RECEIVE_MESSAGES = 10
 MAX_WAIT_SECONDS = 20
 MAX_ENTRY_ID = 80
+MAX_RECEIVES = 1000  # a redrive policy's maxReceiveCount
+MAX_VISIBILITY_TIMEOUT = 43200  # 12 hours
+FIFO_SUFFIX = ".fifo"
 
 ID_ATTRIBUTE = "stepq-id"
 REASON_ATTRIBUTE = "stepq-reason"
@@ -90,6 +93,27 @@ def check_delay(delay_seconds: int) -> int:
             "(use a durable timer for longer waits)"
         )
     return delay_seconds
+
+
+def check_queue_settings(max_receives: int, visibility_timeout: int) -> None:
+    """SQS's ranges for a queue: 1..1000 receives before the DLQ, 0..43200 s invisible."""
+    if not 1 <= max_receives <= MAX_RECEIVES:
+        raise ValueError(f"max_receives must be within 1..{MAX_RECEIVES}, got {max_receives}")
+    if not 0 <= visibility_timeout <= MAX_VISIBILITY_TIMEOUT:
+        raise ValueError(
+            f"visibility_timeout must be within 0..{MAX_VISIBILITY_TIMEOUT}, got {visibility_timeout}"
+        )
+
+
+def is_fifo(queue: str) -> bool:
+    """A name ending in ``.fifo`` is a FIFO queue (SQS's rule for physical names too)."""
+    return queue.endswith(FIFO_SUFFIX)
+
+
+def check_fifo_delays(queue: str, messages: Sequence[Message]) -> None:
+    """SQS refuses a per-message delay on a FIFO queue (the delay is the queue's)."""
+    if is_fifo(queue) and any(m.delay_seconds for m in messages):
+        raise ValueError("FIFO queues take no per-message delay")
 
 
 def wire_size(text: str, attributes: dict[str, str]) -> int:
@@ -187,8 +211,8 @@ def clamp_receive(max_messages: int, wait_seconds: int) -> tuple[int, int]:
 
 def dlq_name(queue: str) -> str:
     """``<queue>-dlq``; a FIFO queue's DLQ must be FIFO too, so the suffix stays last."""
-    if queue.endswith(".fifo"):
-        return queue[: -len(".fifo")] + "-dlq.fifo"
+    if is_fifo(queue):
+        return queue[: -len(FIFO_SUFFIX)] + "-dlq" + FIFO_SUFFIX
     return queue + "-dlq"
 
 

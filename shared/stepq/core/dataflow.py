@@ -13,6 +13,7 @@ from typing import Any
 from stepq.core import jsonata_query, jsonpath, payload
 from stepq.core.failures import (
     DATA_LIMIT_EXCEEDED,
+    QUERY_EVALUATION_ERROR,
     RESULT_PATH_MATCH_FAILURE,
     StatesFailure,
     runtime_error,
@@ -28,6 +29,22 @@ def to_json(value: Any) -> str:
 
 def payload_size(value: Any) -> int:
     return len(to_json(value).encode("utf-8"))
+
+
+# Python types in test order (bool before number: a bool is an int).
+_JSON_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "boolean"),
+    ((int, float), "number"),
+    (str, "string"),
+    (list, "array"),
+)
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of ``value`` as Step Functions names it in messages ("array", ...)."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "object")
 
 
 # --- JSONPath -------------------------------------------------------------
@@ -159,6 +176,17 @@ def evaluate(value: Any, env: dict[str, Any], field: str) -> Any:
     if isinstance(value, str) and jsonata_query.is_expression(value):
         return jsonata_query.evaluate(value[2:-2].strip(), env, field)
     return jsonata_query.evaluate_value(value, env, field)
+
+
+def unexpected_type(expression: str, field: str, expected: str, value: Any) -> StatesFailure:
+    """The failure for a JSONata ``field`` whose ``expression`` gave a ``value`` of the wrong type."""
+    return StatesFailure(
+        QUERY_EVALUATION_ERROR,
+        f"The JSONata expression '{expression}' specified for the field '{field}' returned an "
+        f"unexpected result type. Expected '{expected}', but was '{json_type(value)}' for value: "
+        f"{to_json(value)}",
+        state_scoped=True,
+    )
 
 
 def assign_jsonata(assign: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,11 @@ replay could not repeat. States that need nothing from outside (Pass, Choice,
 Succeed, Fail, Map/Parallel bookkeeping) are all decided in one call; the run
 stops where a frame waits for a task result or a timer.
 
-Each state type lives in ``stepq.core.states.<type>``; this module holds
-what they share: entering and leaving states, failures with Retry/Catch,
-frames (Parallel branches and Map iterations) and the event loop.
+Each state type lives in ``stepq.core.states.<type>``, written against
+``stepq.core.states.context.RunContext`` (so the handlers never import this
+module); ``Run`` here is that context: entering and leaving states, failures
+with Retry/Catch, frames (Parallel branches and Map iterations) and the
+event loop.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections import deque
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from stepq.core import dataflow, retry
 from stepq.core.events import (
@@ -49,18 +51,14 @@ from stepq.core.failures import (
     StatesFailure,
 )
 from stepq.core.machine import JSONATA, Machine
+from stepq.core.states import HANDLERS
+from stepq.core.states.context import StateHandler as StateHandler  # re-exported
 from stepq.core.tokens import make_token as make_token  # re-exported
 from stepq.core.tokens import parse_token as parse_token  # re-exported: hosts route with it
 from stepq.core.tokens import verify_token
 
 EXECUTION_TIMEOUT_TIMER = "execution-timeout"
 _RETRYABLE_TYPES = frozenset({"Task", "Parallel", "Map"})
-
-
-class StateHandler(Protocol):
-    """One state type. Only ``enter`` is required; the rest by capability."""
-
-    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None: ...
 
 
 @functools.lru_cache(maxsize=4096)  # strftime is the costliest call on the hot path
@@ -71,11 +69,12 @@ def iso(instant: datetime | None) -> str | None:
 
 
 class Run:
-    """One call of the decision function: a scratchpad over one execution."""
+    """One call of the decision function: a scratchpad over one execution.
+
+    It is the ``RunContext`` the state handlers are given.
+    """
 
     def __init__(self, machine: Machine, state: ExecutionState, now: datetime) -> None:
-        from stepq.core.states import HANDLERS  # late: state modules import this one
-
         self.machine = machine
         self.s = state
         self.now = now
@@ -205,32 +204,21 @@ class Run:
         if frame.parent is None:
             self.finish(SUCCEEDED, output=output)
             return
-        parent = self.s.frames[frame.parent]
-        del self.s.frames[frame.id]
-        parent_state = self.machine.state(parent.scope, parent.state)
-        self.guard(
-            parent,
-            parent_state,
-            self.handlers[parent_state["Type"]].child_succeeded,
-            frame.slot,
-            output,
-        )
+        self.end_child(frame, "child_succeeded", output)
 
     def fail_frame(self, frame: Frame, error: str | None, cause: str | None) -> None:
         if frame.parent is None:
             self.finish(FAILED, error=error, cause=cause)
             return
+        self.end_child(frame, "child_failed", error, cause)
+
+    def end_child(self, frame: Frame, method: str, *args: Any) -> None:
+        """Drop a finished branch or iteration and tell its parent's state ``method``."""
         parent = self.s.frames[frame.parent]
         del self.s.frames[frame.id]
         parent_state = self.machine.state(parent.scope, parent.state)
-        self.guard(
-            parent,
-            parent_state,
-            self.handlers[parent_state["Type"]].child_failed,
-            frame.slot,
-            error,
-            cause,
-        )
+        step = getattr(self.handlers[parent_state["Type"]], method)
+        self.guard(parent, parent_state, step, frame.slot, *args)
 
     def abort_children(self, parent: Frame) -> list[Frame]:
         """Drop every frame below ``parent`` (a branch failed), cancelling their work."""

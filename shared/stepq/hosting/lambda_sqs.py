@@ -4,12 +4,17 @@ CONTRACT (the handlers in ``functions/*/app.py`` code against these)::
 
     logical_queue(event_source_arn, prefix) -> str      # "arn:...:stepq-events" -> "events"
     consume_batch(records, queues, prefix, handle_batch, logger=None) -> dict
+    warm(build) -> () -> built                          # build once, on first use; keep it warm
+
+This module ships in the Lambda layer (shared/Makefile): it imports only what
+the layer holds, never ``stepq.hosting``'s local runtimes.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from stepq.backends.queue_wire import ID_ATTRIBUTE, parse_body
 from stepq.clock import Clock, SystemClock
@@ -18,7 +23,29 @@ from stepq.runtime.batch import BatchResult
 from stepq.runtime.poison import fail_owners
 from stepq.runtime.ports import Queues, Received, Store
 
-__all__ = ["consume_batch", "logical_queue"]
+__all__ = ["consume_batch", "logical_queue", "warm"]
+
+T = TypeVar("T")
+
+
+def warm(build: Callable[[], T]) -> Callable[[], T]:
+    """``build()`` on the first call, its result on every later one (a warm Lambda reuses it).
+
+    A handler builds its runtime on first use rather than at import, so a
+    misconfigured function fails its invocation, where the handler can report
+    it, not its init. A build that raises is tried again on the next call.
+    """
+    lock = threading.Lock()  # Lambda runs one invocation at a time; harmless elsewhere
+    built: list[T] = []
+
+    def get() -> T:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(build())
+        return built[0]
+
+    return get
 
 
 def logical_queue(event_source_arn: str, prefix: str) -> str:

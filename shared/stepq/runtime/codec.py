@@ -8,34 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from stepq.core import events as ev
 from stepq.core.execution import ExecutionMeta, ExecutionState, Frame
 
-_EVENTS: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        ev.StartExecution,
-        ev.TaskSucceeded,
-        ev.TaskFailed,
-        ev.TaskTimedOut,
-        ev.TaskHeartbeat,
-        ev.TimerFired,
-        ev.CallbackReceived,
-        ev.StopRequested,
-    )
-}
-_COMMANDS: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        ev.RunTask,
-        ev.StartTimer,
-        ev.ScheduleHeartbeatCheck,
-        ev.CancelTask,
-        ev.FinishExecution,
-    )
-}
+
+def _by_name(union: Any) -> dict[str, type]:
+    """The classes of one of the core's unions (``ev.Event``, ``ev.Command``), by name."""
+    return {cls.__name__: cls for cls in get_args(union)}
+
+
+_EVENTS = _by_name(ev.Event)
+_COMMANDS = _by_name(ev.Command)
 _TIME_FIELDS = frozenset({"at", "fire_at", "start_time", "entered_at", "stop_time", "timestamp"})
 
 

@@ -10,13 +10,16 @@ task queues:   {"v": 1, "id", "execution_id", "command": <codec RunTask>}
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from stepq.core import events as ev
 from stepq.errors import MalformedMessageError
 from stepq.runtime import codec
 from stepq.runtime.ports import Message
+
+T = TypeVar("T")
 
 VERSION = 1
 EVENTS_QUEUE = "events"
@@ -87,13 +90,19 @@ def _require(body: Any, key: str, kind: type | tuple[type, ...]) -> Any:
     return value
 
 
-def parse_event(body: Any) -> EventMessage:
+def _envelope(body: Any, key: str, decode: Callable[[dict[str, Any]], T]) -> tuple[str, str, T]:
+    """The id, the execution id and the decoded ``key`` field every message carries."""
     message_id = _require(body, "id", str)
     execution_id = _require(body, "execution_id", str)
     try:
-        event = codec.decode_event(_require(body, "event", dict))
+        value = decode(_require(body, key, dict))
     except (TypeError, ValueError) as exc:
-        raise MalformedMessageError(f"field 'event' is not a valid event: {exc}") from None
+        raise MalformedMessageError(f"field {key!r} is not a valid {key}: {exc}") from None
+    return message_id, execution_id, value
+
+
+def parse_event(body: Any) -> EventMessage:
+    message_id, execution_id, event = _envelope(body, "event", codec.decode_event)
     version = body.get("version")
     return EventMessage(
         message_id,
@@ -106,12 +115,7 @@ def parse_event(body: Any) -> EventMessage:
 
 
 def parse_task(body: Any) -> TaskMessage:
-    message_id = _require(body, "id", str)
-    execution_id = _require(body, "execution_id", str)
-    try:
-        command = codec.decode_command(_require(body, "command", dict))
-    except (TypeError, ValueError) as exc:
-        raise MalformedMessageError(f"field 'command' is not a valid command: {exc}") from None
+    message_id, execution_id, command = _envelope(body, "command", codec.decode_command)
     if not isinstance(command, ev.RunTask):
         raise MalformedMessageError("field 'command' is not a RunTask")
     after = body.get("after")

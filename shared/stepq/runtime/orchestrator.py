@@ -9,19 +9,19 @@ execution's messages for redelivery without holding up the rest.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from stepq.clock import Clock
 from stepq.core import events as ev
 from stepq.core.interpreter import parse_token
 from stepq.errors import MalformedMessageError
-from stepq.runtime.applier import Applier, Inbound, Outbox, RuntimeConfig, handle_one, record_groups
-from stepq.runtime.batch import BatchResult
+from stepq.runtime.applier.apply import Applier
+from stepq.runtime.applier.config import RuntimeConfig
+from stepq.runtime.applier.groups import Groups, record_groups
+from stepq.runtime.applier.inbound import Inbound
+from stepq.runtime.batch import BatchResult, handle_one, parse_each
 from stepq.runtime.messages import event_message, parse_event
 from stepq.runtime.ports import Message, Queues, Received, Store
-
-log = logging.getLogger("stepq.orchestrator")
 
 __all__ = ["Orchestrator", "RuntimeConfig", "execution_arn"]
 
@@ -94,21 +94,14 @@ class Orchestrator:
 
     # --- handling ---------------------------------------------------------------------
 
-    def handle(self, body: Any, *, redelivered: bool = False) -> None:
+    def handle(self, body: Any) -> None:
         """One message body. Raises MalformedMessageError for poison, else what failed."""
-        handle_one(self.handle_batch, body, redelivered=redelivered)
+        handle_one(self.handle_batch, body)
 
     def handle_batch(self, received: list[Received], *, raise_errors: bool = False) -> BatchResult:
         result = BatchResult()
-        groups: dict[str, list[tuple[Received, Inbound]]] = {}
-        for message in received:
-            try:
-                if message.body is None:
-                    raise MalformedMessageError("the message body is not a JSON object")
-                parsed = parse_event(message.body)
-            except MalformedMessageError as exc:
-                result.dead.append((message, str(exc)))
-                continue
+        groups: Groups = {}
+        for message, parsed in parse_each(received, parse_event, result):
             inbound = Inbound(
                 parsed.id,
                 parsed.event,
@@ -118,13 +111,11 @@ class Orchestrator:
                 name=parsed.name,
             )
             groups.setdefault(parsed.execution_id, []).append((message, inbound))
-        outbox = Outbox()
         return record_groups(
             result,
             groups,
-            lambda eid, inbound, box: self.applier.apply(eid, inbound, box),
+            self.applier.apply,
             self.queues,
             self.store,
-            outbox=outbox,
             raise_errors=raise_errors,
         )

@@ -26,17 +26,12 @@ from stepq.core import dataflow
 from stepq.core import events as ev
 from stepq.core.failures import DATA_LIMIT_EXCEEDED
 from stepq.core.states.task_state import size_label
-from stepq.errors import MalformedMessageError
 from stepq.runtime import codec
-from stepq.runtime.applier import (
-    Applier,
-    Inbound,
-    InlineResult,
-    Outbox,
-    handle_one,
-    record_groups,
-)
-from stepq.runtime.batch import BatchResult
+from stepq.runtime.applier.apply import Applier
+from stepq.runtime.applier.groups import Groups, record_groups
+from stepq.runtime.applier.inbound import Inbound, InlineResult
+from stepq.runtime.applier.outbox import Outbox
+from stepq.runtime.batch import BatchResult, handle_one, parse_each
 from stepq.runtime.messages import EVENTS_QUEUE, TaskMessage, event_message, parse_task, task_queue
 from stepq.runtime.ports import Commit, Queues, Received, Store, Timer
 from stepq.runtime.steps import StepContext, StepFunction, invoke
@@ -72,22 +67,15 @@ class Worker:
 
     # --- handling ---------------------------------------------------------------------
 
-    def handle(self, body: Any, *, redelivered: bool = False) -> None:
+    def handle(self, body: Any) -> None:
         """One message body. Raises MalformedMessageError for poison, else what failed."""
-        handle_one(self.handle_batch, body, redelivered=redelivered)
+        handle_one(self.handle_batch, body)
 
     def handle_batch(self, received: list[Received], *, raise_errors: bool = False) -> BatchResult:
         result = BatchResult()
-        groups: dict[str, list[tuple[Received, Inbound]]] = {}
+        groups: Groups = {}
         outbox = Outbox()
-        for message in received:
-            try:
-                if message.body is None:
-                    raise MalformedMessageError("the message body is not a JSON object")
-                task = parse_task(message.body)
-            except MalformedMessageError as exc:
-                result.dead.append((message, str(exc)))
-                continue
+        for message, task in parse_each(received, parse_task, result):
             try:
                 if message.receive_count > 1 and self._already_recorded(task):
                     outcome: ev.Event | Timer | None = None

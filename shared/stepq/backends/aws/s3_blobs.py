@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stepq.backends.aws.botocore_common import error_code, error_message
 from stepq.errors import BlobError, BlobNotFoundError
 from stepq.runtime.ports import check_blob_key, parse_ref
 
@@ -51,7 +52,7 @@ class S3Blobs:
         try:
             self._client.create_bucket(**request)
         except ClientError as exc:
-            if _code(exc) not in _OWNED:
+            if error_code(exc) not in _OWNED:
                 raise _to_blob_error("create bucket", self.bucket, exc) from exc
 
     def _call(self, action: str, what: str, call: Any) -> Any:
@@ -65,13 +66,8 @@ class S3Blobs:
             raise BlobError(f"{action} {what!r} failed: {exc}") from exc
 
 
-def _code(exc: Any) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _to_blob_error(action: str, what: str, exc: Any) -> BlobError:
-    code = _code(exc)
+    code = error_code(exc)
     if code in _MISSING:
         return BlobNotFoundError(f"{action} {what!r}: no such blob or bucket ({code})", code)
-    text = exc.response.get("Error", {}).get("Message", "")
-    return BlobError(f"{action} {what!r} failed: {code}: {text}", code)
+    return BlobError(f"{action} {what!r} failed: {code}: {error_message(exc)}", code)

@@ -39,6 +39,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from stepq.backends.aws.botocore_common import client_config
 from stepq.errors import StepqError
 from stepq.runtime.messages import task_queue
 from stepq.runtime.orchestrator import RuntimeConfig
@@ -108,13 +109,6 @@ class Settings(BaseModel):
             "s3": self.s3_endpoint_url,
         }.get(service)
         return own or self.endpoint_url
-
-
-def client_config() -> Any:
-    """Adaptive retries: botocore backs off and rate-limits itself on throttling."""
-    from botocore.config import Config
-
-    return Config(retries={"mode": "adaptive", "max_attempts": 10})
 
 
 def make_client(settings: Settings, service: str, *, session: Any = None) -> Any:

@@ -13,8 +13,9 @@ CONTRACT (others code against these signatures):
         .dead_letter(queue, received, reason) -> None
         .resolve(received) -> Received   # a Received built elsewhere (a Lambda record), opened
         .depth(queue) -> int   # approximate: visible + in flight + delayed
-    QueueError(StepqError), QueueNotFoundError(QueueError)
-    MessageTooLargeError(QueueError, ValueError), ClaimCheckError(QueueError)
+
+Errors are ``stepq.errors``'s: ``QueueError``, ``QueueNotFoundError``,
+``MessageTooLargeError`` (also a ValueError) and ``ClaimCheckError``.
 
 Queue names are logical (``events``, ``tasks-<name>``); the physical SQS name
 is ``<prefix>-<name>``. A name ending in ``.fifo`` makes a FIFO queue.
@@ -22,7 +23,7 @@ Every botocore error leaves as ``QueueError``; throttling and 5xx are retried
 by botocore itself (``default_client_config``), partial batch failures by us.
 
 With ``blobs``, a message over ``claim_threshold`` bytes goes by claim check
-(``queue_messages.ClaimCheck``): its body is put in the blob store and the
+(``queue_wire.ClaimCheck``): its body is put in the blob store and the
 queue carries a small pointer; ``receive`` fetches the body back. Without
 ``blobs``, a message over SQS's 256 KiB limit raises ``MessageTooLargeError``
 before any request is sent.
@@ -36,43 +37,34 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stepq.backends.aws.botocore_common import client_config as default_client_config
+from stepq.backends.aws.botocore_common import error_code, error_message
 from stepq.backends.queue_wire import (
     DEFAULT_CLAIM_THRESHOLD,
     ID_ATTRIBUTE,
     MAX_BATCH_ENTRIES,
     ClaimCheck,
+    check_fifo_delays,
+    check_queue_settings,
     clamp_receive,
     dead_letter_entry,
     dlq_name,
+    is_fifo,
     parse_body,
     plan_batches,
     unique_entry_ids,
 )
 from stepq.clock import Clock, SystemClock
-from stepq.errors import ClaimCheckError, MessageTooLargeError, QueueError, QueueNotFoundError
+from stepq.errors import QueueError, QueueNotFoundError
 from stepq.runtime.ports import Blobs, Message, Received
 
-__all__ = [
-    "ClaimCheckError",
-    "MessageTooLargeError",
-    "QueueError",
-    "QueueNotFoundError",
-    "SqsQueues",
-    "default_client_config",
-]
+__all__ = ["SqsQueues", "default_client_config"]
 
 _NOT_FOUND = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 _EXISTS = frozenset({"QueueAlreadyExists", "QueueNameExists"})
 _DLQ_RETENTION = str(14 * 24 * 3600)  # the longest SQS keeps a message: time to look at it
-_MAX_VISIBILITY = 43200
-
-
-def default_client_config() -> Config:
-    """Adaptive retries (client-side rate limiting on throttles), up to 10 attempts."""
-    return Config(retries={"mode": "adaptive", "max_attempts": 10})
 
 
 def _attr(value: str) -> dict[str, str]:
@@ -128,13 +120,8 @@ class SqsQueues:
         An existing queue gets its attributes updated to these values.
         ``dlq=False`` leaves an existing RedrivePolicy in place.
         """
-        if not 1 <= max_receives <= 1000:
-            raise ValueError(f"max_receives must be within 1..1000, got {max_receives}")
-        if not 0 <= visibility_timeout <= _MAX_VISIBILITY:
-            raise ValueError(
-                f"visibility_timeout must be within 0..{_MAX_VISIBILITY}, got {visibility_timeout}"
-            )
-        fifo = {"FifoQueue": "true"} if name.endswith(".fifo") else {}
+        check_queue_settings(max_receives, visibility_timeout)
+        fifo = {"FifoQueue": "true"} if is_fifo(name) else {}
         attributes = {"VisibilityTimeout": str(visibility_timeout), **fifo}
         if dlq:
             dead = dlq_name(name)
@@ -153,7 +140,7 @@ class SqsQueues:
         try:
             url = self._client.create_queue(QueueName=physical, Attributes=attributes)["QueueUrl"]
         except ClientError as exc:
-            if _code(exc) not in _EXISTS:
+            if error_code(exc) not in _EXISTS:
                 raise _to_queue_error("create", name, exc) from exc
             # Same name, other attributes: converge instead of failing.
             url = self.url(name)
@@ -179,10 +166,9 @@ class SqsQueues:
         """
         if not messages:
             return
-        fifo = queue.endswith(".fifo")
+        fifo = is_fifo(queue)
         wires = self._claims.encode(queue, messages)
-        if fifo and any(m.delay_seconds for m in messages):
-            raise ValueError("FIFO queues take no per-message delay")
+        check_fifo_delays(queue, messages)
         url = self.url(queue)  # a missing queue fails before any body is stored
         wires = self._claims.check_in(queue, wires)
         entries: list[dict[str, Any]] = []
@@ -251,7 +237,7 @@ class SqsQueues:
             "MessageBody": text,
             "MessageAttributes": {k: _attr(v) for k, v in attributes.items()},
         }
-        if dead.endswith(".fifo"):
+        if is_fifo(dead):
             request["MessageGroupId"] = "dead-letter"
             request["MessageDeduplicationId"] = _dedup_id(received.receipt)
         with self._mapped("dead-letter to", dead):
@@ -306,23 +292,18 @@ class SqsQueues:
         try:
             yield
         except ClientError as exc:
-            if _code(exc) in _NOT_FOUND:
+            if error_code(exc) in _NOT_FOUND:
                 self._urls.pop(queue, None)
             raise _to_queue_error(action, queue, exc) from exc
         except BotoCoreError as exc:
             raise QueueError(f"{action} {queue!r} failed: {exc}") from exc
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _to_queue_error(action: str, queue: str, exc: ClientError) -> QueueError:
-    code = _code(exc)
-    text = exc.response.get("Error", {}).get("Message", "")
+    code = error_code(exc)
     if code in _NOT_FOUND:
         return QueueNotFoundError(f"{action} {queue!r}: the queue does not exist", code)
-    return QueueError(f"{action} {queue!r} failed: {code}: {text}", code)
+    return QueueError(f"{action} {queue!r} failed: {code}: {error_message(exc)}", code)
 
 
 def _describe(failed: list[dict[str, Any]]) -> str:

@@ -17,8 +17,8 @@ SQS semantics simulated against an injectable ``Clock``: delays, visibility
 timeouts, receive counts, and a redrive to ``<queue>-dlq`` on the receive
 after ``max_receives`` deliveries, and (for ``.fifo`` names) SQS's
 five-minute deduplication by message id. Sends are validated exactly as
-``SqsQueues`` validates them (shared ``queue_messages``), and with ``blobs``
-large bodies go by claim check as they do there (``queue_messages.ClaimCheck``).
+``SqsQueues`` validates them (shared ``queue_wire``), and with ``blobs``
+large bodies go by claim check as they do there (``queue_wire.ClaimCheck``).
 
 Long polling: with a ``SystemClock`` an empty ``receive`` waits (up to
 ``wait_seconds``) for a send from another thread or a delayed message to
@@ -38,9 +38,12 @@ from stepq.backends.queue_wire import (
     DEFAULT_CLAIM_THRESHOLD,
     ID_ATTRIBUTE,
     ClaimCheck,
+    check_fifo_delays,
+    check_queue_settings,
     clamp_receive,
     dead_letter_entry,
     dlq_name,
+    is_fifo,
     parse_body,
 )
 from stepq.clock import Clock, SystemClock
@@ -95,12 +98,7 @@ class MemoryQueues:
         max_receives: int = 5,
         visibility_timeout: int = 60,
     ) -> str:
-        if not 1 <= max_receives <= 1000:
-            raise ValueError(f"max_receives must be within 1..1000, got {max_receives}")
-        if not 0 <= visibility_timeout <= 43200:
-            raise ValueError(
-                f"visibility_timeout must be within 0..43200, got {visibility_timeout}"
-            )
+        check_queue_settings(max_receives, visibility_timeout)
         with self._cond:
             dead = None
             if dlq:
@@ -124,9 +122,8 @@ class MemoryQueues:
 
     def send(self, queue: str, messages: list[Message]) -> None:
         wires = self._claims.encode(queue, messages)  # validate all before sending any
-        fifo = queue.endswith(".fifo")
-        if fifo and any(m.delay_seconds for m in messages):
-            raise ValueError("FIFO queues take no per-message delay")
+        check_fifo_delays(queue, messages)
+        fifo = is_fifo(queue)
         with self._cond:
             self._queue(queue)  # a missing queue fails before any body is stored
         wires = self._claims.check_in(queue, wires)  # blob puts, outside the lock

@@ -7,7 +7,7 @@ CONTRACT (others code against these signatures)::
 Everything is copied in and out through JSON, like a real backend: a caller
 can never mutate stored state, and a value that is not JSON-safe fails here
 as it would in DynamoDB. The behaviour (ordering, errors, what a listing
-returns) matches ``store_dynamodb``; the contract suite runs both.
+returns) matches ``aws.dynamodb_store``; the contract suite runs both.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+from stepq.backends import is_own_resend
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
@@ -28,9 +29,6 @@ def _copy(value: Any) -> Any:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as exc:
         raise StoreError(f"value is not JSON-safe: {exc}") from exc
-
-
-_instant = sortable_instant
 
 
 def _copy_header(header: ExecutionHeader) -> ExecutionHeader:
@@ -113,7 +111,7 @@ class MemoryStore:
         found = [
             h for h in current if h.machine == machine and (status is None or h.status == status)
         ]
-        found.sort(key=lambda h: (_instant(h.start_time), h.execution_id), reverse=True)
+        found.sort(key=lambda h: (sortable_instant(h.start_time), h.execution_id), reverse=True)
         # Summaries, like the index projections: no payloads, no error text.
         return [
             replace(h, input=None, output=None, error=None, cause=None)
@@ -127,7 +125,7 @@ class MemoryStore:
         with self._lock:
             commits = self._commits.setdefault(execution_id, {})
             if commit.seq in commits:
-                if commits[commit.seq] == stored:
+                if is_own_resend(commits[commit.seq], stored):
                     return  # a resent identical write, as the DynamoDB store allows
                 raise ConflictError(
                     f"commit {commit.seq} of {execution_id} exists already (another writer won)"
@@ -171,10 +169,10 @@ class MemoryStore:
             self._timers[timer.timer_id] = stored
 
     def due_timers(self, now: str, limit: int = 100) -> list[Timer]:
-        bound = _instant(now)
+        bound = sortable_instant(now)
         with self._lock:
-            due = [t for t in self._timers.values() if _instant(t.due) <= bound]
-        due.sort(key=lambda t: (_instant(t.due), t.timer_id))
+            due = [t for t in self._timers.values() if sortable_instant(t.due) <= bound]
+        due.sort(key=lambda t: (sortable_instant(t.due), t.timer_id))
         return [replace(t, event=_copy(t.event)) for t in due[: max(limit, 0)]]
 
     def claim_timer(self, timer: Timer) -> bool:

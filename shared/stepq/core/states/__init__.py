@@ -1,4 +1,8 @@
-"""One module per state type; ``HANDLERS`` maps ``Type`` to its handler."""
+"""One module per state type; ``HANDLERS`` maps ``Type`` to its handler.
+
+Handlers see the run deciding them as a ``context.RunContext``; ``common``
+and ``children`` hold what several state types share.
+"""
 
 from __future__ import annotations
 

@@ -3,16 +3,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stepq.core import choice, dataflow
-from stepq.core.failures import NO_CHOICE_MATCHED, QUERY_EVALUATION_ERROR, StatesFailure
+from stepq.core.failures import NO_CHOICE_MATCHED, StatesFailure
 from stepq.core.states.common import pass_through
 
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
-    from stepq.core.interpreter import Run
+    from stepq.core.states.context import RunContext
 
 
 class ChoiceState:
-    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def enter(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         run.entered(frame, state)
         if run.is_jsonata(state):
             self._jsonata(run, frame, state)
@@ -33,19 +33,14 @@ class ChoiceState:
             output = pass_through(run, frame, state, data)
         self._leave(run, frame, state, target, output)
 
-    def _jsonata(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def _jsonata(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         ctx = run.context(frame)
         env = run.jsonata_env(frame, ctx, frame.input)
         for rule in state.get("Choices", []):
             verdict = dataflow.evaluate(rule["Condition"], env, "Condition")
             if not isinstance(verdict, bool):
-                raise StatesFailure(
-                    QUERY_EVALUATION_ERROR,
-                    f"The JSONata expression '{rule['Condition'][2:-2].strip()}' specified for the field "
-                    f"'Condition' returned an unexpected result type. Expected 'boolean', but was "
-                    f"'{_json_type(verdict)}' for value: {dataflow.to_json(verdict)}",
-                    state_scoped=True,
-                )
+                expression = rule["Condition"][2:-2].strip()
+                raise dataflow.unexpected_type(expression, "Condition", "boolean", verdict)
             if verdict:
                 output = (
                     dataflow.evaluate(rule["Output"], env, "Output") if "Output" in rule else None
@@ -67,21 +62,7 @@ class ChoiceState:
         return state["Default"]
 
     def _leave(
-        self, run: Run, frame: Frame, state: dict[str, Any], target: str, output: Any
+        self, run: RunContext, frame: Frame, state: dict[str, Any], target: str, output: Any
     ) -> None:
         run.emit("ChoiceStateExited", name=frame.state, output=output)
         run.goto(frame, target, output)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"

@@ -1,4 +1,9 @@
-"""Data flow shared by the states that produce a result (Pass, Task, Parallel, Map)."""
+"""What the state handlers share.
+
+Data flow of the states that produce a result (Pass, Task, Parallel, Map) and
+of those that pass their input on (Choice, Wait, Succeed); ``Launching``, the
+states whose work starts on entry and again on each retry (Task, Parallel, Map).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ from stepq.core import dataflow
 
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
-    from stepq.core.interpreter import Run
+    from stepq.core.states.context import RunContext
 
 
 def effective_input(
-    run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], field: str
+    run: RunContext, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], field: str
 ) -> Any:
     """InputPath then Parameters (JSONPath), or Arguments (JSONata)."""
     if run.is_jsonata(state):
@@ -27,7 +32,7 @@ def effective_input(
 
 
 def finish_with_result(
-    run: Run, frame: Frame, state: dict[str, Any], result: Any, *, selector: bool = True
+    run: RunContext, frame: Frame, state: dict[str, Any], result: Any, *, selector: bool = True
 ) -> None:
     """ResultSelector, Assign, ResultPath, OutputPath (or Output/Assign), then leave."""
     if run.is_jsonata(state):
@@ -61,7 +66,7 @@ def finish_with_result(
     run.exit_state(frame, state, output)
 
 
-def pass_through(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> Any:
+def pass_through(run: RunContext, frame: Frame, state: dict[str, Any], data: Any) -> Any:
     """Output and Assign for states without a result (Choice, Wait, Succeed)."""
     if run.is_jsonata(state):
         if "Output" not in state and "Assign" not in state:
@@ -81,3 +86,17 @@ def pass_through(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> An
             ),
         )
     return run.output_path(frame, state, data)
+
+
+class Launching:
+    """A state whose work starts on entry and starts again on each retry."""
+
+    def enter(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
+        run.entered(frame, state)
+        self.launch(run, frame, state)
+
+    def retry(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
+        self.launch(run, frame, state)
+
+    def launch(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
+        raise NotImplementedError

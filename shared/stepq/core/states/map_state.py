@@ -18,26 +18,18 @@ from stepq.core.failures import (
     runtime_error,
 )
 from stepq.core.machine import processor_scope
-from stepq.core.states.choice_state import _json_type
-from stepq.core.states.common import finish_with_result
+from stepq.core.states.children import ParentState
 
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
-    from stepq.core.interpreter import Run
+    from stepq.core.states.context import RunContext
 
 
-class MapState:
-    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
-        run.entered(frame, state)
-        self.launch(run, frame, state)
-
-    def retry(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
-        self.launch(run, frame, state)
-
+class MapState(ParentState):
     # --- configuration ----------------------------------------------------
 
     def _items(
-        self, run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any]
+        self, run: RunContext, frame: Frame, state: dict[str, Any], ctx: dict[str, Any]
     ) -> tuple[Any, list[Any]]:
         if run.is_jsonata(state):
             env = run.jsonata_env(frame, ctx, frame.input)
@@ -46,13 +38,7 @@ class MapState:
                 items = dataflow.evaluate(raw, env, "Items")
                 if not isinstance(items, list):
                     expr = raw[2:-2].strip() if isinstance(raw, str) else dataflow.to_json(raw)
-                    raise StatesFailure(
-                        QUERY_EVALUATION_ERROR,
-                        f"The JSONata expression '{expr}' specified for the field 'Items' returned an "
-                        f"unexpected result type. Expected 'array', but was '{_json_type(items)}' for "
-                        f"value: {dataflow.to_json(items)}",
-                        state_scoped=True,
-                    )
+                    raise dataflow.unexpected_type(expr, "Items", "array", items)
                 return frame.input, items
             if not isinstance(frame.input, list):
                 raise StatesFailure(
@@ -71,7 +57,7 @@ class MapState:
 
     def _number(
         self,
-        run: Run,
+        run: RunContext,
         frame: Frame,
         state: dict[str, Any],
         data: Any,
@@ -105,7 +91,7 @@ class MapState:
 
     # --- running ----------------------------------------------------------
 
-    def launch(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def launch(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         ctx = run.context(frame)
         data, items = self._items(run, frame, state, ctx)
         max_concurrency = int(
@@ -136,11 +122,11 @@ class MapState:
             "distributed": distributed,
         }
         if not items:
-            self._done(run, frame, state)
+            self._succeed(run, frame, state)
             return
         self._launch_more(run, frame, state)
 
-    def _launch_more(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def _launch_more(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         c = frame.children
         assert c is not None
         items = c["items"]
@@ -155,7 +141,13 @@ class MapState:
             run.new_frame(scope, item_input, frame, index)
 
     def _item_input(
-        self, run: Run, frame: Frame, state: dict[str, Any], data: Any, index: int, value: Any
+        self,
+        run: RunContext,
+        frame: Frame,
+        state: dict[str, Any],
+        data: Any,
+        index: int,
+        value: Any,
     ) -> Any:
         selector_name = "ItemSelector" if "ItemSelector" in state else "Parameters"
         if selector_name not in state:
@@ -167,11 +159,9 @@ class MapState:
         return dataflow.render(state[selector_name], data, ctx, run.variables(frame))
 
     def child_succeeded(
-        self, run: Run, frame: Frame, state: dict[str, Any], slot: int, output: Any
+        self, run: RunContext, frame: Frame, state: dict[str, Any], slot: int, output: Any
     ) -> None:
-        c = frame.children
-        assert c is not None
-        c["results"][slot] = output
+        c = self._collect(frame, slot, output)
         c["running"] -= 1
         c["done"] += 1
         if not c["distributed"]:
@@ -180,32 +170,26 @@ class MapState:
 
     def child_failed(
         self,
-        run: Run,
+        run: RunContext,
         frame: Frame,
         state: dict[str, Any],
         slot: int,
         error: str | None,
         cause: str | None,
     ) -> None:
-        c = frame.children
-        assert c is not None
-        c["running"] -= 1
-        c["done"] += 1
-        c["failed"] += 1
         failure: dict[str, Any] = {"Error": error}
         if cause is not None:
             failure["Cause"] = cause
-        c["results"][slot] = failure
+        c = self._collect(frame, slot, failure)
+        c["running"] -= 1
+        c["done"] += 1
+        c["failed"] += 1
         if not c["distributed"]:
             run.emit("MapIterationFailed", index=slot, name=frame.state, error=error, cause=cause)
         if self._tolerated(c):
             self._progress(run, frame, state)
             return
-        run.abort_children(frame)
-        frame.children = None
-        if c["distributed"]:
-            run.emit("MapRunFailed")
-        run.emit("MapStateFailed", error=error, cause=cause)
+        self._abandon(run, frame, state, error, cause)
         if c["distributed"] or c["tolerated"] or c["tolerated_pct"]:
             error, cause = (
                 EXCEEDED_TOLERATED_FAILURE,
@@ -221,22 +205,18 @@ class MapState:
             c["tolerated_pct"] * total
         )
 
-    def _progress(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def _progress(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         c = frame.children
         assert c is not None
         if c["done"] == len(c["items"]):
-            self._done(run, frame, state)
+            self._succeed(run, frame, state)
         else:
             self._launch_more(run, frame, state)
 
-    def _done(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
-        c = frame.children
-        assert c is not None
-        frame.children = None
-        if c["distributed"]:
-            run.emit("MapRunSucceeded")
-        run.emit("MapStateSucceeded")
-        finish_with_result(run, frame, state, c["results"])
+    def _closing(self, run: RunContext, children: dict[str, Any] | None, outcome: str) -> None:
+        assert children is not None
+        if children["distributed"]:
+            run.emit(f"MapRun{outcome}")
 
 
 def _numeric_string(text: str) -> Any:

@@ -6,11 +6,11 @@ from stepq.core.states.common import effective_input, finish_with_result
 
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
-    from stepq.core.interpreter import Run
+    from stepq.core.states.context import RunContext
 
 
 class PassState:
-    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def enter(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         run.entered(frame, state)
         if run.is_jsonata(state):
             finish_with_result(run, frame, state, frame.input)

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from stepq.core import dataflow
 from stepq.core.events import RunTask, ScheduleHeartbeatCheck
 from stepq.core.failures import HEARTBEAT_TIMEOUT, TIMEOUT, runtime_error
-from stepq.core.states.common import effective_input, finish_with_result
+from stepq.core.states.common import Launching, effective_input, finish_with_result
 from stepq.core.tokens import make_token
 
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
-    from stepq.core.interpreter import Run
+    from stepq.core.states.context import RunContext
 
 _LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::([^:]+))?$")
 # Lambda's other FunctionName forms (Invoke's NamespacedFunctionName): NAME and
@@ -93,15 +93,9 @@ def lambda_envelope(payload: Any, request_id: str, date: str) -> dict[str, Any]:
     }
 
 
-class TaskState:
-    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
-        run.entered(frame, state)
-        self.schedule(run, frame, state)
-
-    def retry(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
-        self.schedule(run, frame, state)
-
-    def schedule(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+class TaskState(Launching):
+    def launch(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
+        """Schedule the task: a RunTask command for the host."""
         resource: str = state["Resource"]
         waits_for_token = resource.endswith(WAIT_FOR_TOKEN)
         # The token must be known before Parameters are rendered ($$.Task.Token).
@@ -167,7 +161,7 @@ class TaskState:
         )
 
     def _seconds(
-        self, run: Run, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], name: str
+        self, run: RunContext, frame: Frame, state: dict[str, Any], ctx: dict[str, Any], name: str
     ) -> int | None:
         value = state.get(name)
         if run.is_jsonata(state) and isinstance(value, str):
@@ -190,17 +184,17 @@ class TaskState:
 
     # --- outcomes -------------------------------------------------------
 
-    def _owns(self, run: Run, frame: Frame, task_id: str) -> bool:
+    def _owns(self, run: RunContext, frame: Frame, task_id: str) -> bool:
         return frame.scratch.get("task") == task_id
 
-    def _close(self, run: Run, frame: Frame, task_id: str) -> None:
+    def _close(self, run: RunContext, frame: Frame, task_id: str) -> None:
         run.s.tasks.pop(task_id, None)
         token = frame.scratch.get("token")
         if token:
             run.s.tokens.pop(token, None)
 
     def task_succeeded(
-        self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, output: Any
+        self, run: RunContext, frame: Frame, state: dict[str, Any], task_id: str, output: Any
     ) -> None:
         if not self._owns(run, frame, task_id):
             return
@@ -213,7 +207,7 @@ class TaskState:
         self.callback_succeeded(run, frame, state, task_id, output)
 
     def callback_succeeded(
-        self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, output: Any
+        self, run: RunContext, frame: Frame, state: dict[str, Any], task_id: str, output: Any
     ) -> None:
         if not self._owns(run, frame, task_id):
             return
@@ -231,7 +225,7 @@ class TaskState:
 
     def task_failed(
         self,
-        run: Run,
+        run: RunContext,
         frame: Frame,
         state: dict[str, Any],
         task_id: str,
@@ -248,7 +242,9 @@ class TaskState:
 
     callback_failed = task_failed
 
-    def task_heartbeat(self, run: Run, frame: Frame, state: dict[str, Any], task_id: str) -> None:
+    def task_heartbeat(
+        self, run: RunContext, frame: Frame, state: dict[str, Any], task_id: str
+    ) -> None:
         """The task is alive: its heartbeat deadline is now + HeartbeatSeconds."""
         if not self._owns(run, frame, task_id):
             return
@@ -265,7 +261,7 @@ class TaskState:
         run.commands.append(ScheduleHeartbeatCheck(task_id, deadline, beat))
 
     def task_timed_out(
-        self, run: Run, frame: Frame, state: dict[str, Any], task_id: str, heartbeat: bool
+        self, run: RunContext, frame: Frame, state: dict[str, Any], task_id: str, heartbeat: bool
     ) -> None:
         if not self._owns(run, frame, task_id):
             return

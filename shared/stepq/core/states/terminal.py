@@ -10,24 +10,24 @@ from stepq.core.states.common import pass_through
 
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
-    from stepq.core.interpreter import Run
+    from stepq.core.states.context import RunContext
 
 
 class SucceedState:
-    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def enter(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         run.entered(frame, state)
         data = frame.input if run.is_jsonata(state) else run.input_path(frame, state)
         run.exit_state(frame, state, pass_through(run, frame, state, data))
 
 
 class FailState:
-    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def enter(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         run.entered(frame, state)
         error = self._field(run, frame, state, "Error")
         cause = self._field(run, frame, state, "Cause")
         run.fail_frame(frame, error, cause)
 
-    def _field(self, run: Run, frame: Frame, state: dict[str, Any], name: str) -> str | None:
+    def _field(self, run: RunContext, frame: Frame, state: dict[str, Any], name: str) -> str | None:
         if run.is_jsonata(state):
             if name not in state:
                 return None

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stepq.core import dataflow
-from stepq.core.failures import QUERY_EVALUATION_ERROR, StatesFailure, runtime_error
+from stepq.core.failures import runtime_error
 from stepq.core.states.common import pass_through
 
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
-    from stepq.core.interpreter import Run
+    from stepq.core.states.context import RunContext
 
 # ISO-8601 extended offset date-time, as Java's ISO_OFFSET_DATE_TIME accepts it.
 _TIMESTAMP = re.compile(
@@ -49,14 +49,8 @@ def parse_timestamp(text: Any) -> datetime | None:
         return None
 
 
-def _json_type(value: Any) -> str:
-    from stepq.core.states.choice_state import _json_type as kind
-
-    return kind(value)
-
-
 class WaitState:
-    def enter(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def enter(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         run.entered(frame, state)
         if run.is_jsonata(state):
             due = self._due_jsonata(run, frame, state)
@@ -72,10 +66,12 @@ class WaitState:
         frame.scratch["output"] = output
         run.start_timer(frame, "wait", seconds)
 
-    def timer_fired(self, run: Run, frame: Frame, state: dict[str, Any]) -> None:
+    def timer_fired(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         run.exit_state(frame, state, frame.scratch.get("output"))
 
-    def _due_jsonpath(self, run: Run, frame: Frame, state: dict[str, Any], data: Any) -> datetime:
+    def _due_jsonpath(
+        self, run: RunContext, frame: Frame, state: dict[str, Any], data: Any
+    ) -> datetime:
         if "Seconds" in state:
             return run.now + timedelta(seconds=state["Seconds"])
         if "Timestamp" in state:
@@ -107,7 +103,7 @@ class WaitState:
             )
         return stamp
 
-    def _due_jsonata(self, run: Run, frame: Frame, state: dict[str, Any]) -> datetime:
+    def _due_jsonata(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> datetime:
         env = run.jsonata_env(frame, run.context(frame), frame.input)
         if "Seconds" in state:
             raw = state["Seconds"]
@@ -118,13 +114,7 @@ class WaitState:
                 or value != int(value)
                 or value < 0
             ):
-                raise StatesFailure(
-                    QUERY_EVALUATION_ERROR,
-                    f"The JSONata expression '{_expr(raw)}' specified for the field 'Seconds' returned an "
-                    f"unexpected result type. Expected 'integer', but was '{_json_type(value)}' for value: "
-                    f"{dataflow.to_json(value)}",
-                    state_scoped=True,
-                )
+                raise dataflow.unexpected_type(_expr(raw), "Seconds", "integer", value)
             return run.now + timedelta(seconds=int(value))
         raw = state["Timestamp"]
         value = (
@@ -134,13 +124,7 @@ class WaitState:
         )
         stamp = parse_timestamp(value)
         if stamp is None:
-            raise StatesFailure(
-                QUERY_EVALUATION_ERROR,
-                f"The JSONata expression '{_expr(raw)}' specified for the field 'Timestamp' returned an "
-                f"unexpected result type. Expected 'timestamp', but was '{_json_type(value)}' for value: "
-                f"{dataflow.to_json(value)}",
-                state_scoped=True,
-            )
+            raise dataflow.unexpected_type(_expr(raw), "Timestamp", "timestamp", value)
         return stamp
 
 

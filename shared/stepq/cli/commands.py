@@ -135,9 +135,9 @@ def run(
 def _run_memory(
     definition: object, machine_name: str, execution_input: object, steps: dict, name: str
 ) -> str:
+    from stepq.cli.render import print_outcome, print_timeline
     from stepq.core.machine import Machine
     from stepq.hosting.local_runner import LocalRunner
-    from stepq.render import print_outcome, print_timeline
 
     result = LocalRunner(steps).run(
         Machine(definition, name=machine_name), execution_input, name=name
@@ -156,9 +156,9 @@ def _run_embedded(
     skip_time: bool,
     timeout: float,
 ) -> str:
+    from stepq.cli.render import print_outcome, print_timeline, progress_line
     from stepq.errors import ExecutionTimeoutError
     from stepq.hosting.embedded import EmbeddedRuntime
-    from stepq.render import print_outcome, print_timeline, progress_line
 
     with EmbeddedRuntime(steps, skip_time=skip_time) as runtime:
         runtime.deploy(machine_name, definition)  # type: ignore[arg-type]

@@ -1,0 +1,56 @@
+"""Child frames: what Parallel and Map share.
+
+Each child (a Parallel branch, a Map iteration) walks its own frame, which
+knows its slot; the parent keeps the bookkeeping in ``frame.children``, whose
+``results`` list receives each child's output at its slot. Once every child
+has succeeded that list is the state's result; a child failing for good takes
+the state down with its remaining siblings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stepq.core.states.common import Launching, finish_with_result
+
+if TYPE_CHECKING:
+    from stepq.core.execution import Frame
+    from stepq.core.states.context import RunContext
+
+
+class ParentState(Launching):
+    """A state whose work is done by child frames, one a slot."""
+
+    def _collect(self, frame: Frame, slot: int, output: Any) -> dict[str, Any]:
+        """Keep a child's output at its slot; returns the bookkeeping."""
+        children = frame.children
+        assert children is not None
+        children["results"][slot] = output
+        return children
+
+    def _succeed(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
+        """Every child is done: the results, in slot order, are the state's result."""
+        children = frame.children
+        assert children is not None
+        frame.children = None
+        self._closing(run, children, "Succeeded")
+        run.emit(f"{state['Type']}StateSucceeded")
+        finish_with_result(run, frame, state, children["results"])
+
+    def _abandon(
+        self,
+        run: RunContext,
+        frame: Frame,
+        state: dict[str, Any],
+        error: str | None,
+        cause: str | None,
+    ) -> None:
+        """A child failed for good: drop its siblings (cancelling their work)."""
+        children = frame.children
+        run.abort_children(frame)
+        frame.children = None
+        self._closing(run, children, "Failed")
+        run.emit(f"{state['Type']}StateFailed", error=error, cause=cause)
+
+    def _closing(self, run: RunContext, children: dict[str, Any] | None, outcome: str) -> None:
+        """Events a state type records before its own ``StateSucceeded``/``StateFailed``."""

@@ -1,0 +1,284 @@
+"""The Applier: load an execution, decide its inbound events in order, commit once.
+
+With a runner, the tasks a decision schedules are run inline and their
+results decided before the one commit (group commit); the commands left are
+dispatched to the outbox, and a redelivered message's commit is re-sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+from stepq.clock import Clock, monotonic
+from stepq.core import events as ev
+from stepq.core.execution import RUNNING, ExecutionState, new_execution
+from stepq.core.interpreter import decide
+from stepq.core.machine import Machine
+from stepq.errors import AlreadyExistsError, ConflictError, MalformedMessageError, NotFoundError
+from stepq.runtime import codec
+from stepq.runtime.applier.config import RuntimeConfig
+from stepq.runtime.applier.inbound import Inbound, InlineRunner
+from stepq.runtime.applier.machines import Machines
+from stepq.runtime.applier.outbox import Dispatcher, Outbox
+from stepq.runtime.applier.redelivery import cause_digest, resend_stale
+from stepq.runtime.ports import Commit, ExecutionHeader, Store, Timer
+
+log = logging.getLogger("stepq.applier")
+
+MAX_CONFLICT_RETRIES = 20
+MAX_CARRIED_BYTES = 16 * 1024  # a larger snapshot is read back, not carried
+
+
+class Applier:
+    def __init__(self, store: Store, clock: Clock, config: RuntimeConfig | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config or RuntimeConfig()
+        self.machines = Machines(store)
+        self.dispatcher = Dispatcher(self.config, clock)
+
+    def forget_machine(self, name: str) -> None:
+        """A new version of ``name`` was deployed here: starts use it from now on."""
+        self.machines.forget(name)
+
+    # --- applying ---------------------------------------------------------------
+
+    def apply(
+        self,
+        execution_id: str,
+        inbound: list[Inbound],
+        outbox: Outbox,
+        runner: InlineRunner | None = None,
+    ) -> None:
+        """Decide ``inbound`` in order against the execution and commit once."""
+        # A start delivered for the first time is assumed new: commit 1 is a
+        # conditional put that fails if the execution exists, so no read first.
+        fresh = isinstance(inbound[0].event, ev.StartExecution) and not inbound[0].redelivered
+        # Likewise a lone task result that carries the commit which sent it.
+        prior = inbound[0].prior if len(inbound) == 1 and not inbound[0].redelivered else None
+        for _ in range(MAX_CONFLICT_RETRIES):
+            try:
+                if self._attempt(execution_id, inbound, outbox, runner, fresh=fresh, prior=prior):
+                    return
+            except (ConflictError, AlreadyExistsError):
+                pass
+            fresh, prior = False, None
+            log.info("lost a commit race; deciding again", extra={"execution_id": execution_id})
+            runner = None  # inline results may be stale now; the queues carry the tasks
+        raise ConflictError(
+            f"gave up after {MAX_CONFLICT_RETRIES} commit conflicts on {execution_id}"
+        )
+
+    def _attempt(
+        self,
+        execution_id: str,
+        inbound: list[Inbound],
+        outbox: Outbox,
+        runner: InlineRunner | None,
+        *,
+        fresh: bool = False,
+        prior: Commit | None = None,
+    ) -> bool:
+        latest: Commit | None = prior
+        if not fresh and prior is None:
+            try:
+                latest = self.store.latest(execution_id)
+            except NotFoundError:
+                latest = None
+        if latest is None:
+            first = inbound[0]
+            if not isinstance(first.event, ev.StartExecution):
+                raise MalformedMessageError(f"no execution {execution_id}")
+            state, machine, version = self._new_state(execution_id, first)
+            seq = 1
+            waiting = {}
+        else:
+            if latest.status != RUNNING:
+                self._resend_stale(execution_id, inbound, outbox)
+                return True
+            state = codec.decode_state(latest.snapshot["state"])
+            machine, version = self.machines.get(
+                latest.snapshot["machine"], latest.snapshot["version"]
+            )
+            seq = latest.seq + 1
+            waiting = dict(latest.snapshot.get("task_timers", {}))
+        applied: list[str] = []
+        stale: list[Inbound] = []
+        history: list[ev.HistoryEvent] = []
+        commands: list[ev.Command] = []
+        for item in inbound:
+            is_start = isinstance(item.event, ev.StartExecution)
+            if (
+                item.event is None
+                or state.done
+                or (is_start and seq > 1)
+                or (is_start and item is not inbound[0])
+            ):
+                stale.append(item)
+                continue
+            state, decision = decide(machine, state, item.event, in_place=True)
+            if decision.events or decision.commands:
+                applied.append(item.message_id)
+                history.extend(decision.events)
+                commands.extend(decision.commands)
+            else:
+                stale.append(item)
+        if runner is not None and not state.done:
+            state, commands = self._continue_inline(
+                execution_id, machine, state, history, commands, runner, outbox
+            )
+        if not history and not commands:
+            self._resend_stale(execution_id, stale, outbox)
+            return True
+        # Durable timeout timers (task id -> timer ids) of tasks still waited for;
+        # those of finished tasks are deleted after the commit.
+        for command in commands:
+            if isinstance(command, ev.RunTask):
+                ids = self.dispatcher.durable_timer_ids(execution_id, command)
+                if ids:
+                    waiting[command.task_id] = ids
+        finished = [t for t in waiting if state.done or t not in state.tasks]
+        stale_timers = [tid for t in finished for tid in waiting.pop(t)]
+        commit = Commit(
+            seq=seq,
+            # A finished execution is never decided again: its final commit
+            # carries the outcome and no snapshot (fewer bytes, fewer write units).
+            snapshot={}
+            if state.done
+            else {
+                "state": codec.encode_state(state),
+                "machine": machine.name,
+                "version": version,
+                **({"task_timers": waiting} if waiting else {}),
+            },
+            events=[codec.encode_history(e) for e in history],
+            commands=[codec.encode_command(c) for c in commands],
+            cause_id=" ".join(cause_digest(i) for i in applied),
+            at=codec.instant(self.clock.now()) or "",
+            status=state.status,
+            outcome=self._outcome(state, version) if state.done else None,
+        )
+        if seq == 1:
+            self.store.create_execution(self._header(state, version), commit)
+        else:
+            self.store.append(execution_id, commit)
+        after = _carried(state, commands, commit)
+        self.dispatcher.dispatch(execution_id, commands, outbox, after=after)
+        outbox.stale_timers.extend(Timer(tid, execution_id, "") for tid in stale_timers)
+        self._resend_stale(execution_id, stale, outbox)
+        return True
+
+    def _new_state(self, execution_id: str, start: Inbound) -> tuple[ExecutionState, Machine, int]:
+        if not start.machine or not start.name:
+            raise MalformedMessageError("a start needs 'machine' and 'name'")
+        machine, version = self.machines.get(start.machine, start.version)
+        assert isinstance(start.event, ev.StartExecution)
+        state = new_execution(
+            name=start.name,
+            state_machine_name=start.machine,
+            start_time=start.event.at,
+            region=self.config.region,
+            account=self.config.account,
+            # Signs this execution's task tokens: a callback must quote one it was given.
+            token_secret=secrets.token_urlsafe(16),  # 128 bits, stored in every snapshot
+        )
+        if state.meta.execution_arn != execution_id:
+            raise MalformedMessageError("execution_id does not match machine and name")
+        return state, machine, version
+
+    def _continue_inline(
+        self,
+        execution_id: str,
+        machine: Machine,
+        state: ExecutionState,
+        history: list[ev.HistoryEvent],
+        commands: list[ev.Command],
+        runner: InlineRunner,
+        outbox: Outbox,
+    ) -> tuple[ExecutionState, list[ev.Command]]:
+        """Run what the runner can run now, decide its results; the rest stays commands."""
+        deadline = monotonic() + self.config.inline_seconds
+        steps = 0
+        pending = list(commands)
+        kept: list[ev.Command] = []
+        while pending:
+            command = pending.pop(0)
+            ran = None
+            if (
+                isinstance(command, ev.RunTask)
+                and not state.done
+                and steps < self.config.inline_steps
+                and monotonic() < deadline
+            ):
+                ran = runner(execution_id, command)
+            if ran is None:
+                kept.append(command)
+                continue
+            steps += 1
+            if ran.timer is not None:  # a simulated long step: its result waits as a timer
+                outbox.timers.append(ran.timer)
+                if command.timeout_seconds:  # and may be overtaken by its timeout
+                    self.dispatcher.task_timeout(outbox, execution_id, command, self.clock.now())
+                continue
+            assert ran.event is not None
+            state, decision = decide(machine, state, ran.event, in_place=True)
+            history.extend(decision.events)
+            pending.extend(decision.commands)
+        if state.done:  # nothing is waiting for a task any more
+            kept = [c for c in kept if not isinstance(c, ev.RunTask)]
+        return state, kept
+
+    def outstanding(self, execution_id: str, task_id: str) -> bool:
+        """Whether the execution still waits for this task (one read)."""
+        try:
+            latest = self.store.latest(execution_id)
+        except NotFoundError:
+            return False
+        if latest.status != RUNNING:
+            return False
+        return task_id in codec.decode_state(latest.snapshot["state"]).tasks
+
+    def _resend_stale(self, execution_id: str, inbound: list[Inbound], outbox: Outbox) -> None:
+        """Re-send the commits of the redelivered messages among ``inbound``."""
+        redelivered = [i for i in inbound if i.redelivered]
+        resend_stale(self.store, self.dispatcher, execution_id, redelivered, outbox)
+
+    # --- execution summaries --------------------------------------------------------
+
+    def _header(self, state: ExecutionState, version: int) -> ExecutionHeader:
+        meta = state.meta
+        return ExecutionHeader(
+            execution_id=meta.execution_arn,
+            machine=meta.state_machine_name,
+            machine_version=version,
+            name=meta.name,
+            status="RUNNING",
+            start_time=codec.instant(meta.start_time) or "",
+            input=meta.input,
+        )
+
+    def _outcome(self, state: ExecutionState, version: int) -> ExecutionHeader:
+        header = self._header(state, version)
+        header.status = state.status
+        header.input = None  # kept on the first commit
+        header.stop_time = codec.instant(state.stop_time)
+        header.output = state.output
+        header.error = state.error
+        header.cause = state.cause
+        return header
+
+
+def _carried(
+    state: ExecutionState, commands: list[ev.Command], commit: Commit
+) -> tuple[int, dict[str, Any]] | None:
+    """(seq, snapshot) for the task message when its result will likely be the next
+    commit: one task, no timer, a small snapshot. Otherwise the worker reads."""
+    tasks = [c for c in commands if isinstance(c, ev.RunTask)]
+    if len(tasks) != 1 or len(state.tasks) != 1 or state.timers or state.done:
+        return None
+    if len(json.dumps(commit.snapshot, separators=(",", ":"))) > MAX_CARRIED_BYTES:
+        return None
+    return commit.seq, commit.snapshot
