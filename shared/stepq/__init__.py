@@ -15,38 +15,106 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from stepq import errors as _errors
 from stepq.errors import (
-    AlreadyExistsError,
-    BlobError,
-    BlobNotFoundError,
-    ClaimCheckError,
-    ConflictError,
-    ConformanceCaseError,
-    DefinitionError,
-    ExecutionTimeoutError,
-    FunctionsLoadError,
-    IdempotencyConfigError,
-    MalformedMessageError,
-    MessageTooLargeError,
-    MissingIdempotencyKeyError,
-    MissingTableNameError,
-    NotFoundError,
-    Problem,
-    QueueError,
-    QueueNotFoundError,
-    StepqError,
-    StoreError,
+    AlreadyExistsError as AlreadyExistsError,
+)
+from stepq.errors import (
+    BlobError as BlobError,
+)
+from stepq.errors import (
+    BlobNotFoundError as BlobNotFoundError,
+)
+from stepq.errors import (
+    ClaimCheckError as ClaimCheckError,
+)
+from stepq.errors import (
+    ConflictError as ConflictError,
+)
+from stepq.errors import (
+    ConformanceCaseError as ConformanceCaseError,
+)
+from stepq.errors import (
+    DefinitionError as DefinitionError,
+)
+from stepq.errors import (
+    ExecutionTimeoutError as ExecutionTimeoutError,
+)
+from stepq.errors import (
+    FunctionsLoadError as FunctionsLoadError,
+)
+from stepq.errors import (
+    IdempotencyConfigError as IdempotencyConfigError,
+)
+from stepq.errors import (
+    MalformedMessageError as MalformedMessageError,
+)
+from stepq.errors import (
+    MessageTooLargeError as MessageTooLargeError,
+)
+from stepq.errors import (
+    MissingIdempotencyKeyError as MissingIdempotencyKeyError,
+)
+from stepq.errors import (
+    MissingTableNameError as MissingTableNameError,
+)
+from stepq.errors import (
+    NotFoundError as NotFoundError,
+)
+from stepq.errors import (
+    Problem as Problem,
+)
+from stepq.errors import (
+    QueueError as QueueError,
+)
+from stepq.errors import (
+    QueueNotFoundError as QueueNotFoundError,
+)
+from stepq.errors import (
+    StepqError as StepqError,
+)
+from stepq.errors import (
+    StoreError as StoreError,
 )
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
-    from stepq.core.definition import StateMachine, find_problems, load_definition
-    from stepq.core.machine import Machine
-    from stepq.hosting.embedded import EmbeddedRuntime
-    from stepq.hosting.local_runner import ExecutionResult, LocalRunner
-    from stepq.idempotency import dynamodb_persistence, idempotent_step, stepq_table_persistence
-    from stepq.runtime.client import Client
-    from stepq.runtime.ports import ExecutionHeader
-    from stepq.runtime.steps import StepContext, StepFunction, load_functions
+    from stepq.core.definition import (
+        StateMachine as StateMachine,
+    )
+    from stepq.core.definition import (
+        find_problems as find_problems,
+    )
+    from stepq.core.definition import (
+        load_definition as load_definition,
+    )
+    from stepq.core.machine import Machine as Machine
+    from stepq.hosting.embedded import EmbeddedRuntime as EmbeddedRuntime
+    from stepq.hosting.local_runner import (
+        ExecutionResult as ExecutionResult,
+    )
+    from stepq.hosting.local_runner import (
+        LocalRunner as LocalRunner,
+    )
+    from stepq.idempotency import (
+        dynamodb_persistence as dynamodb_persistence,
+    )
+    from stepq.idempotency import (
+        idempotent_step as idempotent_step,
+    )
+    from stepq.idempotency import (
+        stepq_table_persistence as stepq_table_persistence,
+    )
+    from stepq.runtime.client import Client as Client
+    from stepq.runtime.ports import ExecutionHeader as ExecutionHeader
+    from stepq.runtime.steps import (
+        StepContext as StepContext,
+    )
+    from stepq.runtime.steps import (
+        StepFunction as StepFunction,
+    )
+    from stepq.runtime.steps import (
+        load_functions as load_functions,
+    )
 
 __version__ = "0.1.0"
 
@@ -72,43 +140,8 @@ _LAZY: dict[str, str] = {
     "dynamodb_persistence": "stepq.idempotency",
 }
 
-__all__ = [
-    "AlreadyExistsError",
-    "BlobError",
-    "BlobNotFoundError",
-    "ClaimCheckError",
-    "Client",
-    "ConflictError",
-    "ConformanceCaseError",
-    "DefinitionError",
-    "EmbeddedRuntime",
-    "ExecutionHeader",
-    "ExecutionResult",
-    "ExecutionTimeoutError",
-    "FunctionsLoadError",
-    "IdempotencyConfigError",
-    "LocalRunner",
-    "Machine",
-    "MalformedMessageError",
-    "MessageTooLargeError",
-    "MissingIdempotencyKeyError",
-    "MissingTableNameError",
-    "NotFoundError",
-    "Problem",
-    "QueueError",
-    "QueueNotFoundError",
-    "StateMachine",
-    "StepContext",
-    "StepFunction",
-    "StepqError",
-    "StoreError",
-    "dynamodb_persistence",
-    "find_problems",
-    "idempotent_step",
-    "load_definition",
-    "load_functions",
-    "stepq_table_persistence",
-]
+# The errors (stepq.errors.__all__) and the lazy names: one list each, so they cannot drift.
+__all__ = sorted([*_errors.__all__, *_LAZY])
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -108,17 +107,13 @@ class LocalRunner:
         return new_execution(name=name, state_machine_name=machine.name, start_time=start)
 
     def _run_task(self, command: RunTask, now: datetime, push: Any) -> None:
-        # Derived from the idempotency key so that a re-run reports the same ids.
-        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, command.idempotency_key))
-        ctx = StepContext(
-            function_name=command.function_name or "",
-            aws_request_id=request_id,
-            idempotency_key=command.idempotency_key,
-            attempt=command.attempt,
-            task_token=command.token,
-        )
+        ctx = StepContext.for_task(command)
         outcome = invoke(
-            self.functions, command.function_name, command.input, request_id=request_id, context=ctx
+            self.functions,
+            command.function_name,
+            command.input,
+            request_id=ctx.aws_request_id,
+            context=ctx,
         )
         done_at = now + timedelta(seconds=outcome.delay_seconds)
         if command.timeout_seconds is not None:

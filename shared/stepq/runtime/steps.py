@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from stepq.core.events import RunTask
 from stepq.errors import FunctionsLoadError
 
 StepFunction = Callable[[Any, Any], Any]
@@ -63,6 +64,26 @@ class StepContext:
     # Where the host offers it: call during a long step to say it is alive
     # (SendTaskHeartbeat for this task; it moves the HeartbeatSeconds deadline).
     heartbeat: Callable[[], None] | None = None
+
+    @classmethod
+    def for_task(
+        cls,
+        command: RunTask,
+        *,
+        client: Any = None,
+        heartbeat: Callable[[], None] | None = None,
+    ) -> StepContext:
+        """The context of one run of a task; every run of it reports the same request id."""
+        return cls(
+            function_name=command.function_name or "",
+            # Derived from the idempotency key so that a re-run reports the same ids.
+            aws_request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, command.idempotency_key)),
+            idempotency_key=command.idempotency_key,
+            attempt=command.attempt,
+            task_token=command.token,
+            client=client,
+            heartbeat=heartbeat,
+        )
 
 
 class SimulatedDelay(Exception):

@@ -16,7 +16,6 @@ step.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 from typing import Any
@@ -159,18 +158,12 @@ class Worker:
 
     def _run(self, execution_id: str, command: ev.RunTask) -> ev.Event | Timer:
         """Run the step; its result event, or a timer holding it (skipped time)."""
-        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, command.idempotency_key))
-        context = StepContext(
-            function_name=command.function_name or "",
-            aws_request_id=request_id,
-            idempotency_key=command.idempotency_key,
-            attempt=command.attempt,
-            task_token=command.token,
-            client=self.client,
-            heartbeat=self._heartbeat_for(execution_id, command),
+        context = StepContext.for_task(
+            command, client=self.client, heartbeat=self._heartbeat_for(execution_id, command)
         )
         if command.qualifier:  # a directly invoked Lambda function runs that version/alias
             context.extra["qualifier"] = command.qualifier
+        request_id = context.aws_request_id
         started = self.clock.now()
         outcome = invoke(
             self.functions,
