@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from stepq import errors as _errors
 from stepq.errors import (
     AlreadyExistsError as AlreadyExistsError,
 )
@@ -76,6 +75,7 @@ from stepq.errors import (
 from stepq.errors import (
     StoreError as StoreError,
 )
+from stepq.errors import __all__ as _ERRORS
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from stepq.core.definition import (
@@ -141,7 +141,7 @@ _LAZY: dict[str, str] = {
 }
 
 # The errors (stepq.errors.__all__) and the lazy names: one list each, so they cannot drift.
-__all__ = sorted([*_errors.__all__, *_LAZY])
+__all__ = sorted([*_ERRORS, *_LAZY])
 
 
 def __getattr__(name: str) -> Any:

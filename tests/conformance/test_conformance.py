@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from stepq.conformance.cases import find_cases
-from stepq.conformance.runner import memory_backend, run_case
+from stepq.conformance.runner import local_runner_backend, run_case
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT.parent / "shared" / "conformance" / "cases"
@@ -39,7 +39,7 @@ def test_known_failures_name_real_cases_with_reasons() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
 def test_case(case) -> None:
-    report = run_case(case, memory_backend)
+    report = run_case(case, local_runner_backend)
     if case.file in KNOWN_FAILURES:
         assert not report.passed, (
             f"{case.file} now passes: remove it from {KNOWN_FAILURES_FILE.name}"

@@ -67,10 +67,10 @@ def moto_backend(direct: bool = False) -> Iterator[Backend]:
         create_table,
         default_client_config,
     )
-    from stepq.backends.moto import speedups as moto_speedups
+    from stepq.backends.moto import speedups
     from stepq.backends.moto.client import MotoClient
 
-    moto_speedups.apply()  # moto as the embedded backend runs it (moto-server runs it as shipped)
+    speedups.apply()  # moto as the embedded backend runs it (moto-server runs it as shipped)
     with mock_aws():
         boto = boto3.client("dynamodb", region_name="us-east-1", config=default_client_config())
         client = SerializedClient(MotoClient("dynamodb") if direct else boto)

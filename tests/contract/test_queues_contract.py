@@ -101,15 +101,15 @@ def _sqs_backend(
 @contextmanager
 def moto_backend(direct: bool = False) -> Iterator[MakeBackend]:
     """moto in-process behind boto3, or (``direct``) through ``MotoClient`` and
-    ``moto_speedups`` as the embedded backend calls it."""
+    ``backends.moto.speedups`` as the embedded backend calls it."""
     import boto3
     from moto import mock_aws
     from stepq.backends.aws.sqs_queues import default_client_config
-    from stepq.backends.moto import speedups as moto_speedups
+    from stepq.backends.moto import speedups
     from stepq.backends.moto.client import MotoClient
 
     if direct:
-        moto_speedups.apply()
+        speedups.apply()
     with mock_aws():
         # One mock and client per module (setting them up is most of a test's cost);
         # each backend gets its own name prefix, so tests never see each other's queues.

@@ -1,4 +1,4 @@
-"""moto_speedups changes how much work moto does, never what it answers."""
+"""backends.moto.speedups changes how much work moto does, never what it answers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ boto3 = pytest.importorskip("boto3")
 moto = pytest.importorskip("moto")
 
 from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
-from stepq.backends.moto import speedups as moto_speedups  # noqa: E402
+from stepq.backends.moto import speedups  # noqa: E402
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(key, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    assert moto_speedups.apply() is True
-    assert moto_speedups.apply() is True  # idempotent
+    assert speedups.apply() is True
+    assert speedups.apply() is True  # idempotent
     with moto.mock_aws():
         yield (
             boto3.client("dynamodb", region_name="us-east-1"),

@@ -188,7 +188,7 @@ def test_direct_lambda_invoke_is_opt_in_and_conditional(template: dict[str, Any]
         "Fn::Equals": [{"Ref": "DirectLambdaInvoke"}, "true"]
     }
     worker = template["Resources"]["WorkerFunction"]["Properties"]
-    # lambda_direct.direct_lambda_enabled reads this variable.
+    # backends.aws.lambda_invoke.direct_lambda_enabled reads this variable.
     assert worker["Environment"]["Variables"]["STEPQ_DIRECT_LAMBDA"] == {
         "Ref": "DirectLambdaInvoke"
     }

@@ -38,8 +38,8 @@ def _prepare(case: Case) -> Machine | CaseOutcome:
     return Machine(raw, name=name)
 
 
-def memory_backend(case: Case) -> CaseOutcome:
-    """The pure core, in-process, under a virtual clock."""
+def local_runner_backend(case: Case) -> CaseOutcome:
+    """The pure core, in-process, under a virtual clock (``--backend memory``)."""
     from stepq.hosting.local_runner import LocalRunner
 
     machine = _prepare(case)
@@ -53,8 +53,8 @@ def memory_backend(case: Case) -> CaseOutcome:
     )
 
 
-class LocalBackend:
-    """The durable runtime on the embedded backend: table, queues, the three loops.
+class EmbeddedBackend:
+    """The durable runtime on the embedded backend (``--backend local``): table, queues, the three loops.
 
     One runtime serves every case (a fresh moto per case would cost more than
     the cases); each case gets its own state machine and its own functions.
@@ -93,8 +93,10 @@ class LocalBackend:
 
 
 BACKENDS: dict[str, Callable[[], Backend]] = {
-    "memory": lambda: memory_backend,
-    "local": LocalBackend,
+    # CLI values kept as they were: "memory" is the local runner (the pure core),
+    # "local" the durable runtime on the embedded backend.
+    "memory": lambda: local_runner_backend,
+    "local": EmbeddedBackend,
 }
 
 

@@ -20,9 +20,10 @@ from stepq.clock import Clock, ManualClock, SystemClock, monotonic
 from stepq.errors import ExecutionTimeoutError, NotFoundError
 from stepq.hosting.doorbell import Doorbell, RingingQueues
 from stepq.hosting.pump import Pump
+from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.client import Client
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
-from stepq.runtime.orchestrator import Orchestrator, RuntimeConfig
+from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
 from stepq.runtime.ports import Commit, ExecutionHeader, Received
 from stepq.runtime.scheduler import Scheduler
@@ -40,6 +41,26 @@ _DUMMY_ENV = {
 
 
 class EmbeddedRuntime:
+    """The whole durable runtime in one process: table, queues and every role.
+
+    The same code path as a deployment (orchestrator, worker, scheduler,
+    dead-letter sweep) on moto in-process, or on the in-memory stand-ins;
+    with ``skip_time=True`` a virtual clock jumps to the next timer, so a
+    one-day Wait finishes at once. A context manager: leaving it stops the
+    loops and moto::
+
+        from stepq import EmbeddedRuntime, load_functions
+
+        with EmbeddedRuntime(load_functions("state_machine/order_saga.py")) as runtime:
+            runtime.deploy("order_saga", definition)  # the ASL as a dict; validated
+            arn = runtime.start("order_saga", {"order_id": "o-1"}, name="o-1")
+            outcome = runtime.wait(arn)  # status, output, error, cause
+            events = runtime.history(arn)  # Step Functions-shaped history events
+
+    ``start`` with a name already used returns the same execution's ARN and
+    starts nothing (the first start wins).
+    """
+
     def __init__(
         self,
         functions: Mapping[str, StepFunction],
@@ -81,10 +102,10 @@ class EmbeddedRuntime:
 
             from stepq.backends.aws.dynamodb_store import DynamoDBStore, create_table
             from stepq.backends.aws.sqs_queues import SqsQueues
-            from stepq.backends.moto import speedups as moto_speedups
+            from stepq.backends.moto import speedups
             from stepq.backends.moto.client import MotoClient
 
-            moto_speedups.apply()  # same answers, less work per request (see the module)
+            speedups.apply()  # same answers, less work per request (see the module)
 
             self._saved_env = {k: os.environ.get(k) for k in _DUMMY_ENV}
             os.environ.update(_DUMMY_ENV)  # moto needs some credentials; these reach nothing
@@ -100,7 +121,7 @@ class EmbeddedRuntime:
             if on_client is not None:  # botocore's hooks see every request
                 on_client("dynamodb", raw_dynamodb)
                 on_client("sqs", sqs)
-            else:  # the same requests to moto, without botocore (moto_client.py)
+            else:  # the same requests to moto, without botocore (backends/moto/client.py)
                 raw_dynamodb, sqs = MotoClient("dynamodb"), MotoClient("sqs")
             # moto checks a condition and writes without a lock; serialise the calls
             # so conditional writes are atomic here as they are in DynamoDB.
@@ -201,9 +222,11 @@ class EmbeddedRuntime:
         return version
 
     def start(self, machine: str, execution_input: Any = None, name: str = "run-1") -> str:
+        """Start an execution of the newest version of ``machine``; its ARN."""
         return self.client.start_execution(machine, name, execution_input)
 
     def wait(self, execution_id: str, timeout: float = 120.0) -> ExecutionHeader:
+        """The execution's outcome once it has finished (ExecutionTimeoutError after ``timeout`` s)."""
         self.start_loops()
         deadline = monotonic() + timeout
         while True:

@@ -1,4 +1,8 @@
-"""The memory backend: drives the pure core in-process under a virtual clock.
+"""The local runner: the pure core in-process under a virtual clock; no store, no queues.
+
+Behind ``stepq run --backend memory`` and ``stepq conformance --backend memory``
+(the CLI value predates the name). Not to be confused with ``backends/memory``,
+the in-memory stand-ins for DynamoDB and SQS that the durable runtime runs on.
 
 A discrete-event loop: task results, timeouts and timers are queued at the
 virtual instant they happen, so a Wait of a year or a 60-second step costs

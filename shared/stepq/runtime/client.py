@@ -16,6 +16,13 @@ from stepq.runtime.ports import Queues
 
 
 class Client:
+    """Start, stop and answer executions: what a caller of the runtime holds.
+
+    Every call is a message on the events queue; the orchestrator applies it.
+    A task token is signed by its execution, so only a token that was handed
+    out resumes anything.
+    """
+
     def __init__(self, orchestrator: Orchestrator, queues: Queues) -> None:
         self._orchestrator = orchestrator
         self._queues = queues

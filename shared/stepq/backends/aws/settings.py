@@ -41,8 +41,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from stepq.backends.aws.botocore_common import client_config
 from stepq.errors import StepqError
+from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.messages import task_queue
-from stepq.runtime.orchestrator import RuntimeConfig
 from stepq.runtime.ports import Blobs, Queues, Store
 
 __all__ = [

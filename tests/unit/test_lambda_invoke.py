@@ -18,7 +18,7 @@ boto3 = pytest.importorskip("boto3")
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError  # noqa: E402
 from botocore.response import StreamingBody  # noqa: E402
 from botocore.stub import ANY, Stubber  # noqa: E402
-from stepq.backends.aws import lambda_invoke as lambda_direct  # noqa: E402
+from stepq.backends.aws import lambda_invoke  # noqa: E402
 from stepq.backends.aws.lambda_invoke import (  # noqa: E402
     READ_TIMEOUT_SECONDS,
     DirectLambdaFunctions,
@@ -93,7 +93,7 @@ def _run(
     """As the worker runs a step: its context carries the Task's version or alias, if any."""
     context = StepContext(function_name=name, aws_request_id=REQUEST_ID)
     if qualifier is not None:
-        context.extra[lambda_direct.QUALIFIER] = qualifier
+        context.extra[lambda_invoke.QUALIFIER] = qualifier
     return invoke(functions, name, event, request_id=REQUEST_ID, context=context)
 
 
@@ -193,7 +193,7 @@ def test_function_error_carries_the_payload_text_as_its_cause(client: Any, stub:
     text = json.dumps(FUNCTION_ERROR)
     _expect(stub, text.encode(), function_error="Handled")
     step = DirectLambdaFunctions({}, client)["billing"]
-    with pytest.raises(lambda_direct.InvokeFailed) as raised:
+    with pytest.raises(lambda_invoke.InvokeFailed) as raised:
         step({}, None)
     assert type(raised.value).__name__ == "PaymentDeclined"
     assert raised.value.lambda_error == "PaymentDeclined"
@@ -240,7 +240,7 @@ def test_function_error_without_error_type_is_lambda_unknown(
     message = json.loads(payload)["errorMessage"] if payload.startswith(b"{") else payload.decode()
     assert message in (outcome.cause or "")
     _expect(stub, payload, function_error="Unhandled")
-    with pytest.raises(lambda_direct.InvokeFailed) as raised:
+    with pytest.raises(lambda_invoke.InvokeFailed) as raised:
         DirectLambdaFunctions({}, client)["billing"]({}, None)
     assert raised.value.lambda_cause == payload.decode()
 
@@ -276,7 +276,7 @@ def test_service_errors_are_named_as_step_functions_names_them(
     stub.add_client_error(
         "invoke", service_error_code=code, service_message="Rate Exceeded.", http_status_code=status
     )
-    with pytest.raises(lambda_direct.InvokeFailed) as raised:
+    with pytest.raises(lambda_invoke.InvokeFailed) as raised:
         functions["billing"]({}, None)
     assert raised.value.lambda_error == error
     assert raised.value.lambda_cause.startswith(
@@ -353,12 +353,12 @@ def test_refused_or_malformed_names_are_not_found_without_calling_lambda(
     ],
 )
 def test_base_name_drops_arn_and_qualifier(name: str) -> None:
-    assert lambda_direct.base_name(name) == "billing"
+    assert lambda_invoke.base_name(name) == "billing"
 
 
 @pytest.mark.parametrize("name", ["", "billing:bad alias", "arn:aws:s3:::bucket", "a:b:c"])
 def test_base_name_leaves_a_malformed_name_alone(name: str) -> None:
-    assert lambda_direct.base_name(name) == name
+    assert lambda_invoke.base_name(name) == name
 
 
 def test_from_env_never_invokes_the_running_function(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -375,7 +375,7 @@ def test_from_env_never_invokes_the_running_function(monkeypatch: pytest.MonkeyP
 def test_client_retries_adaptively_and_outwaits_a_15_minute_function(client: Any) -> None:
     config = client.meta.config
     assert config.retries["mode"] == "adaptive"
-    assert config.retries["total_max_attempts"] == lambda_direct.MAX_ATTEMPTS + 1 >= 4
+    assert config.retries["total_max_attempts"] == lambda_invoke.MAX_ATTEMPTS + 1 >= 4
     assert config.read_timeout == READ_TIMEOUT_SECONDS > 15 * 60
 
 
