@@ -32,7 +32,7 @@ from typing import Any
 from stepq.errors import BlobNotFoundError, ClaimCheckError, MessageTooLargeError
 from stepq.runtime.ports import Blobs, Message, Received, parse_ref
 
-log = logging.getLogger("stepq.queues")
+log = logging.getLogger(__name__)
 
 # SQS limits. 256 KiB is the classic per-request cap; SQS now takes 1 MiB, but
 # SQS-compatible endpoints may not, and large payloads belong in Blobs anyway.

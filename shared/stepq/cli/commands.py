@@ -23,7 +23,12 @@ def conformance(
         list[Path], typer.Argument(help="Folders holding conformance case files")
     ],
     results: Annotated[Path | None, typer.Option(help="Write one JSON line per case here")] = None,
-    backend: Annotated[str, typer.Option(help="Which backend runs the cases")] = "memory",
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="memory: the local runner (pure core, no store or queues); local: the durable runtime on the embedded backend"
+        ),
+    ] = "memory",
 ) -> None:
     """Run Step Functions conformance cases and compare with AWS's outcomes."""
     from stepq.conformance.runner import BACKENDS, run_directories
@@ -68,16 +73,25 @@ class _null:
 @app.command()
 def validate(path: Annotated[Path, typer.Argument(help="An ASL definition (.asl.json)")]) -> None:
     """Check a definition; list every problem with its JSON path."""
+    from rich.markup import escape
+
     from stepq.core.definition import load_definition
     from stepq.errors import DefinitionError
 
     try:
-        load_definition(_read_json(path))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        err.print(f"[red]cannot read {escape(str(path))}: {escape(str(reason))}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        load_definition(text)  # text that is not JSON is a problem too, at path ""
     except DefinitionError as exc:
         for problem in exc.problems:
-            print(f"{path}:{problem}")
+            # A lone surrogate (JSON escapes let one into a state name) prints escaped.
+            print(f"{path}:{problem}".encode("utf-8", "backslashreplace").decode("utf-8"))
         raise typer.Exit(1) from None
-    out.print(f"[green]{path}: valid[/green]")
+    out.print(f"[green]{escape(str(path))}: valid[/green]")
 
 
 @app.command()
@@ -92,7 +106,10 @@ def run(
         bool, typer.Option("--skip-time", help="Jump over Waits, retries and timeouts")
     ] = False,
     backend: Annotated[
-        str, typer.Option(help="embedded (durable runtime on moto) or memory (pure core)")
+        str,
+        typer.Option(
+            help="embedded (the durable runtime on moto) or memory (the local runner: pure core)"
+        ),
     ] = "embedded",
     timeout: Annotated[
         float, typer.Option(help="Give up after this many seconds of wall time")

@@ -7,6 +7,7 @@ DynamoDB Local, LocalStack at http://localhost:4566, ...).
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Any
@@ -14,12 +15,16 @@ from typing import Any
 from stepq.backends.aws.settings import Settings, build, make_client, runtime_config
 from stepq.clock import SystemClock
 from stepq.hosting.pump import Pump
+from stepq.runtime.backoff import Backoff, Streak, outage_backoff
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
 from stepq.runtime.scheduler import Scheduler
 
+log = logging.getLogger(__name__)
+
 ROLES = ("orchestrator", "worker", "scheduler")
+TICK_LIMIT = 100  # timers fired per store query; a backlog takes several, back to back
 
 
 def provision(settings: Settings, functions: list[str]) -> None:
@@ -40,20 +45,25 @@ def serve(
     interval: float = 60.0,
     stop: threading.Event | None = None,
     wait_seconds: int = 10,
+    backoff: Backoff | None = None,
 ) -> None:
+    """Run ``role`` until ``stop`` is set (default: SIGINT or SIGTERM).
+
+    An unreachable queue or table delays the work and never ends the loop:
+    failing calls are retried after ``backoff`` (default ``outage_backoff()``),
+    with one log line when a failure streak starts and one when it ends.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     stop = stop or _stop_on_signals()
+    backoff = backoff or outage_backoff()
     clock = SystemClock()
     store, queues, _ = build(settings)
     if role == "scheduler":
         scheduler = Scheduler(store, queues, clock)
         names = [EVENTS_QUEUE, task_queue(None), *(task_queue(f) for f in functions)]
         sweeper = DeadLetterSweeper(store, queues, clock, names)
-        while not stop.is_set():
-            scheduler.tick()
-            sweeper.sweep()
-            stop.wait(interval)
+        _schedule(scheduler, sweeper, stop, interval, backoff)
         return
     orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
     if role == "orchestrator":
@@ -82,6 +92,7 @@ def serve(
                 [name],
                 handle,
                 wait_seconds=wait_seconds,
+                backoff=backoff,
                 on_dead=lambda queue, dead: fail_owners(store, queues, queue, dead, clock),
             ).run,
             args=(stop,),
@@ -94,6 +105,28 @@ def serve(
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _schedule(
+    scheduler: Scheduler,
+    sweeper: DeadLetterSweeper,
+    stop: threading.Event,
+    interval: float,
+    backoff: Backoff,
+) -> None:
+    """Every ``interval``: fire what is due (a backlog all at once), sweep the
+    dead-letter queues. A failed tick is tried again after a backoff."""
+    streak = Streak("the scheduler", log, backoff)
+    while not stop.is_set():
+        try:
+            while scheduler.tick(limit=TICK_LIMIT) >= TICK_LIMIT and not stop.is_set():
+                pass  # more may be due (the store or the scheduler was down)
+        except Exception as exc:
+            stop.wait(min(interval, streak.failed(exc)))
+            continue
+        streak.succeeded()
+        sweeper.sweep()  # never raises: it logs its own failures and tries next time
+        stop.wait(interval)
 
 
 def _stop_on_signals() -> threading.Event:

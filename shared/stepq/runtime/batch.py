@@ -7,14 +7,31 @@ of the batch goes out in as few send requests as possible.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-from stepq.errors import MalformedMessageError
+from stepq.errors import MalformedMessageError, StepqError
 from stepq.runtime.ports import Received
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+log = logging.getLogger(__name__)
+
+# What a message's own content can still raise once its types are checked (a
+# value the core refuses, JSON nested deeper than it can follow). Never a
+# StepqError: the store, the queues and lost races fail for redelivery.
+CONTENT_ERRORS = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+    TypeError,
+    ValueError,
+)
 
 
 @dataclass(slots=True)
@@ -41,6 +58,27 @@ def parse_each(
             result.dead.append((message, str(exc)))
             continue
         yield message, body
+
+
+def content_errors_are_malformed(record: Callable[P, T]) -> Callable[P, T]:
+    """``record`` (apply some messages), turning an error of their content into
+    ``MalformedMessageError``: dead-lettered at once rather than retried until
+    the queue gives up. Store, queue and conflict errors pass through."""
+
+    @functools.wraps(record)
+    def recording(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return record(*args, **kwargs)
+        except StepqError:
+            raise
+        except CONTENT_ERRORS as exc:
+            log.warning("a message could not be applied", exc_info=True)
+            detail = str(exc).encode("utf-8", "backslashreplace").decode("utf-8")[:300]
+            raise MalformedMessageError(
+                f"the message could not be applied: {type(exc).__name__}: {detail}"
+            ) from exc
+
+    return recording
 
 
 def handle_one(handle_batch: Callable[..., BatchResult], body: Any) -> None:

@@ -5,21 +5,26 @@ events queue:  {"v": 1, "id", "execution_id", "event": <codec event>}
 task queues:   {"v": 1, "id", "execution_id", "command": <codec RunTask>}
                optionally "after": {"seq", "snapshot"}: the commit that sent it,
                so the worker can record the result without reading it back
+
+``parse_event`` and ``parse_task`` check a body against the pydantic models
+below (``EventBody``, ``TaskBody``; the event and command inside are
+``codec``'s wire models) before anything is built from it, so a body with a
+field of the wrong type is refused at once: ``MalformedMessageError`` with a
+reason naming the field, which the batch handlers dead-letter.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from stepq.core import events as ev
 from stepq.errors import MalformedMessageError
 from stepq.runtime import codec
 from stepq.runtime.ports import Message
-
-T = TypeVar("T")
 
 VERSION = 1
 EVENTS_QUEUE = "events"
@@ -79,51 +84,96 @@ def task_message(
     return Message(id=message_id, body=body)
 
 
-def _require(body: Any, key: str, kind: type | tuple[type, ...]) -> Any:
+# --- the wire form of a body ------------------------------------------------------
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored (a newer writer may add some); known ones are checked.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: codec.Text
+    execution_id: codec.Text
+    v: codec.OptInt = None
+
+
+class EventBody(_Body):
+    """A body on the events queue."""
+
+    event: codec.EventWire
+    machine: codec.OptText = None
+    version: codec.OptInt = None
+    name: codec.OptText = None
+
+
+class TaskBody(_Body):
+    """A body on a task queue (``after`` is only a hint: see ``_carried``)."""
+
+    command: codec.CommandWire
+    after: Any = None
+
+
+def _checked(model: type[_Body], body: Any) -> Any:
     if not isinstance(body, dict):
         raise MalformedMessageError("the message body is not a JSON object")
-    value = body.get(key)
-    if not isinstance(value, kind):
-        raise MalformedMessageError(
-            f"field {key!r} is missing or not a {getattr(kind, '__name__', kind)}"
-        )
-    return value
-
-
-def _envelope(body: Any, key: str, decode: Callable[[dict[str, Any]], T]) -> tuple[str, str, T]:
-    """The id, the execution id and the decoded ``key`` field every message carries."""
-    message_id = _require(body, "id", str)
-    execution_id = _require(body, "execution_id", str)
     try:
-        value = decode(_require(body, key, dict))
-    except (TypeError, ValueError) as exc:
-        raise MalformedMessageError(f"field {key!r} is not a valid {key}: {exc}") from None
-    return message_id, execution_id, value
+        return model.model_validate(body)
+    except ValidationError as err:
+        raise MalformedMessageError(_reason(model, err)) from None
+
+
+def _reason(model: type[_Body], err: ValidationError) -> str:
+    """The first thing wrong with a body, naming its field."""
+    error = err.errors(include_url=False)[0]
+    name = str(error["loc"][0])
+    field = model.model_fields[name]
+    kind = next((m.name for m in field.metadata if isinstance(m, codec.Kind)), "value")
+    wrong_type = error["type"] in ("missing", "model_attributes_type", "wire_type")
+    if len(error["loc"]) == 1 and wrong_type:
+        article = "an" if kind[0] in "aeiou" else "a"
+        missing = "missing or " if field.is_required() else ""
+        return f"field {name!r} is {missing}not {article} {kind}"
+    if name in ("event", "command"):
+        return f"field {name!r} is not a valid {name}: {codec.wire_fault(error, name)}"
+    return f"field {codec.wire_fault(error, name)}"
 
 
 def parse_event(body: Any) -> EventMessage:
-    message_id, execution_id, event = _envelope(body, "event", codec.decode_event)
-    version = body.get("version")
+    wire: EventBody = _checked(EventBody, body)
     return EventMessage(
-        message_id,
-        execution_id,
-        event,
-        machine=body.get("machine"),
-        version=version if isinstance(version, int) else None,
-        name=body.get("name"),
+        wire.id,
+        wire.execution_id,
+        codec.from_wire(wire.event),
+        machine=wire.machine,
+        version=wire.version,
+        name=wire.name,
     )
 
 
 def parse_task(body: Any) -> TaskMessage:
-    message_id, execution_id, command = _envelope(body, "command", codec.decode_command)
+    wire: TaskBody = _checked(TaskBody, body)
+    command = codec.from_wire(wire.command)
     if not isinstance(command, ev.RunTask):
         raise MalformedMessageError("field 'command' is not a RunTask")
-    after = body.get("after")
-    carried = None  # only a hint: a malformed one is ignored, never fatal
-    if (
-        isinstance(after, dict)
-        and isinstance(after.get("seq"), int)
-        and isinstance(after.get("snapshot"), dict)
+    return TaskMessage(wire.id, wire.execution_id, command, _carried(wire.after))
+
+
+def _carried(after: Any) -> tuple[int, dict[str, Any]] | None:
+    """The commit a task message carries, if it has the shape the runtime writes.
+
+    Only a hint: one of another shape is ignored, never fatal (the worker
+    reads the execution instead).
+    """
+    if not isinstance(after, dict):
+        return None
+    seq, snapshot = after.get("seq"), after.get("snapshot")
+    if not (isinstance(seq, int) and not isinstance(seq, bool) and isinstance(snapshot, dict)):
+        return None
+    timers = snapshot.get("task_timers", {})
+    if not (
+        isinstance(snapshot.get("state"), dict)
+        and isinstance(snapshot.get("machine"), str)
+        and isinstance(snapshot.get("version"), int)
+        and isinstance(timers, dict)
     ):
-        carried = (after["seq"], after["snapshot"])
-    return TaskMessage(message_id, execution_id, command, carried)
+        return None
+    return seq, snapshot

@@ -19,7 +19,12 @@ from stepq.runtime.applier.apply import Applier
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.groups import Groups, record_groups
 from stepq.runtime.applier.inbound import Inbound
-from stepq.runtime.batch import BatchResult, handle_one, parse_each
+from stepq.runtime.batch import (
+    BatchResult,
+    content_errors_are_malformed,
+    handle_one,
+    parse_each,
+)
 from stepq.runtime.messages import event_message, parse_event
 from stepq.runtime.ports import Message, Queues, Received, Store
 
@@ -114,7 +119,7 @@ class Orchestrator:
         return record_groups(
             result,
             groups,
-            self.applier.apply,
+            content_errors_are_malformed(self.applier.apply),
             self.queues,
             self.store,
             raise_errors=raise_errors,

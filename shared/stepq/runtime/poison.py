@@ -4,12 +4,15 @@ A message goes to its dead-letter queue either at once, with a reason, when
 it can never be processed (malformed), or from SQS after ``maxReceiveCount``
 failed deliveries. Either way the execution waiting for it would wait for
 ever, so it is ended FAILED with the error ``stepq.PoisonMessage`` and a
-cause naming the queue and the reason. The message itself stays in the
-dead-letter queue for inspection (and SQS redrive; a redriven message of a
-failed execution is dropped as stale).
+cause naming the queue and the reason.
 
 ``fail_message`` builds the event for one dead-lettered message;
-``DeadLetterSweeper`` (run by the scheduler) finds what SQS moved on its own.
+``DeadLetterSweeper`` (run by the scheduler) finds what SQS moved on its own
+and deletes each message once it is dealt with: its execution's fail event
+sent, or nothing to fail (no execution named, or not running). Left in the
+queue, old messages would be received first again and again and hide new
+ones. The execution's history keeps the queue and the reason; the sweeper
+logs the ids of the messages it deleted.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ from collections.abc import Iterable
 
 from stepq.clock import Clock
 from stepq.core import events as ev
-from stepq.errors import NotFoundError
+from stepq.errors import NotFoundError, QueueNotFoundError
+from stepq.runtime.backoff import Streak
 from stepq.runtime.messages import EVENTS_QUEUE, event_message
 from stepq.runtime.ports import Message, Queues, Received, Store
 
-log = logging.getLogger("stepq.poison")
+log = logging.getLogger(__name__)
 
 POISON_ERROR = "stepq.PoisonMessage"
 DLQ_SUFFIX = "-dlq"
+SWEEP_BATCHES = 10  # receives of up to 10 messages per dead-letter queue and sweep
 
 
 def execution_of(received: Received) -> str | None:
@@ -84,26 +89,51 @@ class DeadLetterSweeper:
         self.queues = queues
         self.clock = clock
         self.names = names
+        self._streaks: dict[str, Streak] = {}
 
-    def sweep(self) -> int:
-        """One look at each dead-letter queue; returns how many executions were failed."""
+    def sweep(self, batches: int = SWEEP_BATCHES) -> int:
+        """Empty each dead-letter queue (``batches`` receives at most); returns how
+        many executions were failed. Never raises: a queue whose calls fail is
+        logged once per failure streak, and what it holds waits for the next sweep."""
         failed = 0
         for name in self.names:
+            streak = self._streaks.setdefault(name, Streak(f"sweeping {name}{DLQ_SUFFIX}", log))
             try:
-                found = self.queues.receive(name + DLQ_SUFFIX, 10, 0)
-            except Exception:  # a queue without a DLQ, or a transient error
-                log.debug("no dead-letter queue to sweep for %s", name, exc_info=True)
-                continue
-            outgoing = []
-            for received in found:
-                execution_id = execution_of(received)
-                if execution_id is None or not _running(self.store, execution_id):
-                    continue
-                reason = f"not processed after {received.receive_count} deliveries"
-                outgoing.append(fail_message(execution_id, name, received, reason, self.clock))
-            if outgoing:
-                self.queues.send(EVENTS_QUEUE, outgoing)
-                failed += len(outgoing)
-            # Left in the queue (for inspection and redrive); seen again once
-            # its visibility timeout passes, when its execution is no longer running.
+                for _ in range(batches):
+                    count = self._sweep_batch(name)
+                    if count is None:
+                        break
+                    failed += count
+            except QueueNotFoundError:  # a queue without a dead-letter queue
+                log.debug("no dead-letter queue to sweep for %s", name)
+            except Exception as exc:  # a transient error: the messages are there next time
+                streak.failed(exc)
+            else:
+                streak.succeeded()
         return failed
+
+    def _sweep_batch(self, name: str) -> int | None:
+        """One receive: fail the running owners, then delete every message received.
+        Returns the executions failed, None when the queue was empty."""
+        dead_queue = name + DLQ_SUFFIX
+        found = self.queues.receive(dead_queue, 10, 0)
+        if not found:
+            return None
+        outgoing = []
+        for received in found:
+            execution_id = execution_of(received)
+            if execution_id is None or not _running(self.store, execution_id):
+                continue  # nothing to fail: deleted with the rest
+            reason = f"not processed after {received.receive_count} deliveries"
+            outgoing.append(fail_message(execution_id, name, received, reason, self.clock))
+        if outgoing:  # sent before the delete: a failed send leaves the messages for next time
+            self.queues.send(EVENTS_QUEUE, outgoing)
+        self.queues.delete(dead_queue, [r.receipt for r in found])
+        log.warning(
+            "swept %d dead-lettered messages from %s (%d running executions failed): %s",
+            len(found),
+            dead_queue,
+            len(outgoing),
+            " ".join(r.message_id for r in found),
+        )
+        return len(outgoing)

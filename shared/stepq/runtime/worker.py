@@ -30,12 +30,17 @@ from stepq.runtime.applier.apply import Applier
 from stepq.runtime.applier.groups import Groups, record_groups
 from stepq.runtime.applier.inbound import Inbound, InlineResult
 from stepq.runtime.applier.outbox import Outbox
-from stepq.runtime.batch import BatchResult, handle_one, parse_each
+from stepq.runtime.batch import (
+    BatchResult,
+    content_errors_are_malformed,
+    handle_one,
+    parse_each,
+)
 from stepq.runtime.messages import EVENTS_QUEUE, TaskMessage, event_message, parse_task, task_queue
 from stepq.runtime.ports import Commit, Queues, Received, Store, Timer
 from stepq.runtime.steps import StepContext, StepFunction, invoke
 
-log = logging.getLogger("stepq.worker")
+log = logging.getLogger(__name__)
 
 
 class Worker:
@@ -102,7 +107,7 @@ class Worker:
         return record_groups(
             result,
             groups,
-            self._record,
+            content_errors_are_malformed(self._record),
             self.queues,
             store,
             outbox=outbox,

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-log = logging.getLogger("stepq.moto")
+log = logging.getLogger(__name__)
 
 # moto's clock is the wall clock (not stepq's seam): the same reading, faster.
 _wall = time.time  # noqa: TID251

@@ -35,6 +35,9 @@ from .state_checks import StateChecks
 
 MAX_STATE_NAME = 80
 ALL_ERRORS = "States.ALL"
+# Levels of objects and arrays a definition may nest (Jackson's default limit
+# too): the checks and the interpreter follow a template level by level.
+MAX_NESTING = 1000
 
 # Fields only JSONPath states may use, and only JSONata ones (AWS refuses the
 # other language's fields rather than ignoring them).
@@ -103,6 +106,8 @@ def load_definition(source: dict[str, Any] | str) -> StateMachine:
             source = json.loads(source)
         except json.JSONDecodeError as err:
             raise DefinitionError([Problem("", f"not valid JSON: {err}")]) from err
+        except RecursionError:
+            raise DefinitionError([Problem("", "not valid JSON: nested too deeply")]) from None
     if not isinstance(source, dict):
         raise DefinitionError([Problem("", "a definition must be a JSON object")])
     model, problems = _check(source)
@@ -120,6 +125,9 @@ def find_problems(source: dict[str, Any]) -> list[Problem]:
 
 
 def _check(source: dict[str, Any]) -> tuple[StateMachine | None, list[Problem]]:
+    too_deep = _nesting_problem(source)
+    if too_deep is not None:
+        return None, [too_deep]  # the other checks would recurse as deep
     problems: list[Problem] = []
     model: StateMachine | None = None
     try:
@@ -131,6 +139,26 @@ def _check(source: dict[str, Any]) -> tuple[StateMachine | None, list[Problem]]:
     seen: set[Problem] = set()
     unique = [p for p in problems if not (p in seen or seen.add(p))]
     return model, unique
+
+
+def _nesting_problem(source: Any) -> Problem | None:
+    """The first object or array nested deeper than ``MAX_NESTING``, found without recursion."""
+    # Each entry: a value, how many containers enclose it, and its path as a
+    # linked list (key, parent's link) so that no entry copies a long path.
+    todo: list[tuple[Any, int, Any]] = [(source, 0, None)]
+    while todo:
+        value, depth, link = todo.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if depth >= MAX_NESTING:
+            parts: list[str | int] = []
+            while link is not None:
+                key, link = link
+                parts.append(key)
+            return Problem(pointer(reversed(parts)), f"nested more than {MAX_NESTING} levels deep")
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        todo.extend((item, depth + 1, (key, link)) for key, item in pairs)
+    return None
 
 
 # ------------------------------------------------------ pydantic -> problems

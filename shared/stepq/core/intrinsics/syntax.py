@@ -45,12 +45,15 @@ class IntrinsicParseError(ValueError):
 # ------------------------------------------------------------------------ parser
 
 ESCAPABLE = "'{}\\"
+# How deep calls may nest (parsing, validating and evaluating recurse per level).
+MAX_NESTING = 50
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def fail(self, msg: str) -> IntrinsicParseError:
         return IntrinsicParseError(f"{msg} at position {self.pos} in '{self.text}'")
@@ -111,7 +114,13 @@ class _Parser:
                 self.pos += len(word)
                 return Literal(value)
         if self.text.startswith("States.", self.pos):
-            return self.call()
+            if self.depth >= MAX_NESTING:
+                raise self.fail(f"functions nested more than {MAX_NESTING} levels deep")
+            self.depth += 1
+            try:
+                return self.call()
+            finally:
+                self.depth -= 1
         raise self.fail("expected an argument")
 
     def _ident_char(self, offset: int) -> bool:

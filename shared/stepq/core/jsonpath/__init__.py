@@ -63,6 +63,8 @@ def validate_path(path: str) -> str | None:
         compile_path(path)
     except InvalidPathError as err:
         return str(err)
+    except RecursionError:  # the grammar's limits should make this unreachable
+        return "nested too deeply"
     return None
 
 

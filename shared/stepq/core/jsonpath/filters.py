@@ -2,7 +2,8 @@
 
 A filter compiles to a test ``(node, root) -> bool``. Its operands may be
 paths themselves (``@.price``, ``$.limit``); those are compiled with the
-``compile_path`` the path parser hands in (the grammar is recursive).
+``compile_path`` the path parser hands in (the grammar is recursive), told
+how deep they sit so that nesting stops at ``MAX_NESTING``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from stepq.core.jsonpath.evaluate import UNDEF, is_num, read_definite, walk
-from stepq.core.jsonpath.tokens import CompiledPath, InvalidPathError, PathNotFoundError
+from stepq.core.jsonpath.tokens import (
+    MAX_NESTING,
+    CompiledPath,
+    InvalidPathError,
+    NestingError,
+    PathNotFoundError,
+)
 
 
 def _closing(s: str, start: int, opening: str, closing: str) -> int:
@@ -50,6 +57,7 @@ def matching_paren(s: str, start: int) -> int:
 
 _Operand = Callable[[Any, Any], Any]
 _Test = Callable[[Any, Any], bool]
+_CompileNested = Callable[[str, int], CompiledPath]  # (path, nesting depth)
 _WORD_OPS = ("subsetof", "contains", "anyof", "noneof", "empty", "size", "nin", "in")
 _SYM_OPS = ("==", "!=", "<=", ">=", "=~", "<", ">")
 _NUM_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
@@ -60,13 +68,28 @@ class FilterParser:
     """``expr := or; or := and ('||' and)*; and := unary ('&&' unary)*;
     unary := '!' unary | '(' or ')' | operand [op operand]``."""
 
-    def __init__(self, text: str, compile_path: Callable[[str], CompiledPath]) -> None:
+    def __init__(self, text: str, compile_path: _CompileNested, depth: int = 1) -> None:
         self.s = text
         self.pos = 0
         self.compile_path = compile_path
+        self.depth = depth  # filters, parentheses and negations around this point
+        self.check_depth()
 
     def fail(self, why: str) -> InvalidPathError:
         return InvalidPathError(f"{why} at position {self.pos}")
+
+    def check_depth(self) -> None:
+        if self.depth > MAX_NESTING:
+            raise NestingError(f"Filter nested more than {MAX_NESTING} levels deep")
+
+    def nested(self, parse: Callable[[], _Test]) -> _Test:
+        """``parse()`` one level deeper."""
+        self.depth += 1
+        try:
+            self.check_depth()
+            return parse()
+        finally:
+            self.depth -= 1
 
     def parse(self) -> _Test:
         test = self.parse_or()
@@ -106,11 +129,11 @@ class FilterParser:
         self.ws()
         if self.s.startswith("!", self.pos) and not self.s.startswith("!=", self.pos):
             self.pos += 1
-            inner = self.parse_unary()
+            inner = self.nested(self.parse_unary)
             return lambda n, r: not inner(n, r)
         if self.s.startswith("(", self.pos):
             self.pos += 1
-            inner = self.parse_or()
+            inner = self.nested(self.parse_or)
             if not self.eat(")"):
                 raise self.fail("Expected ')'")
             return inner
@@ -161,7 +184,8 @@ class FilterParser:
             flags |= re.DOTALL if "s" in m.group(2) else 0
             try:
                 value = re.compile(m.group(1), flags)
-            except re.error as err:
+            # OverflowError: a repeat count over the engine's limit (a{4294967296}).
+            except (re.error, OverflowError, RecursionError) as err:
                 raise self.fail(f"Invalid regular expression: {err}") from None
         elif c in "[{":
             value = self.json_literal()
@@ -170,7 +194,10 @@ class FilterParser:
             if m:
                 self.pos = m.end()
                 text = m.group(0)
-                value = float(text) if any(ch in text for ch in ".eE") else int(text)
+                try:
+                    value = float(text) if any(ch in text for ch in ".eE") else int(text)
+                except ValueError:  # more digits than int() converts
+                    raise self.fail(f"Invalid number {text[:40]}") from None
             else:
                 for word, val in (("true", True), ("false", False), ("null", None)):
                     if s.startswith(word, self.pos):
@@ -205,11 +232,11 @@ class FilterParser:
         text = s[self.pos : i + 1]
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 value = json.loads(_single_to_double_quotes(text))
-            except ValueError:
-                raise self.fail(f"Invalid JSON literal {text}") from None
+            except (ValueError, RecursionError):
+                raise self.fail(f"Invalid JSON literal {text[:200]}") from None
         self.pos = i + 1
         return value
 
@@ -233,7 +260,7 @@ class FilterParser:
         self.pos = i
         text = s[start:i]
         relative = text[0] == "@"
-        sub = self.compile_path("$" + text[1:])
+        sub = self.compile_path("$" + text[1:], self.depth)
         if sub.definite:
 
             def definite(n: Any, r: Any) -> Any:

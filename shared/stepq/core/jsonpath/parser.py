@@ -12,6 +12,7 @@ from stepq.core.jsonpath.tokens import (
     Func,
     Index,
     InvalidPathError,
+    NestingError,
     Prop,
     Scan,
     Slice,
@@ -30,6 +31,11 @@ _FUNCTIONS = frozenset(
 
 @lru_cache(maxsize=4096)
 def compile_path(path: str) -> CompiledPath:
+    return _compile(path, 0)
+
+
+def _compile(path: str, depth: int) -> CompiledPath:
+    """``path`` compiled; ``depth``: how deep inside filters it sits."""
     if not isinstance(path, str) or not path.startswith("$"):
         raise InvalidPathError(f"Path must start with '$': {path!r}")
     if _SIMPLE_RE.fullmatch(path):
@@ -40,10 +46,11 @@ def compile_path(path: str) -> CompiledPath:
                 simple.append(m.group(1))
                 toks.append(Prop((m.group(1),)))
             else:
-                simple.append(int(m.group(2)))
-                toks.append(Index((int(m.group(2)),)))
+                index = _index(m.group(2))
+                simple.append(index)
+                toks.append(Index((index,)))
         return CompiledPath(path, tuple(toks), True, tuple(simple))
-    tokens = tuple(_Parser(path, 1).parse_tokens())
+    tokens = tuple(_Parser(path, 1, depth).parse_tokens())
     definite = tokens_are_definite(tokens)
     simple_keys: tuple[str | int, ...] | None = None
     if definite and all(
@@ -53,12 +60,20 @@ def compile_path(path: str) -> CompiledPath:
     return CompiledPath(path, tokens, definite, simple_keys)
 
 
+def _index(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # more digits than int() converts
+        raise InvalidPathError(f"Invalid array index '[{digits[:40]}...]'") from None
+
+
 class _Parser:
     """Jayway's path grammar, read left to right from ``pos``."""
 
-    def __init__(self, text: str, pos: int) -> None:
+    def __init__(self, text: str, pos: int, depth: int = 0) -> None:
         self.s = text
         self.pos = pos
+        self.depth = depth
 
     def fail(self, why: str) -> InvalidPathError:
         return InvalidPathError(f"{why} at position {self.pos} in path {self.s}")
@@ -187,7 +202,9 @@ class _Parser:
             raise self.fail("Unbalanced parentheses in filter")
         text = s[self.pos + 1 : end]
         try:
-            test = FilterParser(text, compile_path).parse()
+            test = FilterParser(text, _compile, self.depth + 1).parse()
+        except NestingError:
+            raise  # once, not wrapped in every enclosing filter's text
         except InvalidPathError as err:
             raise self.fail(f"Invalid filter '{text}': {err}") from None
         self.pos = end + 1

@@ -16,6 +16,16 @@ class InvalidPathError(PathNotFoundError):
     ``PathNotFoundError`` to an execution failure also cover it."""
 
 
+# How deep filters, their parentheses and negations may nest, together: the
+# parser and the compiled tests recurse once per level (and Jayway's stack
+# ends somewhere too).
+MAX_NESTING = 50
+
+
+class NestingError(InvalidPathError):
+    """A path nested deeper than ``MAX_NESTING``; reported once, not per level."""
+
+
 # --- tokens -----------------------------------------------------------------
 
 

@@ -26,8 +26,12 @@ from stepq.runtime.applier.outbox import Dispatcher, Outbox
 from stepq.runtime.applier.redelivery import cause_digest, resend_stale
 from stepq.runtime.ports import Commit, ExecutionHeader, Store, Timer
 
-log = logging.getLogger("stepq.applier")
+log = logging.getLogger(__name__)
 
+# Lost commit races in a row after which no other writer's commit showed up:
+# the store keeps refusing a write nobody else made, so trying again is futile.
+# (A race lost to a writer that committed is progress and is always retried,
+# within RuntimeConfig.conflict_budget.)
 MAX_CONFLICT_RETRIES = 20
 MAX_CARRIED_BYTES = 16 * 1024  # a larger snapshot is read back, not carried
 
@@ -59,18 +63,17 @@ class Applier:
         fresh = isinstance(inbound[0].event, ev.StartExecution) and not inbound[0].redelivered
         # Likewise a lone task result that carries the commit which sent it.
         prior = inbound[0].prior if len(inbound) == 1 and not inbound[0].redelivered else None
-        for _ in range(MAX_CONFLICT_RETRIES):
+        races = _Races(execution_id, self.config)
+        while True:
             try:
-                if self._attempt(execution_id, inbound, outbox, runner, fresh=fresh, prior=prior):
-                    return
-            except (ConflictError, AlreadyExistsError):
-                pass
+                self._attempt(
+                    execution_id, inbound, outbox, runner, fresh=fresh, prior=prior, races=races
+                )
+                return
+            except (ConflictError, AlreadyExistsError) as exc:
+                races.lost_one(exc)  # waits, or raises ConflictError saying why it stops
             fresh, prior = False, None
-            log.info("lost a commit race; deciding again", extra={"execution_id": execution_id})
             runner = None  # inline results may be stale now; the queues carry the tasks
-        raise ConflictError(
-            f"gave up after {MAX_CONFLICT_RETRIES} commit conflicts on {execution_id}"
-        )
 
     def _attempt(
         self,
@@ -81,6 +84,7 @@ class Applier:
         *,
         fresh: bool = False,
         prior: Commit | None = None,
+        races: _Races | None = None,
     ) -> bool:
         latest: Commit | None = prior
         if not fresh and prior is None:
@@ -88,6 +92,8 @@ class Applier:
                 latest = self.store.latest(execution_id)
             except NotFoundError:
                 latest = None
+        if races is not None:
+            races.read = 0 if latest is None else latest.seq
         if latest is None:
             first = inbound[0]
             if not isinstance(first.event, ev.StartExecution):
@@ -282,3 +288,51 @@ def _carried(
     if len(json.dumps(commit.snapshot, separators=(",", ":"))) > MAX_CARRIED_BYTES:
         return None
     return commit.seq, commit.snapshot
+
+
+class _Races:
+    """The commit races one ``apply`` lost: wait and decide again, or give up and say why.
+
+    Every lost race normally means another writer committed, so the execution
+    moves on and this writer keeps trying (after a full-jitter backoff, so a
+    crowd of writers spreads out), within the configured time budget. A loss
+    after which the execution is still at the same commit shows no progress;
+    ``MAX_CONFLICT_RETRIES`` of those in a row end it too.
+    """
+
+    def __init__(self, execution_id: str, config: RuntimeConfig) -> None:
+        self.execution_id = execution_id
+        self.config = config
+        self.read: int | None = None  # the commit the current attempt decided on
+        self._before: int | None = None  # ... and the previous attempt
+        self.lost = 0
+        self.stalled = 0
+        self.started = monotonic()
+
+    def lost_one(self, error: Exception) -> None:
+        self.lost += 1
+        progress = self._before is None or self.read is None or self.read > self._before
+        self.stalled = 0 if progress else self.stalled + 1
+        self._before = self.read
+        elapsed = monotonic() - self.started
+        why = ""
+        if self.stalled >= MAX_CONFLICT_RETRIES:
+            why = (
+                f"the store refused commit {(self.read or 0) + 1} {self.stalled} times in a row "
+                f"while no other writer committed ({error})"
+            )
+        elif elapsed >= self.config.conflict_budget:
+            why = (
+                "other writers kept committing first for longer than the "
+                f"{self.config.conflict_budget:g}s budget (RuntimeConfig.conflict_budget)"
+            )
+        if why:
+            raise ConflictError(
+                f"gave up on {self.execution_id} after losing {self.lost} commit races "
+                f"in {elapsed:.1f}s: {why}"
+            ) from error
+        log.debug(
+            "lost a commit race; deciding again",
+            extra={"execution_id": self.execution_id, "lost": self.lost},
+        )
+        self.config.sleep(self.config.conflict_backoff.delay(self.lost - 1))

@@ -1,13 +1,23 @@
-"""How the applier runs: account and region, task routing, timer delays, the inline budget."""
+"""How the applier runs: account and region, task routing, timer delays, the inline
+budget, and how long a writer that keeps losing commit races tries again."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from stepq.runtime.backoff import Backoff
 from stepq.runtime.messages import task_queue
 
 MAX_SQS_DELAY = 900  # longer waits live in the store's timers index
+
+
+def conflict_backoff() -> Backoff:
+    """Lost commit races: the first retry within 10 ms (about one read-decide-write
+    on DynamoDB), doubling to at most 1 s, so a hundred writers on one execution
+    spread out instead of colliding again, and few write units are spent losing."""
+    return Backoff(base=0.01, cap=1.0)
 
 
 @dataclass(slots=True)
@@ -23,3 +33,11 @@ class RuntimeConfig:
     # inline before the commit that records them.
     inline_steps: int = 64
     inline_seconds: float = 1.0
+    # A writer that lost a commit race waits (``conflict_backoff``, through
+    # ``sleep``: real time even under a manual clock) and decides again, for as
+    # long as other writers keep committing, up to ``conflict_budget`` seconds
+    # in all: a hundred writers on one execution settle in a second or two,
+    # and the budget stays under the orchestrator Lambda's 30 s timeout.
+    conflict_backoff: Backoff = field(default_factory=conflict_backoff)
+    conflict_budget: float = 20.0
+    sleep: Callable[[float], None] = field(default=time.sleep)

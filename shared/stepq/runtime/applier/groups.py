@@ -11,7 +11,7 @@ from stepq.runtime.applier.outbox import Outbox
 from stepq.runtime.batch import BatchResult
 from stepq.runtime.ports import Queues, Received, Store
 
-log = logging.getLogger("stepq.applier")
+log = logging.getLogger(__name__)
 
 Groups = dict[str, list[tuple[Received, Inbound]]]
 

@@ -21,7 +21,7 @@ from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.messages import EVENTS_QUEUE, event_message, task_message
 from stepq.runtime.ports import Message, Queues, Store, Timer
 
-log = logging.getLogger("stepq.applier")
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
