@@ -58,6 +58,7 @@ class Applier:
         runner: InlineRunner | None = None,
     ) -> None:
         """Decide ``inbound`` in order against the execution and commit once."""
+        inbound = _start_first(inbound)
         # A start delivered for the first time is assumed new: commit 1 is a
         # conditional put that fails if the execution exists, so no read first.
         fresh = isinstance(inbound[0].event, ev.StartExecution) and not inbound[0].redelivered
@@ -336,3 +337,13 @@ class _Races:
             extra={"execution_id": self.execution_id, "lost": self.lost},
         )
         self.config.sleep(self.config.conflict_backoff.delay(self.lost - 1))
+
+
+def _start_first(inbound: list[Inbound]) -> list[Inbound]:
+    """A start precedes every other event of its execution, whatever order the queue
+    delivered them in: a stop or callback that overtook its start in the same batch
+    is decided after it, instead of taking the start down with it ("no execution")."""
+    for index, item in enumerate(inbound):
+        if isinstance(item.event, ev.StartExecution):
+            return inbound if index == 0 else [item, *inbound[:index], *inbound[index + 1 :]]
+    return inbound

@@ -1,0 +1,66 @@
+"""A stop that overtakes its start (defect 2 of the reliability issue) no longer loses the start.
+
+SQS does not keep order: a StopExecution sent after StartExecution can arrive
+first, in the same batch. The start must still create the execution, and the
+stop then applies to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepq.backends.memory.queues import MemoryQueues
+from stepq.backends.memory.store import MemoryStore
+from stepq.clock import ManualClock
+from stepq.runtime.client import Client
+from stepq.runtime.messages import EVENTS_QUEUE, task_queue
+from stepq.runtime.orchestrator import Orchestrator
+
+WAITING = {
+    "StartAt": "Hold",
+    "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": True}},
+}
+
+
+def _system() -> tuple[MemoryStore, MemoryQueues, Orchestrator, Client]:
+    clock = ManualClock()
+    store, queues = MemoryStore(clock=clock), MemoryQueues(clock=clock)
+    for queue in (EVENTS_QUEUE, task_queue(None)):
+        queues.ensure(queue)
+    store.put_machine("hold", WAITING)
+    orchestrator = Orchestrator(store, queues, clock)
+    return store, queues, orchestrator, Client(orchestrator, queues)
+
+
+def _received_in_reverse(queues: MemoryQueues) -> list[Any]:
+    received = queues.receive(EVENTS_QUEUE, max_messages=10)
+    assert len(received) == 2
+    return list(reversed(received))  # the stop first, then its start
+
+
+def test_a_stop_delivered_before_its_start_in_one_batch_stops_the_started_execution() -> None:
+    store, queues, orchestrator, client = _system()
+    arn = client.start_execution("hold", "late-start", {"n": 1})
+    client.stop_execution(arn, error="Halt", cause="overtaken")
+    batch = _received_in_reverse(queues)
+    assert batch[0].body["event"]["type"] == "StopRequested"
+
+    result = orchestrator.handle_batch(batch)
+
+    assert result.dead == []  # nothing refused: before the fix, both went to the DLQ
+    assert result.failed == []
+    header = store.get_execution(arn)
+    assert header.status == "ABORTED"
+    assert header.error == "Halt"
+    types = [e["type"] for e in store.history(arn)]
+    assert types[0] == "ExecutionStarted"
+    assert types[-1] == "ExecutionAborted"
+    assert types.count("ExecutionStarted") == 1
+
+
+def test_a_stop_for_an_execution_that_never_started_is_refused_with_a_reason() -> None:
+    _, queues, orchestrator, client = _system()
+    arn = "arn:aws:states:us-east-1:111111111111:execution:hold:never"
+    client.stop_execution(arn)
+    result = orchestrator.handle_batch(queues.receive(EVENTS_QUEUE, max_messages=10))
+    assert [reason for _, reason in result.dead] == [f"no execution {arn}"]
