@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from stepq.core import jsonata_query, jsonpath, payload
+from stepq.core.execution import public_context
 from stepq.core.failures import (
     DATA_LIMIT_EXCEEDED,
     QUERY_EVALUATION_ERROR,
@@ -69,13 +70,6 @@ def _split_variable(text: str) -> tuple[str, str]:
         if ch in ".[":
             return text[:i], text[i:]
     return text, ""
-
-
-def public_context(context: dict[str, Any]) -> dict[str, Any]:
-    """The context object as ``$$`` shows it (without the engine's private keys)."""
-    if "__seed__" not in context:
-        return context
-    return {k: v for k, v in context.items() if not k.startswith("__")}
 
 
 def read_path(

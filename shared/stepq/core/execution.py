@@ -101,3 +101,11 @@ def new_execution(
         token_secret=token_secret,
     )
     return ExecutionState(meta=meta)
+
+
+def public_context(context: dict[str, Any]) -> dict[str, Any]:
+    """The context object as ``$$`` shows it: without the engine's private keys
+    (``__seed__``, from which intrinsics and JSONata draw UUIDs and randoms)."""
+    if not any(k.startswith("__") for k in context):
+        return context
+    return {k: v for k, v in context.items() if not k.startswith("__")}

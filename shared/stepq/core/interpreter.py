@@ -44,6 +44,7 @@ from stepq.core.execution import (
     TIMED_OUT,
     ExecutionState,
     Frame,
+    public_context,
 )
 from stepq.core.failures import (
     DATA_LIMIT_EXCEEDED,
@@ -137,9 +138,7 @@ class Run:
     def jsonata_env(
         self, frame: Frame, ctx: dict[str, Any], state_input: Any, **extra: Any
     ) -> dict[str, Any]:
-        env = dataflow.bindings(
-            self.variables(frame), dataflow.public_context(ctx), state_input, **extra
-        )
+        env = dataflow.bindings(self.variables(frame), public_context(ctx), state_input, **extra)
         env["__seed__"] = self.seed(frame)
         return env
 

@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from stepq.core import jsonpath
+from stepq.core.execution import public_context
 from stepq.core.failures import runtime_error
 
 # ASL variable names: a letter or underscore, then word characters.
@@ -96,7 +97,7 @@ def _resolve_field(
     if kind == "data":
         doc, path = data, ref
     elif kind == "context":
-        doc, path = context, "$" + ref[2:]
+        doc, path = public_context(context), "$" + ref[2:]
     else:
         assert name is not None
         if name not in variables:

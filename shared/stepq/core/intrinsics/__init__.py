@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from stepq.core import jsonpath
+from stepq.core.execution import public_context
 from stepq.core.failures import INTRINSIC_FAILURE, RUNTIME, StatesFailure
 from stepq.core.intrinsics.functions import FUNCTIONS, arity_problem
 from stepq.core.intrinsics.java import java_double, to_json_string
@@ -66,9 +67,8 @@ class IntrinsicPathError(StatesFailure):
 def _read_path(path: str, data: Any, context: dict[str, Any], variables: dict[str, Any]) -> Any:
     try:
         if path.startswith("$$"):
-            if path == "$$":
-                return {k: v for k, v in context.items() if k != "__seed__"}
-            return jsonpath.read(context, "$" + path[2:])
+            public = public_context(context)  # without the engine's private keys
+            return public if path == "$$" else jsonpath.read(public, "$" + path[2:])
         if len(path) > 1 and (path[1].isalpha() or path[1] == "_"):
             end = 1
             while end < len(path) and (path[end].isalnum() or path[end] == "_"):
