@@ -343,3 +343,27 @@ def test_wait_finished_wakes_on_final_commits(embedded, backend: str) -> None:
     arns = [runtime.start("sm", {"i": i}, f"e{i}") for i in range(5)]
     runtime.wait_finished(arns, timeout=60)
     assert [runtime.store.get_execution(a).status for a in arns] == ["SUCCEEDED"] * 5
+
+
+def test_durable_heartbeat_checks_are_deleted_when_the_task_finishes(embedded) -> None:
+    """Every heartbeat moves the deadline by scheduling a new check; with checks
+    longer than SQS's delay (durable timers) each one must be deleted once the task
+    is done, not left to fire stale (issue 9: heartbeat-check timers never deleted)."""
+    runtime = embedded({"slow": lambda e, c: 1}, backend="memory", skip_time=True)
+    runtime.deploy("sm", chain("slow", HeartbeatSeconds=3600))
+    arn = runtime.start("sm", {}, "e1")
+    events_pump, tasks_pump = runtime.pumps
+    events_pump.poll_once()  # dispatched; the step runs later
+    (task_id,) = _outstanding(runtime, arn)
+    started = runtime.clock.now()
+    for minutes in (10, 20):  # two heartbeats: two more durable checks
+        runtime.clock.set(started + timedelta(minutes=minutes))
+        heartbeat = runtime.orchestrator.task_heartbeat_message(arn, task_id)
+        runtime.queues.send(EVENTS_QUEUE, [heartbeat])
+        events_pump.poll_once()
+    far = "9999-12-31T23:59:59.999999+00:00"
+    checks = [t for t in runtime.store.due_timers(far) if t.timer_id.startswith("heartbeat|")]
+    assert len(checks) >= 3  # the first check and one per heartbeat
+    tasks_pump.poll_once()  # the step runs and its result is committed
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+    assert runtime.store.due_timers(far) == []  # all deleted

@@ -142,11 +142,13 @@ class Applier:
             return True
         # Durable timeout timers (task id -> timer ids) of tasks still waited for;
         # those of finished tasks are deleted after the commit.
+        now = self.clock.now()
         for command in commands:
-            if isinstance(command, ev.RunTask):
-                ids = self.dispatcher.durable_timer_ids(execution_id, command)
+            if isinstance(command, ev.RunTask | ev.ScheduleHeartbeatCheck):
+                ids = self.dispatcher.durable_timer_ids(execution_id, command, now)
                 if ids:
-                    waiting[command.task_id] = ids
+                    known = waiting.setdefault(command.task_id, [])
+                    known.extend(i for i in ids if i not in known)
         finished = [t for t in waiting if state.done or t not in state.tasks]
         stale_timers = [tid for t in finished for tid in waiting.pop(t)]
         commit = Commit(

@@ -117,7 +117,7 @@ class Dispatcher:
                 fired: ev.Event = ev.TimerFired(command.timer_id, command.fire_at)
                 self._at(outbox, execution_id, timer_id, fired, now)
             elif isinstance(command, ev.ScheduleHeartbeatCheck):
-                check_id = f"heartbeat|{execution_id}|{command.task_id}|{command.beat}"
+                check_id = _check_id(execution_id, command)
                 fired = ev.TaskTimedOut(command.task_id, command.fire_at, heartbeat=True)
                 self._at(outbox, execution_id, check_id, fired, now)
             # FinishExecution: the final commit carries the outcome; CancelTask:
@@ -136,8 +136,18 @@ class Dispatcher:
             command.timeout_seconds or 0,
         )
 
-    def durable_timer_ids(self, execution_id: str, command: ev.RunTask) -> list[str]:
-        """The timers index entries ``dispatch`` makes for this task (not SQS delays)."""
+    def durable_timer_ids(
+        self,
+        execution_id: str,
+        command: ev.RunTask | ev.ScheduleHeartbeatCheck,
+        now: datetime,
+    ) -> list[str]:
+        """The timers index entries ``dispatch`` makes for this command (not SQS delays):
+        a task's timeout and first heartbeat check, or a later heartbeat check."""
+        if isinstance(command, ev.ScheduleHeartbeatCheck):
+            if not self._durable((command.fire_at - now).total_seconds()):
+                return []
+            return [_check_id(execution_id, command)]
         ids = []
         if command.timeout_seconds and self._durable(command.timeout_seconds):
             ids.append(f"timeout|{execution_id}|{command.task_id}")
@@ -175,3 +185,8 @@ class Dispatcher:
             return
         body = event_message(execution_id, event, message_id).body
         outbox.timers.append(Timer(message_id, execution_id, codec.instant(due) or "", body))
+
+
+def _check_id(execution_id: str, command: ev.ScheduleHeartbeatCheck) -> str:
+    """The message (or timer) id of one heartbeat check: one per beat of a task."""
+    return f"heartbeat|{execution_id}|{command.task_id}|{command.beat}"
