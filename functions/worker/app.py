@@ -52,6 +52,8 @@ def _get() -> tuple[Settings, Worker]:
         client=client,
         applier=orchestrator.applier,
         route=orchestrator.config.route,
+        # The task queues' VisibilityTimeout in template.yaml (720 s), unless set.
+        visibility_timeout=_or(settings.task_visibility_timeout, 720),
     )
     return settings, worker
 
@@ -68,3 +70,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return consume_batch(
         records, worker.queues, settings.queue_prefix, worker.handle_batch, logger, store=store
     )
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value

@@ -395,6 +395,64 @@ def test_delete_twice_is_harmless(qb: QueueBackend, hot_queue: str) -> None:
     assert qb.queues.receive(hot_queue) == []
 
 
+def test_change_visibility_keeps_a_message_hidden_past_its_timeout(qb: QueueBackend) -> None:
+    name = f"slow{next(_names)}"
+    qb.queues.ensure(name, max_receives=3, visibility_timeout=1)
+    qb.queues.send(name, [msg(1)])
+    [r] = qb.queues.receive(name)
+    qb.queues.change_visibility(name, r.receipt, 60)
+    qb.advance(1.5)  # past the queue's own timeout
+    assert qb.queues.receive(name) == []
+    qb.queues.change_visibility(name, r.receipt, 60)  # extending again is fine
+    qb.queues.delete(name, [r.receipt])
+    assert qb.queues.depth(name) == 0
+
+
+def test_change_visibility_to_zero_makes_the_message_visible_at_once(
+    qb: QueueBackend, queue: str
+) -> None:
+    qb.queues.send(queue, [msg(1)])
+    [r] = qb.queues.receive(queue)
+    assert qb.queues.receive(queue) == []
+    qb.queues.change_visibility(queue, r.receipt, 0)
+    [again] = qb.queues.receive(queue)
+    assert again.message_id == "m-1"
+    assert again.receive_count == 2
+
+
+@pytest.mark.parametrize("seconds", [-1, 43201, 1.5, True, "60"])
+def test_change_visibility_refuses_bad_values_before_any_request(
+    qb: QueueBackend, queue: str, seconds: Any
+) -> None:
+    qb.queues.send(queue, [msg(1)])
+    [r] = qb.queues.receive(queue)
+    with (
+        sqs_calls(qb, "ChangeMessageVisibility") as calls,
+        pytest.raises(ValueError, match="visibility"),
+    ):
+        qb.queues.change_visibility(queue, r.receipt, seconds)
+    assert calls == []
+    assert qb.queues.receive(queue) == []  # still in flight, untouched
+
+
+def test_change_visibility_with_a_garbage_receipt_is_a_queue_error(
+    qb: QueueBackend, queue: str
+) -> None:
+    with pytest.raises(QueueError) as caught:
+        qb.queues.change_visibility(queue, "not-a-receipt", 30)
+    assert not isinstance(caught.value, QueueNotFoundError)
+
+
+def test_change_visibility_of_a_deleted_message_is_a_queue_error(
+    qb: QueueBackend, queue: str
+) -> None:
+    qb.queues.send(queue, [msg(1)])
+    [r] = qb.queues.receive(queue)
+    qb.queues.delete(queue, [r.receipt])
+    with pytest.raises(QueueError):
+        qb.queues.change_visibility(queue, r.receipt, 30)
+
+
 def test_dead_letter_moves_raw_body_with_reason(qb: QueueBackend, hot_queue: str) -> None:
     qb.inject_raw(hot_queue, "{garbage")
     qb.queues.send(hot_queue, [msg(1)])
@@ -457,8 +515,9 @@ def test_fifo_queue_keeps_order_and_drops_repeated_ids(qb: QueueBackend) -> None
         lambda q: q.send("missing", [msg(1)]),
         lambda q: q.receive("missing"),
         lambda q: q.delete("missing", ["whatever"]),
+        lambda q: q.change_visibility("missing", "whatever", 30),
     ],
-    ids=["send", "receive", "delete"],
+    ids=["send", "receive", "delete", "change_visibility"],
 )
 def test_missing_queue_is_a_queue_not_found_error(
     qb: QueueBackend, call: Callable[[Any], object]

@@ -95,6 +95,17 @@ def check_delay(delay_seconds: int) -> int:
     return delay_seconds
 
 
+def check_visibility(seconds: int) -> int:
+    """SQS's range for ChangeMessageVisibility: 0..43200 s (0: visible at once)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise ValueError(f"visibility seconds must be an int, got {seconds!r}")
+    if not 0 <= seconds <= MAX_VISIBILITY_TIMEOUT:
+        raise ValueError(
+            f"visibility seconds must be within 0..{MAX_VISIBILITY_TIMEOUT}, got {seconds}"
+        )
+    return seconds
+
+
 def check_queue_settings(max_receives: int, visibility_timeout: int) -> None:
     """SQS's ranges for a queue: 1..1000 receives before the DLQ, 0..43200 s invisible."""
     if not 1 <= max_receives <= MAX_RECEIVES:

@@ -136,6 +136,7 @@ class EmbeddedRuntime:
         self.doorbell = Doorbell()
         self.queues = RingingQueues(self.queues, self.doorbell)
         self.functions = dict(functions)
+        self.visibility_timeout = visibility_timeout
         self.task_queues = sorted(
             {task_queue(name) for name in self.functions} | {task_queue(None)}
         )
@@ -406,4 +407,5 @@ def _worker(runtime: EmbeddedRuntime, commits: bool) -> Any:
         applier=runtime.orchestrator.applier if commits else None,
         serves=runtime.task_queues,
         route=runtime._route,
+        visibility_timeout=runtime.visibility_timeout,
     )

@@ -70,7 +70,7 @@ def serve(
         names, handle = [EVENTS_QUEUE], orchestrator.handle_batch
     else:
         from stepq.runtime.client import Client
-        from stepq.runtime.worker import Worker
+        from stepq.runtime.worker import DEFAULT_VISIBILITY_TIMEOUT, Worker
 
         names = sorted({task_queue(name) for name in functions} | {task_queue(None)})
         worker = Worker(
@@ -81,6 +81,10 @@ def serve(
             applier=orchestrator.applier,
             serves=names,
             route=orchestrator.config.route,
+            # provision() gives the task queues ensure()'s default (60 s)
+            visibility_timeout=DEFAULT_VISIBILITY_TIMEOUT
+            if settings.task_visibility_timeout is None
+            else settings.task_visibility_timeout,
         )
         handle = worker.handle_batch
     # One long-polling pump per queue, each on its own thread: polled one after

@@ -11,16 +11,24 @@ and commits, and runs the tasks that decision schedules inline when it
 hosts them (group commit, see ``applier``). Without one it sends each
 result to the events queue for the orchestrator, one hop and one commit per
 step.
+
+While a batch's steps run (inline ones too) and until their results are
+committed, a heartbeat thread keeps the batch's messages invisible: every
+half ``visibility_timeout`` it extends each by ``visibility_timeout``, so a
+step longer than the queue's timeout is not delivered (and run) a second
+time meanwhile. It runs on real time only (``SystemClock``); under a manual
+clock the clock's owner decides when time passes, and no thread is started.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
-from stepq.clock import Clock
+from stepq.clock import Clock, SystemClock
 from stepq.core import dataflow
 from stepq.core import events as ev
 from stepq.core.failures import DATA_LIMIT_EXCEEDED
@@ -42,6 +50,59 @@ from stepq.runtime.steps import StepContext, StepFunction, invoke
 
 log = logging.getLogger(__name__)
 
+DEFAULT_VISIBILITY_TIMEOUT = 60  # seconds: what ``Queues.ensure`` gives a queue by default
+
+
+class _KeepInvisible:
+    """Extends in-flight messages' visibility every ``seconds / 2`` by ``seconds``
+    on a background thread, from ``start`` until ``stop``.
+
+    A failing extension (a stale receipt, a queue outage) is logged once per
+    message and that message is left alone; it never fails the step.
+    """
+
+    def __init__(self, queues: Queues, held: list[tuple[str, str]], seconds: int) -> None:
+        self._queues = queues
+        self._held = held  # (queue, receipt)
+        self._seconds = seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stepq-visibility", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()  # no extension after this returns (the pump deletes next)
+
+    def _run(self) -> None:
+        interval = max(0.05, self._seconds / 2)
+        while self._held and not self._stopped.wait(interval):
+            for item in list(self._held):
+                if self._stopped.is_set():
+                    return
+                queue, receipt = item
+                try:
+                    self._queues.change_visibility(queue, receipt, self._seconds)
+                except Exception as exc:
+                    log.warning(
+                        "could not keep a running task's message invisible in %s: %s",
+                        queue,
+                        exc,
+                        extra={"queue": queue},
+                    )
+                    self._held.remove(item)
+
+
+def _keep_invisible(
+    queues: Queues, clock: Clock, held: list[tuple[str, str]], seconds: int
+) -> _KeepInvisible | None:
+    if not held or seconds <= 0 or not isinstance(clock, SystemClock):
+        return None
+    keeper = _KeepInvisible(queues, held, seconds)
+    keeper.start()
+    return keeper
+
 
 class Worker:
     def __init__(
@@ -55,6 +116,7 @@ class Worker:
         applier: Applier | None = None,
         serves: Collection[str] | None = None,
         route: Callable[[str | None], str] = task_queue,
+        visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
     ) -> None:
         self.functions = functions
         self.queues = queues
@@ -68,6 +130,9 @@ class Worker:
         # (None: all), so a step pinned to its own pool never runs elsewhere.
         self.serves = None if serves is None else frozenset(serves)
         self.route = route
+        # The task queues' visibility timeout: messages being worked on are
+        # extended by this much every half of it (0: never extended).
+        self.visibility_timeout = visibility_timeout
 
     # --- handling ---------------------------------------------------------------------
 
@@ -77,9 +142,22 @@ class Worker:
 
     def handle_batch(self, received: list[Received], *, raise_errors: bool = False) -> BatchResult:
         result = BatchResult()
+        parsed = list(parse_each(received, parse_task, result))
+        # Each message stays invisible until its result is committed (inline steps too).
+        held = [(self.route(t.command.function_name), m.receipt) for m, t in parsed if m.receipt]
+        keeper = _keep_invisible(self.queues, self.clock, held, self.visibility_timeout)
+        try:
+            return self._handle_parsed(parsed, result, raise_errors)
+        finally:
+            if keeper is not None:
+                keeper.stop()
+
+    def _handle_parsed(
+        self, parsed: list[tuple[Received, TaskMessage]], result: BatchResult, raise_errors: bool
+    ) -> BatchResult:
         groups: Groups = {}
         outbox = Outbox()
-        for message, task in parse_each(received, parse_task, result):
+        for message, task in parsed:
             try:
                 if message.receive_count > 1 and self._already_recorded(task):
                     outcome: ev.Event | Timer | None = None

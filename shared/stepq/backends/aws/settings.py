@@ -22,6 +22,8 @@ Environment (all optional; the defaults suit a local run):
     AWS_REGION          region (falls back to AWS_DEFAULT_REGION, then us-east-1)
     STEPQ_ACCOUNT       account id used in execution ARNs (default 111111111111)
     STEPQ_FUNCTIONS     module (``pkg.mod`` or a ``.py`` path) of step functions (worker)
+    STEPQ_TASK_VISIBILITY_TIMEOUT  the task queues' visibility timeout in seconds (worker;
+                        default: 720 on Lambda as template.yaml sets it, 60 for stepq worker)
     STEPQ_TASK_QUEUES   comma-separated step functions that have their own task queue;
                         tasks for any other function go to ``tasks-unknown``. Unset: one
                         queue per function (``tasks-<name>``, created with ``ensure``).
@@ -74,6 +76,11 @@ class Settings(BaseModel):
     account: str = Field("111111111111", alias="STEPQ_ACCOUNT", pattern=r"^\d{12}$")
     functions: str | None = Field(None, alias="STEPQ_FUNCTIONS")
     task_queues: tuple[str, ...] | None = Field(None, alias="STEPQ_TASK_QUEUES")
+    # The task queues' visibility timeout; the worker keeps running tasks' messages
+    # invisible by this much at a time. Unset: the host's default.
+    task_visibility_timeout: int | None = Field(
+        None, alias="STEPQ_TASK_VISIBILITY_TIMEOUT", ge=0, le=43200
+    )
 
     @field_validator(
         "bucket",

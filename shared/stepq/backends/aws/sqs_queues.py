@@ -11,6 +11,7 @@ CONTRACT (others code against these signatures):
         .receive(queue, max_messages=10, wait_seconds=0) -> list[Received]
         .delete(queue, receipts) -> None
         .dead_letter(queue, received, reason) -> None
+        .change_visibility(queue, receipt, seconds) -> None   # 0..43200 s from now
         .resolve(received) -> Received   # a Received built elsewhere (a Lambda record), opened
         .depth(queue) -> int   # approximate: visible + in flight + delayed
 
@@ -48,6 +49,7 @@ from stepq.backends.queue_wire import (
     ClaimCheck,
     check_fifo_delays,
     check_queue_settings,
+    check_visibility,
     clamp_receive,
     dead_letter_entry,
     dlq_name,
@@ -220,6 +222,17 @@ class SqsQueues:
             chunk = receipts[start : start + MAX_BATCH_ENTRIES]
             entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)]
             self._batch("delete from", queue, entries, self._client.delete_message_batch, url)
+
+    def change_visibility(self, queue: str, receipt: str, seconds: int) -> None:
+        """Keep the in-flight message of ``receipt`` invisible ``seconds`` from now
+        (0: visible at once). ValueError outside 0..43200 before any request;
+        ``QueueError`` for an expired or invalid receipt."""
+        check_visibility(seconds)
+        url = self.url(queue)
+        with self._mapped("change visibility in", queue):
+            self._client.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=seconds
+            )
 
     def dead_letter(self, queue: str, received: Received, reason: str) -> None:
         """Copy the raw body to ``<queue>-dlq`` with ``stepq-reason``, then delete it here.

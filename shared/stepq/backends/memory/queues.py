@@ -8,6 +8,7 @@ CONTRACT (others code against these signatures):
         .receive(queue, max_messages=10, wait_seconds=0) -> list[Received]
         .delete(queue, receipts) -> None
         .dead_letter(queue, received, reason) -> None
+        .change_visibility(queue, receipt, seconds) -> None  # 0..43200 s from now
         .resolve(received) -> Received                     # open a claim-check pointer
         .send_raw(queue, text, attributes=None) -> None     # a foreign producer's message
         .peek(queue) -> list[tuple[str, dict[str, str]]]   # raw bodies + attributes, for tests
@@ -40,6 +41,7 @@ from stepq.backends.queue_wire import (
     ClaimCheck,
     check_fifo_delays,
     check_queue_settings,
+    check_visibility,
     clamp_receive,
     dead_letter_entry,
     dlq_name,
@@ -178,6 +180,28 @@ class MemoryQueues:
             gone = set(receipts)
             # A stale receipt (the message was received again since) deletes nothing, as in SQS.
             q.messages = deque(m for m in q.messages if m.receipt not in gone)
+
+    def change_visibility(self, queue: str, receipt: str, seconds: int) -> None:
+        """The in-flight message of ``receipt`` stays invisible until now + ``seconds``
+        (0: visible at once), as SQS's ChangeMessageVisibility. ValueError outside
+        0..43200; ``QueueError`` for a receipt that is not the message's current one
+        (garbage, deleted, or received again since) or whose message is visible again."""
+        check_visibility(seconds)
+        with self._cond:
+            q = self._queue(queue)
+            now = self._clock.now()
+            found = None
+            if receipt and self._issued_by(queue, receipt):
+                found = next((m for m in q.messages if m.receipt == receipt), None)
+            if found is None or found.visible_at <= now:
+                raise QueueError(
+                    f"change visibility in {queue!r}: the receipt handle is not valid "
+                    "(the message is gone or no longer in flight)",
+                    "ReceiptHandleIsInvalid" if found is None else "MessageNotInflight",
+                )
+            found.visible_at = now + timedelta(seconds=seconds)
+            if seconds == 0:
+                self._cond.notify_all()
 
     def dead_letter(self, queue: str, received: Received, reason: str) -> None:
         raw, attributes = dead_letter_entry(
