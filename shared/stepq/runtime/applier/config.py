@@ -41,3 +41,16 @@ class RuntimeConfig:
     conflict_backoff: Backoff = field(default_factory=conflict_backoff)
     conflict_budget: float = 20.0
     sleep: Callable[[float], None] = field(default=time.sleep)
+    # Test-only: defects of issue 9 switched back on, so the deterministic
+    # simulation can show it catches them (names in ``DEFECTS``). Never set
+    # this outside tests.
+    defects: frozenset[str] = frozenset()
+
+
+# The defects ``RuntimeConfig.defects`` can switch back on (issue 9's numbers):
+DEFECTS = {
+    "lookback": "1: recovery only finds a redelivered message's commit among the last 16",
+    "overtake": "2: an event that overtakes its start is dead-lettered with it",
+    "unauthenticated": "5: events and task messages are accepted without a signature",
+    "giveup": "7: lost commit races are retried 20 times at once, then given up",
+}
