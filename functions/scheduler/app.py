@@ -1,7 +1,8 @@
 """Scheduler Lambda: every minute (EventBridge), fire the durable timers that are due.
 
-Each run also sweeps the dead-letter queues: the execution of a message SQS
-gave up on fails with ``stepq.PoisonMessage`` (``stepq.runtime.poison``).
+Each run also sweeps the dead-letter queues (``stepq.runtime.poison``), and
+every five minutes reconciles executions that went quiet
+(``stepq.runtime.reconcile``): work a crash left unsent is sent again.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from stepq.backends.aws.settings import DEFAULT_TASK_QUEUE, Settings, build
+from stepq.backends.aws.settings import DEFAULT_TASK_QUEUE, Settings, build, runtime_config
 from stepq.clock import SystemClock
 from stepq.hosting.lambda_sqs import warm
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
@@ -26,9 +27,10 @@ def _get() -> tuple[Scheduler, DeadLetterSweeper]:
     settings = Settings.from_env()
     store, queues, _ = build(settings)
     clock = SystemClock()
+    config = runtime_config(settings)
     names = [EVENTS_QUEUE, DEFAULT_TASK_QUEUE]
     names += [task_queue(f) for f in settings.task_queues or ()]
-    return Scheduler(store, queues, clock), DeadLetterSweeper(store, queues, clock, names)
+    return Scheduler(store, queues, clock, config), DeadLetterSweeper(store, queues, clock, names)
 
 
 @logger.inject_lambda_context
@@ -42,5 +44,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if count < BATCH or context.get_remaining_time_in_millis() < RESERVE_MS:
             break
     poisoned = sweeper.sweep()
-    logger.info("scheduler tick", fired=fired, ticks=ticks, poisoned=poisoned)
-    return {"fired": fired, "ticks": ticks, "poisoned": poisoned}
+    swept = scheduler.sweep_quiet()  # at most every five minutes (kept while warm)
+    reconciled = len(swept.reconciled) if swept else 0
+    logger.info(
+        "scheduler tick", fired=fired, ticks=ticks, poisoned=poisoned, reconciled=reconciled
+    )
+    return {"fired": fired, "ticks": ticks, "poisoned": poisoned, "reconciled": reconciled}

@@ -6,6 +6,7 @@ DynamoDB adapter does (claim check, size limit, error translation, table).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import threading
@@ -168,6 +169,14 @@ def test_an_execution_that_ends_in_its_first_commit(store: Store) -> None:
     assert store.list_executions(MACHINE, "RUNNING") == []
 
 
+def test_list_machines_names_each_machine_once(store: Store) -> None:
+    assert store.list_machines() == []
+    store.put_machine("beta", {"StartAt": "A"})
+    store.put_machine("alpha", {"StartAt": "A"})
+    store.put_machine("beta", {"StartAt": "B"})  # a new version: still one name
+    assert store.list_machines() == ["alpha", "beta"]
+
+
 def test_recent_commits_newest_first(store: Store) -> None:
     eid = _header("rec").execution_id
     store.create_execution(_header("rec"), _commit(1))
@@ -177,6 +186,22 @@ def test_recent_commits_newest_first(store: Store) -> None:
     assert [c.seq for c in recent] == [7, 6, 5]
     assert recent[0].causes == ["m7", "other7"]
     assert [c.seq for c in store.recent(eid, 100)] == [7, 6, 5, 4, 3, 2, 1]
+    # paging back: the commits before a seq
+    assert [c.seq for c in store.recent(eid, 2, before=5)] == [4, 3]
+    assert [c.seq for c in store.recent(eid, 100, before=3)] == [2, 1]
+    assert store.recent(eid, 10, before=1) == []
+
+
+def test_recent_follows_pages_of_large_commits(store: Store) -> None:
+    # DynamoDB returns at most 1 MB per Query page: five ~300 KB commits span
+    # pages, and ``recent`` must still return as many as asked for.
+    eid = _header("big").execution_id
+    blob = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(9_000))  # 288 KB
+    store.create_execution(_header("big"), _commit(1))
+    for seq in range(2, 7):
+        store.append(eid, _commit(seq, cause_id=f"m{seq}", snapshot={"pad": f"{seq}{blob}"}))
+    assert [c.seq for c in store.recent(eid, 5)] == [6, 5, 4, 3, 2]
+    assert [c.seq for c in store.recent(eid, 3, before=6)] == [5, 4, 3]
 
 
 def test_list_executions_newest_first_by_status_with_limit(store: Store) -> None:

@@ -289,10 +289,16 @@ def test_scheduler_fires_due_timers_once(env: Env, sqs: Any) -> None:
     )
     app = _load("scheduler")
 
-    assert app.handler(SCHEDULED_EVENT, FakeContext()) == {"fired": 1, "ticks": 1, "poisoned": 0}
+    assert app.handler(SCHEDULED_EVENT, FakeContext()) == {
+        "fired": 1,
+        "ticks": 1,
+        "poisoned": 0,
+        "reconciled": 0,
+    }
     (sent,) = _drain(sqs, "events")
     assert json.loads(sent["Body"])["id"] == "timer|e|1"
-    assert app.handler(SCHEDULED_EVENT, FakeContext()) == {"fired": 0, "ticks": 1, "poisoned": 0}
+    again = app.handler(SCHEDULED_EVENT, FakeContext())
+    assert again == {"fired": 0, "ticks": 1, "poisoned": 0, "reconciled": 0}
 
 
 # --- wiring (no AWS calls) --------------------------------------------------------

@@ -11,6 +11,7 @@ finishes at once while timeouts still see the time pass.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ from stepq.runtime.poison import DeadLetterSweeper, fail_owners
 from stepq.runtime.ports import Commit, ExecutionHeader, Received
 from stepq.runtime.scheduler import Scheduler
 from stepq.runtime.steps import StepFunction
+
+log = logging.getLogger(__name__)
 
 TABLE = "stepq"
 SWEEP_SECONDS = 5.0  # dead-letter queues: executions of poison messages fail
@@ -148,7 +151,7 @@ class EmbeddedRuntime:
         self.orchestrator = Orchestrator(self.store, self.queues, self.clock, config)
         self.client = Client(self.orchestrator, self.queues)
         self.worker = _worker(self, worker_commits)
-        self.scheduler = Scheduler(self.store, self.queues, self.clock)
+        self.scheduler = Scheduler(self.store, self.queues, self.clock, config)
         self.sweeper = DeadLetterSweeper(
             self.store, self.queues, self.clock, [EVENTS_QUEUE, *self.task_queues]
         )
@@ -292,10 +295,16 @@ class EmbeddedRuntime:
     def _schedule_loop(self) -> None:
         next_sweep = monotonic() + SWEEP_SECONDS
         while not self._stop.is_set():
-            fired = self.scheduler.tick()
-            if monotonic() >= next_sweep:
-                self.sweeper.sweep()
-                next_sweep = monotonic() + SWEEP_SECONDS
+            try:
+                fired = self.scheduler.tick()
+                if monotonic() >= next_sweep:
+                    self.sweeper.sweep()
+                    self.scheduler.sweep_quiet()
+                    next_sweep = monotonic() + SWEEP_SECONDS
+            except Exception:  # the store is unreachable: the loop stays up, tries again
+                log.warning("a scheduler tick failed; trying again", exc_info=True)
+                self._stop.wait(TICK_SECONDS)
+                continue
             if self.skip_time and not fired and self._idle():
                 due = self.scheduler.next_due()
                 if due is not None and isinstance(self.clock, ManualClock):

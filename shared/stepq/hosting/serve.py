@@ -60,7 +60,7 @@ def serve(
     clock = SystemClock()
     store, queues, _ = build(settings)
     if role == "scheduler":
-        scheduler = Scheduler(store, queues, clock)
+        scheduler = Scheduler(store, queues, clock, runtime_config(settings))
         names = [EVENTS_QUEUE, task_queue(None), *(task_queue(f) for f in functions)]
         sweeper = DeadLetterSweeper(store, queues, clock, names)
         _schedule(scheduler, sweeper, stop, interval, backoff)
@@ -119,12 +119,14 @@ def _schedule(
     backoff: Backoff,
 ) -> None:
     """Every ``interval``: fire what is due (a backlog all at once), sweep the
-    dead-letter queues. A failed tick is tried again after a backoff."""
+    dead-letter queues, and now and then reconcile quiet executions. A failed
+    tick is tried again after a backoff."""
     streak = Streak("the scheduler", log, backoff)
     while not stop.is_set():
         try:
             while scheduler.tick(limit=TICK_LIMIT) >= TICK_LIMIT and not stop.is_set():
                 pass  # more may be due (the store or the scheduler was down)
+            scheduler.sweep_quiet()
         except Exception as exc:
             stop.wait(min(interval, streak.failed(exc)))
             continue

@@ -4,7 +4,9 @@ events queue:  {"v": 1, "id", "execution_id", "event": <codec event>}
                a start also carries "machine", "version", "name"
 task queues:   {"v": 1, "id", "execution_id", "command": <codec RunTask>}
                optionally "after": {"seq", "snapshot"}: the commit that sent it,
-               so the worker can record the result without reading it back
+               so the worker can record the result without reading it back;
+               "resent": true when recovery sent it again (the worker checks
+               the task is still outstanding before running it)
 
 ``parse_event`` and ``parse_task`` check a body against the pydantic models
 below (``EventBody``, ``TaskBody``; the event and command inside are
@@ -49,6 +51,9 @@ class TaskMessage:
     # activity: probably still the newest, so recording the result may skip the
     # read (a wrong guess only fails the conditional write, then reads).
     after: tuple[int, dict[str, Any]] | None = None
+    # Sent again by recovery (a redelivered message's commit, a reconcile): the
+    # task may have run and been recorded already, so the worker checks first.
+    resent: bool = False
 
 
 def task_queue(function_name: str | None) -> str:
@@ -70,7 +75,11 @@ def event_message(
 
 
 def task_message(
-    execution_id: str, command: ev.RunTask, after: tuple[int, dict[str, Any]] | None = None
+    execution_id: str,
+    command: ev.RunTask,
+    after: tuple[int, dict[str, Any]] | None = None,
+    *,
+    resent: bool = False,
 ) -> Message:
     message_id = f"task|{execution_id}|{command.task_id}"
     body: dict[str, Any] = {
@@ -81,6 +90,8 @@ def task_message(
     }
     if after is not None:
         body["after"] = {"seq": after[0], "snapshot": after[1]}
+    if resent:
+        body["resent"] = True
     return Message(id=message_id, body=body)
 
 
@@ -110,6 +121,7 @@ class TaskBody(_Body):
 
     command: codec.CommandWire
     after: Any = None
+    resent: Any = None  # only ``true`` counts (see TaskMessage.resent)
 
 
 def _checked(model: type[_Body], body: Any) -> Any:
@@ -154,7 +166,9 @@ def parse_task(body: Any) -> TaskMessage:
     command = codec.from_wire(wire.command)
     if not isinstance(command, ev.RunTask):
         raise MalformedMessageError("field 'command' is not a RunTask")
-    return TaskMessage(wire.id, wire.execution_id, command, _carried(wire.after))
+    return TaskMessage(
+        wire.id, wire.execution_id, command, _carried(wire.after), resent=wire.resent is True
+    )
 
 
 def _carried(after: Any) -> tuple[int, dict[str, Any]] | None:

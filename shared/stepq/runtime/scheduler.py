@@ -1,38 +1,82 @@
-"""The scheduler: fires durable timers that are due, exactly once.
+"""The scheduler: fires durable timers that are due, exactly once, and wakes quiet executions.
 
 Waits, retry delays and task timeouts up to 15 minutes travel as delayed SQS
 messages; longer ones wait in the store's timers index until a tick finds
 them due. ``claim_timer`` is a conditional delete, so two schedulers (or a
 scheduler restarted mid-tick) fire each timer once. A scheduler that was down
-for an hour fires everything that fell due, late but once.
+for an hour fires everything that fell due, late but once, as fast as the
+queue takes it: due timers are sent ten to a request, page after page.
+
+Every ``RECONCILE_EVERY`` it also reconciles executions that have gone quiet
+(``reconcile.Reconciler.sweep``): what a crash left unsent is sent again.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 from stepq.clock import Clock
 from stepq.runtime import codec
+from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.messages import EVENTS_QUEUE
 from stepq.runtime.ports import Message, Queues, Store
+from stepq.runtime.reconcile import Reconciler, SweepReport
+
+log = logging.getLogger(__name__)
+
+SEND_BATCH = 10  # SQS SendMessageBatch takes ten messages
+RECONCILE_EVERY = timedelta(minutes=5)
 
 
 class Scheduler:
-    def __init__(self, store: Store, queues: Queues, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, queues: Queues, clock: Clock, config: RuntimeConfig | None = None
+    ) -> None:
         self.store = store
         self.queues = queues
         self.clock = clock
+        self.reconciler = Reconciler(store, queues, clock, config)
+        self._swept: datetime | None = None
 
     def tick(self, limit: int = 100) -> int:
-        """Fire what is due; returns how many timers fired."""
+        """Fire what is due (one page of at most ``limit``); returns how many fired."""
         fired = 0
-        for timer in self.store.due_timers(codec.instant(self.clock.now()) or "", limit):
+        due = self.store.due_timers(codec.instant(self.clock.now()) or "", limit)
+        for start in range(0, len(due), SEND_BATCH):
+            chunk = due[start : start + SEND_BATCH]
             # Send first, then claim: a crash in between re-sends next tick and
             # the orchestrator drops the duplicate by its id.
-            self.queues.send(EVENTS_QUEUE, [Message(id=timer.timer_id, body=timer.event)])
-            if self.store.claim_timer(timer):
-                fired += 1
+            self.queues.send(EVENTS_QUEUE, [Message(id=t.timer_id, body=t.event) for t in chunk])
+            fired += sum(1 for timer in chunk if self.store.claim_timer(timer))
         return fired
+
+    def drain(self, limit: int = 100, pages: int = 1000) -> int:
+        """Fire everything due, page after page (a backlog after an outage)."""
+        fired = 0
+        for _ in range(pages):
+            count = self.tick(limit)
+            fired += count
+            if count < limit:
+                break
+        return fired
+
+    def sweep_quiet(self, every: timedelta = RECONCILE_EVERY) -> SweepReport | None:
+        """Reconcile executions gone quiet, at most once per ``every``; None if not yet due."""
+        now = self.clock.now()
+        if self._swept is not None and now - self._swept < every:
+            return None
+        period = every if self._swept is None else now - self._swept
+        self._swept = now
+        report = self.reconciler.sweep(period)
+        if report.reconciled:
+            log.warning(
+                "reconciled %d quiet executions (%d messages sent again): %s",
+                len(report.reconciled),
+                report.resent,
+                " ".join(report.reconciled),
+            )
+        return report
 
     def next_due(self) -> datetime | None:
         """The earliest pending timer (for an embedded run that skips time)."""

@@ -159,7 +159,8 @@ class Worker:
         outbox = Outbox()
         for message, task in parsed:
             try:
-                if message.receive_count > 1 and self._already_recorded(task):
+                # A redelivery, or a copy recovery sent again: recorded already?
+                if (message.receive_count > 1 or task.resent) and self._already_recorded(task):
                     outcome: ev.Event | Timer | None = None
                 else:
                     outcome = self._run(task.execution_id, task.command)

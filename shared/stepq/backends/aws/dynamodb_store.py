@@ -68,6 +68,10 @@ __all__ = [
 _MAX_CONDITION_RETRIES = 20
 
 
+# One item lists every machine name (a set, added to when version 1 is written).
+MACHINES_PK = "SM"
+
+
 class DynamoDBStore:
     """``ports.Store`` on one table; the low-level client is injected."""
 
@@ -105,18 +109,34 @@ class DynamoDBStore:
                 return
             kwargs["ExclusiveStartKey"] = start
 
-    def _newest(self, what: str, pk: str, prefix: str, limit: int = 1, **kwargs: Any) -> list[Item]:
-        """The newest ``limit`` items of partition ``pk`` whose sort key starts with ``prefix``."""
-        page = self._call(
-            "query",
-            what,
-            TableName=self._table,
-            **_in_partition(pk, prefix),
-            ScanIndexForward=False,
-            Limit=limit,
-            **kwargs,
-        )
-        return list(page.get("Items", []))
+    def _newest(
+        self,
+        what: str,
+        pk: str,
+        prefix: str,
+        limit: int = 1,
+        *,
+        below: str | None = None,
+        **kwargs: Any,
+    ) -> list[Item]:
+        """The newest ``limit`` items of partition ``pk`` whose sort key starts with
+        ``prefix`` (and sorts before ``below``), following pages: a page stops at
+        1 MB, so a few large items fill one before ``limit`` is reached."""
+        if below is None:
+            keys = _in_partition(pk, prefix)
+        else:
+            keys = {
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+                "ExpressionAttributeValues": {":pk": s(pk), ":lo": s(prefix), ":hi": s(below)},
+            }
+        items: list[Item] = []
+        for item in self._query(what, **keys, ScanIndexForward=False, Limit=limit, **kwargs):
+            if below is not None and item["sk"]["S"] >= below:
+                continue  # BETWEEN is inclusive
+            items.append(item)
+            if len(items) >= limit:
+                break
+        return items
 
     def _get(self, pk: str, sk: str, what: str) -> Item | None:
         reply = self._call(
@@ -166,10 +186,24 @@ class DynamoDBStore:
                     Item=item,
                     ConditionExpression="attribute_not_exists(sk)",
                 )
+                # Every version (re)lists its name, so a crash after the put is healed
+                # by the next deploy; the set is read by the reconcile sweep.
+                self._call(
+                    "update_item",
+                    f"list machine {name!r}",
+                    TableName=self._table,
+                    Key={"pk": s(MACHINES_PK), "sk": s(MACHINES_PK)},
+                    UpdateExpression="ADD machine_names :name",
+                    ExpressionAttributeValues={":name": {"SS": [name]}},
+                )
                 return version
             except ConditionFailed:
                 continue  # someone else took this version number; take the next one
         raise ConflictError(f"put_machine {name!r}: too many concurrent writers")
+
+    def list_machines(self) -> list[str]:
+        item = self._get(MACHINES_PK, MACHINES_PK, "list_machines")
+        return sorted(item["machine_names"]["SS"]) if item and "machine_names" in item else []
 
     def _newest_machine(self, name: str, projection: str | None = None) -> Item | None:
         extra = {"ProjectionExpression": projection} if projection else {}
@@ -291,8 +325,13 @@ class DynamoDBStore:
         items = self._recent_items(execution_id, what, 1)
         return items[0] if items else None
 
-    def _recent_items(self, execution_id: str, what: str, limit: int) -> list[Item]:
-        return self._newest(what, f"EX#{execution_id}", "C#", limit, ConsistentRead=True)
+    def _recent_items(
+        self, execution_id: str, what: str, limit: int, before: int | None = None
+    ) -> list[Item]:
+        below = None if before is None else seq_key(max(0, before))
+        return self._newest(
+            what, f"EX#{execution_id}", "C#", limit, below=below, ConsistentRead=True
+        )
 
     def latest(self, execution_id: str) -> Commit:
         item = self._latest_item(execution_id, f"latest {execution_id}")
@@ -300,8 +339,8 @@ class DynamoDBStore:
             raise NotFoundError(f"execution {execution_id} has no commits")
         return self._items.commit(item)
 
-    def recent(self, execution_id: str, limit: int) -> list[Commit]:
-        items = self._recent_items(execution_id, f"recent {execution_id}", max(1, limit))
+    def recent(self, execution_id: str, limit: int, before: int | None = None) -> list[Commit]:
+        items = self._recent_items(execution_id, f"recent {execution_id}", max(1, limit), before)
         return [self._items.commit(item) for item in items]
 
     def commit(self, execution_id: str, seq: int) -> Commit:

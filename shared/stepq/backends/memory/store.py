@@ -66,6 +66,10 @@ class MemoryStore:
             versions.append(stored)
             return len(versions)
 
+    def list_machines(self) -> list[str]:
+        with self._lock:
+            return sorted(self._machines)
+
     def get_machine(self, name: str, version: int | None = None) -> tuple[dict[str, Any], int]:
         with self._lock:
             versions = self._machines.get(name)
@@ -132,10 +136,11 @@ class MemoryStore:
                 )
             commits[commit.seq] = stored
 
-    def recent(self, execution_id: str, limit: int) -> list[Commit]:
+    def recent(self, execution_id: str, limit: int, before: int | None = None) -> list[Commit]:
         with self._lock:
             commits = self._commits.get(execution_id, {})
-            seqs = sorted(commits, reverse=True)[: max(1, limit)]
+            older = [seq for seq in commits if before is None or seq < before]
+            seqs = sorted(older, reverse=True)[: max(1, limit)]
             return [_copy_commit(commits[seq]) for seq in seqs]
 
     def latest(self, execution_id: str) -> Commit:

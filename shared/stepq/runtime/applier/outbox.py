@@ -92,13 +92,16 @@ class Dispatcher:
         commands: list[ev.Command],
         outbox: Outbox,
         after: tuple[int, dict[str, Any]] | None = None,
+        *,
+        resent: bool = False,
     ) -> None:
+        """``resent``: recovery sends these again (see messages.TaskMessage.resent)."""
         now = self.clock.now()
         for command in commands:
             if isinstance(command, ev.RunTask):
                 outbox.add(
                     self.config.route(command.function_name),
-                    task_message(execution_id, command, after),
+                    task_message(execution_id, command, after, resent=resent),
                     execution_id,
                 )
                 if command.timeout_seconds:
