@@ -37,6 +37,9 @@ from stepq.errors import (
     DefinitionError as DefinitionError,
 )
 from stepq.errors import (
+    ExecutionAlreadyExistsError as ExecutionAlreadyExistsError,
+)
+from stepq.errors import (
     ExecutionTimeoutError as ExecutionTimeoutError,
 )
 from stepq.errors import (

@@ -43,6 +43,7 @@ __all__ = [
     "ConflictError",
     "ConformanceCaseError",
     "DefinitionError",
+    "ExecutionAlreadyExistsError",
     "ExecutionTimeoutError",
     "FunctionsLoadError",
     "IdempotencyConfigError",
@@ -132,6 +133,12 @@ class ConflictError(StoreError):
 
 class AlreadyExistsError(StoreError):
     """An item that must be unique exists already (execution name, timer, idempotency key)."""
+
+
+class ExecutionAlreadyExistsError(AlreadyExistsError):
+    """StartExecution named an execution that exists with another input or has
+    finished (Step Functions' ExecutionAlreadyExists). The same name and input
+    while it runs is not an error: the start is answered with its ARN."""
 
 
 class NotFoundError(StoreError):

@@ -143,8 +143,14 @@ def test_crash_between_commit_and_send_is_recovered_by_redelivery(embedded) -> N
             raise RuntimeError("process died after the commit, before the send")
         return original(queue, messages)
 
+    # A Wait first: the task is sent by the orchestrator's commit (the start is
+    # written by the client, and nothing would redeliver its sends).
+    waits_first = {
+        "StartAt": "W",
+        "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "T"}, **one_task()["States"]},
+    }
+    arn = start(runtime, waits_first)
     runtime.queues.send = crash_once
-    arn = start(runtime, one_task())
     runtime.run_until_idle()
     assert crashed, "the crash point was never reached"
     assert runtime.store.get_execution(arn).status == "SUCCEEDED"

@@ -309,8 +309,11 @@ def test_a_start_sent_twice_starts_one_execution(embedded) -> None:
     calls: list[str] = []
     runtime = embedded({"a": counting(calls, "a")}, backend="memory")
     runtime.deploy("sm", chain("a"))
-    arn = runtime.start("sm", {"n": 1}, "e1")
-    assert runtime.start("sm", {"n": 1}, "e1") == arn
+    # Queued starts (another producer's messages; the client's start is synchronous).
+    start = runtime.orchestrator.start_message("sm", "e1", {"n": 1})
+    arn = str(start.body["execution_id"])
+    runtime.queues.send(EVENTS_QUEUE, [start])
+    runtime.queues.send(EVENTS_QUEUE, [start])
     events_pump, _ = runtime.pumps
     events_pump.batch = 1  # one start per batch: the second finds commit 1 taken
     assert events_pump.poll_once() == 1

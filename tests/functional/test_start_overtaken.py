@@ -1,8 +1,10 @@
 """A stop that overtakes its start (defect 2 of the reliability issue) no longer loses the start.
 
-SQS does not keep order: a StopExecution sent after StartExecution can arrive
-first, in the same batch. The start must still create the execution, and the
-stop then applies to it.
+``Client.start_execution`` writes the first commit itself, so its starts
+cannot be overtaken. A start queued by another producer (a message on the
+events queue) still can: SQS does not keep order, and a StopExecution sent
+after it can arrive first, in the same batch. The start must still create
+the execution, and the stop then applies to it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 from stepq.backends.memory.queues import MemoryQueues
 from stepq.backends.memory.store import MemoryStore
 from stepq.clock import ManualClock
+from stepq.core import events as ev
 from stepq.runtime.client import Client
-from stepq.runtime.messages import EVENTS_QUEUE, task_queue
+from stepq.runtime.messages import EVENTS_QUEUE, event_message, task_queue
 from stepq.runtime.orchestrator import Orchestrator
 
 WAITING = {
@@ -32,6 +35,11 @@ def _system() -> tuple[MemoryStore, MemoryQueues, Orchestrator, Client]:
     return store, queues, orchestrator, Client(orchestrator, queues)
 
 
+def _queue_stop(queues: MemoryQueues, orchestrator: Orchestrator, arn: str, **why: Any) -> None:
+    stop = ev.StopRequested(orchestrator.clock.now(), **why)
+    queues.send(EVENTS_QUEUE, [event_message(arn, stop, f"stop|{arn}")])
+
+
 def _received_in_reverse(queues: MemoryQueues) -> list[Any]:
     received = queues.receive(EVENTS_QUEUE, max_messages=10)
     assert len(received) == 2
@@ -39,9 +47,11 @@ def _received_in_reverse(queues: MemoryQueues) -> list[Any]:
 
 
 def test_a_stop_delivered_before_its_start_in_one_batch_stops_the_started_execution() -> None:
-    store, queues, orchestrator, client = _system()
-    arn = client.start_execution("hold", "late-start", {"n": 1})
-    client.stop_execution(arn, error="Halt", cause="overtaken")
+    store, queues, orchestrator, _ = _system()
+    start = orchestrator.start_message("hold", "late-start", {"n": 1})
+    arn = str(start.body["execution_id"])
+    queues.send(EVENTS_QUEUE, [start])
+    _queue_stop(queues, orchestrator, arn, error="Halt", cause="overtaken")
     batch = _received_in_reverse(queues)
     assert batch[0].body["event"]["type"] == "StopRequested"
 
@@ -59,8 +69,8 @@ def test_a_stop_delivered_before_its_start_in_one_batch_stops_the_started_execut
 
 
 def test_a_stop_for_an_execution_that_never_started_is_refused_with_a_reason() -> None:
-    _, queues, orchestrator, client = _system()
+    _, queues, orchestrator, _ = _system()
     arn = "arn:aws:states:us-east-1:111111111111:execution:hold:never"
-    client.stop_execution(arn)
+    _queue_stop(queues, orchestrator, arn)
     result = orchestrator.handle_batch(queues.receive(EVENTS_QUEUE, max_messages=10))
     assert [reason for _, reason in result.dead] == [f"no execution {arn}"]

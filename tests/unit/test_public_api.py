@@ -28,6 +28,7 @@ PUBLIC = [
     "ConformanceCaseError",
     "DefinitionError",
     "EmbeddedRuntime",
+    "ExecutionAlreadyExistsError",
     "ExecutionHeader",
     "ExecutionResult",
     "ExecutionTimeoutError",

@@ -9,16 +9,23 @@ execution's messages for redelivery without holding up the rest.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from stepq.clock import Clock
 from stepq.core import events as ev
 from stepq.core.interpreter import parse_token
-from stepq.errors import MalformedMessageError
+from stepq.errors import (
+    AlreadyExistsError,
+    ExecutionAlreadyExistsError,
+    MalformedMessageError,
+    NotFoundError,
+)
 from stepq.runtime.applier.apply import Applier
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.groups import Groups, record_groups
 from stepq.runtime.applier.inbound import Inbound
+from stepq.runtime.applier.outbox import Outbox
 from stepq.runtime.batch import (
     BatchResult,
     content_errors_are_malformed,
@@ -29,6 +36,8 @@ from stepq.runtime.messages import event_message, parse_event
 from stepq.runtime.ports import Message, Queues, Received, Store
 
 __all__ = ["Orchestrator", "RuntimeConfig", "execution_arn"]
+
+log = logging.getLogger(__name__)
 
 
 def execution_arn(machine: str, name: str, config: RuntimeConfig) -> str:
@@ -58,6 +67,50 @@ class Orchestrator:
         event = ev.StartExecution(execution_input, self.clock.now())
         return event_message(
             arn, event, f"start|{arn}", machine=machine, version=version, name=name
+        )
+
+    def start(
+        self, machine: str, name: str, execution_input: Any, version: int | None = None
+    ) -> str:
+        """StartExecution, durably: the first commit is written before this returns.
+
+        Every refusal is an error to the caller (an unknown machine:
+        NotFoundError; a first commit too large to store: StoreError; the
+        name in use with another input, or finished:
+        ExecutionAlreadyExistsError), never an ARN that resolves to nothing.
+        The same name and input while it runs returns the same ARN. The
+        first commit's work is sent from here; if that send fails the
+        execution exists and the scheduler's reconcile sends it later.
+        """
+        message = self.start_message(machine, name, execution_input, version)
+        arn = str(message.body["execution_id"])
+        event = ev.StartExecution(execution_input, self.clock.now())
+        inbound = Inbound(message.id, event, machine=machine, version=version, name=name)
+        outbox = Outbox()
+        try:
+            self.applier.machines.get(machine, version)  # cached: usually no read
+        except MalformedMessageError as exc:  # for a queued start; to a caller: not found
+            raise NotFoundError(str(exc)) from None
+        try:
+            content_errors_are_malformed(self.applier.apply)(arn, [inbound], outbox, exclusive=True)
+        except AlreadyExistsError:
+            return self._started_before(arn, machine, name, execution_input)
+        if outbox.flush(self.queues, self.store):
+            log.warning(
+                "started %s, but its first work could not be sent yet; "
+                "the scheduler's reconcile will send it",
+                arn,
+                extra={"execution_id": arn},
+            )
+        return arn
+
+    def _started_before(self, arn: str, machine: str, name: str, execution_input: Any) -> str:
+        header = self.store.get_execution(arn)
+        if header.status == "RUNNING" and header.input == execution_input:
+            return arn  # a retried start (Step Functions answers it the same way)
+        raise ExecutionAlreadyExistsError(
+            f"execution {name!r} of state machine {machine!r} already exists"
+            + (" with another input" if header.status == "RUNNING" else f" ({header.status})")
         )
 
     def callback_message(

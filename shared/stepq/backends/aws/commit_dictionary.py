@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import zlib
 
+# How the DynamoDB store sizes an item (the memory store applies the same rule):
+COMPRESS_ABOVE = 512  # with a preset dictionary even small bodies shrink
+MAX_ITEM_BYTES = 350 * 1024  # DynamoDB's limit is 400 KB; keep a margin
+
 _WORDS_V1 = [
     # rare first: zlib finds the nearest match, so frequent words go last
     "MapRunFailed",

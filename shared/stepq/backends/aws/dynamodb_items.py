@@ -33,8 +33,8 @@ from stepq.errors import BlobNotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import Blobs, Commit, ExecutionHeader, Timer
 
-COMPRESS_ABOVE = 512  # with a preset dictionary even small bodies shrink
-MAX_ITEM_BYTES = 350 * 1024  # DynamoDB's limit is 400 KB; keep a margin
+COMPRESS_ABOVE = commit_dictionary.COMPRESS_ABOVE
+MAX_ITEM_BYTES = commit_dictionary.MAX_ITEM_BYTES
 DEFAULT_BLOB_THRESHOLD = 64 * 1024
 
 

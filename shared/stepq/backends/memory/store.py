@@ -18,6 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from stepq.backends import is_own_resend
+from stepq.backends.aws import commit_dictionary
+from stepq.backends.aws.commit_dictionary import COMPRESS_ABOVE, MAX_ITEM_BYTES
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
@@ -29,6 +31,31 @@ def _copy(value: Any) -> Any:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as exc:
         raise StoreError(f"value is not JSON-safe: {exc}") from exc
+
+
+def _check_size(commit: Commit, header: ExecutionHeader | None) -> None:
+    """Refuse a commit the DynamoDB store could not hold either (400 KB items): the
+    same values, compressed the same way, against the same limit (no blob store here)."""
+    body: dict[str, Any] = {"events": commit.events}
+    if commit.snapshot:
+        body["snapshot"] = commit.snapshot
+    if commit.commands:
+        body["commands"] = commit.commands
+    values = [body] + ([header.input, header.output] if header is not None else [])
+    size = sum(_packed_size(v) for v in values if v is not None)
+    if size > MAX_ITEM_BYTES:
+        raise StoreError(
+            f"commit {commit.seq}: the item is {size // 1024} KB after compression, over "
+            f"the {MAX_ITEM_BYTES // 1024} KB limit kept below DynamoDB's 400 KB; "
+            "configure a blob store (claim check) for large values"
+        )
+
+
+def _packed_size(value: Any) -> int:
+    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    if len(raw) <= COMPRESS_ABOVE:
+        return len(raw)
+    return min(len(raw), len(commit_dictionary.compress(raw)))
 
 
 def _copy_header(header: ExecutionHeader) -> ExecutionHeader:
@@ -83,6 +110,7 @@ class MemoryStore:
     # --- executions ----------------------------------------------------------
 
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None:
+        _check_size(first, header)
         stored = _copy_header(header)
         commit = _copy_commit(first)
         with self._lock:
@@ -125,6 +153,7 @@ class MemoryStore:
     # --- history -------------------------------------------------------------
 
     def append(self, execution_id: str, commit: Commit) -> None:
+        _check_size(commit, commit.outcome)
         stored = _copy_commit(commit)
         with self._lock:
             commits = self._commits.setdefault(execution_id, {})

@@ -56,8 +56,14 @@ class Applier:
         inbound: list[Inbound],
         outbox: Outbox,
         runner: InlineRunner | None = None,
+        *,
+        exclusive: bool = False,
     ) -> None:
-        """Decide ``inbound`` in order against the execution and commit once."""
+        """Decide ``inbound`` in order against the execution and commit once.
+
+        ``exclusive``: a start that must create the execution (a client's
+        synchronous start): AlreadyExistsError if it exists, instead of
+        treating the start as a duplicate delivery."""
         inbound = _start_first(inbound)
         # A start delivered for the first time is assumed new: commit 1 is a
         # conditional put that fails if the execution exists, so no read first.
@@ -72,6 +78,8 @@ class Applier:
                 )
                 return
             except (ConflictError, AlreadyExistsError) as exc:
+                if exclusive and isinstance(exc, AlreadyExistsError):
+                    raise
                 races.lost_one(exc)  # waits, or raises ConflictError saying why it stops
             fresh, prior = False, None
             runner = None  # inline results may be stale now; the queues carry the tasks
@@ -314,6 +322,10 @@ class _Races:
 
     def lost_one(self, error: Exception) -> None:
         self.lost += 1
+        if "giveup" in self.config.defects:  # test-only: defect 7 back on
+            if self.lost >= MAX_CONFLICT_RETRIES:
+                raise ConflictError(f"gave up on {self.execution_id} (defect 7)") from error
+            return
         progress = self._before is None or self.read is None or self.read > self._before
         self.stalled = 0 if progress else self.stalled + 1
         self._before = self.read
