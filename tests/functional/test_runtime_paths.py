@@ -220,22 +220,46 @@ def test_a_malformed_task_message_fails_its_execution(embedded) -> None:
     assert queue in (header.cause or "")
 
 
-def test_the_sweeper_fails_executions_of_messages_sqs_gave_up_on(embedded) -> None:
-    runtime = embedded({"a": lambda e, c: 1}, backend="memory")
+def _given_up_by_sqs(runtime, redriven: int = 0) -> str:
+    """An execution whose task message SQS moved to the DLQ after maxReceiveCount."""
     runtime.deploy("sm", chain("a"))
     arn = runtime.start("sm", {}, "e1")
-    events_pump, _ = runtime.pumps
-    events_pump.poll_once()
     queue = runtime.task_queues[0]
     (task,) = runtime.queues.receive(queue, 10)
     from stepq.runtime.ports import Message
 
     # What SQS does after maxReceiveCount: the message moves to the DLQ, no reason.
-    runtime.queues.send(queue + "-dlq", [Message(task.message_id, task.body)])
+    body = dict(task.body, redriven=redriven) if redriven else task.body
+    runtime.queues.send(queue + "-dlq", [Message(task.message_id, body)])
+    return arn
+
+
+def test_the_sweeper_sends_back_a_message_sqs_gave_up_on_during_an_outage(embedded) -> None:
+    runtime = embedded({"a": lambda e, c: {"ran": True}}, backend="memory")
+    arn = _given_up_by_sqs(runtime)
+
+    assert runtime.sweeper.sweep() == 0  # nothing failed: an outage delays, never fails
+    held = [raw.replace(" ", "") for raw, _ in runtime.queues.peek(runtime.task_queues[0])]
+    assert sum('"redriven":1' in raw for raw in held) == 1  # sent back once
+    assert runtime.queues.peek(runtime.task_queues[0] + "-dlq") == []
+    runtime.clock.advance(61)  # it comes back after a minute's delay
+    runtime.run_until_idle()
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.output) == ("SUCCEEDED", {"ran": True})
+
+
+def test_the_sweeper_fails_an_execution_whose_message_keeps_coming_back(embedded) -> None:
+    from stepq.runtime.poison import MAX_REDRIVES
+
+    runtime = embedded({"a": lambda e, c: 1}, backend="memory")
+    arn = _given_up_by_sqs(runtime, redriven=MAX_REDRIVES)
+    events_pump, _ = runtime.pumps
+
     assert runtime.sweeper.sweep() == 1
     events_pump.poll_once()
     header = runtime.store.get_execution(arn)
     assert (header.status, header.error) == ("FAILED", POISON_ERROR)
+    assert f"{MAX_REDRIVES} times over" in (header.cause or "")
     assert runtime.sweeper.sweep() == 0  # failed already: nothing more to do
 
 

@@ -13,8 +13,9 @@ from rich.console import Console
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Durable ASL workflows on SQS + DynamoDB."
 )
-err = Console(stderr=True)
-out = Console()
+# No emoji codes (":b:" in an ARN is not an emoji) and no wrapping: one error, one line.
+err = Console(stderr=True, emoji=False, soft_wrap=True)
+out = Console(emoji=False, soft_wrap=True)
 
 
 @app.command()
@@ -266,6 +267,84 @@ def worker(
     except StepqError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+
+
+ops = typer.Typer(no_args_is_help=True, help="Operator tools for a running stack.")
+app.add_typer(ops, name="ops")
+
+
+@ops.command("reconcile")
+def ops_reconcile(
+    arn: Annotated[
+        str | None, typer.Argument(help="One execution (default: all quiet ones)")
+    ] = None,
+    quiet_minutes: Annotated[
+        float, typer.Option(help="Without an ARN: executions with no commit for this long")
+    ] = 15.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, send nothing")] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="SQS/DynamoDB-compatible endpoint")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option(help="DynamoDB table (default: STEPQ_TABLE or stepq)")
+    ] = None,
+    queue_prefix: Annotated[
+        str | None, typer.Option(help="SQS name prefix (default: stepq)")
+    ] = None,
+) -> None:
+    """Send again the work running executions wait for, re-derived from their history.
+
+    What a crash between a commit and its sends left undelivered is sent again
+    (same ids: what did arrive is dropped as a duplicate). The scheduler does
+    this on its own for executions quiet for 15 minutes, an hour, six hours and
+    a day; this is the same path on demand. Last line: reconciled=<n> resent=<n>.
+    """
+    import os
+    from datetime import timedelta
+
+    from stepq.backends.aws.settings import Settings, build, runtime_config
+    from stepq.clock import SystemClock
+    from stepq.errors import NotFoundError, StepqError
+    from stepq.runtime.reconcile import Reconciler
+
+    overrides = {
+        "STEPQ_ENDPOINT_URL": endpoint_url,
+        "STEPQ_TABLE": table,
+        "STEPQ_QUEUE_PREFIX": queue_prefix,
+    }
+    environ = {**os.environ, **{k: v for k, v in overrides.items() if v}}
+    try:
+        settings = Settings.from_env(environ)
+        store, queues, _ = build(settings)
+        reconciler = Reconciler(store, queues, SystemClock(), runtime_config(settings))
+        if arn is not None:
+            plan = reconciler.plan(arn) if dry_run else reconciler.reconcile(arn)
+            for command in plan.commands:
+                out.print(f"{'would send' if dry_run else 'sent'} {_describe(command)}")
+            if plan.status != "RUNNING":
+                out.print(f"{arn} is {plan.status}: nothing to send")
+            out.print(f"reconciled={0 if dry_run else 1} resent={len(plan.commands)}")
+            return
+        quiet = timedelta(minutes=quiet_minutes)
+        if dry_run:
+            out.print("--dry-run needs an ARN")
+            raise typer.Exit(2)
+        report = reconciler.reconcile_quiet(quiet)
+        for execution_id in report.reconciled:
+            out.print(f"reconciled {execution_id}")
+        out.print(f"reconciled={len(report.reconciled)} resent={report.resent}")
+    except NotFoundError:
+        err.print(f"no execution {arn}", style="red", markup=False)
+        raise typer.Exit(1) from None
+    except StepqError as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _describe(command: object) -> str:
+    kind = type(command).__name__
+    ident = getattr(command, "task_id", None) or getattr(command, "timer_id", "")
+    return f"{kind} {ident}"
 
 
 bench = typer.Typer(

@@ -40,6 +40,8 @@ class EventMessage:
     machine: str | None = None
     version: int | None = None
     name: str | None = None
+    # Sent back from the dead-letter queue (poison.DeadLetterSweeper): a redelivery.
+    redriven: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class TaskMessage:
     # Sent again by recovery (a redelivered message's commit, a reconcile): the
     # task may have run and been recorded already, so the worker checks first.
     resent: bool = False
+    redriven: bool = False  # sent back from the dead-letter queue: a redelivery
 
 
 def task_queue(function_name: str | None) -> str:
@@ -105,6 +108,11 @@ class _Body(BaseModel):
     id: codec.Text
     execution_id: codec.Text
     v: codec.OptInt = None
+    redriven: Any = None  # how many times the DLQ sweeper sent it back (an int)
+
+    @property
+    def was_redriven(self) -> bool:
+        return isinstance(self.redriven, int) and self.redriven > 0
 
 
 class EventBody(_Body):
@@ -158,6 +166,7 @@ def parse_event(body: Any) -> EventMessage:
         machine=wire.machine,
         version=wire.version,
         name=wire.name,
+        redriven=wire.was_redriven,
     )
 
 
@@ -167,7 +176,12 @@ def parse_task(body: Any) -> TaskMessage:
     if not isinstance(command, ev.RunTask):
         raise MalformedMessageError("field 'command' is not a RunTask")
     return TaskMessage(
-        wire.id, wire.execution_id, command, _carried(wire.after), resent=wire.resent is True
+        wire.id,
+        wire.execution_id,
+        command,
+        _carried(wire.after),
+        resent=wire.resent is True,
+        redriven=wire.was_redriven,
     )
 
 

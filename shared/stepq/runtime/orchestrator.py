@@ -163,7 +163,7 @@ class Orchestrator:
             inbound = Inbound(
                 parsed.id,
                 parsed.event,
-                redelivered=message.receive_count > 1,
+                redelivered=message.receive_count > 1 or parsed.redriven,
                 machine=parsed.machine,
                 version=parsed.version,
                 name=parsed.name,

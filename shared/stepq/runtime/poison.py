@@ -2,9 +2,11 @@
 
 A message goes to its dead-letter queue either at once, with a reason, when
 it can never be processed (malformed), or from SQS after ``maxReceiveCount``
-failed deliveries. Either way the execution waiting for it would wait for
-ever, so it is ended FAILED with the error ``stepq.PoisonMessage`` and a
-cause naming the queue and the reason.
+failed deliveries. A malformed message's execution would wait for ever, so
+it is ended FAILED with the error ``stepq.PoisonMessage`` and a cause naming
+the queue and the reason. A well-formed one SQS gave up on is sent back
+(an outage delays work, it does not fail it), and fails its execution only
+after ``MAX_REDRIVES`` returns.
 
 ``fail_message`` builds the event for one dead-lettered message;
 ``DeadLetterSweeper`` (run by the scheduler) finds what SQS moved on its own
@@ -18,13 +20,14 @@ logs the ids of the messages it deleted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from stepq.clock import Clock
 from stepq.core import events as ev
-from stepq.errors import NotFoundError, QueueNotFoundError
+from stepq.errors import MalformedMessageError, NotFoundError, QueueNotFoundError
 from stepq.runtime.backoff import Streak
-from stepq.runtime.messages import EVENTS_QUEUE, event_message
+from stepq.runtime.messages import EVENTS_QUEUE, event_message, parse_event, parse_task
 from stepq.runtime.ports import Message, Queues, Received, Store
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 POISON_ERROR = "stepq.PoisonMessage"
 DLQ_SUFFIX = "-dlq"
 SWEEP_BATCHES = 10  # receives of up to 10 messages per dead-letter queue and sweep
+MAX_REDRIVES = 8  # 1, 2, 4, ... 15 minutes of delay: with the receives, ~4 hours
 
 
 def execution_of(received: Received) -> str | None:
@@ -82,13 +86,32 @@ def _running(store: Store, execution_id: str) -> bool:
 
 
 class DeadLetterSweeper:
-    """Fails the executions of messages SQS dead-lettered after too many receives."""
+    """Gives what SQS dead-lettered after too many receives another chance, or fails
+    its execution when it is malformed or keeps failing.
 
-    def __init__(self, store: Store, queues: Queues, clock: Clock, names: list[str]) -> None:
+    A well-formed message SQS gave up on was usually the victim of an outage
+    (the table or a queue unreachable for longer than ``maxReceiveCount``
+    visibility timeouts): it is sent back to its queue, after a delay that
+    doubles each time (``redrive_delay``), up to ``MAX_REDRIVES`` times, about
+    four hours in all; only then is its execution failed. A malformed one
+    fails its execution at once. Either way the DLQ copy is deleted.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        queues: Queues,
+        clock: Clock,
+        names: list[str],
+        parsers: dict[str, Callable[[Any], Any]] | None = None,
+    ) -> None:
         self.store = store
         self.queues = queues
         self.clock = clock
         self.names = names
+        # How a body of each queue is checked (default: the events queue's and
+        # the task queues' parsers): a body that parses is well-formed.
+        self.parsers = parsers or {}
         self._streaks: dict[str, Streak] = {}
 
     def sweep(self, batches: int = SWEEP_BATCHES) -> int:
@@ -112,28 +135,71 @@ class DeadLetterSweeper:
                 streak.succeeded()
         return failed
 
+    def _parse(self, name: str) -> Callable[[Any], Any]:
+        if name in self.parsers:
+            return self.parsers[name]
+        return parse_event if name == EVENTS_QUEUE else parse_task
+
     def _sweep_batch(self, name: str) -> int | None:
-        """One receive: fail the running owners, then delete every message received.
-        Returns the executions failed, None when the queue was empty."""
+        """One receive: redrive or fail each running owner's message, then delete every
+        message received. Returns the executions failed, None when the queue was empty."""
         dead_queue = name + DLQ_SUFFIX
         found = self.queues.receive(dead_queue, 10, 0)
         if not found:
             return None
-        outgoing = []
+        failing: list[Message] = []
+        redriven: list[Message] = []
         for received in found:
             execution_id = execution_of(received)
             if execution_id is None or not _running(self.store, execution_id):
                 continue  # nothing to fail: deleted with the rest
-            reason = f"not processed after {received.receive_count} deliveries"
-            outgoing.append(fail_message(execution_id, name, received, reason, self.clock))
-        if outgoing:  # sent before the delete: a failed send leaves the messages for next time
-            self.queues.send(EVENTS_QUEUE, outgoing)
+            reason = _malformed(self._parse(name), received.body)
+            redrives = _redrives(received.body)
+            if reason is None and redrives < MAX_REDRIVES:
+                redriven.append(_redriven(received, redrives + 1))
+                continue
+            reason = reason or (
+                f"not processed after {received.receive_count} deliveries, {redrives} times over"
+            )
+            failing.append(fail_message(execution_id, name, received, reason, self.clock))
+        # Sent before the delete: a failed send leaves the messages for next time.
+        if redriven:
+            self.queues.send(name, redriven)
+        if failing:
+            self.queues.send(EVENTS_QUEUE, failing)
         self.queues.delete(dead_queue, [r.receipt for r in found])
         log.warning(
-            "swept %d dead-lettered messages from %s (%d running executions failed): %s",
+            "swept %d dead-lettered messages from %s (%d sent back, %d executions failed): %s",
             len(found),
             dead_queue,
-            len(outgoing),
+            len(redriven),
+            len(failing),
             " ".join(r.message_id for r in found),
         )
-        return len(outgoing)
+        return len(failing)
+
+
+def redrive_delay(redrives: int) -> int:
+    """Seconds a message waits before its ``redrives``-th return (SQS's 15-minute cap)."""
+    return min(900, 60 * 2 ** max(0, redrives - 1))
+
+
+def _redrives(body: Any) -> int:
+    count = body.get("redriven") if isinstance(body, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
+def _redriven(received: Received, redrives: int) -> Message:
+    assert isinstance(received.body, dict)
+    body = {**received.body, "redriven": redrives}
+    message_id = body.get("id") if isinstance(body.get("id"), str) else received.message_id
+    return Message(id=message_id, body=body, delay_seconds=redrive_delay(redrives))
+
+
+def _malformed(parse: Callable[[Any], Any], body: Any) -> str | None:
+    """Why a body can never be processed, or None if it is well-formed."""
+    try:
+        parse(body)
+    except MalformedMessageError as exc:
+        return str(exc)
+    return None

@@ -156,6 +156,26 @@ class Reconciler:
                 report.resent += len(plan.commands)
         return report
 
+    def reconcile_quiet(self, quiet: timedelta, machines: list[str] | None = None) -> SweepReport:
+        """Reconcile every running execution with no commit for ``quiet`` or longer
+        (the operator's ``stepq ops reconcile`` without an ARN)."""
+        report = SweepReport()
+        now = self.clock.now()
+        for machine in machines if machines is not None else self.store.list_machines():
+            for header in self.store.list_executions(machine, RUNNING, SWEEP_LIMIT):
+                report.looked_at += 1
+                try:
+                    latest = self.store.latest(header.execution_id)
+                except NotFoundError:
+                    continue
+                at = codec.parse_instant(latest.at) if latest.at else None
+                if latest.status != RUNNING or at is None or now - at < quiet:
+                    continue
+                plan = self.reconcile(header.execution_id)
+                report.reconciled.append(header.execution_id)
+                report.resent += len(plan.commands)
+        return report
+
 
 def _due(age: timedelta, period: timedelta) -> bool:
     """Whether a quiet spell of ``age`` crossed one of the QUIET_AGES in the last ``period``."""

@@ -160,7 +160,8 @@ class Worker:
         for message, task in parsed:
             try:
                 # A redelivery, or a copy recovery sent again: recorded already?
-                if (message.receive_count > 1 or task.resent) and self._already_recorded(task):
+                redelivered = message.receive_count > 1 or task.redriven
+                if (redelivered or task.resent) and self._already_recorded(task):
                     outcome: ev.Event | Timer | None = None
                 else:
                     outcome = self._run(task.execution_id, task.command)
@@ -174,7 +175,6 @@ class Worker:
                 outbox.timers.append(outcome)
                 continue
             # outcome None: recorded before; the applier resends its commit's commands.
-            redelivered = message.receive_count > 1
             prior = None
             if task.after is not None and not redelivered:
                 seq, snapshot = task.after
