@@ -2,11 +2,13 @@
 
 CONTRACT (others code against these signatures)::
 
-    MemoryStore(*, clock=None)   # implements ports.Store; thread-safe
+    MemoryStore(*, clock=None, blobs=None)   # implements ports.Store; thread-safe
 
 Everything is copied in and out through JSON, like a real backend: a caller
 can never mutate stored state, and a value that is not JSON-safe fails here
-as it would in DynamoDB. The behaviour (ordering, errors, what a listing
+as it would in DynamoDB. A commit too large for a DynamoDB item (350 KB after
+compression, as ``DynamoDBStore`` counts it) is refused as there, unless a
+blob store is given (where DynamoDBStore would claim-check large values). The behaviour (ordering, errors, what a listing
 returns) matches ``aws.dynamodb_store``; the contract suite runs both.
 """
 
@@ -23,7 +25,7 @@ from stepq.backends.aws.commit_dictionary import COMPRESS_ABOVE, MAX_ITEM_BYTES
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import Commit, ExecutionHeader, Timer
+from stepq.runtime.ports import Blobs, Commit, ExecutionHeader, Timer
 
 
 def _copy(value: Any) -> Any:
@@ -52,7 +54,10 @@ def _check_size(commit: Commit, header: ExecutionHeader | None) -> None:
 
 
 def _packed_size(value: Any) -> int:
-    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"a value is not JSON-safe: {exc}") from exc
     if len(raw) <= COMPRESS_ABOVE:
         return len(raw)
     return min(len(raw), len(commit_dictionary.compress(raw)))
@@ -75,8 +80,9 @@ def _copy_commit(commit: Commit) -> Commit:
 class MemoryStore:
     """``ports.Store`` on dicts under one lock."""
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    def __init__(self, *, clock: Clock | None = None, blobs: Blobs | None = None) -> None:
         self._clock = clock or SystemClock()
+        self._limited = blobs is None  # with a blob store, large values would go there
         self._lock = threading.Lock()
         self._machines: dict[str, list[dict[str, Any]]] = {}
         self._headers: dict[str, ExecutionHeader] = {}
@@ -110,7 +116,8 @@ class MemoryStore:
     # --- executions ----------------------------------------------------------
 
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None:
-        _check_size(first, header)
+        if self._limited:
+            _check_size(first, header)
         stored = _copy_header(header)
         commit = _copy_commit(first)
         with self._lock:
@@ -153,7 +160,8 @@ class MemoryStore:
     # --- history -------------------------------------------------------------
 
     def append(self, execution_id: str, commit: Commit) -> None:
-        _check_size(commit, commit.outcome)
+        if self._limited:
+            _check_size(commit, commit.outcome)
         stored = _copy_commit(commit)
         with self._lock:
             commits = self._commits.setdefault(execution_id, {})
