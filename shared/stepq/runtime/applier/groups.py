@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from stepq.errors import MalformedMessageError
+from stepq.errors import MalformedMessageError, StepqError
 from stepq.runtime.applier.inbound import Inbound
 from stepq.runtime.applier.outbox import Outbox
 from stepq.runtime.batch import BatchResult
@@ -42,10 +42,15 @@ def record_groups(
             applied[execution_id] = messages
         except MalformedMessageError as exc:
             result.dead.extend((m, str(exc)) for m in messages)
-        except Exception:
+        except Exception as exc:
             if raise_errors:
                 raise
-            log.exception("recording events failed", extra={"execution_id": execution_id})
+            if isinstance(exc, StepqError):  # the store or a queue is down: no traceback
+                log.warning(
+                    "recording events failed: %s", exc, extra={"execution_id": execution_id}
+                )
+            else:
+                log.exception("recording events failed", extra={"execution_id": execution_id})
             result.failed.extend(messages)
     unsent = outbox.flush(queues, store)
     if unsent and raise_errors:
