@@ -26,6 +26,7 @@ from stepq.errors import NotFoundError, QueueNotFoundError
 from stepq.runtime.backoff import Streak
 from stepq.runtime.messages import EVENTS_QUEUE, event_message
 from stepq.runtime.ports import Message, Queues, Received, Store
+from stepq.runtime.signing import authentic_only, signed
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ def fail_owners(
     path): a message naming no execution, or a finished one, changes nothing,
     and a dead fail event can never beget another.
     """
+    queues = signed(queues, store)
     messages = []
-    for received, reason in dead:
+    # A forged message dead-lettered as unauthenticated must not fail anything.
+    for received, reason in authentic_only(queues.keys, queue, dead):
         execution_id = execution_of(received)
         if execution_id and _running(store, execution_id):
             messages.append(fail_message(execution_id, queue, received, reason, clock))
@@ -86,7 +89,7 @@ class DeadLetterSweeper:
 
     def __init__(self, store: Store, queues: Queues, clock: Clock, names: list[str]) -> None:
         self.store = store
-        self.queues = queues
+        self.queues = signed(queues, store)
         self.clock = clock
         self.names = names
         self._streaks: dict[str, Streak] = {}
@@ -121,6 +124,8 @@ class DeadLetterSweeper:
             return None
         outgoing = []
         for received in found:
+            if not self.queues.keys.authentic(name, received):
+                continue  # not the runtime's (forged): fails nothing, deleted with the rest
             execution_id = execution_of(received)
             if execution_id is None or not _running(self.store, execution_id):
                 continue  # nothing to fail: deleted with the rest

@@ -15,12 +15,13 @@ from stepq.clock import Clock
 from stepq.runtime import codec
 from stepq.runtime.messages import EVENTS_QUEUE
 from stepq.runtime.ports import Message, Queues, Store
+from stepq.runtime.signing import signed
 
 
 class Scheduler:
     def __init__(self, store: Store, queues: Queues, clock: Clock) -> None:
         self.store = store
-        self.queues = queues
+        self.queues = signed(queues, store)  # a timer's event is signed as it is sent
         self.clock = clock
 
     def tick(self, limit: int = 100) -> int:
