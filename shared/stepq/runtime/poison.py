@@ -6,6 +6,10 @@ failed deliveries. Either way the execution waiting for it would wait for
 ever, so it is ended FAILED with the error ``stepq.PoisonMessage`` and a
 cause naming the queue and the reason.
 
+Only a message the runtime sent (its MAC verifies, ``runtime.signing``)
+fails anything: a forged one is deleted and changes nothing, or forging
+garbage would fail executions.
+
 ``fail_message`` builds the event for one dead-lettered message;
 ``DeadLetterSweeper`` (run by the scheduler) finds what SQS moved on its own
 and deletes each message once it is dealt with: its execution's fail event
