@@ -56,10 +56,27 @@ def channel(queue: str) -> bytes:
     return b"events\n" if queue == EVENTS_QUEUE else b"tasks\n"
 
 
-def _text(body: dict[str, Any]) -> bytes:
+def _text(body: dict[str, Any], *, allow_nan: bool = True) -> str:
     # The wire encoding (backends/queue_wire.encode_body): what a receiver parses
-    # back into an equal dict, so re-encoding it gives the same bytes.
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode()
+    # back into an equal dict, so re-encoding it gives the same text.
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=allow_nan)
+
+
+def _with_mac(text: str, mac: str) -> str:
+    """The wire text of the signed body: ``text``'s object with ``"mac"`` last."""
+    field = f'"{MAC_FIELD}":"{mac}"}}'
+    return text[:-1] + ("," if text != "{}" else "") + field
+
+
+class SignedBody(dict[str, Any]):
+    """A signed body that knows its wire text (``wire``), so the queue backend
+    does not serialise it a second time (``queue_wire.encode_body``)."""
+
+    __slots__ = ("wire",)
+
+    def __init__(self, fields: dict[str, Any], wire: str | None) -> None:
+        super().__init__(fields)
+        self.wire = wire
 
 
 class Keys:
@@ -91,33 +108,59 @@ class Keys:
 
     # --- message bodies ----------------------------------------------------------
 
-    def _mac(self, queue: str, unsigned: dict[str, Any]) -> str:
+    def _mac(self, queue: str, text: str) -> str:
         _, key = self._keys()
-        digest = hmac.new(key, channel(queue) + _text(unsigned), hashlib.sha256).digest()
+        digest = hmac.new(key, channel(queue) + text.encode("ascii"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:MAC_BYTES]).decode("ascii").rstrip("=")
 
-    def sign(self, queue: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _matches(self, queue: str, text: str, mac: str) -> bool:
+        expected = self._mac(queue, text)
+        return hmac.compare_digest(expected.encode("ascii"), mac.encode("ascii", "replace"))
+
+    def sign(self, queue: str, body: dict[str, Any]) -> SignedBody:
         """``body`` with its MAC for ``queue`` (any MAC it had is replaced)."""
         unsigned = {k: v for k, v in body.items() if k != MAC_FIELD}
-        return {**unsigned, MAC_FIELD: self._mac(queue, unsigned)}
+        try:
+            text, sendable = _text(unsigned, allow_nan=False), True
+        except ValueError:  # NaN: the queue refuses it on send; still signable (tests)
+            text, sendable = _text(unsigned), False
+        mac = self._mac(queue, text)
+        signed = SignedBody(unsigned, _with_mac(text, mac) if sendable else None)
+        signed[MAC_FIELD] = mac
+        return signed
 
     def verify(self, queue: str, body: Any) -> bool:
         """Whether ``body`` (as received from ``queue``, or its dead-letter queue) is
         one the runtime sent there. Never raises."""
-        if not isinstance(body, dict):
-            return False
-        mac = body.get(MAC_FIELD)
-        if not isinstance(mac, str) or len(mac) != _MAC_CHARS:
+        mac = _mac_of(body)
+        if mac is None:
             return False
         unsigned = {k: v for k, v in body.items() if k != MAC_FIELD}
         try:
-            expected = self._mac(queue, unsigned)
+            text = _text(unsigned)
         except (ValueError, TypeError, RecursionError):  # not something the runtime sends
             return False
-        return hmac.compare_digest(expected.encode("ascii"), mac.encode("ascii", "replace"))
+        return self._matches(queue, text, mac)
 
     def authentic(self, queue: str, received: Received) -> bool:
+        """``verify`` for a received message, on its raw text when that is the body's
+        own wire text (no second serialisation); else (a claim-checked body, one
+        built elsewhere) on the body itself."""
+        mac = _mac_of(received.body)
+        if mac is None:
+            return False
+        tail = f',"{MAC_FIELD}":"{mac}"}}'
+        raw = received.raw
+        # A claim-check pointer never ends so (it has one key), so ``raw`` is the
+        # text ``body`` was parsed from: checking it checks the body.
+        if raw.endswith(tail) and self._matches(queue, raw[: -len(tail)] + "}", mac):
+            return True
         return self.verify(queue, received.body)
+
+
+def _mac_of(body: Any) -> str | None:
+    mac = body.get(MAC_FIELD) if isinstance(body, dict) else None
+    return mac if isinstance(mac, str) and len(mac) == _MAC_CHARS else None
 
 
 class SignedQueues:
