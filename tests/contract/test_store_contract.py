@@ -568,3 +568,30 @@ def test_commit_items_are_written_once_and_never_rewritten(dynamodb_backend: Any
 
 def test_default_client_config_retries_adaptively() -> None:
     assert default_client_config().retries == {"mode": "adaptive", "max_attempts": 10}
+
+
+# --- the signing key ------------------------------------------------------------------
+
+
+def test_the_signing_key_is_32_random_bytes_and_stable(store_factory: Callable[..., Store]) -> None:
+    store = store_factory()
+    key = store.signing_key()
+    assert isinstance(key, bytes) and len(key) == 32
+    assert store.signing_key() == key
+    assert store_factory().signing_key() != key  # another table, another key
+
+
+def test_racing_first_uses_of_the_signing_key_agree(store: Store) -> None:
+    keys = _race(8, lambda i: store.signing_key())
+    assert all(isinstance(k, bytes) for k in keys)
+    assert len(set(keys)) == 1
+
+
+def test_processes_of_one_table_share_its_signing_key(dynamodb_backend: Any) -> None:
+    """Each process has its own store object; the conditional put makes one key."""
+    table = dynamodb_backend.make()._table  # a fresh table, made the backend's way
+    stores = [DynamoDBStore(table, dynamodb_backend.client) for _ in range(6)]
+    keys = _race(6, lambda i: stores[i].signing_key())
+    assert all(isinstance(k, bytes) for k in keys), keys
+    assert len(set(keys)) == 1
+    assert DynamoDBStore(table, dynamodb_backend.client).signing_key() == keys[0]

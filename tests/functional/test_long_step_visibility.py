@@ -87,7 +87,7 @@ class System:
         return str(message.body["execution_id"])
 
     def _roundtrip(self, queue: str, message: Any) -> list[Received]:
-        self.queues.send(queue, [message])
+        self.orchestrator.queues.send(queue, [message])  # signed, as the runtime sends
         return self.queues.receive(queue, 10)
 
     def work(self, queue: str) -> None:

@@ -78,6 +78,7 @@ def _system(defects: frozenset[str] = frozenset()) -> tuple[Any, ...]:
     store.put_machine("fan", FAN_OUT)
     config = RuntimeConfig(defects=defects)
     orchestrator = Orchestrator(store, queues, clock, config)
+    _KEYS["keys"] = orchestrator.queues.keys
     return clock, store, queues, orchestrator, config
 
 
@@ -88,8 +89,13 @@ def _start(orchestrator: Orchestrator, name: str = "wide") -> str:
     return str(message.body["execution_id"])
 
 
-def _received(body: dict[str, Any], count: int = 1) -> Received:
-    return Received(body, "", f"r-{body['id']}-{count}", count, body["id"])
+_KEYS: dict[str, Any] = {}
+
+
+def _received(body: dict[str, Any], count: int = 1, queue: str = EVENTS_QUEUE) -> Received:
+    """A delivery of ``body`` as the runtime would have sent it: signed."""
+    signed = _KEYS["keys"].sign(queue, body)
+    return Received(signed, "", f"r-{body['id']}-{count}", count, body["id"])
 
 
 def _tokens(queues: MemoryQueues) -> list[str]:
@@ -209,7 +215,7 @@ def test_a_resent_task_already_recorded_does_not_run_again() -> None:
     assert store.latest(arn).seq == 2  # the result is recorded
 
     resent = dict(task[0].body, resent=True)  # a copy recovery sent again
-    worker.handle_batch([_received(resent)])
+    worker.handle_batch([_received(resent, queue=task_queue("after"))])
 
     assert len(runs) == 1
 

@@ -7,12 +7,14 @@ again at once (visibility timeout 0), standing in for SQS redelivery.
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from stepq.errors import ConflictError
+from stepq.runtime.messages import EVENTS_QUEUE
 from stepq.runtime.orchestrator import Orchestrator
 
 LAMBDA = "arn:aws:lambda:us-east-1:111111111111:function:"
@@ -204,19 +206,25 @@ def test_step_raising_on_every_attempt_retries_then_catches(embedded) -> None:
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
-        ("not json at all", "not a JSON object"),
-        ('{"id": "x", "execution_id": "y"}', "field 'event'"),
+        ("not json at all", "unauthenticated: bad or missing signature"),  # not the runtime's
+        ({"id": "x", "execution_id": "y"}, "field 'event'"),
         (
-            '{"id": "x", "execution_id": "nope", "event": {"type": "TimerFired", "timer_id": "t", "at": "2026-01-01T00:00:00+00:00"}}',
+            {
+                "id": "x",
+                "execution_id": "nope",
+                "event": {"type": "TimerFired", "timer_id": "t", "at": "2026-01-01T00:00:00+00:00"},
+            },
             "no execution",
         ),
     ],
 )
 def test_malformed_message_goes_to_dlq_with_reason_others_unaffected(
-    embedded, raw: str, reason: str
+    embedded, raw: str | dict[str, Any], reason: str
 ) -> None:
     runtime = embedded({"step": lambda e, c: "ok"}, visibility_timeout=0)
     arn = start(runtime, one_task())
+    if isinstance(raw, dict):  # authentic but malformed: signed as the runtime signs
+        raw = json.dumps(runtime.queues.keys.sign(EVENTS_QUEUE, raw), separators=(",", ":"))
     sqs = runtime._sqs
     sqs.send_message(QueueUrl=runtime.queues.url("events"), MessageBody=raw)
     runtime.run_until_idle()
@@ -238,7 +246,7 @@ class _Capture:
         self._into = into
 
     def send(self, queue: str, messages: list[Any]) -> None:
-        self._into.extend(m.body for m in messages)
+        self._into.extend(self._queues.keys.sign(queue, m.body) for m in messages)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._queues, name)

@@ -230,6 +230,7 @@ def _given_up_by_sqs(runtime, redriven: int = 0) -> str:
 
     # What SQS does after maxReceiveCount: the message moves to the DLQ, no reason.
     body = dict(task.body, redriven=redriven) if redriven else task.body
+    body = runtime.orchestrator.queues.keys.sign(queue, body)  # as the runtime sent it
     runtime.queues.send(queue + "-dlq", [Message(task.message_id, body)])
     return arn
 

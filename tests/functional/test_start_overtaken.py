@@ -37,7 +37,7 @@ def _system() -> tuple[MemoryStore, MemoryQueues, Orchestrator, Client]:
 
 def _queue_stop(queues: MemoryQueues, orchestrator: Orchestrator, arn: str, **why: Any) -> None:
     stop = ev.StopRequested(orchestrator.clock.now(), **why)
-    queues.send(EVENTS_QUEUE, [event_message(arn, stop, f"stop|{arn}")])
+    orchestrator.queues.send(EVENTS_QUEUE, [event_message(arn, stop, f"stop|{arn}")])
 
 
 def _received_in_reverse(queues: MemoryQueues) -> list[Any]:
@@ -50,7 +50,7 @@ def test_a_stop_delivered_before_its_start_in_one_batch_stops_the_started_execut
     store, queues, orchestrator, _ = _system()
     start = orchestrator.start_message("hold", "late-start", {"n": 1})
     arn = str(start.body["execution_id"])
-    queues.send(EVENTS_QUEUE, [start])
+    orchestrator.queues.send(EVENTS_QUEUE, [start])  # signed, as a producer's would be
     _queue_stop(queues, orchestrator, arn, error="Halt", cause="overtaken")
     batch = _received_in_reverse(queues)
     assert batch[0].body["event"]["type"] == "StopRequested"

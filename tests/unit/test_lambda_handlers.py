@@ -31,6 +31,7 @@ from stepq.errors import StepqError  # noqa: E402
 from stepq.hosting import lambda_sqs  # noqa: E402
 from stepq.runtime.orchestrator import Orchestrator  # noqa: E402
 from stepq.runtime.ports import Timer  # noqa: E402
+from stepq.runtime.signing import Keys  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -177,9 +178,15 @@ def _lambda_event(sqs: Any, queue: str) -> dict[str, Any]:
     return {"Records": records}
 
 
-def _start_body(settings: aws.Settings, machine: str, name: str, execution_input: Any) -> str:
-    orchestrator = Orchestrator(None, None, ManualClock(), aws.runtime_config(settings))  # type: ignore[arg-type]
-    return json.dumps(orchestrator.start_message(machine, name, execution_input).body)
+def _start_body(env: Env, machine: str, name: str, execution_input: Any) -> str:
+    orchestrator = Orchestrator(env.store, None, ManualClock(), aws.runtime_config(env.settings))  # type: ignore[arg-type]
+    body = orchestrator.start_message(machine, name, execution_input).body
+    return _signed(env, "events", body)
+
+
+def _signed(env: Env, queue: str, body: dict[str, Any]) -> str:
+    """``body`` as the runtime sends it to ``queue``: signed with the table's key."""
+    return json.dumps(Keys(env.store).sign(queue, body))
 
 
 def _failed_ids(response: dict[str, Any]) -> list[str]:
@@ -197,9 +204,9 @@ def _dead(sqs: Any, queue: str) -> list[tuple[str, str]]:
 
 
 def test_orchestrator_mixed_batch(env: Env, sqs: Any) -> None:
-    good = _start_body(env.settings, "greeter", "run-1", {"name": "Ada"})
-    failing = _start_body(env.settings, "orphan", "run-2", {})
-    _send_raw(sqs, "events", [good, "not json", '{"v": 1}', failing])
+    good = _start_body(env, "greeter", "run-1", {"name": "Ada"})
+    failing = _start_body(env, "orphan", "run-2", {})
+    _send_raw(sqs, "events", [good, "not json", _signed(env, "events", {"v": 1}), failing])
     event = _lambda_event(sqs, "events")
     assert len(event["Records"]) == 4
 
@@ -209,8 +216,8 @@ def test_orchestrator_mixed_batch(env: Env, sqs: Any) -> None:
     assert _failed_ids(response) == [failing_id]
     assert _dead(sqs, "events") == sorted(
         [
-            ('{"v": 1}', "field 'id' is missing or not a str"),
-            ("not json", "the message body is not a JSON object"),
+            ("not json", "unauthenticated: bad or missing signature"),
+            (_signed(env, "events", {"v": 1}), "field 'id' is missing or not a str"),
         ]
     )
     (task,) = _drain(sqs, "tasks-hello")
@@ -222,7 +229,7 @@ def test_orchestrator_mixed_batch(env: Env, sqs: Any) -> None:
 
 
 def test_orchestrator_all_failing_batch_reports_each_record(env: Env, sqs: Any) -> None:
-    _send_raw(sqs, "events", [_start_body(env.settings, "orphan", f"o-{i}", {}) for i in range(2)])
+    _send_raw(sqs, "events", [_start_body(env, "orphan", f"o-{i}", {}) for i in range(2)])
     event = _lambda_event(sqs, "events")
     response = _load("orchestrator").handler(event, FakeContext())
     assert _failed_ids(response) == sorted(r["messageId"] for r in event["Records"])
@@ -234,12 +241,13 @@ def test_orchestrator_all_failing_batch_reports_each_record(env: Env, sqs: Any) 
 
 def test_worker_runs_the_step_and_the_execution_finishes(env: Env, sqs: Any) -> None:
     orchestrator_app, worker_app = _load("orchestrator"), _load("worker")
-    _send_raw(sqs, "events", [_start_body(env.settings, "greeter", "run-1", {"name": "Ada"})])
+    _send_raw(sqs, "events", [_start_body(env, "greeter", "run-1", {"name": "Ada"})])
     assert orchestrator_app.handler(_lambda_event(sqs, "events"), FakeContext()) == {
         "batchItemFailures": []
     }
 
-    _send_raw(sqs, "tasks-hello", ['{"v": 1, "id": "x", "execution_id": "y"}'])
+    bad = {"v": 1, "id": "x", "execution_id": "y"}
+    _send_raw(sqs, "tasks-hello", [_signed(env, "tasks-hello", bad)])
     response = worker_app.handler(_lambda_event(sqs, "tasks-hello"), FakeContext())
     assert response == {"batchItemFailures": []}
     ((body, reason),) = _dead(sqs, "tasks-hello")

@@ -32,6 +32,7 @@ from stepq.runtime.messages import EVENTS_QUEUE, event_message, task_queue
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.poison import POISON_ERROR, DeadLetterSweeper
 from stepq.runtime.ports import Message, Received, Timer
+from stepq.runtime.signing import Keys
 
 LAMBDA = "arn:aws:lambda:us-east-1:111111111111:function:"
 FAST = {"base": 0.005, "cap": 0.03}  # milliseconds, not the default seconds
@@ -229,7 +230,8 @@ def test_stepq_worker_roles_stay_up_through_an_outage_and_finish_the_work(
         ]
         eventually(lambda: queues.refused >= 30)
         starter = Orchestrator(store, raw, ManualClock())
-        raw.send(EVENTS_QUEUE, [starter.start_message("sm", "e1", 42)])  # sent from elsewhere
+        # sent from elsewhere (signed: the raw queues are up)
+        starter.queues.send(EVENTS_QUEUE, [starter.start_message("sm", "e1", 42)])
         time.sleep(0.2)
         assert all(role.is_alive() for role in roles)
         queues.down.clear()
@@ -271,8 +273,10 @@ def _status(store: MemoryStore, arn: str) -> str | None:
 # --- the dead-letter sweeper ----------------------------------------------------------------
 
 
-def _dead(queues: MemoryQueues, execution_id: str | None, n: int) -> None:
+def _dead(store: MemoryStore, queues: MemoryQueues, execution_id: str | None, n: int) -> None:
+    """A message the runtime sent (signed) that SQS moved to the dead-letter queue."""
     body = {"id": f"d{n}", "execution_id": execution_id} if execution_id else {"n": n}
+    body = Keys(store).sign(task_queue(None), body)
     queues.send(task_queue(None) + "-dlq", [Message(id=f"d{n}", body=body)])
 
 
@@ -286,7 +290,7 @@ def _running_execution(store: MemoryStore, clock: ManualClock) -> str:
     }
     store.put_machine("sm", definition)
     start = orchestrator.start_message("sm", "e1", {})
-    orchestrator.handle(start.body)
+    orchestrator.handle(orchestrator.queues.keys.sign(EVENTS_QUEUE, start.body))
     return start.body["execution_id"]
 
 
@@ -298,11 +302,11 @@ def test_sweeper_deletes_what_it_handled_and_sees_new_messages_behind_old_ones()
     arn = _running_execution(store, clock)
     sweeper = DeadLetterSweeper(store, queues, clock, [EVENTS_QUEUE, task_queue(None)])
     for n in range(25):  # old ones: nobody to fail (no execution, or one that is gone)
-        _dead(queues, None if n % 2 else f"arn:gone:{n}", n)
+        _dead(store, queues, None if n % 2 else f"arn:gone:{n}", n)
     assert sweeper.sweep() == 0
     assert queues.depth(task_queue(None) + "-dlq") == 0  # all dealt with, all deleted
     clock.advance(3600)  # past every visibility timeout: nothing comes back
-    _dead(queues, arn, 99)  # a new one, of a running execution
+    _dead(store, queues, arn, 99)  # a new one, of a running execution
     assert sweeper.sweep() == 1
     assert queues.depth(task_queue(None) + "-dlq") == 0
     (failure,) = queues.receive(EVENTS_QUEUE, 10)
@@ -318,7 +322,7 @@ def test_sweeper_keeps_what_it_could_not_deal_with_and_never_raises(caplog) -> N
     arn = _running_execution(store, clock)
     queues = queue_outage(raw, {"send"})  # the fail event cannot be sent
     sweeper = DeadLetterSweeper(store, queues, clock, [EVENTS_QUEUE, task_queue(None), "none"])
-    _dead(raw, arn, 1)
+    _dead(store, raw, arn, 1)
     queues.down.set()
     with caplog.at_level(logging.WARNING, logger="stepq.runtime.poison"):
         assert sweeper.sweep() == 0

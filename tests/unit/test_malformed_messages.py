@@ -50,6 +50,7 @@ from stepq.runtime.messages import (
 )
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.ports import Received
+from stepq.runtime.signing import Keys
 from stepq.runtime.worker import Worker
 
 LAMBDA = "arn:aws:lambda:us-east-1:111111111111:function:"
@@ -61,6 +62,18 @@ AT = "2026-01-01T00:00:00+00:00"
 
 # --- a small runtime on the memory backend ------------------------------------------
 
+SIGNING_KEY = bytes(range(32))
+
+
+class _Store(MemoryStore):
+    """Every store here shares one signing key, so a test can sign what it sends."""
+
+    def signing_key(self) -> bytes:
+        return SIGNING_KEY
+
+
+KEYS = Keys(_Store())
+
 
 class System:
     """The orchestrator, and a worker recording its results itself, on one memory backend."""
@@ -68,7 +81,7 @@ class System:
     def __init__(self) -> None:
         self.clock = ManualClock()
         self.calls: list[Any] = []  # the inputs the step ran with
-        self.store = MemoryStore(clock=self.clock)
+        self.store = _Store(clock=self.clock)
         self.queues = MemoryQueues(clock=self.clock)
         for queue in (EVENTS_QUEUE, task_queue("a")):
             self.queues.ensure(queue)
@@ -102,6 +115,10 @@ class System:
 
 
 def _received(body: Any) -> Received:
+    """``body`` as the runtime would have sent it: authentic, however malformed."""
+    if isinstance(body, dict):
+        queue = task_queue("a") if "command" in body else EVENTS_QUEUE
+        body = KEYS.sign(queue, body)
     return Received(copy.deepcopy(body), json.dumps(body), "receipt", 1, "m-1")
 
 
@@ -343,7 +360,7 @@ def test_a_step_result_the_core_cannot_use_is_not_retried() -> None:
         assert system.store.get_execution(arn).status == "FAILED"
 
 
-class _UnavailableStore(MemoryStore):
+class _UnavailableStore(_Store):
     """The table failing: every commit after the first is refused."""
 
     def append(self, execution_id: str, commit: Any) -> None:

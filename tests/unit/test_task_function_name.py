@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from stepq.backends.memory.queues import MemoryQueues
+from stepq.backends.memory.store import MemoryStore
 from stepq.clock import ManualClock
 from stepq.core.events import RunTask, StartExecution
 from stepq.core.interpreter import decide
@@ -22,7 +23,7 @@ from stepq.core.machine import Machine
 from stepq.core.states.task_state import function_name, split_function_name
 from stepq.hosting.local_runner import DEFAULT_START, LocalRunner
 from stepq.runtime import codec
-from stepq.runtime.messages import EVENTS_QUEUE, parse_task, task_message
+from stepq.runtime.messages import EVENTS_QUEUE, parse_task, task_message, task_queue
 from stepq.runtime.worker import Worker
 
 ACCOUNT = "123456789012"
@@ -170,8 +171,10 @@ def test_a_local_step_runs_for_every_form(task: dict[str, Any]) -> None:
 def _worker_result(command: RunTask, functions: Any) -> dict[str, Any]:
     queues = MemoryQueues()
     queues.ensure(EVENTS_QUEUE)
-    worker = Worker(functions, queues, ManualClock(DEFAULT_START))
-    worker.handle(task_message("exec-1", command).body)
+    # No applier: the result goes to the events queue; the store only lends its key.
+    worker = Worker(functions, queues, ManualClock(DEFAULT_START), store=MemoryStore())
+    body = task_message("exec-1", command).body
+    worker.handle(worker.queues.keys.sign(task_queue(None), body))
     [received] = queues.receive(EVENTS_QUEUE)
     assert received.body is not None
     event: dict[str, Any] = received.body["event"]

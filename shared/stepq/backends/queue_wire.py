@@ -71,6 +71,9 @@ def encode_body(body: dict[str, Any]) -> str:
     """
     if not isinstance(body, dict):
         raise ValueError(f"a message body must be a JSON object, got {type(body).__name__}")
+    wire = getattr(body, "wire", None)  # runtime.signing.SignedBody: encoded when signed
+    if isinstance(wire, str):
+        return wire
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 

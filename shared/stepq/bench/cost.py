@@ -12,7 +12,9 @@ billed per transition, and what is not, is listed in ``docs/BENCHMARKS.md``:
 - not counted: empty polls (a Lambda poller's empty long polls, and the
   scheduler's once-a-minute tick, cost the same whatever the traffic: a
   fixed monthly sum per deployment), the embedded backend's idle checks
-  (GetQueueAttributes), and the benchmark's own status reads.
+  (GetQueueAttributes), the signing key's read and creation (once per
+  process and per table: ``Store.signing_key``), and the benchmark's own
+  status reads.
 
 Lambda duration: 128 MB at a stated 50 ms per invocation (the measured
 in-process figure is printed beside it; moto answers faster than AWS, so

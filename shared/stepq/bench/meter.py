@@ -13,8 +13,9 @@ and the units AWS would bill:
 - SQS: one billed request per started 64 KB of payload (at least one).
 
 Calls are also marked *billable or not*: empty ``ReceiveMessage`` polls,
-empty scheduler ``Query`` ticks and ``GetQueueAttributes`` (the embedded
-backend's idle detection) are fixed costs of a deployment, not of a
+empty scheduler ``Query`` ticks, ``GetQueueAttributes`` (the embedded
+backend's idle detection) and the signing key's read (once per process) and
+creation (once per table) are fixed costs of a deployment, not of a
 transition, and are kept out of per-transition figures (see BENCHMARKS.md).
 """
 
@@ -367,6 +368,12 @@ class Meter:
             call.rru = read_units(size, bool(params.get("ConsistentRead")))
             if call.role == "scheduler" and not items:
                 call.billable, call.why_not = False, "empty scheduler tick"
+        if op in ("GetItem", "PutItem") and _is_signing_key(params):
+            # Read once per process (a Lambda container's cold start), made once per table.
+            call.billable, call.why_not = (
+                False,
+                "signing key: read once per process, made once per table",
+            )
 
     def _key(self, item: dict[str, Any]) -> tuple[str, str] | None:
         try:
@@ -441,3 +448,9 @@ class Meter:
         key = self._key(key_item)
         old = self._items.pop(key, {}) if key else {}
         return write_units(sum(old.values())) + self._index_writes(old)
+
+
+def _is_signing_key(params: dict[str, Any]) -> bool:
+    """A request for the table's signing key item (``Store.signing_key``)."""
+    key = params.get("Key") or params.get("Item") or {}
+    return (key.get("pk") or {}).get("S") == "KEY#signing"

@@ -52,7 +52,7 @@ class ExecutionMeta:
     start_time: datetime
     input: Any = None
     # Keys this execution's task tokens (stepq.core.tokens). The durable runtime
-    # supplies a random one; None falls back to a key derived from the ARN and
+    # derives one from its signing key on every load (never stored in a snapshot); None falls back to a key derived from the ARN and
     # start time, fit only for in-process runs. Kept out of repr (and logs).
     token_secret: str | None = field(default=None, repr=False)
 

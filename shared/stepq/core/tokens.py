@@ -10,13 +10,17 @@ A token is ``<payload>.<mac>``:
   execution's ``token_secret``. Only the holder of the execution state can
   check it (``verify_token``), so a guessed ARN and task id forge nothing.
 
-The key is ``ExecutionMeta.token_secret``, a random string the durable
-runtime supplies when it creates the execution. Without one (the memory
+The key is ``ExecutionMeta.token_secret``, which the durable runtime derives
+from its table's signing key and the execution ARN (``runtime/signing.py``)
+whenever it loads the execution; it is never stored. Without one (the memory
 backend, the conformance runner, tests) the key is derived from the
 execution ARN and start time: deterministic, so replays repeat it, and NOT
 secret; tokens minted that way must not leave the process.
 
-Tokens minted before tokens were signed (``payload`` alone, no ``.``) are
+A signed token that no longer matches the execution's key (one minted with
+the random secret older snapshots stored) is accepted while it is one of the
+execution's outstanding tokens: the execution minted it, nobody else can add
+one. Tokens minted before tokens were signed (``payload`` alone, no ``.``) are
 still accepted, for executions whose state has no secret and still holds
 that exact token as outstanding: in-flight executions keep working, and no
 new unsigned token is ever minted.
@@ -118,4 +122,8 @@ def verify_token(state: ExecutionState, token: str) -> bool:
     if named is None or named[0] != state.meta.execution_arn:
         return False
     expected = _mac(token_key(state.meta), payload)
-    return hmac.compare_digest(expected.encode("ascii"), mac.encode("ascii"))
+    if hmac.compare_digest(expected.encode("ascii"), mac.encode("ascii")):
+        return True
+    # Signed under an earlier key of this execution (a random secret kept in its
+    # snapshot, before the runtime derived it): good while it is outstanding.
+    return token in state.tokens

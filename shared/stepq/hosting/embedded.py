@@ -28,6 +28,7 @@ from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
 from stepq.runtime.ports import Commit, ExecutionHeader, Received
 from stepq.runtime.scheduler import Scheduler
+from stepq.runtime.signing import signed
 from stepq.runtime.steps import StepFunction
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,8 @@ class EmbeddedRuntime:
         self.store = WatchedStore(self.store, self.finished)
         # Every sender is in this process: sends ring the pumps awake (doorbell.py).
         self.doorbell = Doorbell()
-        self.queues = RingingQueues(self.queues, self.doorbell)
+        # Every role sends through these: each body signed with the table's key.
+        self.queues = signed(RingingQueues(self.queues, self.doorbell), self.store)
         self.functions = dict(functions)
         self.visibility_timeout = visibility_timeout
         self.task_queues = sorted(
@@ -417,4 +419,5 @@ def _worker(runtime: EmbeddedRuntime, commits: bool) -> Any:
         serves=runtime.task_queues,
         route=runtime._route,
         visibility_timeout=runtime.visibility_timeout,
+        store=runtime.store,
     )

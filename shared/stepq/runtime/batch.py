@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from stepq.errors import MalformedMessageError, StepqError
 from stepq.runtime.ports import Received
+from stepq.runtime.signing import UNAUTHENTICATED
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -47,10 +48,18 @@ class BatchResult:
 
 
 def parse_each(
-    received: list[Received], parse: Callable[[Any], T], result: BatchResult
+    received: list[Received],
+    parse: Callable[[Any], T],
+    result: BatchResult,
+    authentic: Callable[[Received], bool] | None = None,
 ) -> Iterator[tuple[Received, T]]:
-    """Each message with its parsed body; one that cannot be parsed is dead-lettered."""
+    """Each message with its parsed body; one that cannot be parsed is dead-lettered,
+    and so is one that is not ``authentic`` (checked first: a forged body is never
+    taken for an authentic malformed one, which would fail its execution)."""
     for message in received:
+        if authentic is not None and not authentic(message):
+            result.dead.append((message, UNAUTHENTICATED))
+            continue
         try:
             # A body that is not a JSON object (None) fails the parse like any other.
             body = parse(message.body)

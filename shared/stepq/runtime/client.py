@@ -13,6 +13,7 @@ from stepq.core import events as ev
 from stepq.runtime.messages import EVENTS_QUEUE, event_message
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.ports import Queues
+from stepq.runtime.signing import signed
 
 
 class Client:
@@ -25,7 +26,7 @@ class Client:
 
     def __init__(self, orchestrator: Orchestrator, queues: Queues) -> None:
         self._orchestrator = orchestrator
-        self._queues = queues
+        self._queues = signed(queues, orchestrator.store)  # what it sends is signed
 
     def start_execution(
         self, machine: str, name: str, execution_input: Any = None, version: int | None = None

@@ -314,6 +314,9 @@ def encode_history(event: ev.HistoryEvent) -> dict[str, Any]:
 def encode_state(state: ExecutionState) -> dict[str, Any]:
     data = _plain(state)
     data["meta"] = _plain(state.meta)
+    # The token secret never leaves the process: the applier derives it again on
+    # load (runtime/signing.py), so snapshots in task messages and DLQs hold none.
+    data["meta"].pop("token_secret", None)
     data["frames"] = {fid: _plain(frame) for fid, frame in state.frames.items()}
     for frame in data["frames"].values():
         frame["retries"] = {str(k): v for k, v in frame["retries"].items()}

@@ -9,7 +9,9 @@ execution's messages for redelivery without holding up the rest.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from stepq.clock import Clock
@@ -32,8 +34,9 @@ from stepq.runtime.batch import (
     handle_one,
     parse_each,
 )
-from stepq.runtime.messages import event_message, parse_event
+from stepq.runtime.messages import EVENTS_QUEUE, event_message, parse_event
 from stepq.runtime.ports import Message, Queues, Received, Store
+from stepq.runtime.signing import DEFECT, signed
 
 __all__ = ["Orchestrator", "RuntimeConfig", "execution_arn"]
 
@@ -49,7 +52,7 @@ class Orchestrator:
         self, store: Store, queues: Queues, clock: Clock, config: RuntimeConfig | None = None
     ) -> None:
         self.store = store
-        self.queues = queues
+        self.queues = signed(queues, store)  # every send carries its MAC
         self.clock = clock
         self.applier = Applier(store, clock, config)
 
@@ -152,6 +155,11 @@ class Orchestrator:
 
     # --- handling ---------------------------------------------------------------------
 
+    def _authentic(self) -> Callable[[Received], bool] | None:
+        if DEFECT in self.config.defects:  # test-only: issue 9's defect 5 back on
+            return None
+        return functools.partial(self.queues.keys.authentic, EVENTS_QUEUE)
+
     def handle(self, body: Any) -> None:
         """One message body. Raises MalformedMessageError for poison, else what failed."""
         handle_one(self.handle_batch, body)
@@ -159,7 +167,7 @@ class Orchestrator:
     def handle_batch(self, received: list[Received], *, raise_errors: bool = False) -> BatchResult:
         result = BatchResult()
         groups: Groups = {}
-        for message, parsed in parse_each(received, parse_event, result):
+        for message, parsed in parse_each(received, parse_event, result, self._authentic()):
             inbound = Inbound(
                 parsed.id,
                 parsed.event,

@@ -8,6 +8,10 @@ the queue and the reason. A well-formed one SQS gave up on is sent back
 (an outage delays work, it does not fail it), and fails its execution only
 after ``MAX_REDRIVES`` returns.
 
+Only a message the runtime sent (its MAC verifies, ``runtime.signing``)
+fails anything: a forged one is deleted and changes nothing, or forging
+garbage would fail executions.
+
 ``fail_message`` builds the event for one dead-lettered message;
 ``DeadLetterSweeper`` (run by the scheduler) finds what SQS moved on its own
 and deletes each message once it is dealt with: its execution's fail event
@@ -29,6 +33,7 @@ from stepq.errors import MalformedMessageError, NotFoundError, QueueNotFoundErro
 from stepq.runtime.backoff import Streak
 from stepq.runtime.messages import EVENTS_QUEUE, event_message, parse_event, parse_task
 from stepq.runtime.ports import Message, Queues, Received, Store
+from stepq.runtime.signing import authentic_only, signed
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +74,10 @@ def fail_owners(
     path): a message naming no execution, or a finished one, changes nothing,
     and a dead fail event can never beget another.
     """
+    queues = signed(queues, store)
     messages = []
-    for received, reason in dead:
+    # A forged message dead-lettered as unauthenticated must not fail anything.
+    for received, reason in authentic_only(queues.keys, queue, dead):
         execution_id = execution_of(received)
         if execution_id and _running(store, execution_id):
             messages.append(fail_message(execution_id, queue, received, reason, clock))
@@ -106,7 +113,7 @@ class DeadLetterSweeper:
         parsers: dict[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.store = store
-        self.queues = queues
+        self.queues = signed(queues, store)
         self.clock = clock
         self.names = names
         # How a body of each queue is checked (default: the events queue's and
@@ -150,6 +157,8 @@ class DeadLetterSweeper:
         failing: list[Message] = []
         redriven: list[Message] = []
         for received in found:
+            if not self.queues.keys.authentic(name, received):
+                continue  # not the runtime's (forged): fails nothing, deleted with the rest
             execution_id = execution_of(received)
             if execution_id is None or not _running(self.store, execution_id):
                 continue  # nothing to fail: deleted with the rest

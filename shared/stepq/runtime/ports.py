@@ -69,6 +69,9 @@ class Timer:
     event: dict[str, Any] = field(default_factory=dict)
 
 
+SIGNING_KEY_BYTES = 32  # Store.signing_key: 256 random bits
+
+
 class Store(Protocol):
     # state machines
     def put_machine(self, name: str, definition: dict[str, Any]) -> int: ...
@@ -98,6 +101,11 @@ class Store(Protocol):
     def due_timers(self, now: str, limit: int = 100) -> list[Timer]: ...
     def claim_timer(self, timer: Timer) -> bool: ...
     def claim_key(self, key: str, ttl_seconds: int = 86400) -> bool: ...
+
+    # The deployment's signing key (32 random bytes, made on first use; every
+    # caller of one table gets the same). It never leaves the table: messages
+    # are signed with keys derived from it (``runtime.signing``).
+    def signing_key(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)

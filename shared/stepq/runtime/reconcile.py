@@ -41,6 +41,7 @@ from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.outbox import Dispatcher, Outbox
 from stepq.runtime.applier.redelivery import newest_first
 from stepq.runtime.ports import Queues, Store
+from stepq.runtime.signing import signed
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Reconciler:
         self, store: Store, queues: Queues, clock: Clock, config: RuntimeConfig | None = None
     ) -> None:
         self.store = store
-        self.queues = queues
+        self.queues = signed(queues, store)  # what it sends again is signed like the rest
         self.clock = clock
         self.dispatcher = Dispatcher(config or RuntimeConfig(), clock)
 

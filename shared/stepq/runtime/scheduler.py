@@ -22,6 +22,7 @@ from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.messages import EVENTS_QUEUE
 from stepq.runtime.ports import Message, Queues, Store
 from stepq.runtime.reconcile import Reconciler, SweepReport
+from stepq.runtime.signing import signed
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ class Scheduler:
         self, store: Store, queues: Queues, clock: Clock, config: RuntimeConfig | None = None
     ) -> None:
         self.store = store
-        self.queues = queues
+        self.queues = signed(queues, store)  # a timer's event is signed as it is sent
         self.clock = clock
-        self.reconciler = Reconciler(store, queues, clock, config)
+        self.reconciler = Reconciler(store, self.queues, clock, config)
         self._swept: datetime | None = None
 
     def tick(self, limit: int = 100) -> int:

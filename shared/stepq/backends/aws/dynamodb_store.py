@@ -18,6 +18,10 @@ retried inside botocore (``default_client_config``), never here.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import secrets
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,7 +53,7 @@ from stepq.backends.aws.dynamodb_table import (
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import Blobs, Commit, ExecutionHeader, Timer
+from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, ExecutionHeader, Timer
 
 __all__ = [
     "COMPRESS_ABOVE",
@@ -66,6 +70,7 @@ __all__ = [
 ]
 
 _MAX_CONDITION_RETRIES = 20
+_SIGNING_KEY = {"pk": s("KEY#signing"), "sk": s("KEY")}
 
 
 # One item lists every machine name (a set, added to when version 1 is written).
@@ -88,6 +93,8 @@ class DynamoDBStore:
         self._client = client
         self._items = ItemCodec(blobs, blob_threshold)
         self._clock = clock or SystemClock()
+        self._signing_key: bytes | None = None
+        self._key_lock = threading.Lock()
 
     # --- plumbing ------------------------------------------------------------
 
@@ -432,6 +439,45 @@ class DynamoDBStore:
         except ConditionFailed:
             return False
         return True
+
+    # --- the signing key -----------------------------------------------------
+
+    def signing_key(self) -> bytes:
+        """Read once per process; made on first use by a conditional put (a losing
+        racer reads the winner's, so every process of the table signs alike)."""
+        with self._key_lock:
+            if self._signing_key is None:
+                self._signing_key = self._stored_key() or self._create_key()
+            return self._signing_key
+
+    def _stored_key(self) -> bytes | None:
+        item = self._get("KEY#signing", "KEY", "signing_key")
+        if item is None:
+            return None
+        try:
+            key = base64.b64decode(item["key"]["S"], validate=True)
+        except (KeyError, TypeError, binascii.Error) as exc:
+            raise StoreError("the table's signing key item is malformed") from exc
+        if len(key) != SIGNING_KEY_BYTES:
+            raise StoreError("the table's signing key item has the wrong length")
+        return key
+
+    def _create_key(self) -> bytes:
+        key = secrets.token_bytes(SIGNING_KEY_BYTES)
+        try:
+            self._call(
+                "put_item",
+                "signing_key",
+                TableName=self._table,
+                Item={**_SIGNING_KEY, "key": s(base64.b64encode(key).decode("ascii"))},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ConditionFailed:  # another process made it first: use theirs
+            winner = self._stored_key()
+            if winner is None:
+                raise StoreError("the signing key was created and then vanished") from None
+            return winner
+        return key
 
 
 def _in_partition(pk: str, prefix: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ commit                 ``EX#<id>``          ``C#<seq:010d>``        first: gsi1p
 timer                  ``TM#<timer_id>``    ``TM``                  gsi3pk, gsi3sk
 idempotency key        ``IK#<key>``         ``IK``                  - (TTL ``expires_at``)
 step idempotency       ``IDEMPOTENCY#<s>``  ``<s>#<md5 of key>``    - (TTL; s = the step)
+signing key            ``KEY#signing``      ``KEY``                 -
 =====================  ===================  ======================  =====================
 """
 

@@ -15,6 +15,7 @@ returns) matches ``aws.dynamodb_store``; the contract suite runs both.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from dataclasses import replace
 from typing import Any
@@ -25,7 +26,7 @@ from stepq.backends.aws.commit_dictionary import COMPRESS_ABOVE, MAX_ITEM_BYTES
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import Blobs, Commit, ExecutionHeader, Timer
+from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, ExecutionHeader, Timer
 
 
 def _copy(value: Any) -> Any:
@@ -89,6 +90,7 @@ class MemoryStore:
         self._commits: dict[str, dict[int, Commit]] = {}
         self._timers: dict[str, Timer] = {}
         self._keys: dict[str, int] = {}  # key -> expires_at (epoch seconds)
+        self._signing_key: bytes | None = None
 
     # --- state machines ------------------------------------------------------
 
@@ -229,3 +231,11 @@ class MemoryStore:
                 return False
             self._keys[key] = now + ttl_seconds
             return True
+
+    # --- the signing key -----------------------------------------------------
+
+    def signing_key(self) -> bytes:
+        with self._lock:
+            if self._signing_key is None:
+                self._signing_key = secrets.token_bytes(SIGNING_KEY_BYTES)
+            return self._signing_key

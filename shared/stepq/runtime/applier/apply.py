@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from typing import Any
 
 from stepq.clock import Clock, monotonic
@@ -25,6 +24,7 @@ from stepq.runtime.applier.machines import Machines
 from stepq.runtime.applier.outbox import Dispatcher, Outbox
 from stepq.runtime.applier.redelivery import cause_digest, resend_stale
 from stepq.runtime.ports import Commit, ExecutionHeader, Store, Timer
+from stepq.runtime.signing import Keys
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class Applier:
         self.config = config or RuntimeConfig()
         self.machines = Machines(store)
         self.dispatcher = Dispatcher(self.config, clock)
+        self.keys = Keys(store)  # token secrets, derived from the table's signing key
 
     def forget_machine(self, name: str) -> None:
         """A new version of ``name`` was deployed here: starts use it from now on."""
@@ -115,6 +116,8 @@ class Applier:
                 self._resend_stale(execution_id, inbound, outbox)
                 return True
             state = codec.decode_state(latest.snapshot["state"])
+            # Never in a snapshot (an old one's random secret is replaced too).
+            state.meta.token_secret = self.keys.token_secret(execution_id)
             machine, version = self.machines.get(
                 latest.snapshot["machine"], latest.snapshot["version"]
             )
@@ -200,7 +203,8 @@ class Applier:
             region=self.config.region,
             account=self.config.account,
             # Signs this execution's task tokens: a callback must quote one it was given.
-            token_secret=secrets.token_urlsafe(16),  # 128 bits, stored in every snapshot
+            # Derived from the table's key, so no snapshot needs to carry it.
+            token_secret=self.keys.token_secret(execution_id),
         )
         if state.meta.execution_arn != execution_id:
             raise MalformedMessageError("execution_id does not match machine and name")
