@@ -1,0 +1,179 @@
+"""A loopback TCP proxy that can be made unreachable on demand.
+
+The chaos run puts it in front of the moto server so that SQS (and only the
+processes pointed at the proxy) can be cut off mid-run. Two kinds of outage:
+
+- ``reset``: every open connection is reset and every new one is accepted and
+  reset at once (what a crashed or restarting endpoint looks like);
+- ``blackhole``: bytes stop flowing both ways and new connections are
+  accepted and never answered (what a network partition looks like: callers
+  wait for their own timeouts).
+
+It listens on 127.0.0.1 only and forwards to 127.0.0.1 only. Its event loop
+runs on a daemon thread; ``outage()`` and ``restore()`` are thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import threading
+from dataclasses import dataclass, field
+
+HOST = "127.0.0.1"
+MODES = ("reset", "blackhole")
+_CHUNK = 65536
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with an RST, not a FIN: the peer sees 'connection reset'."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+@dataclass
+class ProxyStats:
+    connections: int = 0
+    refused: int = 0  # accepted during an outage and reset or held
+    cut: int = 0  # open connections reset when an outage began
+
+
+@dataclass
+class OutageProxy:
+    target_port: int
+    mode: str = "reset"
+    port: int = 0
+    stats: ProxyStats = field(default_factory=ProxyStats)
+    _down: bool = False
+    _loop: asyncio.AbstractEventLoop | None = None
+    _server: asyncio.Server | None = None
+    _open: set[asyncio.StreamWriter] = field(default_factory=set)
+    _held: set[asyncio.StreamWriter] = field(default_factory=set)  # blackholed: cut on restore
+
+    def start(self) -> int:
+        """Listen on a free loopback port (returned) on a background thread."""
+        if self.mode not in MODES:
+            raise ValueError(f"outage mode must be one of {', '.join(MODES)}")
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def listen() -> None:
+            self._server = await asyncio.start_server(self._serve, HOST, 0)
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+
+        def run() -> None:
+            assert self._loop is not None
+            self._loop.run_until_complete(listen())
+            self._loop.run_forever()
+
+        threading.Thread(target=run, name="chaos-proxy", daemon=True).start()
+        if not ready.wait(10):
+            raise RuntimeError("the proxy did not start listening")
+        return self.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def down(self) -> bool:
+        return self._down
+
+    def outage(self) -> None:
+        self._call(self._begin_outage)
+
+    def restore(self) -> None:
+        self._call(self._end_outage)
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        self._call(self._shutdown)
+
+    def _call(self, fn: object) -> None:
+        assert self._loop is not None
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                fn()  # type: ignore[operator]
+            finally:
+                done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        done.wait(10)
+
+    # --- on the loop's thread ----------------------------------------------------
+
+    def _begin_outage(self) -> None:
+        self._down = True
+        for writer in list(self._open):
+            self.stats.cut += 1
+            if self.mode == "reset":
+                _reset(writer)
+            else:
+                self._held.add(writer)  # its bytes are dropped until the outage ends
+        if self.mode == "reset":
+            self._open.clear()
+
+    def _end_outage(self) -> None:
+        self._down = False
+        # A blackholed connection lost bytes mid-request: cut it, its caller reconnects.
+        for writer in list(self._held):
+            _reset(writer)
+            self._open.discard(writer)
+        self._held.clear()
+
+    def _shutdown(self) -> None:
+        assert self._loop is not None
+        if self._server is not None:
+            self._server.close()
+        for writer in self._open | self._held:
+            _reset(writer)
+        self._open.clear()
+        self._held.clear()
+        self._loop.call_soon(self._loop.stop)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.stats.connections += 1
+        if self._down:
+            self.stats.refused += 1
+            if self.mode == "reset":
+                _reset(writer)
+                return
+            self._held.add(writer)
+            with contextlib.suppress(Exception):
+                while await reader.read(_CHUNK):
+                    pass  # swallowed: a blackhole answers nothing
+            self._held.discard(writer)
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(HOST, self.target_port)
+        except OSError:
+            _reset(writer)
+            return
+        self._open.update((writer, up_writer))
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        finally:
+            for end in (writer, up_writer):
+                self._open.discard(end)
+                with contextlib.suppress(Exception):
+                    end.close()
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while chunk := await source.read(_CHUNK):
+                if self._down:
+                    continue  # blackhole: dropped on the floor (reset mode cut us already)
+                sink.write(chunk)
+                await sink.drain()
+        with contextlib.suppress(Exception):
+            sink.close()
