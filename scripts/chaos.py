@@ -45,7 +45,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="inputs, kill targets and timing")
     parser.add_argument("--outage-seconds", type=float, default=120.0, help="SQS unreachable")
     parser.add_argument("--outage-at", type=float, default=30.0, help="seconds into the run")
-    parser.add_argument("--outage-mode", choices=("reset", "blackhole"), default="reset")
+    parser.add_argument(
+        "--outage-mode",
+        choices=("reset", "blackhole", "flaky"),
+        default="reset",
+        help="reset: connections refused; blackhole: never answered; flaky: a brownout",
+    )
+    parser.add_argument(
+        "--outage-target",
+        choices=("sqs", "dynamodb", "both"),
+        default="sqs",
+        help="what the roles cannot reach during the outage",
+    )
     parser.add_argument("--kill-every", type=float, default=3.0, help="0: no kills")
     parser.add_argument(
         "--start-window",
@@ -95,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         from chaoslib import stack as stack_mod
 
         say(f"chaos: workdir {workdir}")
-        stack = stack_mod.start_stack(args.outage_mode)
+        stack = stack_mod.start_stack(args.outage_mode, args.seed)
         return run(args, stack, workdir)
     except Unavailable as exc:
         print(f"chaos: cannot run here: {exc}", flush=True)
@@ -145,9 +156,10 @@ def run(args: argparse.Namespace, stack: Any, workdir: Path) -> int:
     roles.start_all()
     roles.wait_ready()
     say(
-        f"chaos: roles up (SQS via proxy {stack.proxy.url} -> moto {stack.moto.url}, "
-        f"DynamoDB Local {stack.dynamodb.url}); outage {args.outage_seconds:.0f}s "
-        f"({args.outage_mode}) at t={args.outage_at:.0f}s, a kill every {args.kill_every}s"
+        f"chaos: roles up (SQS via {stack.sqs_proxy.url} -> moto {stack.moto.url}, "
+        f"DynamoDB via {stack.dynamodb_proxy.url} -> {stack.dynamodb.url}); "
+        f"{args.outage_target} outage {args.outage_seconds:.0f}s ({args.outage_mode}) "
+        f"at t={args.outage_at:.0f}s, a kill every {args.kill_every}s"
     )
     outage_end = args.outage_at + args.outage_seconds
     timeline = Timeline(
@@ -175,7 +187,8 @@ def run(args: argparse.Namespace, stack: Any, workdir: Path) -> int:
     dead = _dead_letters(stack, functions)
     say(f"chaos: dead-letter queues at the end: {dead or 'empty'}")
     say(
-        f"chaos: {elapsed:.0f}s, kills {tally.kills}, proxy {asdict(stack.proxy.stats)}, "
+        f"chaos: {elapsed:.0f}s, kills {tally.kills}, proxies: sqs "
+        f"{asdict(stack.sqs_proxy.stats)} dynamodb {asdict(stack.dynamodb_proxy.stats)}, "
         f"logs and report.json in {workdir}"
     )
     report = {
@@ -227,13 +240,15 @@ def _drive(
             except Exception as exc:  # the caller's error: recorded, the execution is 'stuck'
                 tally.start_errors.append(f"{item.name}: {type(exc).__name__}: {exc}")
         if outage_state == "before" and now >= timeline.outage_at:
-            stack.proxy.outage()
+            for proxy in stack.outage_proxies(args.outage_target):
+                proxy.outage()
             outage_state = "during"
-            say(f"chaos: t={now:.0f}s SQS outage begins ({args.outage_mode})")
+            say(f"chaos: t={now:.0f}s {args.outage_target} outage begins ({args.outage_mode})")
         elif outage_state == "during" and now >= timeline.outage_end:
-            stack.proxy.restore()
+            for proxy in stack.outage_proxies(args.outage_target):
+                proxy.restore()
             outage_state = "after"
-            say(f"chaos: t={now:.0f}s SQS outage ends")
+            say(f"chaos: t={now:.0f}s {args.outage_target} outage ends")
         if now >= next_kill and now < timeline.chaos_end:
             victim = rng.choice(ROLES)
             roles.kill(victim)

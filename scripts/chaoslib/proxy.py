@@ -7,7 +7,11 @@ processes pointed at the proxy) can be cut off mid-run. Two kinds of outage:
   reset at once (what a crashed or restarting endpoint looks like);
 - ``blackhole``: bytes stop flowing both ways and new connections are
   accepted and never answered (what a network partition looks like: callers
-  wait for their own timeouts).
+  wait for their own timeouts);
+- ``flaky``: a brownout. Half of the new connections are reset at once, and
+  a reply is cut off before it reaches the caller with probability 0.3 (the
+  service acted — a message was received, sent or deleted — and the caller
+  never hears of it: SQS's receive counts climb without a delivery).
 
 It listens on 127.0.0.1 only and forwards to 127.0.0.1 only. Its event loop
 runs on a daemon thread; ``outage()`` and ``restore()`` are thread-safe.
@@ -17,13 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import struct
 import threading
 from dataclasses import dataclass, field
 
 HOST = "127.0.0.1"
-MODES = ("reset", "blackhole")
+MODES = ("reset", "blackhole", "flaky")
+FLAKY_REFUSE = 0.5
+FLAKY_CUT_REPLY = 0.3
 _CHUNK = 65536
 
 
@@ -47,6 +54,7 @@ class ProxyStats:
 class OutageProxy:
     target_port: int
     mode: str = "reset"
+    seed: int = 0
     port: int = 0
     stats: ProxyStats = field(default_factory=ProxyStats)
     _down: bool = False
@@ -54,12 +62,14 @@ class OutageProxy:
     _server: asyncio.Server | None = None
     _open: set[asyncio.StreamWriter] = field(default_factory=set)
     _held: set[asyncio.StreamWriter] = field(default_factory=set)  # blackholed: cut on restore
+    _rng: random.Random = field(default_factory=random.Random)
 
     def start(self) -> int:
         """Listen on a free loopback port (returned) on a background thread."""
         if self.mode not in MODES:
             raise ValueError(f"outage mode must be one of {', '.join(MODES)}")
         ready = threading.Event()
+        self._rng = random.Random(self.seed)
         self._loop = asyncio.new_event_loop()
 
         async def listen() -> None:
@@ -114,6 +124,8 @@ class OutageProxy:
 
     def _begin_outage(self) -> None:
         self._down = True
+        if self.mode == "flaky":
+            return  # open connections live on; their replies may be cut
         for writer in list(self._open):
             self.stats.cut += 1
             if self.mode == "reset":
@@ -143,9 +155,11 @@ class OutageProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
-        if self._down:
+        if self._down and self.mode == "flaky" and self._rng.random() >= FLAKY_REFUSE:
+            pass  # this one gets through (its reply may still be cut)
+        elif self._down:
             self.stats.refused += 1
-            if self.mode == "reset":
+            if self.mode in ("reset", "flaky"):
                 _reset(writer)
                 return
             self._held.add(writer)
@@ -161,18 +175,35 @@ class OutageProxy:
             return
         self._open.update((writer, up_writer))
         try:
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+            await asyncio.gather(
+                self._pipe(reader, up_writer), self._pipe(up_reader, writer, writer, up_writer)
+            )
         finally:
             for end in (writer, up_writer):
                 self._open.discard(end)
                 with contextlib.suppress(Exception):
                     end.close()
 
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    def _cut_reply(self) -> bool:
+        return self._rng.random() < FLAKY_CUT_REPLY
+
+    async def _pipe(
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        *reply_ends: asyncio.StreamWriter,
+    ) -> None:
+        """Copy ``source`` to ``sink``; ``reply_ends`` (the reply direction only)
+        are both ends, reset when a flaky outage cuts a reply."""
         with contextlib.suppress(Exception):
             while chunk := await source.read(_CHUNK):
-                if self._down:
-                    continue  # blackhole: dropped on the floor (reset mode cut us already)
+                if self._down and self.mode == "blackhole":
+                    continue  # dropped on the floor (reset mode cut us already)
+                if self._down and self.mode == "flaky" and reply_ends and self._cut_reply():
+                    self.stats.cut += 1
+                    for end in reply_ends:
+                        _reset(end)
+                    return
                 sink.write(chunk)
                 await sink.drain()
         with contextlib.suppress(Exception):

@@ -3,8 +3,10 @@
 The servers are started with the integration suite's helper
 (``tests/integration/stepq_test_servers.py``: free loopback ports, the
 DynamoDB Local jar that ``scripts/install_test_services.sh`` installs). The
-roles reach SQS through the proxy, DynamoDB Local and S3 (moto) directly:
-the outage is an SQS outage. The harness itself (the caller starting
+roles reach SQS and DynamoDB through one outage proxy each and S3 (moto)
+directly; the outage cuts off SQS (the default), DynamoDB or both. S3 holds
+only claim checks of large payloads, which the examples do not produce, so
+it stays reachable rather than sharing SQS's fate. The harness itself (the caller starting
 executions and the observer reading outcomes) reaches every service
 directly: it stands for a client elsewhere in the network.
 """
@@ -28,21 +30,32 @@ from chaoslib.proxy import OutageProxy  # noqa: E402
 Unavailable = servers.Unavailable
 
 
+TARGETS = ("sqs", "dynamodb", "both")
+
+
 @dataclass
 class Stack:
     dynamodb: servers.Server
     moto: servers.Server
-    proxy: OutageProxy
+    sqs_proxy: OutageProxy
+    dynamodb_proxy: OutageProxy
     run_id: str
 
+    def outage_proxies(self, target: str) -> list[OutageProxy]:
+        return {
+            "sqs": [self.sqs_proxy],
+            "dynamodb": [self.dynamodb_proxy],
+            "both": [self.sqs_proxy, self.dynamodb_proxy],
+        }[target]
+
     def role_environ(self, functions: str) -> dict[str, str]:
-        """The roles' environment: SQS through the proxy, the rest direct."""
-        return self._environ(functions, sqs=self.proxy.url)
+        """The roles' environment: SQS and DynamoDB through the proxies, S3 direct."""
+        return self._environ(functions, self.sqs_proxy.url, self.dynamodb_proxy.url)
 
     def caller_environ(self, functions: str) -> dict[str, str]:
-        return self._environ(functions, sqs=self.moto.url)
+        return self._environ(functions, self.moto.url, self.dynamodb.url)
 
-    def _environ(self, functions: str, sqs: str) -> dict[str, str]:
+    def _environ(self, functions: str, sqs: str, dynamodb: str) -> dict[str, str]:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("STEPQ_", "AWS_"))}
         environ.update({k: v for k, v in servers.dummy_aws_env().items() if v is not None})
         environ.update(
@@ -52,7 +65,7 @@ class Stack:
                 "STEPQ_BUCKET": f"chaos-{self.run_id}",
                 "STEPQ_ENDPOINT_URL": sqs,
                 "STEPQ_SQS_ENDPOINT_URL": sqs,
-                "STEPQ_DYNAMODB_ENDPOINT_URL": self.dynamodb.url,
+                "STEPQ_DYNAMODB_ENDPOINT_URL": dynamodb,
                 "STEPQ_S3_ENDPOINT_URL": self.moto.url,
                 "STEPQ_FUNCTIONS": functions,
                 "PYTHONUNBUFFERED": "1",  # role logs are read while they run
@@ -61,12 +74,13 @@ class Stack:
         return environ
 
     def stop(self) -> None:
-        self.proxy.stop()
+        self.sqs_proxy.stop()
+        self.dynamodb_proxy.stop()
         for server in (self.moto, self.dynamodb):
             server.stop()
 
 
-def start_stack(outage_mode: str) -> Stack:
+def start_stack(outage_mode: str, seed: int) -> Stack:
     """Both servers and the proxy; raises ``Unavailable`` with the reason.
 
     This process gets the dummy credentials too (its caller and observer use boto3)."""
@@ -81,9 +95,13 @@ def start_stack(outage_mode: str) -> Stack:
     except Exception:
         dynamodb.stop()
         raise
-    proxy = OutageProxy(moto.port, mode=outage_mode)
-    proxy.start()
-    return Stack(dynamodb, moto, proxy, uuid.uuid4().hex[:8])
+    proxies = [
+        OutageProxy(server.port, mode=outage_mode, seed=seed + n)
+        for n, server in enumerate((moto, dynamodb))
+    ]
+    for proxy in proxies:
+        proxy.start()
+    return Stack(dynamodb, moto, *proxies, uuid.uuid4().hex[:8])
 
 
 def deploy(environ: dict[str, str], definitions: dict[str, dict[str, Any]]) -> Any:

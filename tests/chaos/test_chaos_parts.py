@@ -114,3 +114,22 @@ def test_chaos_verdict_a_transition_twice_is_double() -> None:
     repeated_ids = [*HISTORY[:3], {**HISTORY[3], "id": 3}]
     assert judge(PLANNED, EXPECTED, _header("SUCCEEDED", {"ok": 1}), repeated_ids).double
     assert summary_line(3, 4, 1, 0) == "correct=3/4 stuck=1 double=0"
+
+
+def test_chaos_proxy_flaky_lets_some_through_and_cuts_others(echo_port: int) -> None:
+    proxy = OutageProxy(echo_port, mode="flaky", seed=5)
+    port = proxy.start()
+    try:
+        proxy.outage()
+        answered = 0
+        for _ in range(30):
+            try:
+                answered += _roundtrip(port) == b"ping"
+            except OSError:
+                pass  # refused or its reply cut
+        assert 0 < answered < 30
+        assert proxy.stats.refused > 0 and proxy.stats.cut > 0
+        proxy.restore()
+        assert all(_roundtrip(port) == b"ping" for _ in range(5))
+    finally:
+        proxy.stop()
