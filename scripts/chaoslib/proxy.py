@@ -151,6 +151,8 @@ class OutageProxy:
             _reset(writer)
         self._open.clear()
         self._held.clear()
+        for task in asyncio.all_tasks(self._loop):
+            task.cancel()  # they end before the stop below runs: no "destroyed but pending"
         self._loop.call_soon(self._loop.stop)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
