@@ -67,6 +67,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=1200.0, help="give up on the run after this many seconds"
     )
+    parser.add_argument(
+        "--stall-seconds",
+        type=float,
+        default=300.0,
+        help="after the chaos, give up once no execution has finished for this long",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="logs and report.json")
     args = parser.parse_args(argv)
     if args.executions < 1:
@@ -228,7 +234,7 @@ def _drive(
     pending = list(zip(timeline.starts, planned, strict=True))
     open_ids: set[str] = set()
     next_kill = args.kill_every if args.kill_every > 0 else float("inf")
-    next_poll = next_progress = 0.0
+    next_poll = next_progress = last_finish = 0.0
     outage_state = "before"
     while True:
         now = time.monotonic() - began
@@ -257,8 +263,10 @@ def _drive(
         for exited in roles.check():
             say(f"chaos: t={now:.0f}s {exited.role} exited on its own with status {exited.status}")
         if now >= next_poll:
-            open_ids = {arn for arn in open_ids if _running(store, arn)}
-            next_poll = now + POLL_SECONDS
+            still = {arn for arn in open_ids if _running(store, arn)}
+            if still != open_ids:
+                last_finish = now
+            open_ids, next_poll = still, now + POLL_SECONDS
         if now >= next_progress:
             say(
                 f"chaos: t={now:.0f}s started {len(arns)}/{len(planned)}, "
@@ -266,9 +274,12 @@ def _drive(
             )
             next_progress = now + PROGRESS_SECONDS
         settled = not pending and not open_ids and outage_state == "after"
-        if settled or now >= timeline.deadline:
+        # Stalled: the chaos is over and nothing has finished for a long while.
+        stalled = now >= timeline.chaos_end and now - last_finish >= args.stall_seconds
+        if settled or stalled or now >= timeline.deadline:
             if not settled:
-                say(f"chaos: t={now:.0f}s timeout: {len(open_ids)} executions still open")
+                why = "stalled" if stalled else "timeout"
+                say(f"chaos: t={now:.0f}s {why}: {len(open_ids)} executions still open")
             return arns
         time.sleep(0.2)
 
