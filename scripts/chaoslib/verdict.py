@@ -83,7 +83,7 @@ def judge(
         want = (expected.status, expected.output, expected.error, expected.cause)
         finding.correct = got == want
         if not finding.correct:
-            finding.detail = (
+            finding.detail = _failed_step(history) + (
                 f"got {header.status} error={header.error!r} cause={_short(header.cause)}; "
                 f"want {expected.status} error={expected.error!r}"
                 + (
@@ -101,6 +101,22 @@ def judge(
         repeated = [i for i, n in Counter(ids).items() if n > 1]
         finding.id_problem = f"event ids not 1..{len(ids)}; repeated: {repeated[:10]}"
     return finding
+
+
+_STEP_FAILURES = ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed", "TaskTimedOut")
+
+
+def _failed_step(history: list[dict[str, Any]]) -> str:
+    """'after <state> failed: ' for the last step failure in ``history``, or ''."""
+    entered = ""
+    failure = ""
+    for event in history:
+        details = event.get("details") or {}
+        if str(event.get("type", "")).endswith("StateEntered"):
+            entered = str(details.get("name", ""))
+        elif event.get("type") in _STEP_FAILURES:
+            failure = f"{entered} {event['type']} {details.get('error', '')}".strip()
+    return f"after {failure}: " if failure else ""
 
 
 def _last_events(history: list[dict[str, Any]], count: int = 4) -> str:
