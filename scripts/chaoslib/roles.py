@@ -17,14 +17,25 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROLES = ("orchestrator", "worker", "scheduler")
 _PR_SET_PDEATHSIG = 1
 
 
+def _find_prctl() -> Any:
+    try:  # looked up here, before any fork: the child must not dlopen (other threads run)
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: roles are still stopped on exit
+        return None
+
+
+_PRCTL = _find_prctl()
+
+
 def _die_with_parent() -> None:
-    with contextlib.suppress(Exception):  # best effort: not every libc has prctl
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def stepq_command() -> list[str]:
@@ -102,7 +113,7 @@ class RoleSet:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # dies with the harness (Linux)
+                preexec_fn=_die_with_parent if _PRCTL is not None else None,
             )
 
     def kill(self, name: str) -> None:
