@@ -63,6 +63,7 @@ class OutageProxy:
     _open: set[asyncio.StreamWriter] = field(default_factory=set)
     _held: set[asyncio.StreamWriter] = field(default_factory=set)  # blackholed: cut on restore
     _rng: random.Random = field(default_factory=random.Random)
+    _thread: threading.Thread | None = None
 
     def start(self) -> int:
         """Listen on a free loopback port (returned) on a background thread."""
@@ -78,11 +79,19 @@ class OutageProxy:
             ready.set()
 
         def run() -> None:
-            assert self._loop is not None
-            self._loop.run_until_complete(listen())
-            self._loop.run_forever()
+            loop = self._loop
+            assert loop is not None
+            loop.run_until_complete(listen())
+            loop.run_forever()
+            # Stopped: let the cancelled connections end (no "destroyed but pending").
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
 
-        threading.Thread(target=run, name="chaos-proxy", daemon=True).start()
+        self._thread = threading.Thread(target=run, name="chaos-proxy", daemon=True)
+        self._thread.start()
         if not ready.wait(10):
             raise RuntimeError("the proxy did not start listening")
         return self.port
@@ -103,9 +112,10 @@ class OutageProxy:
 
     def stop(self) -> None:
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None or loop.is_closed() or self._thread is None:
             return
         self._call(self._shutdown)
+        self._thread.join(10)
 
     def _call(self, fn: object) -> None:
         assert self._loop is not None
@@ -151,11 +161,16 @@ class OutageProxy:
             _reset(writer)
         self._open.clear()
         self._held.clear()
-        for task in asyncio.all_tasks(self._loop):
-            task.cancel()  # they end before the stop below runs: no "destroyed but pending"
         self._loop.call_soon(self._loop.stop)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._handle(reader, writer)
+        finally:  # however it ended (cancelled at shutdown too), the caller's end is closed
+            if not writer.transport.is_closing():
+                _reset(writer)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
         if self._down and self.mode == "flaky" and self._rng.random() >= FLAKY_REFUSE:
             pass  # this one gets through (its reply may still be cut)
