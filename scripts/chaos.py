@@ -26,6 +26,7 @@ import random
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stepq-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, _interrupt)
+    threading.excepthook = lambda hook: _thread_failed(workdir, hook)
     from chaoslib.stack import Unavailable
 
     stack = None
@@ -136,6 +138,14 @@ def _cleanup(stack: Any) -> None:
         roles.kill_all()
     if stack is not None:
         stack.stop()
+
+
+def _thread_failed(workdir: Path, hook: Any) -> None:
+    """A harness thread (the proxy's) failed: one line here, the traceback in the workdir."""
+    text = "".join(traceback.format_exception(hook.exc_type, hook.exc_value, hook.exc_traceback))
+    with (workdir / "harness-error.txt").open("a") as sink:
+        sink.write(text)
+    print(f"chaos: harness thread failed: {hook.exc_type.__name__}: {hook.exc_value}", flush=True)
 
 
 def _interrupt(*_: object) -> None:

@@ -81,14 +81,17 @@ class OutageProxy:
         def run() -> None:
             loop = self._loop
             assert loop is not None
+            asyncio.set_event_loop(loop)
             loop.run_until_complete(listen())
             loop.run_forever()
             # Stopped: let the cancelled connections end (no "destroyed but pending").
             pending = asyncio.all_tasks(loop)
             for task in pending:
                 task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
+            with contextlib.suppress(Exception):
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.close()
 
         self._thread = threading.Thread(target=run, name="chaos-proxy", daemon=True)
         self._thread.start()
