@@ -3,14 +3,17 @@
     scripts/chaos.py --executions 300 [--seed 1] [--outage-seconds 120] [--kill-every 3]
 
 Starts DynamoDB Local and a moto server on 127.0.0.1 (installed by
-scripts/install_test_services.sh), a loopback proxy in front of the moto
-server for SQS, and ``stepq worker --role orchestrator|worker|scheduler``
+scripts/install_test_services.sh), a loopback proxy in front of each (SQS
+and DynamoDB), and ``stepq worker --role orchestrator|worker|scheduler``
 processes pointed at them. It then starts N executions of the examples
 (spread over the run, some during the outage), SIGKILLs a random role every
-``--kill-every`` seconds and restarts it, makes SQS unreachable for
-``--outage-seconds`` through the proxy, and waits until every execution is
-terminal or ``--timeout`` has passed. Each execution is judged against a
+``--kill-every`` seconds and restarts it, cuts off ``--outage-target``
+(SQS by default) for ``--outage-seconds`` the ``--outage-mode`` way (reset,
+blackhole or flaky: see chaoslib/proxy.py), and waits until every execution
+is terminal, ``--timeout`` has passed, or nothing has finished for
+``--stall-seconds`` after the chaos. Each execution is judged against a
 fault-free reference run of the same input (scripts/chaoslib/verdict.py).
+docs/RELIABILITY.md ("Chaos run") has the figures.
 
 The last line is ``correct=<n>/<N> stuck=<n> double=<n>``; the exit status
 is 0 only for correct=N, stuck=0, double=0 (1 otherwise, 3 when a service
