@@ -239,7 +239,7 @@ def worker(
     """Run one of the three loops as a long-lived process against any compatible endpoint."""
     from stepq.backends.aws.settings import Settings
     from stepq.errors import StepqError
-    from stepq.hosting.serve import ROLES, provision, serve
+    from stepq.hosting.serve import ROLES, provision_until_done, serve, stop_on_signals
     from stepq.runtime.steps import load_functions
 
     if role not in ROLES:
@@ -260,12 +260,19 @@ def worker(
             if (functions or settings.functions)
             else {}
         )
+        stop = stop_on_signals()  # before provisioning: Ctrl-C stops a wait for the endpoint
+        endpoint = settings.endpoint_url or "AWS"
         if create:
-            provision(settings, sorted(steps))
-        out.print(f"stepq {role} running against {settings.endpoint_url or 'AWS'} (Ctrl-C stops)")
-        serve(role, settings, steps, interval=interval)
+            out.print(f"stepq {role}: creating the table and queues if missing ({endpoint})")
+        if create and not provision_until_done(settings, sorted(steps), stop):
+            return  # stopped while the endpoint was still unreachable
+        out.print(f"stepq {role} running against {endpoint} (Ctrl-C stops)")
+        serve(role, settings, steps, interval=interval, stop=stop)
     except StepqError as exc:
         err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # one line, never a traceback (the loops log their own failures)
+        err.print(f"[red]stepq {role} failed: {type(exc).__name__}: {exc}[/red]")
         raise typer.Exit(1) from None
 
 

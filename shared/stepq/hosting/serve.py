@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from stepq.backends.aws.settings import Settings, build, make_client, runtime_config
-from stepq.clock import SystemClock
+from stepq.clock import SystemClock, monotonic
 from stepq.hosting.pump import Pump
 from stepq.runtime.backoff import Backoff, Streak, outage_backoff
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 ROLES = ("orchestrator", "worker", "scheduler")
 TICK_LIMIT = 100  # timers fired per store query; a backlog takes several, back to back
+# After a stop, how long the loops may take to finish their current call (a long
+# poll, a step, a call retried by botocore); then the process exits anyway: what
+# was in flight comes back after its visibility timeout, as after a crash.
+SHUTDOWN_GRACE = 30.0
+_STOP_POLL = 0.2  # the main thread's wake-up while it waits (signal handlers run then)
 
 
 def provision(settings: Settings, functions: list[str]) -> None:
@@ -37,6 +42,39 @@ def provision(settings: Settings, functions: list[str]) -> None:
         queues.ensure(name)  # type: ignore[attr-defined]
 
 
+def provision_until_done(
+    settings: Settings,
+    functions: list[str],
+    stop: threading.Event,
+    backoff: Backoff | None = None,
+) -> bool:
+    """``provision``, retried through an outage: True once done, False if stopped first.
+
+    A process started while its endpoint is down (``stepq worker --create``
+    restarted during an outage) waits for it, with one log line per failure
+    streak, instead of exiting with a traceback and staying down. The attempts
+    run on a daemon thread, so a stop is obeyed at once, even mid-call.
+    """
+    streak = Streak("creating the table and queues", log, backoff or outage_backoff())
+    done = threading.Event()
+
+    def attempts() -> None:
+        while not stop.is_set():
+            try:
+                provision(settings, functions)
+            except Exception as exc:  # unreachable, throttled, 5xx; a bad config is logged too
+                stop.wait(streak.failed(exc))
+                continue
+            streak.succeeded()
+            done.set()
+            return
+
+    threading.Thread(target=attempts, name="stepq-provision", daemon=True).start()
+    while not done.wait(_STOP_POLL) and not stop.is_set():
+        pass
+    return done.is_set()
+
+
 def serve(
     role: str,
     settings: Settings,
@@ -46,8 +84,10 @@ def serve(
     stop: threading.Event | None = None,
     wait_seconds: int = 10,
     backoff: Backoff | None = None,
+    shutdown_grace: float = SHUTDOWN_GRACE,
 ) -> None:
-    """Run ``role`` until ``stop`` is set (default: SIGINT or SIGTERM).
+    """Run ``role`` until ``stop`` is set (default: SIGINT or SIGTERM), then
+    give its loops ``shutdown_grace`` seconds to finish what they are doing.
 
     An unreachable queue or table delays the work and never ends the loop:
     failing calls are retried after ``backoff`` (default ``outage_backoff()``),
@@ -55,7 +95,7 @@ def serve(
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     backoff = backoff or outage_backoff()
     clock = SystemClock()
     store, queues, _ = build(settings)
@@ -63,7 +103,13 @@ def serve(
         scheduler = Scheduler(store, queues, clock, runtime_config(settings))
         names = [EVENTS_QUEUE, task_queue(None), *(task_queue(f) for f in functions)]
         sweeper = DeadLetterSweeper(store, queues, clock, names)
-        _schedule(scheduler, sweeper, stop, interval, backoff)
+        loop = threading.Thread(
+            target=_schedule,
+            args=(scheduler, sweeper, stop, interval, backoff),
+            name="stepq-scheduler",
+            daemon=True,
+        )
+        _run_until_stopped([loop], stop, shutdown_grace)
         return
     orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
     if role == "orchestrator":
@@ -105,10 +151,35 @@ def serve(
         )
         for name in names
     ]
+    _run_until_stopped(threads, stop, shutdown_grace)
+
+
+def _run_until_stopped(
+    threads: list[threading.Thread], stop: threading.Event, grace: float
+) -> None:
+    """Start the loops; once ``stop`` is set, give them ``grace`` seconds to end.
+
+    The calling thread only waits (it is the one signal handlers run on), so
+    a SIGTERM is noticed at once even while every loop is stuck in a call to
+    an unreachable endpoint; a loop that does not end within the grace is
+    left behind (daemon thread) with one log line, and the process exits.
+    """
     for thread in threads:
         thread.start()
+    while not stop.wait(_STOP_POLL):
+        if not any(thread.is_alive() for thread in threads):
+            return  # every loop ended on its own (they only do when stopped)
+    deadline = monotonic() + grace
     for thread in threads:
-        thread.join()
+        thread.join(max(0.0, deadline - monotonic()))
+    busy = [thread.name for thread in threads if thread.is_alive()]
+    if busy:
+        log.warning(
+            "stopping without waiting for %s (busy after %.0fs); their messages come back "
+            "after the visibility timeout",
+            ", ".join(busy),
+            grace,
+        )
 
 
 def _schedule(
@@ -135,7 +206,8 @@ def _schedule(
         stop.wait(interval)
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (call from the main thread)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
