@@ -280,3 +280,39 @@ class _RacingStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+def test_a_step_whose_client_cannot_reach_sqs_runs_again_instead_of_failing(embedded) -> None:
+    # Found by the chaos run: a step answering its own callback through
+    # context.client during an SQS brownout failed its execution with QueueError.
+    from stepq.errors import QueueError
+
+    attempts: list[int] = []
+
+    def flaky(event, context):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise QueueError("send to 'events' failed: Connection was closed")
+        return {"ok": True}
+
+    runtime = embedded({"step": flaky}, visibility_timeout=0)
+    arn = start(runtime, one_task())
+    runtime.run_until_idle()
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.output) == ("SUCCEEDED", {"ok": True})
+    assert len(attempts) == 2
+    assert "QueueError" not in types(runtime, arn)
+    assert types(runtime, arn).count("LambdaFunctionFailed") == 0
+
+
+def test_a_step_refused_by_the_runtime_for_good_is_the_steps_failure(embedded) -> None:
+    from stepq.errors import NotFoundError
+
+    def stops_a_stranger(event, context):
+        raise NotFoundError("execution arn:nope does not exist")
+
+    runtime = embedded({"step": stops_a_stranger}, visibility_timeout=0)
+    arn = start(runtime, one_task())
+    runtime.run_until_idle()
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.error) == ("FAILED", "NotFoundError")

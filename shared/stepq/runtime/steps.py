@@ -27,7 +27,16 @@ from types import ModuleType
 from typing import Any
 
 from stepq.core.events import RunTask
-from stepq.errors import FunctionsLoadError
+from stepq.errors import (
+    AlreadyExistsError,
+    BlobError,
+    BlobNotFoundError,
+    FunctionsLoadError,
+    MessageTooLargeError,
+    NotFoundError,
+    QueueError,
+    StoreError,
+)
 
 StepFunction = Callable[[Any, Any], Any]
 
@@ -151,6 +160,8 @@ def invoke(
         output = decode_payload(raw)
         json.dumps(output)  # a result must be JSON-serialisable, as Lambda's are
     except Exception as exc:  # a step's own failure is data, not a crash
+        if is_outage(exc):  # ... but stepq's own services being down is neither
+            raise
         # A directly invoked Lambda function reports its own error name and cause.
         error_type = getattr(exc, "lambda_error", None) or type(exc).__name__
         stack = getattr(exc, "lambda_stack", None) or traceback.format_list(
@@ -161,6 +172,19 @@ def invoke(
         )
         return Outcome(error=error_type, cause=cause, delay_seconds=delay)
     return Outcome(output=output, delay_seconds=delay)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a step failed because a service of the runtime's own did (the step's
+    ``context.client`` could not send, ``idempotent_step`` could not reach its
+    table): the step is run again later, after the outage, instead of failing.
+    Refusals that retrying cannot change (no such execution, a name in use, a
+    message too large) stay the step's own failure."""
+    if isinstance(exc, NotFoundError | AlreadyExistsError | MessageTooLargeError):
+        return False
+    if isinstance(exc, BlobNotFoundError):
+        return False
+    return isinstance(exc, QueueError | StoreError | BlobError)
 
 
 # --- loading a module of step functions ---------------------------------------------

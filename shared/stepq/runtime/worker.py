@@ -48,7 +48,7 @@ from stepq.runtime.batch import (
 from stepq.runtime.messages import EVENTS_QUEUE, TaskMessage, event_message, parse_task, task_queue
 from stepq.runtime.ports import Commit, Queues, Received, Store, Timer
 from stepq.runtime.signing import DEFECT, signed
-from stepq.runtime.steps import StepContext, StepFunction, invoke
+from stepq.runtime.steps import StepContext, StepFunction, invoke, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +172,19 @@ class Worker:
                     outcome: ev.Event | Timer | None = None
                 else:
                     outcome = self._run(task.execution_id, task.command)
-            except Exception:
+            except Exception as exc:
                 if raise_errors:
                     raise
-                log.exception("running a step failed", extra={"execution_id": task.execution_id})
+                if is_outage(exc):  # run again after its visibility timeout
+                    log.warning(
+                        "a step could not finish, a service is down (run again later): %s",
+                        exc,
+                        extra={"execution_id": task.execution_id},
+                    )
+                else:
+                    log.exception(
+                        "running a step failed", extra={"execution_id": task.execution_id}
+                    )
                 result.failed.append(message)
                 continue
             if isinstance(outcome, Timer):

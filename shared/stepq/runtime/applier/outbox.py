@@ -49,8 +49,10 @@ class Outbox:
                     raise RuntimeError("a timer to write but no store to hold it")
                 with contextlib.suppress(AlreadyExistsError):  # re-sent after a crash
                     store.put_timer(timer)
-            except Exception:
-                log.exception("writing a timer failed", extra={"execution_id": timer.execution_id})
+            except Exception as exc:
+                log.warning(
+                    "writing a timer failed: %s", exc, extra={"execution_id": timer.execution_id}
+                )
                 failed.add(timer.execution_id)
         for timer in self.stale_timers:
             if store is not None:
@@ -70,8 +72,8 @@ class Outbox:
             for execution_id, messages in by_execution.items():
                 try:
                     queues.send(queue, messages)
-                except Exception:
-                    log.exception("sending failed", extra={"execution_id": execution_id})
+                except Exception as exc:  # redelivered, then re-sent: one line, no traceback
+                    log.warning("sending failed: %s", exc, extra={"execution_id": execution_id})
                     failed.add(execution_id)
         self.messages.clear()
         self.timers.clear()
