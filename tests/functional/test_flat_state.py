@@ -165,3 +165,27 @@ def test_nested_maps_and_a_parallel_with_large_branch_outputs(embedded: Any) -> 
     grid, big = header.output
     assert big == "b" * 2000
     assert [[o["i"] for o in row] for row in grid] == rows
+
+
+def test_a_cold_process_reads_stored_values_back_and_finishes_the_same(embedded: Any) -> None:
+    from stepq.runtime.applier import snapshots
+
+    def forgetful(event: Any, context: Any) -> Any:
+        snapshots.SHARED_CACHE.__init__()  # as if every step ran in a fresh container
+        return {"i": event, "pad": "p" * 40}
+
+    runtime = embedded({"work": forgetful}, backend="memory", inline_steps=0)
+    big = {"items": list(range(30)), "pad": [{"n": i, "note": "x" * 50} for i in range(200)]}
+    runtime.deploy("cold", _map(MaxConcurrency=1, ResultPath="$.out"))
+    reads: list[int] = []
+    store = runtime.store._store  # under the embedded runtime's watcher
+    read_commit = store.commit
+    store.commit = lambda eid, seq: reads.append(seq) or read_commit(eid, seq)
+    arn = runtime.start("cold", big, "c")
+    runtime.start_loops()  # the fixture closes it
+    header = runtime.wait(arn)
+    assert header.status == "SUCCEEDED", header.cause
+    assert header.output == {**big, "out": [{"i": i, "pad": "p" * 40} for i in range(30)]}
+    # The input, written with the start, is read back by every cold apply; the
+    # outputs' list, held once it passed 512 bytes, once when the Map finishes.
+    assert reads.count(1) > 10
