@@ -27,8 +27,10 @@ into these, so callers never depend on a backend's own error types.
 
 Not here, on purpose: ``stepq.core.failures.StatesFailure`` (an ASL error such
 as ``States.Runtime`` that a state machine can catch: data, not a fault of
-stepq) and ``stepq.backends.aws.lambda_invoke.InvokeFailed`` (a step function's
-own failure, named after its Step Functions error).
+stepq), ``stepq.backends.aws.lambda_invoke.InvokeFailed`` (a step function's
+own failure, named after its Step Functions error) and
+``stepq.core.execution.ResultsNeeded`` (the core asking the applier for a wide
+Map's outputs before it decides again: a request, not a failure).
 """
 
 from __future__ import annotations

@@ -305,6 +305,40 @@ def test_history_pages_through_many_commits(store: Store) -> None:
     assert all(e["pad"] == pads[e["id"]] for e in history)
 
 
+def test_commit_range_reads_commits_in_order_page_by_page(store: Store) -> None:
+    eid = _header("range").execution_id
+    # ~1.2 MB after compression: DynamoDB answers in more than one page.
+    pads = {seq: _incompressible(8000, seed=seq) for seq in range(1, 161)}
+    store.create_execution(_header("range"), _commit(1, values={"p": pads[1]}))
+    for seq in range(2, 161):
+        store.append(eid, _commit(seq, values={"p": pads[seq], "n": seq}))
+    got = list(store.commit_range(eid, 3, 158))
+    assert [c.seq for c in got] == list(range(3, 159))
+    assert all(c.values == {"p": pads[c.seq], "n": c.seq} for c in got)
+    assert got[0] == _commit(3, values={"p": pads[3], "n": 3})
+    assert [c.seq for c in store.commit_range(eid, 159, 500)] == [159, 160]
+    assert list(store.commit_range(eid, 9, 8)) == []
+    assert list(store.commit_range(_header("none").execution_id, 1, 5)) == []
+
+
+def test_commit_values_round_trip_and_the_input_is_kept_once(store: Store) -> None:
+    header = _header("vals", input={"big": "x" * 3000})
+    eid = header.execution_id
+    first = _commit(1, values={"in": header.input, "other": [1, 2]})
+    store.create_execution(header, first)
+    store.append(eid, _commit(2, values={"results/f1": {"0": None, "7": {"a": 1}}}))
+    store.append(eid, _commit(3))
+    assert store.commit(eid, 1).values == {"in": {"big": "x" * 3000}, "other": [1, 2]}
+    assert store.get_execution(eid).input == {"big": "x" * 3000}
+    assert store.latest(eid).values == {}
+    assert [c.values for c in store.commit_range(eid, 1, 2)] == [
+        {"in": {"big": "x" * 3000}, "other": [1, 2]},
+        {"results/f1": {"0": None, "7": {"a": 1}}},
+    ]
+    store.create_execution(_header("vals2"), _commit(1, values={"v": {"n": 1}}))
+    assert store.commit(_header("vals2").execution_id, 1).values == {"v": {"n": 1}}
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -595,3 +629,16 @@ def test_processes_of_one_table_share_its_signing_key(dynamodb_backend: Any) -> 
     assert all(isinstance(k, bytes) for k in keys), keys
     assert len(set(keys)) == 1
     assert DynamoDBStore(table, dynamodb_backend.client).signing_key() == keys[0]
+
+
+def test_the_first_commit_keeps_the_input_once(dynamodb_backend: Any) -> None:
+    store = dynamodb_backend.make()
+    big = {"data": _incompressible(20_000)}
+    header = _header("once-in", input=big)
+    # The applier puts the very object of the header's input among the values.
+    store.create_execution(header, _commit(1, values={"k": header.input, "small": 1}))
+    item = _raw_item(dynamodb_backend, store, f"EX#{header.execution_id}", "C#0000000001")
+    assert len(item["body"]["B"]) < 15_000  # 20,000 hex characters compress to ~10,000 bytes
+    got = store.commit(header.execution_id, 1)
+    assert got.values == {"k": big, "small": 1}
+    assert store.get_execution(header.execution_id).input == big

@@ -384,10 +384,21 @@ def bench_flat(
         typer.Option(help="Loop iterations (2 transitions each); 2500 reaches transition 5,000"),
     ] = 2500,
     early: Annotated[int, typer.Option(help="The early transition to compare with")] = 5,
+    matrix: Annotated[
+        bool,
+        typer.Option(
+            help="Also bill a transition with inputs of 1 KB and 200 KB x Maps of 10 and "
+            "1,000 items (printed first; about a minute)"
+        ),
+    ] = True,
 ) -> None:
-    """Requests and bytes of an early transition vs the last one of a long loop."""
+    """Requests and bytes of an early transition vs the last one of a long loop, and write
+    units per transition whatever the input size or a Map's width."""
     from stepq.bench.flat import report_lines, run_flat
+    from stepq.bench.flat_matrix import matrix_lines, run_matrix
 
+    if matrix:
+        print("\n".join(matrix_lines(run_matrix(log=err.print))), flush=True)
     result = run_flat(iterations, early=early, log=err.print)
     print("\n".join(report_lines(result)))
 

@@ -6,6 +6,11 @@ transition 5 and at transition 5,000.
 
 A *frame* is one thread of control walking one ``States`` scope: the top
 level, a Parallel branch, or a Map iteration.
+
+A host that keeps a wide Map's child outputs outside the snapshot hands the
+core a ``HeldResults`` in their place; the core asks it for the full list
+only when the last child is done (``ResultsNeeded`` until the host has
+filled it in), so the core itself never reads anything.
 """
 
 from __future__ import annotations
@@ -40,6 +45,52 @@ class Frame:
     item: dict[str, Any] | None = None
     # For Map/Parallel parents: child bookkeeping.
     children: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class HeldResults:
+    """A parent state's child outputs, by slot, most of them kept by the host.
+
+    Stands in for the ``results`` list of ``Frame.children``: the outputs
+    decided since the host loaded the state go to ``new``; the ones recorded
+    before are the host's (``where`` is its own note of where, opaque to the
+    core), and it fills ``earlier`` with them (every slot, in order) when the
+    core needs them all.
+    """
+
+    frame: str
+    size: int
+    where: dict[str, Any]
+    new: dict[int, Any] = field(default_factory=dict)
+    earlier: list[Any] | None = None
+
+    def __setitem__(self, slot: int, output: Any) -> None:
+        self.new[slot] = output
+
+    def __len__(self) -> int:
+        return self.size
+
+    def complete(self) -> list[Any]:
+        """Every output in slot order; ``ResultsNeeded`` until ``earlier`` is filled in."""
+        if self.earlier is None:
+            raise ResultsNeeded(self)
+        results = list(self.earlier)
+        for slot, output in self.new.items():
+            results[slot] = output
+        return results
+
+
+class ResultsNeeded(Exception):
+    """Raised out of ``decide`` when a ``HeldResults`` must be filled in first.
+
+    Not an error: the host reads the outputs it holds, fills
+    ``held.earlier`` in and decides the same events again (a decision has no
+    side effects, so starting it over is safe).
+    """
+
+    def __init__(self, held: HeldResults) -> None:
+        super().__init__(f"the outputs of frame {held.frame}'s children are needed")
+        self.held = held
 
 
 @dataclass(slots=True)

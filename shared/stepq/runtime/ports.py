@@ -8,6 +8,7 @@ int, float, bool, None) so any backend can hold it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,6 +44,10 @@ class Commit:
     the commit, re-sent when an inbound message it applied is redelivered.
     ``outcome`` is set on the commit that ends the execution: the execution's
     final summary, which the store indexes by machine and status.
+    ``values`` holds large values written once and referred to by later
+    snapshots (their layout is the applier's: ``applier/snapshots.py``); in
+    the first commit, a value that *is* the header's ``input`` (the same
+    object) may be stored once with it and is read back under its key.
     """
 
     seq: int
@@ -53,6 +58,7 @@ class Commit:
     at: str  # ISO-8601 instant of the decision
     status: str = "RUNNING"
     outcome: ExecutionHeader | None = None
+    values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def causes(self) -> list[str]:
@@ -94,6 +100,9 @@ class Store(Protocol):
     # The newest ``limit`` commits (with seq < ``before``, if given), newest first:
     # paging back through a history whatever the size of its commits.
     def recent(self, execution_id: str, limit: int, before: int | None = None) -> list[Commit]: ...
+    # Commits ``first``..``last`` (inclusive; those that exist), oldest first, read
+    # page by page: a wide Map's outputs are gathered back from their commits.
+    def commit_range(self, execution_id: str, first: int, last: int) -> Iterator[Commit]: ...
     def history(self, execution_id: str) -> list[dict[str, Any]]: ...
 
     # timers and idempotency

@@ -40,6 +40,7 @@ from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.outbox import Dispatcher, Outbox
 from stepq.runtime.applier.redelivery import newest_first
+from stepq.runtime.applier.snapshots import Snapshots
 from stepq.runtime.ports import Queues, Store
 from stepq.runtime.signing import signed
 
@@ -88,7 +89,7 @@ class Reconciler:
         plan = Plan(execution_id, latest.status, latest.seq, codec.parse_instant(latest.at or None))
         if latest.status != RUNNING:
             return plan
-        state = codec.decode_state(latest.snapshot["state"])
+        state, _ = Snapshots(self.store).load(execution_id, latest)  # stored values read back
         tasks, timers = set(state.tasks), set(state.timers)
         beats: set[str] = set()  # tasks whose newest heartbeat check was found
         found: list[ev.Command] = []

@@ -1,7 +1,9 @@
 """How ``DynamoDBStore`` encodes what it stores: payloads, the size rule, commit items.
 
-A commit's payload (snapshot, events, commands; input on the first commit,
-output on the final one) is one attribute, ``body``. Payloads are stored
+A commit's payload (snapshot, events, commands, values; input on the first
+commit, output on the final one) is one attribute, ``body``. A value of the
+first commit that is the header's input is kept once, as ``input``
+(``input_key`` names it). Payloads are stored
 as JSON text (``S``), or as zlib-compressed JSON (``B``) once the text is
 over ``COMPRESS_ABOVE`` bytes and compression makes it smaller. Text keeps
 the numbers exact (no Decimal round trip) and small items readable in the
@@ -189,6 +191,7 @@ class ItemCodec:
             body["snapshot"] = commit.snapshot
         if commit.commands:
             body["commands"] = commit.commands
+        values = commit.values
         item: Item = {
             "pk": s(f"EX#{execution_id}"),
             "sk": s(seq_key(commit.seq)),
@@ -200,6 +203,13 @@ class ItemCodec:
             item.update(self.summary(header))
             item["gsi2sk"] = s(f"{sortable_instant(header.start_time)}#{header.name}")
             body["input"] = header.input
+            # The input once: a value that is the header's input is read back from it.
+            same = [key for key, value in values.items() if value is header.input]
+            if same:
+                body["input_key"] = same[0]
+                values = {k: v for k, v in values.items() if k != same[0]}
+        if values:
+            body["values"] = values
         if commit.outcome is not None:  # the final commit: the outcome, in the status index
             done = commit.outcome
             item.update(self.summary(done))
@@ -216,6 +226,9 @@ class ItemCodec:
         outcome = None
         if "gsi1sk" in item:
             outcome = self.header(item, body)
+        values = body.get("values") or {}
+        if "input_key" in body:
+            values[body["input_key"]] = body.get("input")
         return Commit(
             seq=int(item["sk"]["S"][len("C#") :]),
             snapshot=body.get("snapshot") or {},
@@ -225,6 +238,7 @@ class ItemCodec:
             at=item["at"]["S"],
             status=item["status"]["S"],
             outcome=outcome,
+            values=values,
         )
 
     # --- timers --------------------------------------------------------------

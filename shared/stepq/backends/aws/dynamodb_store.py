@@ -356,6 +356,21 @@ class DynamoDBStore:
             raise NotFoundError(f"execution {execution_id} has no commit {seq}")
         return self._items.commit(item)
 
+    def commit_range(self, execution_id: str, first: int, last: int) -> Iterator[Commit]:
+        if first > last:
+            return
+        for item in self._query(
+            f"commit_range {first}..{last} of {execution_id}",
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+            ExpressionAttributeValues={
+                ":pk": s(f"EX#{execution_id}"),
+                ":first": s(seq_key(max(first, 1))),
+                ":last": s(seq_key(last)),
+            },
+            ConsistentRead=True,
+        ):
+            yield self._items.commit(item)
+
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         found = False

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -75,6 +76,7 @@ def _copy_commit(commit: Commit) -> Commit:
         events=_copy(commit.events),
         commands=_copy(commit.commands),
         outcome=None if commit.outcome is None else _copy_header(commit.outcome),
+        values=_copy(commit.values),
     )
 
 
@@ -195,6 +197,13 @@ class MemoryStore:
             if found is None:
                 raise NotFoundError(f"execution {execution_id} has no commit {seq}")
             return _copy_commit(found)
+
+    def commit_range(self, execution_id: str, first: int, last: int) -> Iterator[Commit]:
+        with self._lock:
+            commits = self._commits.get(execution_id, {})
+            found = [commits[seq] for seq in sorted(commits) if first <= seq <= last]
+        for commit in found:  # copied one at a time, as pages are read
+            yield _copy_commit(commit)
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -4,13 +4,16 @@ Each child (a Parallel branch, a Map iteration) walks its own frame, which
 knows its slot; the parent keeps the bookkeeping in ``frame.children``, whose
 ``results`` list receives each child's output at its slot. Once every child
 has succeeded that list is the state's result; a child failing for good takes
-the state down with its remaining siblings.
+the state down with its remaining siblings. A host may hand in a
+``HeldResults`` instead of the list (it keeps earlier outputs outside the
+snapshot); it is asked for every output only once all are in.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from stepq.core.execution import HeldResults
 from stepq.core.states.common import Launching, finish_with_result
 
 if TYPE_CHECKING:
@@ -32,10 +35,13 @@ class ParentState(Launching):
         """Every child is done: the results, in slot order, are the state's result."""
         children = frame.children
         assert children is not None
+        results = children["results"]
+        if isinstance(results, HeldResults):
+            results = results.complete()  # may stop the decision: the host decides it again
         frame.children = None
         self._closing(run, children, "Succeeded")
         run.emit(f"{state['Type']}StateSucceeded")
-        finish_with_result(run, frame, state, children["results"])
+        finish_with_result(run, frame, state, results)
 
     def _abandon(
         self,

@@ -28,6 +28,8 @@ duplicates. A first delivery that is stale is dropped without a read.
 The modules, one job each:
 
 - ``apply``: ``Applier``, load, decide (and run inline), commit once;
+- ``snapshots``: the snapshot a commit writes, the same size whatever the
+  input or a Map's width (large values stored once, outputs held);
 - ``outbox``: ``Dispatcher`` turns commands into messages and timers,
   ``Outbox`` sends them after the commits;
 - ``redelivery``: a stale redelivered message's commit, sent again;

@@ -13,16 +13,17 @@ from typing import Any
 
 from stepq.clock import Clock, monotonic
 from stepq.core import events as ev
-from stepq.core.execution import RUNNING, ExecutionState, new_execution
+from stepq.core.execution import RUNNING, ExecutionState, ResultsNeeded, new_execution
 from stepq.core.interpreter import decide
 from stepq.core.machine import Machine
 from stepq.errors import AlreadyExistsError, ConflictError, MalformedMessageError, NotFoundError
 from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
-from stepq.runtime.applier.inbound import Inbound, InlineRunner
+from stepq.runtime.applier.inbound import Inbound, InlineResult, InlineRunner
 from stepq.runtime.applier.machines import Machines
 from stepq.runtime.applier.outbox import Dispatcher, Outbox
 from stepq.runtime.applier.redelivery import cause_digest, resend_stale
+from stepq.runtime.applier.snapshots import Gathered, Loaded, Snapshots
 from stepq.runtime.ports import Commit, ExecutionHeader, Store, Timer
 from stepq.runtime.signing import Keys
 
@@ -42,6 +43,7 @@ class Applier:
         self.clock = clock
         self.config = config or RuntimeConfig()
         self.machines = Machines(store)
+        self.snapshots = Snapshots(store)
         self.dispatcher = Dispatcher(self.config, clock)
         self.keys = Keys(store)  # token secrets, derived from the table's signing key
 
@@ -72,12 +74,26 @@ class Applier:
         # Likewise a lone task result that carries the commit which sent it.
         prior = inbound[0].prior if len(inbound) == 1 and not inbound[0].redelivered else None
         races = _Races(execution_id, self.config)
+        gathered: Gathered = {}  # a wide Map's outputs, read back when it finishes
+        runner = _Remembered.wrap(runner)
         while True:
             try:
                 self._attempt(
-                    execution_id, inbound, outbox, runner, fresh=fresh, prior=prior, races=races
+                    execution_id,
+                    inbound,
+                    outbox,
+                    runner,
+                    fresh=fresh,
+                    prior=prior,
+                    races=races,
+                    gathered=gathered,
                 )
                 return
+            except ResultsNeeded as need:
+                # Nothing was written: read the outputs back and decide the same
+                # events again (steps already run inline are not run twice).
+                self.snapshots.gather(execution_id, need.held, gathered)
+                continue
             except (ConflictError, AlreadyExistsError) as exc:
                 if exclusive and isinstance(exc, AlreadyExistsError):
                     raise
@@ -95,6 +111,7 @@ class Applier:
         fresh: bool = False,
         prior: Commit | None = None,
         races: _Races | None = None,
+        gathered: Gathered | None = None,
     ) -> bool:
         latest: Commit | None = prior
         if not fresh and prior is None:
@@ -111,11 +128,12 @@ class Applier:
             state, machine, version = self._new_state(execution_id, first)
             seq = 1
             waiting = {}
+            loaded = Loaded()
         else:
             if latest.status != RUNNING:
                 self._resend_stale(execution_id, inbound, outbox)
                 return True
-            state = codec.decode_state(latest.snapshot["state"])
+            state, loaded = self.snapshots.load(execution_id, latest, gathered)
             # Never in a snapshot (an old one's random secret is replaced too).
             state.meta.token_secret = self.keys.token_secret(execution_id)
             machine, version = self.machines.get(
@@ -162,24 +180,25 @@ class Applier:
                     known.extend(i for i in ids if i not in known)
         finished = [t for t in waiting if state.done or t not in state.tasks]
         stale_timers = [tid for t in finished for tid in waiting.pop(t)]
+        # A finished execution is never decided again: its final commit
+        # carries the outcome and no snapshot (fewer bytes, fewer write units).
+        snapshot: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        if not state.done:  # large values stored once, referred to (snapshots.py)
+            parts, values = self.snapshots.save(execution_id, seq, state, loaded)
+            snapshot = {**parts, "machine": machine.name, "version": version}
+            if waiting:
+                snapshot["task_timers"] = waiting
         commit = Commit(
             seq=seq,
-            # A finished execution is never decided again: its final commit
-            # carries the outcome and no snapshot (fewer bytes, fewer write units).
-            snapshot={}
-            if state.done
-            else {
-                "state": codec.encode_state(state),
-                "machine": machine.name,
-                "version": version,
-                **({"task_timers": waiting} if waiting else {}),
-            },
+            snapshot=snapshot,
             events=[codec.encode_history(e) for e in history],
             commands=[codec.encode_command(c) for c in commands],
             cause_id=" ".join(cause_digest(i) for i in applied),
             at=codec.instant(self.clock.now()) or "",
             status=state.status,
             outcome=self._outcome(state, version) if state.done else None,
+            values=values,
         )
         if seq == 1:
             self.store.create_execution(self._header(state, version), commit)
@@ -303,6 +322,24 @@ def _carried(
     if len(json.dumps(commit.snapshot, separators=(",", ":"))) > MAX_CARRIED_BYTES:
         return None
     return commit.seq, commit.snapshot
+
+
+class _Remembered:
+    """An inline runner that runs each task once: deciding again (``ResultsNeeded``)
+    asks for the same tasks, and gets the results they had the first time."""
+
+    def __init__(self, runner: InlineRunner) -> None:
+        self._runner = runner
+        self._ran: dict[str, InlineResult | None] = {}
+
+    @classmethod
+    def wrap(cls, runner: InlineRunner | None) -> InlineRunner | None:
+        return runner if runner is None or isinstance(runner, cls) else cls(runner)
+
+    def __call__(self, execution_id: str, command: ev.RunTask) -> InlineResult | None:
+        if command.task_id not in self._ran:
+            self._ran[command.task_id] = self._runner(execution_id, command)
+        return self._ran[command.task_id]
 
 
 class _Races:
