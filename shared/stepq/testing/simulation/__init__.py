@@ -23,7 +23,16 @@ from stepq.testing.simulation.engine import Simulation
 from stepq.testing.simulation.faults import KINDS, Crash
 from stepq.testing.simulation.invariants import INVARIANTS, Violation, check
 
-__all__ = ["INVARIANTS", "KINDS", "Crash", "SeedResult", "Simulation", "Violation", "run_seed"]
+__all__ = [
+    "INVARIANTS",
+    "KINDS",
+    "Crash",
+    "SeedResult",
+    "Simulation",
+    "Violation",
+    "check",
+    "run_seed",
+]
 
 
 @dataclass(slots=True)

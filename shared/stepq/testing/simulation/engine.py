@@ -52,6 +52,7 @@ from stepq.testing.simulation.workloads import (
 START = datetime(2026, 1, 1, tzinfo=UTC)
 VISIBILITY = 60  # seconds, every queue
 MAX_RECEIVES = 5
+STORM_MAX = 20  # commits of one execution a conflict storm lasts, at most
 ACTORS = (
     ("orchestrator", 30),
     ("worker", 30),
@@ -168,7 +169,7 @@ class Simulation:
         self.answers: list[tuple[str, str, Any]] = []  # callback answers the client owes
         self.functions = {name: self._step(name, fn) for name, fn in FUNCTIONS.items()}
         count = executions if executions is not None else self.rng.choice([1, 2, 2, 3, 4])
-        large = "store_down" in kinds and self.rng.random() < 0.05
+        large = "large_input" in kinds and self.rng.random() < 0.05
         self.workloads = [generate(self.rng, i, large=large and i == 0) for i in range(count)]
         self.to_start = list(range(count))
         self.started: list[Started] = []
@@ -182,6 +183,7 @@ class Simulation:
         front = Orchestrator(self.store, self.queues, self.clock, self._config())
         self.client = Client(front, self.queues)
         self._nested = False
+        self._storms: dict[str, int] = {}  # execution -> commits still preceded by rivals
         self.steps = 0
         self.stuck_reason = ""
 
@@ -259,11 +261,17 @@ class Simulation:
         self._rival(self.rivals[1])
 
     def _maybe_conflict_storm(self, execution_id: str) -> None:
-        """Other writers commit between this writer's read and its write."""
-        if self._nested or not self.faults.roll("conflict_storm"):
+        """Other writers commit between this writer's reads and writes, again and again:
+        for the next few commits on this execution a rival role runs first."""
+        if self._nested:
             return
-        for _ in range(self.rng.randint(1, 25)):
-            self._rival(self.rng.choice(self.rivals))
+        if self.faults.roll("conflict_storm"):
+            self._storms[execution_id] = self.rng.randint(5, STORM_MAX)
+        left = self._storms.get(execution_id, 0)
+        if left:
+            self._storms[execution_id] = left - 1
+            for _ in range(self.rng.randint(1, 3)):
+                self._rival(self.rng.choice(self.rivals))
 
     def _busy_task_queues(self) -> list[str]:
         """Task queues holding messages (polling empty ones only burns time)."""
@@ -297,9 +305,10 @@ class Simulation:
     def _run(self) -> None:
         with deterministic(self.clock, random.Random(self.rng.getrandbits(64))):
             self._setup()
-            for self.steps in range(1, self.max_steps + 1):
+            for step in range(1, self.max_steps + 1):
+                self.steps = step
                 self.step()
-                if self.steps % 25 == 0 and self._settled():
+                if step % 25 == 0 and self._settled():
                     break
             self._drain()
 

@@ -27,6 +27,7 @@ KINDS = (
     "store_down",
     "queues_down",
     "attacker",
+    "large_input",  # a ~100 KB Map input (a workload more than a fault: defect 3)
 )
 
 OUTAGE = timedelta(minutes=30)  # how long DynamoDB or SQS is down
