@@ -52,7 +52,7 @@ from stepq.testing.simulation.workloads import (
 START = datetime(2026, 1, 1, tzinfo=UTC)
 VISIBILITY = 60  # seconds, every queue
 MAX_RECEIVES = 5
-STORM_MAX = 20  # commits of one execution a conflict storm lasts, at most
+STORM_MAX = 60  # commits of one execution a conflict storm lasts, at most
 ACTORS = (
     ("orchestrator", 30),
     ("worker", 30),
@@ -84,6 +84,7 @@ class Observed:
     side_effects: dict[str, int] = field(default_factory=dict)  # arn|step key -> count
     gave_up: list[str] = field(default_factory=list)  # lost-race give-ups (contention)
     forged: set[str] = field(default_factory=set)  # message ids the attacker sent
+    dead: dict[str, str] = field(default_factory=dict)  # message id -> why it was dead-lettered
 
 
 class _Verifier:
@@ -175,7 +176,9 @@ class Simulation:
         self.started: list[Started] = []
         self.orchestrators = [_Role(self._orchestrator) for _ in range(2)]
         self.workers = [_Role(self._worker) for _ in range(2)]
-        self.rivals = [_Role(self._orchestrator), _Role(self._worker)]
+        # Other processes' writers (conflict storms, expired visibility): one message
+        # per poll, as a crowd of Lambda invocations each holding one result.
+        self.rivals = [_Role(lambda: self._orchestrator(1)), _Role(lambda: self._worker(1))]
         self.scheduler = Scheduler(self.store, self.queues, self.clock)
         self.sweeper = DeadLetterSweeper(
             self.store, self.queues, self.clock, [EVENTS_QUEUE, *self.task_queues]
@@ -199,21 +202,21 @@ class Simulation:
             defects=self.defects,
         )
 
-    def _pump(self, names: list[str], handler: Callable[..., Any]) -> Pump:
+    def _pump(self, names: list[str], handler: Callable[..., Any], batch: int | None) -> Pump:
         return Pump(
             self.queues,
             names,
             handler,
-            batch=self.rng.randint(1, 10),
+            batch=batch or self.rng.choice([1, 1, 2, 3, 5, 10]),
             on_dead=self._dead,
             backoff=self._backoff(outage_backoff()),
         )
 
-    def _orchestrator(self) -> Pump:
+    def _orchestrator(self, batch: int | None = None) -> Pump:
         orchestrator = Orchestrator(self.store, self.queues, self.clock, self._config())
-        return self._pump([EVENTS_QUEUE], orchestrator.handle_batch)
+        return self._pump([EVENTS_QUEUE], orchestrator.handle_batch, batch)
 
-    def _worker(self) -> Pump:
+    def _worker(self, batch: int | None = None) -> Pump:
         config = self._config()
         worker = Worker(
             self.functions,
@@ -223,9 +226,11 @@ class Simulation:
             applier=Applier(self.store, self.clock, config),
             visibility_timeout=VISIBILITY,
         )
-        return self._pump(list(self.task_queues), worker.handle_batch)
+        return self._pump(list(self.task_queues), worker.handle_batch, batch)
 
     def _dead(self, queue: str, dead: list[tuple[Received, str]]) -> None:
+        for received, reason in dead:
+            self.observed.dead.setdefault(received.message_id, reason)
         fail_owners(self.store, self.queues, queue, dead, self.clock)
 
     # --- steps as the worker runs them ----------------------------------------------
@@ -271,7 +276,25 @@ class Simulation:
         if left:
             self._storms[execution_id] = left - 1
             for _ in range(self.rng.randint(1, 3)):
-                self._rival(self.rng.choice(self.rivals))
+                self._rival_for(execution_id)
+
+    def _rival_for(self, execution_id: str) -> None:
+        """A rival role polls a queue holding work of ``execution_id`` (if any)."""
+        held = self.queues_inner._queues  # the simulator's own view
+        now = self.clock.now()
+        names = [
+            name
+            for name in [EVENTS_QUEUE, *self.task_queues]
+            if any(m.visible_at <= now and execution_id in m.raw for m in held[name].messages)
+        ]
+        if not names:
+            return
+        name = self.rng.choice(names)
+        self._nested = True
+        try:
+            (self.rivals[0] if name == EVENTS_QUEUE else self.rivals[1]).poll([name])
+        finally:
+            self._nested = False
 
     def _busy_task_queues(self) -> list[str]:
         """Task queues holding messages (polling empty ones only burns time)."""
@@ -378,12 +401,16 @@ class Simulation:
                 started.stopped = True
                 self.client.stop_execution(arn, error="Changed", cause="mind")
             return True
-        kind, token, answer = self.answers.pop(self.rng.randrange(len(self.answers)))
-        for _ in range(2 if self.rng.random() < 0.1 else 1):  # a verifier may answer twice
-            if kind == "success":
-                self.client.send_task_success(token, answer)
-            else:
-                self.client.send_task_failure(token, error=answer[0], cause=answer[1])
+        # A verifier answers one task, or everything it holds at once (a burst of
+        # callbacks for one execution: its writers contend).
+        burst = len(self.answers) if self.rng.random() < 0.3 else 1
+        for _ in range(burst):
+            kind, token, answer = self.answers.pop(self.rng.randrange(len(self.answers)))
+            for _ in range(2 if self.rng.random() < 0.1 else 1):  # it may answer twice
+                if kind == "success":
+                    self.client.send_task_success(token, answer)
+                else:
+                    self.client.send_task_failure(token, error=answer[0], cause=answer[1])
         return True
 
     # --- the attacker ---------------------------------------------------------------
@@ -444,11 +471,22 @@ class Simulation:
         return min(later) if later else None
 
     def _advance(self) -> None:
+        """Time moves slowly while there is work (a real system commits many times a
+        second), and jumps to what is due next when nothing can happen before it."""
+        if self._visible_work() or self.to_start or self.answers:
+            self.clock.advance(self.rng.choice([0.05, 0.2, 1, 3]))
+            return
         due = self._next_due()
-        if due is not None and self.rng.random() < 0.6:
+        if due is not None and self.rng.random() < 0.8:
             self.clock.set(due + timedelta(milliseconds=1))
         else:
-            self.clock.advance(self.rng.choice([0.5, 5, 30, 120]))
+            self.clock.advance(self.rng.choice([5, 30, 120]))
+
+    def _visible_work(self) -> bool:
+        now = self.clock.now()
+        return any(
+            m.visible_at <= now for q in self.queues_inner._queues.values() for m in q.messages
+        )
 
     # --- the end --------------------------------------------------------------------
 

@@ -52,12 +52,12 @@ class FaultPlan:
     """Which kinds are on, how likely each is per opportunity, and the outage windows."""
 
     kinds: frozenset[str] = frozenset(KINDS)
-    crash: float = 0.01  # per crash point
+    crash: float = 0.015  # per crash point
     duplicate: float = 0.03  # per sent message
     reorder: float = 0.5  # per receive
     visibility_expiry: float = 0.01  # per step run
     throttle: float = 0.005  # per call
-    conflict_storm: float = 0.01  # per commit
+    conflict_storm: float = 0.02  # per commit
     outages: dict[str, Window] = field(default_factory=dict)  # "store" | "queues" | "scheduler"
 
     @classmethod

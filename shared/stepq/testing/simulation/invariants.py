@@ -3,7 +3,8 @@
 - ``outcome``: each execution the client was given an ARN for exists and
   ends as the pure core ends it for the same input, callback answers and
   the timeouts the run observed (or ABORTED, if the client stopped it);
-- ``lost-start``: ... and it exists at all (defects 2 and 3);
+- ``lost-start``: ... and it exists at all (defects 3 and 6); ``start-overtaken``:
+  one stopped right after its start exists (defect 2);
 - ``stuck``: after draining nothing is RUNNING (defect 1);
 - ``double-transition``: history ids are contiguous and each inbound
   message was applied by one commit;
@@ -33,6 +34,7 @@ from stepq.testing.simulation.oracle import expected_outcome
 INVARIANTS = (
     "outcome",
     "lost-start",
+    "start-overtaken",
     "stuck",
     "double-transition",
     "forged-accepted",
@@ -92,7 +94,11 @@ def _check_execution(sim: Simulation, started: Started, violated: Any) -> None:
     arn = started.arn
     commits = _commits(sim, arn)
     if not commits:
-        violated("lost-start", arn, "the client holds this ARN but the execution never existed")
+        why = sim.observed.dead.get(f"start|{arn}", "")
+        if started.stopped and "no execution" in why:  # its stop overtook it (defect 2)
+            violated("start-overtaken", arn, "a stop sent right after the start left no execution")
+        else:
+            violated("lost-start", arn, "the client holds this ARN but the execution never existed")
         return
     header = sim.store_inner.get_execution(arn)
     # One transition once: history ids 1..n, each inbound message in one commit.

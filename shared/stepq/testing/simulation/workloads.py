@@ -219,6 +219,7 @@ def _callbacks(rng: random.Random, width: int) -> tuple[dict[str, Any], Any]:
             "Map": {
                 "Type": "Map",
                 "ItemsPath": "$.items",
+                "MaxConcurrency": rng.choice([0, 0, 3, 10]),
                 "ItemProcessor": {
                     "StartAt": "Ask",
                     "States": {"Ask": task, "Settled": {"Type": "Pass", "End": True}},
@@ -276,6 +277,8 @@ def generate(rng: random.Random, index: int, *, large: bool = False) -> Workload
     """One workload; ``index`` names its machine (each execution has its own)."""
     kind = rng.choice(
         ["example", "example", "chain", "map", "callbacks", "callbacks", "parallel", "heartbeat"]
+        * 2
+        + ["crowd"]
     )
     if large:
         definition, data = _map(rng, 3)
@@ -290,6 +293,8 @@ def generate(rng: random.Random, index: int, *, large: bool = False) -> Workload
         definition, data = _map(rng, _width(rng))
     elif kind == "callbacks":
         definition, data = _callbacks(rng, max(_width(rng), rng.choice([1, 20, 30])))
+    elif kind == "crowd":  # a wide Map of callbacks answered together: writers contend
+        definition, data = _callbacks(rng, rng.randint(30, 50))
     elif kind == "parallel":
         definition, data = _parallel(rng)
     else:
