@@ -473,7 +473,9 @@ class Simulation:
     def _advance(self) -> None:
         """Time moves slowly while there is work (a real system commits many times a
         second), and jumps to what is due next when nothing can happen before it."""
-        if self._visible_work() or self.to_start or self.answers:
+        now = self.clock.now()
+        outage = any(w.covers(now) for w in self.faults.plan.outages.values())
+        if not outage and (self._visible_work() or self.to_start or self.answers):
             self.clock.advance(self.rng.choice([0.05, 0.2, 1, 3]))
             return
         due = self._next_due()
