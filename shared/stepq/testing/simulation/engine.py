@@ -13,7 +13,6 @@ time jumping to whatever is due next: what is still RUNNING then is stuck.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 from collections.abc import Callable
@@ -24,22 +23,22 @@ from typing import Any
 from stepq.backends.memory.blobs import MemoryBlobs
 from stepq.backends.memory.queues import MemoryQueues
 from stepq.clock import ManualClock
-from stepq.core import events as ev
-from stepq.errors import ConflictError
 from stepq.hosting.pump import Pump
 from stepq.runtime import codec
 from stepq.runtime.applier.apply import Applier
 from stepq.runtime.applier.config import RuntimeConfig, conflict_backoff
 from stepq.runtime.backoff import Backoff, outage_backoff
 from stepq.runtime.client import Client
-from stepq.runtime.messages import EVENTS_QUEUE, event_message, task_queue
+from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
 from stepq.runtime.ports import Received
 from stepq.runtime.scheduler import Scheduler
 from stepq.runtime.worker import Worker
+from stepq.testing.simulation.attacker import forge
 from stepq.testing.simulation.determinism import deterministic
 from stepq.testing.simulation.faults import KINDS, Crash, FaultPlan, Faults
+from stepq.testing.simulation.roles import GiveUps, Role, Verifier
 from stepq.testing.simulation.services import FaultyQueues, FaultyStore, LimitedStore, Trace
 from stepq.testing.simulation.workloads import (
     IDEMPOTENT,
@@ -87,57 +86,6 @@ class Observed:
     dead: dict[str, str] = field(default_factory=dict)  # message id -> why it was dead-lettered
 
 
-class _Verifier:
-    """The callback client steps get: answers wait for the client actor to send them."""
-
-    def __init__(self, pending: list[tuple[str, str, Any]]) -> None:
-        self.pending = pending
-
-    def send_task_success(self, token: str, output: Any) -> None:
-        self.pending.append(("success", token, output))
-
-    def send_task_failure(
-        self, token: str, error: str | None = None, cause: str | None = None
-    ) -> None:
-        self.pending.append(("failure", token, (error, cause)))
-
-
-class _GiveUps(logging.Handler):
-    """Collects the applier's "gave up on ... after losing N commit races" failures."""
-
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__(logging.ERROR)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, ConflictError) and "gave up" in str(error):
-            self.sink.append(str(error))
-
-
-class _Role:
-    """One process of a role: rebuilt from scratch after it crashes."""
-
-    def __init__(self, build: Callable[[], Pump]) -> None:
-        self.build = build
-        self.pump = build()
-        self.crashes = 0
-
-    def poll(self, names: list[str] | None = None) -> int:
-        """One receive from each of ``names`` (default: all its queues), handled."""
-        every = self.pump.queue_names
-        try:
-            if names is not None:  # the simulator picks which queues this poll visits
-                self.pump.queue_names = names
-            return self.pump.poll_once(survive=True)
-        except Crash:
-            self.crashes += 1
-            self.pump = self.build()
-            return 1  # it did something: it died
-        finally:
-            self.pump.queue_names = every
-
-
 class Simulation:
     def __init__(
         self,
@@ -174,11 +122,11 @@ class Simulation:
         self.workloads = [generate(self.rng, i, large=large and i == 0) for i in range(count)]
         self.to_start = list(range(count))
         self.started: list[Started] = []
-        self.orchestrators = [_Role(self._orchestrator) for _ in range(2)]
-        self.workers = [_Role(self._worker) for _ in range(2)]
+        self.orchestrators = [Role(self._orchestrator) for _ in range(2)]
+        self.workers = [Role(self._worker) for _ in range(2)]
         # Other processes' writers (conflict storms, expired visibility): one message
         # per poll, as a crowd of Lambda invocations each holding one result.
-        self.rivals = [_Role(lambda: self._orchestrator(1)), _Role(lambda: self._worker(1))]
+        self.rivals = [Role(lambda: self._orchestrator(1)), Role(lambda: self._worker(1))]
         self.scheduler = Scheduler(self.store, self.queues, self.clock)
         self.sweeper = DeadLetterSweeper(
             self.store, self.queues, self.clock, [EVENTS_QUEUE, *self.task_queues]
@@ -222,7 +170,7 @@ class Simulation:
             self.functions,
             self.queues,
             self.clock,
-            client=_Verifier(self.answers),
+            client=Verifier(self.answers),
             applier=Applier(self.store, self.clock, config),
             visibility_timeout=VISIBILITY,
         )
@@ -301,7 +249,7 @@ class Simulation:
         held = self.queues_inner._queues
         return [name for name in self.task_queues if held[name].messages]
 
-    def _rival(self, role: _Role) -> None:
+    def _rival(self, role: Role) -> None:
         self._nested = True
         try:
             role.poll(None if role.pump.queue_names == [EVENTS_QUEUE] else self._busy_task_queues())
@@ -314,7 +262,7 @@ class Simulation:
         # The roles log every injected failure; only the give-ups matter here.
         root, groups = logging.getLogger("stepq"), logging.getLogger("stepq.runtime.applier.groups")
         saved = root.level, groups.level, groups.propagate
-        watcher = _GiveUps(self.observed.gave_up)
+        watcher = GiveUps(self.observed.gave_up)
         root.setLevel(logging.CRITICAL)
         groups.setLevel(logging.ERROR)
         groups.propagate = False
@@ -416,44 +364,7 @@ class Simulation:
     # --- the attacker ---------------------------------------------------------------
 
     def _attack(self) -> None:
-        """Forge a message from what can be read on the queues (not the table)."""
-        seen = []
-        for name in [EVENTS_QUEUE, *self.task_queues]:
-            seen += [(name, raw) for raw, _ in self.queues_inner.peek(name)]
-        if not seen:
-            return
-        queue, raw = self.rng.choice(seen)
-        with contextlib.suppress(ValueError):
-            body = json.loads(raw)
-            if not isinstance(body, dict) or not isinstance(body.get("execution_id"), str):
-                return
-            forged_id = f"forged|{self.seed}|{len(self.observed.forged)}"
-            arn = body["execution_id"]
-            now = self.clock.now()
-            self.observed.forged.add(forged_id)
-            self.trace.note("attack", forged_id, queue)
-            if queue != EVENTS_QUEUE and self.rng.random() < 0.3:
-                # A task message replayed with made-up input under a new id.
-                copy = dict(body, id=forged_id)
-                copy["command"] = dict(body["command"], input={"forged": True, "tag": forged_id})
-                self.queues_inner.send_raw(queue, json.dumps(copy))
-                return
-            event: ev.Event
-            task_id = (body.get("command") or {}).get("task_id")
-            fired = (body.get("event") or {}).get("timer_id")
-            if isinstance(task_id, str):
-                event = self.rng.choice(
-                    [
-                        ev.TaskSucceeded(task_id, {"forged": True}, now),
-                        ev.TaskFailed(task_id, "Forged", "forged", now),
-                        ev.TaskTimedOut(task_id, now),
-                    ]
-                )
-            elif isinstance(fired, str):
-                event = ev.TimerFired(fired, now)
-            else:
-                event = ev.StopRequested(now, error="Forged", cause="forged stop")
-            self.queues_inner.send(EVENTS_QUEUE, [event_message(arn, event, forged_id)])
+        forge(self)
 
     # --- time ---------------------------------------------------------------------
 
