@@ -35,14 +35,15 @@ def deterministic(clock: ManualClock, rng: random.Random) -> Iterator[None]:
     def token_urlsafe(nbytes: int = 16) -> str:
         return rng.getrandbits(8 * nbytes).to_bytes(nbytes, "big").hex()
 
-    saved = [(m, m.monotonic) for m in _MONOTONIC_USERS]
-    saved_secrets = apply.secrets
+    # Tolerant of the runtime moving on: a module that no longer has the name is skipped.
+    patches = [(m, "monotonic", virtual_monotonic) for m in _MONOTONIC_USERS]
+    patches.append((apply, "secrets", SimpleNamespace(token_urlsafe=token_urlsafe)))
+    saved = [(m, name, getattr(m, name)) for m, name, _ in patches if hasattr(m, name)]
     try:
-        for module in _MONOTONIC_USERS:
-            module.monotonic = virtual_monotonic
-        apply.secrets = SimpleNamespace(token_urlsafe=token_urlsafe)  # type: ignore[assignment]
+        for module, name, value in patches:
+            if hasattr(module, name):
+                setattr(module, name, value)
         yield
     finally:
-        for module, original in saved:
-            module.monotonic = original
-        apply.secrets = saved_secrets
+        for module, name, original in saved:
+            setattr(module, name, original)
