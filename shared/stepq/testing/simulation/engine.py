@@ -134,6 +134,7 @@ class Simulation:
         front = Orchestrator(self.store, self.queues, self.clock, self._config())
         self.client = Client(front, self.queues)
         self._nested = False
+        self._draining = False
         self._storms: dict[str, int] = {}  # execution -> commits still preceded by rivals
         self.steps = 0
         self.stuck_reason = ""
@@ -336,9 +337,18 @@ class Simulation:
             choices.append("start")
         if self.answers:
             choices.append("answer")
+        live = [s for s in self.started if not s.stopped]
+        if live and not self._draining and self.rng.random() < 0.03:
+            choices.append("stop")  # a caller that stops a running execution later
         if not choices:
             return False
-        if self.rng.choice(choices) == "start":
+        choice = self.rng.choice(choices)
+        if choice == "stop":
+            started = self.rng.choice(live)
+            started.stopped = True
+            self.client.stop_execution(started.arn, error="Stopped", cause="by the caller")
+            return True
+        if choice == "start":
             index = self.to_start.pop(self.rng.randrange(len(self.to_start)))
             workload = self.workloads[index]
             name = f"run-{self.seed}-{index}"
@@ -423,6 +433,7 @@ class Simulation:
         """Faults off, outages over: run everything until quiet, jumping time to what is due."""
         self.faults.plan.outages.clear()
         self.faults.armed = False
+        self._draining = True
         for _ in range(400):
             self._quiet()
             if not self.running() and not self._pending():
