@@ -235,8 +235,13 @@ def _callbacks(rng: random.Random, width: int) -> tuple[dict[str, Any], Any]:
 
 def _parallel(rng: random.Random) -> tuple[dict[str, Any], Any]:
     branches = []
-    for b in range(rng.randint(2, 5)):
-        function = rng.choice(["sim_double", "sim_flaky", "sim_charge", "sim_boom"])
+    count = rng.randint(2, 5)
+    # At most one branch may fail: with two, which error ends the Parallel depends on
+    # timing (both outcomes would be right, and the core picks one).
+    failing = rng.randrange(count)
+    for b in range(count):
+        choices = ["sim_double", "sim_flaky", "sim_charge", "sim_boom"]
+        function = rng.choice(choices if b == failing else ["sim_double", "sim_charge"])
         params = {
             "value.$": "$.value",
             "tag": f"b{b}",
