@@ -189,10 +189,11 @@ class Simulation:
 
         def run(event: Any, context: Any) -> Any:
             key = getattr(context, "idempotency_key", "")
-            arn = key.rsplit(":", 1)[0]  # keys are "<execution arn>:<task id>"
+            # Keys are "<execution arn>:<task id>", task ids "<frame>:<history id>".
+            arn, frame, scheduled = key.rsplit(":", 2)
             step = f"{arn}|{step_key(name, event, getattr(context, 'attempt', 0))}"
             self.observed.keys.setdefault(step, set()).add(key)
-            self.observed.tasks[(arn, key.rsplit(":", 1)[1])] = step.split("|", 1)[1]
+            self.observed.tasks[(arn, f"{frame}:{scheduled}")] = step.split("|", 1)[1]
             self.trace.note("step", name, key)
             self._maybe_expire_visibility()
             if name not in IDEMPOTENT:
