@@ -57,7 +57,7 @@ class FaultPlan:
     reorder: float = 0.5  # per receive
     visibility_expiry: float = 0.01  # per step run
     throttle: float = 0.005  # per call
-    conflict_storm: float = 0.02  # per commit
+    conflict_storm: float = 0.05  # per commit
     outages: dict[str, Window] = field(default_factory=dict)  # "store" | "queues" | "scheduler"
 
     @classmethod

@@ -283,7 +283,7 @@ def generate(rng: random.Random, index: int, *, large: bool = False) -> Workload
     kind = rng.choice(
         ["example", "example", "chain", "map", "callbacks", "callbacks", "parallel", "heartbeat"]
         * 2
-        + ["crowd"]
+        + ["crowd"] * 3
     )
     if large:
         definition, data = _map(rng, 3)
