@@ -43,6 +43,12 @@ class Frame:
     retry_count: int = 0
     variables: dict[str, Any] = field(default_factory=dict)
     item: dict[str, Any] | None = None
+    # Where the frame sits, whatever order events were decided in: its parent's
+    # ``origin``, the parent's visit that made it and its slot ("/3.0/1.7"), and
+    # how many states it has entered. A step's idempotency key is made of these,
+    # so a step decided again in another order (after a lost commit) keeps it.
+    origin: str = ""
+    visits: int = 0
     # For Map/Parallel parents: child bookkeeping.
     children: dict[str, Any] | None = None
 

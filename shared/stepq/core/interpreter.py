@@ -170,6 +170,7 @@ class Run:
             input=state_input,
             parent=parent.id if parent else None,
             slot=slot,
+            origin=f"{parent.origin}/{parent.visits}.{slot}" if parent else "",
         )
         self.s.frames[frame_id] = frame
         self.ready.append(frame_id)
@@ -180,6 +181,7 @@ class Run:
             f"{state['Type']}StateEntered", name=frame.state, input=frame.input
         )
         frame.entered_at = self.now
+        frame.visits += 1
         frame.retries = {}
         frame.retry_count = 0
         frame.scratch = {}

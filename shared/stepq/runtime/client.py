@@ -56,7 +56,8 @@ class Client:
     ) -> None:
         # StopExecution of an execution that does not exist is the caller's error
         # (Step Functions: ExecutionDoesNotExist), not a message for the DLQ.
-        self._orchestrator.store.get_execution(execution_id)  # NotFoundError
+        if "overtake" not in self._orchestrator.config.defects:  # test-only: defect 2
+            self._orchestrator.store.get_execution(execution_id)  # NotFoundError
         event = ev.StopRequested(self._orchestrator.clock.now(), error=error, cause=cause)
         self._queues.send(
             EVENTS_QUEUE, [event_message(execution_id, event, f"stop|{execution_id}")]

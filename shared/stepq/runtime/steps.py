@@ -92,6 +92,7 @@ class StepContext:
             task_token=command.token,
             client=client,
             heartbeat=heartbeat,
+            extra={"task_id": command.task_id},  # which scheduling of the step (diagnostics)
         )
 
 

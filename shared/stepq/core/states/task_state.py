@@ -152,7 +152,7 @@ class TaskState(Launching):
                 function_name=name,
                 input=payload,
                 attempt=frame.retry_count,
-                idempotency_key=f"{run.s.meta.execution_arn}:{task_id}",
+                idempotency_key=idempotency_key(run.s.meta.execution_arn, frame),
                 timeout_seconds=timeout,
                 heartbeat_seconds=heartbeat,
                 token=token,
@@ -298,3 +298,10 @@ def hash_int(text: str) -> int:
     import hashlib
 
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big")
+
+
+def idempotency_key(execution_arn: str, frame: Frame) -> str:
+    """The key every run of this attempt of this step carries (``RunTask``): where
+    the frame sits, which of its states it is in and which attempt, none of which
+    depends on the order events were decided in (history ids do)."""
+    return f"{execution_arn}:{frame.origin or '/'}:{frame.visits}:{frame.retry_count}"

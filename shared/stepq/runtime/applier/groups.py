@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from stepq.errors import MalformedMessageError, StepqError
+from stepq.errors import ConflictError, MalformedMessageError, StepqError
 from stepq.runtime.applier.inbound import Inbound
 from stepq.runtime.applier.outbox import Outbox
 from stepq.runtime.batch import BatchResult
@@ -45,7 +45,9 @@ def record_groups(
         except Exception as exc:
             if raise_errors:
                 raise
-            if isinstance(exc, StepqError):  # the store or a queue is down: no traceback
+            # The store or a queue is down: one line. Giving up on contention
+            # (ConflictError) is rare and a bug's sign: logged in full.
+            if isinstance(exc, StepqError) and not isinstance(exc, ConflictError):
                 log.warning(
                     "recording events failed: %s", exc, extra={"execution_id": execution_id}
                 )

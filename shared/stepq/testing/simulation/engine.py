@@ -189,11 +189,13 @@ class Simulation:
 
         def run(event: Any, context: Any) -> Any:
             key = getattr(context, "idempotency_key", "")
-            # Keys are "<execution arn>:<task id>", task ids "<frame>:<history id>".
-            arn, frame, scheduled = key.rsplit(":", 2)
+            # Keys are "<execution arn>:<frame origin>:<visit>:<attempt>" (origins
+            # start with "/"); the task id is in the context's extra.
+            arn = key[: key.index(":/")] if ":/" in key else key.rsplit(":", 2)[0]
+            task_id = getattr(context, "extra", {}).get("task_id", "")
             step = f"{arn}|{step_key(name, event, getattr(context, 'attempt', 0))}"
             self.observed.keys.setdefault(step, set()).add(key)
-            self.observed.tasks[(arn, f"{frame}:{scheduled}")] = step.split("|", 1)[1]
+            self.observed.tasks[(arn, task_id)] = step.split("|", 1)[1]
             self.trace.note("step", name, key)
             self._maybe_expire_visibility()
             if name not in IDEMPOTENT:
@@ -325,7 +327,9 @@ class Simulation:
 
     def _tick(self) -> int:
         try:
-            return self.scheduler.tick()
+            fired = self.scheduler.tick()
+            swept = self.scheduler.sweep_quiet()  # every 5 virtual minutes at most
+            return fired + (len(swept.reconciled) if swept else 0)
         except Exception:  # its loop logs and ticks again later
             return 0
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from stepq.backends.memory.blobs import MemoryBlobs
 from stepq.backends.memory.queues import MemoryQueues
 from stepq.backends.memory.store import MemoryStore, _copy
 from stepq.clock import ManualClock
@@ -55,7 +56,8 @@ class LimitedStore(MemoryStore):
     blob store, as the DynamoDB store does when it has one (no item limit then)."""
 
     def __init__(self, clock: ManualClock, *, offload: bool) -> None:
-        super().__init__(clock=clock)
+        # With ``offload`` the memory store lifts its own item limit (a blob store).
+        super().__init__(clock=clock, blobs=MemoryBlobs() if offload else None)
         self.offload = offload
         self._sizes: dict[tuple[str, int], int] = {}  # (execution, seq) -> item bytes
 
@@ -79,8 +81,9 @@ class LimitedStore(MemoryStore):
         super().append(execution_id, commit)
         self._sizes.setdefault((execution_id, commit.seq), size)
 
-    def recent(self, execution_id: str, limit: int) -> list[Commit]:
-        """One Query page: at most 1 MB of items (the caller gets no second page).
+    def recent(self, execution_id: str, limit: int, before: int | None = None) -> list[Commit]:
+        """One Query page: at most 1 MB of items (a caller wanting more asks again
+        with ``before``, as the DynamoDB store follows LastEvaluatedKey).
 
         For speed the snapshots are shared, not copied: the applier only reads
         a redelivered message's commit (its causes and commands), which are copied.
@@ -88,7 +91,8 @@ class LimitedStore(MemoryStore):
         with self._lock:
             commits = self._commits.get(execution_id, {})
             page, total = [], 0
-            for seq in sorted(commits, reverse=True)[: max(1, limit)]:
+            older = [seq for seq in commits if before is None or seq < before]
+            for seq in sorted(older, reverse=True)[: max(1, limit)]:
                 total += self._sizes.get((execution_id, seq), 0)
                 if page and total > MAX_PAGE_BYTES:
                     break
