@@ -14,6 +14,9 @@ or compressed, the item size limit, the claim check to ``blobs``) in
 
 Every botocore error becomes a ``ports`` error; throttling and 5xx are
 retried inside botocore (``default_client_config``), never here.
+
+Long: one method per ``Store`` operation, each its own request; the encoding
+and the layout already live in the two modules above.
 """
 
 from __future__ import annotations
