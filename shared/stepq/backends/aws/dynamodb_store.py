@@ -1,5 +1,8 @@
 """The ``Store`` port on one DynamoDB table (single-table design).
 
+Long: one method per ``Store`` operation, each its own request; the item
+encoding and the table layout already live in their own modules (below).
+
 CONTRACT (others code against these signatures)::
 
     DynamoDBStore(table_name, client=..., *, blobs=None, clock=None,
@@ -14,9 +17,6 @@ or compressed, the item size limit, the claim check to ``blobs``) in
 
 Every botocore error becomes a ``ports`` error; throttling and 5xx are
 retried inside botocore (``default_client_config``), never here.
-
-Long: one method per ``Store`` operation, each its own request; the encoding
-and the layout already live in the two modules above.
 """
 
 from __future__ import annotations
