@@ -287,8 +287,10 @@ def _drive(
             )
             next_progress = now + PROGRESS_SECONDS
         settled = not pending and not open_ids and outage_state == "after"
-        # Stalled: the chaos is over and nothing has finished for a long while.
-        stalled = now >= timeline.chaos_end and now - last_finish >= args.stall_seconds
+        # Stalled: the chaos is over and nothing has finished for a long while
+        # since (work dead-lettered during a long outage comes back minutes later).
+        quiet_since = max(last_finish, timeline.chaos_end)
+        stalled = now >= timeline.chaos_end and now - quiet_since >= args.stall_seconds
         if settled or stalled or now >= timeline.deadline:
             if not settled:
                 why = "stalled" if stalled else "timeout"

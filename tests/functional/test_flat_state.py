@@ -82,7 +82,7 @@ def test_a_wide_map_gets_every_output_in_order_and_runs_each_step_once(
     # References and counters, not the input or the outputs: what is left grows
     # with the iterations running (MaxConcurrency: 7), not with the Map's 150.
     assert snapshots and not any("x" * INLINE_LIMIT in s or "p" * 40 in s for s in snapshots)
-    assert max(len(s) for s in snapshots) < 4000
+    assert max(len(s) for s in snapshots) < 4500  # ~7 running frames, each with its origin
 
 
 def test_tolerated_failures_and_a_retried_map_keep_the_outputs_of_their_own_run(
