@@ -41,6 +41,25 @@ def wide_map() -> dict[str, Any]:
     }
 
 
+def wide_parallel() -> dict[str, Any]:
+    """A hundred branches finishing at once (an inline Map runs at most 40 at a time,
+    as in Step Functions; a Parallel runs every branch)."""
+    branches = [
+        {
+            "StartAt": f"P{i}",
+            "States": {
+                f"P{i}": {"Type": "Pass", "Result": i, "Next": f"S{i}"},
+                f"S{i}": {"Type": "Task", "Resource": LAMBDA + "step", "End": True},
+            },
+        }
+        for i in range(WIDTH)
+    ]
+    return {
+        "StartAt": "All",
+        "States": {"All": {"Type": "Parallel", "Branches": branches, "End": True}},
+    }
+
+
 def take(runtime: EmbeddedRuntime, queue: str, count: int) -> list[Received]:
     taken: list[Received] = []
     while len(taken) < count:
@@ -70,7 +89,7 @@ def all_at_once(handle: Any, messages: list[Received]) -> list[BatchResult]:
     return [r for r in results if r is not None]
 
 
-def test_a_hundred_map_results_at_once_all_commit_none_gives_up() -> None:
+def test_a_hundred_branch_results_at_once_all_commit_none_gives_up() -> None:
     ran: list[Any] = []
     runtime = EmbeddedRuntime(
         {"step": lambda event, context: ran.append(event) or event},
@@ -79,8 +98,8 @@ def test_a_hundred_map_results_at_once_all_commit_none_gives_up() -> None:
         visibility_timeout=600,  # a writer that gave up would leave its message for minutes
     )
     try:
-        runtime.deploy("sm", wide_map())
-        arn = runtime.start("sm", {"items": list(range(WIDTH))}, "wide")
+        runtime.deploy("sm", wide_parallel())
+        arn = runtime.start("sm", {}, "wide")
         runtime.orchestrator.config.conflict_backoff.rng.seed(7)
         # Reads and writes take a round trip, as over the wire: writers overlap.
         runtime.orchestrator.applier.store = _OverTheWire(runtime.store)
@@ -98,8 +117,8 @@ def test_a_hundred_map_results_at_once_all_commit_none_gives_up() -> None:
         history = runtime.history(arn)
         assert [e["id"] for e in history] == list(range(1, len(history) + 1))
         # Each transition once.
-        done = [e["details"]["index"] for e in history if e["type"] == "MapIterationSucceeded"]
-        assert sorted(done) == list(range(WIDTH))
+        entered = [e["details"]["name"] for e in history if e["type"] == "TaskStateEntered"]
+        assert sorted(entered) == sorted(f"S{i}" for i in range(WIDTH))
         results = [
             e["details"]["output"] for e in history if e["type"] == "LambdaFunctionSucceeded"
         ]
@@ -182,3 +201,16 @@ def test_a_writer_always_beaten_keeps_trying_until_its_budget_is_spent() -> None
     store, _waits, error = _one_result_against(lambda s: _Refusing(s, rival=True), budget=0.2)
     assert store.refused > MAX_CONFLICT_RETRIES  # others committed: always worth another try
     assert "kept committing first for longer than the 0.2s budget" in str(error)
+
+
+def test_an_inline_map_runs_at_most_forty_iterations_at_once() -> None:
+    # Step Functions' limit for an inline Map, whatever MaxConcurrency says; it
+    # also bounds the running frames a snapshot holds (issue 9, defect 4).
+    runtime = EmbeddedRuntime({"step": lambda event, context: event}, backend="memory")
+    try:
+        runtime.deploy("sm", wide_map())
+        arn = runtime.start("sm", {"items": list(range(WIDTH))}, "forty")
+        assert runtime.queues.depth(task_queue("step")) == 40
+        assert runtime.wait(arn).output == list(range(WIDTH))
+    finally:
+        runtime.close()

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from stepq.core.execution import Frame
     from stepq.core.states.context import RunContext
 
+INLINE_CONCURRENCY = 40  # an inline Map's iterations running at once, at most
+
 
 class MapState(ParentState):
     # --- configuration ----------------------------------------------------
@@ -116,7 +118,12 @@ class MapState(ParentState):
             "running": 0,
             "done": 0,
             "failed": 0,
-            "max": max_concurrency,
+            # Step Functions runs at most 40 iterations of an inline Map at once,
+            # whatever MaxConcurrency says; so does stepq, which also keeps a wide
+            # Map's snapshot from growing with its width (running frames live there).
+            "max": max_concurrency
+            if distributed
+            else min(max_concurrency or INLINE_CONCURRENCY, INLINE_CONCURRENCY),
             "tolerated": min(tolerated_count, len(items)),
             "tolerated_pct": tolerated_pct,
             "distributed": distributed,
