@@ -216,21 +216,37 @@ def _started(runtime: object, arn: str) -> bool:
     return True
 
 
+# Where a command that talks to a deployment finds it (STEPQ_* otherwise).
+EndpointUrl = Annotated[str | None, typer.Option(help="SQS/DynamoDB-compatible endpoint")]
+TableName = Annotated[
+    str | None, typer.Option(help="DynamoDB table (default: STEPQ_TABLE or stepq)")
+]
+QueuePrefix = Annotated[str | None, typer.Option(help="SQS name prefix (default: stepq)")]
+
+
+def _environ(
+    endpoint_url: str | None, table: str | None, queue_prefix: str | None
+) -> dict[str, str]:
+    """The process environment with the command line's choices on top."""
+    import os
+
+    overrides = {
+        "STEPQ_ENDPOINT_URL": endpoint_url,
+        "STEPQ_TABLE": table,
+        "STEPQ_QUEUE_PREFIX": queue_prefix,
+    }
+    return {**os.environ, **{k: v for k, v in overrides.items() if v}}
+
+
 @app.command()
 def worker(
     role: Annotated[str, typer.Option(help="orchestrator, worker or scheduler")],
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="SQS/DynamoDB-compatible endpoint")
-    ] = None,
+    endpoint_url: EndpointUrl = None,
     functions: Annotated[
         str | None, typer.Option(help="Module or .py file of step functions (worker)")
     ] = None,
-    table: Annotated[
-        str | None, typer.Option(help="DynamoDB table (default: STEPQ_TABLE or stepq)")
-    ] = None,
-    queue_prefix: Annotated[
-        str | None, typer.Option(help="SQS name prefix (default: stepq)")
-    ] = None,
+    table: TableName = None,
+    queue_prefix: QueuePrefix = None,
     create: Annotated[
         bool, typer.Option("--create", help="Create the table and queues if missing")
     ] = False,
@@ -245,14 +261,7 @@ def worker(
     if role not in ROLES:
         err.print(f"[red]--role must be one of: {', '.join(ROLES)}[/red]")
         raise typer.Exit(2)
-    overrides = {
-        "STEPQ_ENDPOINT_URL": endpoint_url,
-        "STEPQ_TABLE": table,
-        "STEPQ_QUEUE_PREFIX": queue_prefix,
-    }
-    import os
-
-    environ = {**os.environ, **{k: v for k, v in overrides.items() if v}}
+    environ = _environ(endpoint_url, table, queue_prefix)
     try:
         settings = Settings.from_env(environ)
         steps = (
@@ -289,15 +298,9 @@ def ops_reconcile(
         float, typer.Option(help="Without an ARN: executions with no commit for this long")
     ] = 15.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, send nothing")] = False,
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="SQS/DynamoDB-compatible endpoint")
-    ] = None,
-    table: Annotated[
-        str | None, typer.Option(help="DynamoDB table (default: STEPQ_TABLE or stepq)")
-    ] = None,
-    queue_prefix: Annotated[
-        str | None, typer.Option(help="SQS name prefix (default: stepq)")
-    ] = None,
+    endpoint_url: EndpointUrl = None,
+    table: TableName = None,
+    queue_prefix: QueuePrefix = None,
 ) -> None:
     """Send again the work running executions wait for, re-derived from their history.
 
@@ -306,7 +309,6 @@ def ops_reconcile(
     this on its own for executions quiet for 15 minutes, an hour, six hours and
     a day; this is the same path on demand. Last line: reconciled=<n> resent=<n>.
     """
-    import os
     from datetime import timedelta
 
     from stepq.backends.aws.settings import Settings, build, runtime_config
@@ -314,12 +316,7 @@ def ops_reconcile(
     from stepq.errors import NotFoundError, StepqError
     from stepq.runtime.reconcile import Reconciler
 
-    overrides = {
-        "STEPQ_ENDPOINT_URL": endpoint_url,
-        "STEPQ_TABLE": table,
-        "STEPQ_QUEUE_PREFIX": queue_prefix,
-    }
-    environ = {**os.environ, **{k: v for k, v in overrides.items() if v}}
+    environ = _environ(endpoint_url, table, queue_prefix)
     try:
         settings = Settings.from_env(environ)
         store, queues, _ = build(settings)

@@ -29,6 +29,7 @@ Cost: a sweep reads each running execution's newest commit (one Query,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -140,27 +141,22 @@ class Reconciler:
 
     def sweep(self, period: timedelta, machines: list[str] | None = None) -> SweepReport:
         """Reconcile the running executions whose newest commit is just past one of the
-        ``QUIET_AGES`` (within ``period``: the time since the previous sweep)."""
-        report = SweepReport()
-        now = self.clock.now()
-        for machine in machines if machines is not None else self.store.list_machines():
-            for header in self.store.list_executions(machine, RUNNING, SWEEP_LIMIT):
-                report.looked_at += 1
-                try:
-                    latest = self.store.latest(header.execution_id)
-                except NotFoundError:
-                    continue
-                at = codec.parse_instant(latest.at) if latest.at else None
-                if latest.status != RUNNING or at is None or not _due(now - at, period):
-                    continue
-                plan = self.reconcile(header.execution_id, callbacks=latest.seq == 1)
-                report.reconciled.append(header.execution_id)
-                report.resent += len(plan.commands)
-        return report
+        ``QUIET_AGES`` (within ``period``: the time since the previous sweep). A
+        callback task is sent again only while its execution is at commit 1."""
+        return self._reconcile_where(lambda age: _due(age, period), machines, first_only=True)
 
     def reconcile_quiet(self, quiet: timedelta, machines: list[str] | None = None) -> SweepReport:
         """Reconcile every running execution with no commit for ``quiet`` or longer
         (the operator's ``stepq ops reconcile`` without an ARN)."""
+        return self._reconcile_where(lambda age: age >= quiet, machines, first_only=False)
+
+    def _reconcile_where(
+        self,
+        quiet_enough: Callable[[timedelta], bool],
+        machines: list[str] | None,
+        *,
+        first_only: bool,
+    ) -> SweepReport:
         report = SweepReport()
         now = self.clock.now()
         for machine in machines if machines is not None else self.store.list_machines():
@@ -171,9 +167,10 @@ class Reconciler:
                 except NotFoundError:
                     continue
                 at = codec.parse_instant(latest.at) if latest.at else None
-                if latest.status != RUNNING or at is None or now - at < quiet:
+                if latest.status != RUNNING or at is None or not quiet_enough(now - at):
                     continue
-                plan = self.reconcile(header.execution_id)
+                callbacks = latest.seq == 1 or not first_only
+                plan = self.reconcile(header.execution_id, callbacks=callbacks)
                 report.reconciled.append(header.execution_id)
                 report.resent += len(plan.commands)
         return report
