@@ -43,6 +43,24 @@ class Outbox:
     def flush(self, queues: Queues, store: Store | None) -> set[str]:
         """Send everything; the ids of the executions whose sends failed."""
         failed: set[str] = set()
+        for queue, items in self.messages.items():
+            try:
+                queues.send(queue, [m for _, m in items])
+                continue
+            except Exception:
+                log.warning("a batched send failed; sending per execution", extra={"queue": queue})
+            by_execution: dict[str, list[Message]] = {}
+            for execution_id, message in items:
+                by_execution.setdefault(execution_id, []).append(message)
+            for execution_id, messages in by_execution.items():
+                try:
+                    queues.send(queue, messages)
+                except Exception as exc:  # redelivered, then re-sent: one line, no traceback
+                    log.warning("sending failed: %s", exc, extra={"execution_id": execution_id})
+                    failed.add(execution_id)
+        # Timers after the messages: a task's timeout timer never exists while its
+        # task message is not yet sent (a runtime that skips time to the next timer
+        # when nothing is queued would otherwise fire the timeout first).
         for timer in self.timers:
             try:
                 if store is None:
@@ -60,21 +78,6 @@ class Outbox:
                     store.claim_timer(timer)
                 except Exception:
                     log.warning("deleting a stale timer failed", exc_info=True)
-        for queue, items in self.messages.items():
-            try:
-                queues.send(queue, [m for _, m in items])
-                continue
-            except Exception:
-                log.warning("a batched send failed; sending per execution", extra={"queue": queue})
-            by_execution: dict[str, list[Message]] = {}
-            for execution_id, message in items:
-                by_execution.setdefault(execution_id, []).append(message)
-            for execution_id, messages in by_execution.items():
-                try:
-                    queues.send(queue, messages)
-                except Exception as exc:  # redelivered, then re-sent: one line, no traceback
-                    log.warning("sending failed: %s", exc, extra={"execution_id": execution_id})
-                    failed.add(execution_id)
         self.messages.clear()
         self.timers.clear()
         self.stale_timers.clear()
