@@ -642,3 +642,50 @@ def test_the_first_commit_keeps_the_input_once(dynamodb_backend: Any) -> None:
     got = store.commit(header.execution_id, 1)
     assert got.values == {"k": big, "small": 1}
     assert store.get_execution(header.execution_id).input == big
+
+
+# --- catalog documents ------------------------------------------------------------
+
+
+def test_documents_are_created_once_and_replaced_by_revision(store: Store) -> None:
+    from stepq.errors import AlreadyExistsError as Exists
+    from stepq.errors import ConflictError as Conflict
+
+    assert store.get_doc("alias", "m:prod") is None
+    assert store.put_doc("alias", "m:prod", {"weights": [1]}, None) == 1
+    with pytest.raises(Exists):
+        store.put_doc("alias", "m:prod", {"weights": [2]}, None)
+    assert store.put_doc("alias", "m:prod", {"weights": [3]}, 1) == 2
+    with pytest.raises(Conflict):
+        store.put_doc("alias", "m:prod", {"weights": [4]}, 1)  # stale revision
+    doc = store.get_doc("alias", "m:prod")
+    assert doc is not None and doc.body == {"weights": [3]} and doc.rev == 2
+
+
+def test_documents_list_by_kind_and_prefix_and_delete(store: Store) -> None:
+    from stepq.errors import ConflictError as Conflict
+
+    for key in ["b:1", "a:2", "a:1"]:
+        store.put_doc("version", key, {"k": key}, None)
+    store.put_doc("alias", "a:x", {}, None)
+    assert [d.key for d in store.list_docs("version")] == ["a:1", "a:2", "b:1"]
+    assert [d.key for d in store.list_docs("version", "a:")] == ["a:1", "a:2"]
+    with pytest.raises(Conflict):
+        store.delete_doc("version", "a:1", expected_rev=7)
+    store.delete_doc("version", "a:1")
+    assert store.get_doc("version", "a:1") is None
+    with pytest.raises(NotFoundError):
+        store.delete_doc("version", "a:1")
+
+
+def test_racing_document_writers_one_wins(store: Store) -> None:
+    store.put_doc("machine", "m", {"n": 0}, None)
+
+    def write(i: int) -> bool:
+        try:
+            store.put_doc("machine", "m", {"n": i}, 1)
+            return True
+        except ConflictError:
+            return False
+
+    assert sum(_race(8, write)) == 1

@@ -18,7 +18,9 @@ ALLOWED: dict[str, set[str]] = {
     "core": {"stepq.errors"},
     "runtime": {"stepq.core", "stepq.errors", "stepq.clock"},
     "backends": {"stepq.runtime", "stepq.core", "stepq.errors", "stepq.clock"},
+    "api": {"stepq.runtime", "stepq.core", "stepq.errors", "stepq.clock"},
     "hosting": {
+        "stepq.api",
         "stepq.backends",
         "stepq.runtime",
         "stepq.core",
@@ -27,7 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     },
 }
 # Who may talk to AWS SDKs or moto at all.
-BOTO = {"backends/aws", "backends/moto", "hosting/embedded.py", "idempotency.py"}
+# api/model.py reads botocore's service model (data files, no requests).
+BOTO = {"backends/aws", "backends/moto", "hosting/embedded.py", "idempotency.py", "api/model.py"}
 MOTO = {"backends/moto", "hosting/embedded.py"}
 
 

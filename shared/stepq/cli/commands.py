@@ -437,6 +437,48 @@ def _read_json(path: Path) -> object:
         raise typer.Exit(2) from None
 
 
+@app.command()
+def dev(
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback unless told otherwise)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve the API on")] = 8083,
+    functions: Annotated[
+        str | None, typer.Option(help="Module or .py file of step functions")
+    ] = None,
+    skip_time: Annotated[
+        bool, typer.Option("--skip-time", help="Jump over Waits, retries and timeouts")
+    ] = False,
+) -> None:
+    """Serve the Step Functions API on the embedded runtime until interrupted."""
+    import threading
+
+    from stepq.errors import StepqError
+    from stepq.hosting.dev import DevServer
+    from stepq.hosting.serve import stop_on_signals
+    from stepq.runtime.steps import load_functions
+
+    try:
+        steps = load_functions(functions) if functions else {}
+        server = DevServer(steps, host=host, port=port, skip_time=skip_time)
+    except StepqError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except OSError as exc:  # the port is taken, the address is not ours
+        err.print(f"[red]cannot serve on {host}:{port}: {exc.strerror or exc}[/red]")
+        raise typer.Exit(2) from None
+    stop: threading.Event = stop_on_signals()
+    with server:
+        out.print(f"stepq dev: the Step Functions API at {server.url}")
+        out.print(
+            "state lives in memory (moto in-process) and is lost on exit; Ctrl-C stops",
+            highlight=False,
+        )
+        out.print(f"try: aws stepfunctions --endpoint-url {server.url} list-state-machines")
+        while not stop.wait(0.5):
+            pass
+
+
 def main() -> None:
     try:
         app()

@@ -76,11 +76,15 @@ class EmbeddedRuntime:
         on_client: Any = None,
         inline_steps: int | None = None,
         backend: str = "moto",
+        region: str | None = None,
+        account: str | None = None,
     ) -> None:
         """``backend="moto"`` (the default) is moto in-process behind boto3;
         ``"memory"`` uses ``MemoryStore``/``MemoryQueues``, the in-process
         fakes that pass the same contract suites as DynamoDB and SQS, without
         the per-request cost of botocore and moto (for speed: tests, load).
+        ``region`` and ``account`` go into every ARN made (default us-east-1
+        and 111111111111).
         ``worker_commits=False`` sends every result through the orchestrator
         (one hop and commit per step); ``on_client(service, client)`` sees each
         boto3 client before use (the cost benchmark registers its meter there)."""
@@ -148,6 +152,9 @@ class EmbeddedRuntime:
         for name in [EVENTS_QUEUE, *self.task_queues]:
             self.queues.ensure(name, visibility_timeout=visibility_timeout)
         config = RuntimeConfig(sqs_delays=not skip_time, route=self._route)
+        # The account and region of every ARN made here (not where moto runs).
+        config.region = region or config.region
+        config.account = account or config.account
         if inline_steps is not None:
             config.inline_steps = inline_steps
         self.orchestrator = Orchestrator(self.store, self.queues, self.clock, config)

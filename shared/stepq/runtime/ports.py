@@ -75,6 +75,15 @@ class Timer:
     event: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Doc:
+    """One catalog document (``Store.get_doc``): its key, body and revision."""
+
+    key: str
+    body: dict[str, Any]
+    rev: int
+
+
 SIGNING_KEY_BYTES = 32  # Store.signing_key: 256 random bits
 
 
@@ -83,6 +92,18 @@ class Store(Protocol):
     def put_machine(self, name: str, definition: dict[str, Any]) -> int: ...
     def get_machine(self, name: str, version: int | None = None) -> tuple[dict[str, Any], int]: ...
     def list_machines(self) -> list[str]: ...  # every machine name, sorted
+
+    # documents: the API's catalog (machine settings, versions, aliases, activities,
+    # tags...). One JSON object per (kind, key), each with a revision: ``put_doc``
+    # with ``expected_rev=None`` creates (AlreadyExistsError if present), with a
+    # number replaces only that revision (ConflictError otherwise); it returns the
+    # new revision. ``list_docs`` is sorted by key; ``prefix`` narrows it.
+    def get_doc(self, kind: str, key: str) -> Doc | None: ...
+    def put_doc(
+        self, kind: str, key: str, body: dict[str, Any], expected_rev: int | None
+    ) -> int: ...
+    def delete_doc(self, kind: str, key: str, expected_rev: int | None = None) -> None: ...
+    def list_docs(self, kind: str, prefix: str = "") -> list[Doc]: ...
 
     # executions
     # ``first`` carries the header (one conditional write; AlreadyExistsError

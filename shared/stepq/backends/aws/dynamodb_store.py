@@ -32,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stepq.backends import is_own_resend
 from stepq.backends.aws.botocore_common import client_config as default_client_config
+from stepq.backends.aws.dynamodb_docs import DocsTable
 from stepq.backends.aws.dynamodb_items import (
     COMPRESS_ABOVE,
     DEFAULT_BLOB_THRESHOLD,
@@ -56,7 +57,7 @@ from stepq.backends.aws.dynamodb_table import (
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, ExecutionHeader, Timer
+from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, Doc, ExecutionHeader, Timer
 
 __all__ = [
     "COMPRESS_ABOVE",
@@ -98,6 +99,7 @@ class DynamoDBStore:
         self._clock = clock or SystemClock()
         self._signing_key: bytes | None = None
         self._key_lock = threading.Lock()
+        self._docs = DocsTable(table_name, self._call, self._query)
 
     # --- plumbing ------------------------------------------------------------
 
@@ -177,6 +179,20 @@ class DynamoDBStore:
             if is_own_resend(exc.old, item):
                 return
             raise taken(taken_message) from exc
+
+    # --- documents (dynamodb_docs.py) ---------------------------------------
+
+    def get_doc(self, kind: str, key: str) -> Doc | None:
+        return self._docs.get(kind, key)
+
+    def put_doc(self, kind: str, key: str, body: dict[str, Any], expected_rev: int | None) -> int:
+        return self._docs.put(kind, key, body, expected_rev)
+
+    def delete_doc(self, kind: str, key: str, expected_rev: int | None = None) -> None:
+        self._docs.delete(kind, key, expected_rev)
+
+    def list_docs(self, kind: str, prefix: str = "") -> list[Doc]:
+        return self._docs.list(kind, prefix)
 
     # --- state machines ------------------------------------------------------
 

@@ -27,7 +27,7 @@ from stepq.backends.aws.commit_dictionary import COMPRESS_ABOVE, MAX_ITEM_BYTES
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, ExecutionHeader, Timer
+from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, Doc, ExecutionHeader, Timer
 
 
 def _copy(value: Any) -> Any:
@@ -93,6 +93,7 @@ class MemoryStore:
         self._timers: dict[str, Timer] = {}
         self._keys: dict[str, int] = {}  # key -> expires_at (epoch seconds)
         self._signing_key: bytes | None = None
+        self._docs: dict[tuple[str, str], Doc] = {}
 
     # --- state machines ------------------------------------------------------
 
@@ -116,6 +117,46 @@ class MemoryStore:
             if not 1 <= number <= len(versions):
                 raise NotFoundError(f"state machine {name!r} has no version {version}")
             return _copy(versions[number - 1]), number
+
+    # --- documents -----------------------------------------------------------
+
+    def get_doc(self, kind: str, key: str) -> Doc | None:
+        with self._lock:
+            doc = self._docs.get((kind, key))
+        return None if doc is None else Doc(doc.key, _copy(doc.body), doc.rev)
+
+    def put_doc(self, kind: str, key: str, body: dict[str, Any], expected_rev: int | None) -> int:
+        if self._limited:
+            size = _packed_size(body)
+            if size > MAX_ITEM_BYTES:
+                raise StoreError(f"document {kind}/{key} is {size // 1024} KB, over the item limit")
+        stored = _copy(body)
+        with self._lock:
+            current = self._docs.get((kind, key))
+            if expected_rev is None and current is not None:
+                raise AlreadyExistsError(f"{kind} {key!r} exists already")
+            if expected_rev is not None and (current is None or current.rev != expected_rev):
+                raise ConflictError(f"{kind} {key!r} changed meanwhile (revision {expected_rev})")
+            rev = 1 if current is None else current.rev + 1
+            self._docs[(kind, key)] = Doc(key, stored, rev)
+            return rev
+
+    def delete_doc(self, kind: str, key: str, expected_rev: int | None = None) -> None:
+        with self._lock:
+            current = self._docs.get((kind, key))
+            if current is None:
+                raise NotFoundError(f"{kind} {key!r} does not exist")
+            if expected_rev is not None and current.rev != expected_rev:
+                raise ConflictError(f"{kind} {key!r} changed meanwhile (revision {expected_rev})")
+            del self._docs[(kind, key)]
+
+    def list_docs(self, kind: str, prefix: str = "") -> list[Doc]:
+        with self._lock:
+            found = [
+                d for (k, key), d in self._docs.items() if k == kind and key.startswith(prefix)
+            ]
+        found.sort(key=lambda d: d.key)
+        return [Doc(d.key, _copy(d.body), d.rev) for d in found]
 
     # --- executions ----------------------------------------------------------
 

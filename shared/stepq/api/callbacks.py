@@ -1,0 +1,3 @@
+"""SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat."""
+
+from __future__ import annotations

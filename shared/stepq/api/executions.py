@@ -1,0 +1,3 @@
+"""StartExecution, StartSyncExecution, DescribeExecution, ListExecutions, StopExecution, and stepq's SearchExecutions."""
+
+from __future__ import annotations

@@ -1,0 +1,85 @@
+"""One request in, one response out: the handler the server and the Lambda share.
+
+Every failure becomes Step Functions' error shape: an ``ApiError`` as the
+operation raised it, a store error translated (not found, conflict), and
+anything unexpected a logged ``InternalFailure`` (500) without a traceback in
+the reply. Nothing a caller sends produces a 500 on purpose; the fuzz test
+checks that.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from stepq.api import model
+from stepq.api.context import ApiContext
+from stepq.api.protocol import (
+    CONTENT_TYPE,
+    STEPQ_PREFIX,
+    TARGET_PREFIX,
+    ApiError,
+    ApiRequest,
+    ApiResponse,
+    error_response,
+    ok_response,
+    parse_body,
+)
+from stepq.api.registry import OPERATIONS, STEPQ_OPERATIONS
+from stepq.errors import ConflictError, StepqError, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def load_operations() -> None:
+    """Import every module that registers operations (once; the registry is global)."""
+    from stepq.api import operations  # noqa: F401  (registers on import)
+
+
+class ApiHandler:
+    def __init__(self, ctx: ApiContext) -> None:
+        load_operations()
+        self.ctx = ctx
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            name, params, fn = self._route(request)
+            if not name.startswith(STEPQ_PREFIX):
+                model.check_input(name, params)
+            result = fn(self.ctx, params)
+        except ApiError as exc:
+            return error_response(exc, request_id)
+        except ConflictError as exc:
+            return error_response(ApiError("ConflictException", str(exc)), request_id)
+        except StoreError as exc:
+            # The table is unreachable or refused the write: the caller may retry.
+            log.warning("API request failed on the store: %s", exc)
+            return error_response(ApiError("ServiceUnavailable", str(exc), 503), request_id)
+        except StepqError as exc:
+            return error_response(ApiError("ValidationException", str(exc)), request_id)
+        except Exception:
+            log.exception("API request failed")
+            failure = ApiError("InternalFailure", f"internal error (request {request_id})", 500)
+            return error_response(failure, request_id)
+        return ok_response(result, request_id)
+
+    def _route(self, request: ApiRequest) -> tuple[str, dict[str, Any], Any]:
+        if request.method != "POST" or request.path not in ("/", ""):
+            raise ApiError("UnknownOperationException", "use POST / with an X-Amz-Target", 404)
+        content_type = request.header("content-type").split(";")[0].strip().lower()
+        if content_type not in (CONTENT_TYPE, "application/json"):
+            raise ApiError("UnsupportedMediaType", f"Content-Type must be {CONTENT_TYPE}", 415)
+        target = request.header("x-amz-target")
+        if target.startswith(TARGET_PREFIX):
+            name = target[len(TARGET_PREFIX) :]
+            fn = OPERATIONS.get(name)
+        elif target.startswith(STEPQ_PREFIX):
+            name = target
+            fn = STEPQ_OPERATIONS.get(target[len(STEPQ_PREFIX) :])
+        else:
+            fn, name = None, target
+        if fn is None:
+            raise ApiError("UnknownOperationException", f"unknown operation {target!r}")
+        return name, parse_body(request.body), fn

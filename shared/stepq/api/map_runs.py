@@ -1,0 +1,3 @@
+"""Map runs of Distributed Map states: ListMapRuns, DescribeMapRun, UpdateMapRun."""
+
+from __future__ import annotations

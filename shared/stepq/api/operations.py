@@ -1,0 +1,18 @@
+"""Every module that registers operations, imported once by the handler."""
+
+from __future__ import annotations
+
+# Each import registers that family's operations in ``registry.OPERATIONS``.
+from stepq.api import (  # noqa: F401
+    activities,
+    callbacks,
+    executions,
+    history,
+    machines,
+    map_runs,
+    ping,
+    redrive,
+    tags,
+    test_state,
+    versions,
+)

@@ -1,0 +1,3 @@
+"""TagResource, UntagResource, ListTagsForResource."""
+
+from __future__ import annotations

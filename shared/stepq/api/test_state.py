@@ -1,0 +1,3 @@
+"""TestState: one state on one input, with its data-flow inspection."""
+
+from __future__ import annotations

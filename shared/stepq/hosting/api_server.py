@@ -1,0 +1,154 @@
+"""The API over HTTP on this machine: ``stepq dev`` and ``stepq worker --role api``.
+
+A threading HTTP server in front of ``api.handler.ApiHandler``. Secure by
+default: it binds to 127.0.0.1; bound to loopback it answers only requests
+whose Host is a loopback name (a web page cannot reach it through DNS
+rebinding); a state-changing request needs the JSON 1.0 content type and an
+``X-Amz-Target`` header, which a cross-site form cannot send.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from stepq.api.handler import ApiHandler
+from stepq.api.protocol import MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, error_response
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8083
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without its port (``[::1]:8083`` -> ``[::1]``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header.split("]")[0] + "]"
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class ApiServer:
+    """Serve ``handler`` on ``host:port`` (port 0: any free port) in background threads."""
+
+    def __init__(
+        self, handler: ApiHandler, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+    ) -> None:
+        self.handler = handler
+        self.loopback_only = is_loopback(host)
+        self._httpd = _Server((host, port), _RequestHandler)
+        self._httpd.api = self  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        shown = f"[{host}]" if ":" in str(host) else host
+        return f"http://{shown}:{port}"
+
+    def start(self) -> ApiServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="stepq-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def respond(self, request: ApiRequest) -> ApiResponse:
+        if self.loopback_only and not is_loopback(host_name(request.header("host"))):
+            refused = ApiError(
+                "AccessDeniedException", "this server answers loopback hosts only", 403
+            )
+            return error_response(refused)
+        return self.handler.handle(request)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s dropped", client_address, exc_info=True)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "stepq"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_POST(self) -> None:
+        length_text = self.headers.get("Content-Length", "0")
+        try:
+            length = int(length_text)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self._send(
+                error_response(ApiError("ValidationException", "bad or too large body", 413))
+            )
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        self._send(self._api().respond(self._request("POST", body)))
+
+    def do_GET(self) -> None:
+        request = self._request("GET", b"")
+        api = self._api()
+        if api.loopback_only and not is_loopback(host_name(request.header("host"))):
+            self._send(api.respond(request))
+            return
+        if self.path in ("/", "/health"):
+            body = json.dumps({"service": "stepq", "api": "POST / (JSON 1.0)"}).encode()
+            self._send(ApiResponse(200, body, {"Content-Type": "application/json"}))
+            return
+        self._send(api.respond(request))
+
+    def do_PUT(self) -> None:
+        self._refuse()
+
+    do_DELETE = do_PATCH = do_PUT
+
+    def _refuse(self) -> None:
+        self._send(error_response(ApiError("UnknownOperationException", "use POST /", 405)))
+
+    def _api(self) -> ApiServer:
+        return self.server.api  # type: ignore[attr-defined, no-any-return]
+
+    def _request(self, method: str, body: bytes) -> ApiRequest:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        return ApiRequest(method, self.path.split("?")[0], headers, body)
+
+    def _send(self, response: ApiResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)

@@ -1,0 +1,82 @@
+"""``stepq dev``: the API on the embedded runtime, every loop running, until stopped.
+
+``DevServer`` is also what the integration suite and the load benchmark start:
+an ``EmbeddedRuntime`` (moto in-process, state in memory, lost on exit) and an
+``ApiServer`` in front of it on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from stepq.api.context import ApiContext
+from stepq.api.handler import ApiHandler
+from stepq.hosting.api_server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
+from stepq.hosting.embedded import EmbeddedRuntime
+from stepq.runtime.steps import StepFunction
+
+
+def arn_settings(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(region, account) for ARNs: ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``STEPQ_ACCOUNT``."""
+    env = os.environ if environ is None else environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    account = env.get("STEPQ_ACCOUNT") or "111111111111"
+    return region, account
+
+
+def api_context(runtime: EmbeddedRuntime) -> ApiContext:
+    return ApiContext.build(
+        runtime.orchestrator, runtime.client, runtime.queues, functions=runtime.functions
+    )
+
+
+class DevServer:
+    """The embedded runtime and the API in one process (a context manager)."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, StepFunction] | None = None,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        skip_time: bool = False,
+        backend: str = "moto",
+        environ: Mapping[str, str] | None = None,
+        **runtime_options: Any,
+    ) -> None:
+        region, account = arn_settings(environ)
+        self.runtime = EmbeddedRuntime(
+            functions or {},
+            skip_time=skip_time,
+            backend=backend,
+            region=region,
+            account=account,
+            **runtime_options,
+        )
+        try:
+            self.context = api_context(self.runtime)
+            self.server = ApiServer(ApiHandler(self.context), host, port)
+        except BaseException:
+            self.runtime.close()
+            raise
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> DevServer:
+        self.runtime.start_loops()
+        self.server.start()
+        return self
+
+    def close(self) -> None:
+        self.server.close()
+        self.runtime.close()
+
+    def __enter__(self) -> DevServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
