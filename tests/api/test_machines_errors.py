@@ -200,3 +200,41 @@ def test_validate_refuses_a_bad_type_or_page(sfn: Any) -> None:
         sfn.validate_state_machine_definition(definition=pass_machine(), type="FAST")
     with pytest.raises(sfn.exceptions.ValidationException):
         sfn.list_state_machines(maxResults=1001)
+
+
+ODD: list[tuple[str, Callable[[Any], Any]]] = [
+    ("unicode digit version", lambda s: s.describe_state_machine(stateMachineArn=f"{ARN}:²")),
+    ("huge version", lambda s: s.describe_state_machine(stateMachineArn=f"{ARN}:{'9' * 40}")),
+    ("nested token", lambda s: s.list_state_machines(nextToken="W" * 1000)),
+    ("token of brackets", lambda s: s.list_state_machines(nextToken="W1tbW1tbW1tb" * 80)),
+    ("tag without key", lambda s: create(s, tags=[{"value": "v"}])),
+    (
+        "alias of a version",
+        lambda s: s.describe_state_machine_alias(stateMachineAliasArn=f"{ARN}:1"),
+    ),
+    (
+        "update nothing of an alias",
+        lambda s: s.update_state_machine_alias(stateMachineAliasArn=f"{ARN}:a"),
+    ),
+    (
+        "alias to a non-version",
+        lambda s: s.create_state_machine_alias(
+            name="a", routingConfiguration=[{"stateMachineVersionArn": ARN, "weight": 100}]
+        ),
+    ),
+    ("definition nested deep", lambda s: create(s, definition="[" * 100_000)),
+    ("definition a list", lambda s: s.validate_state_machine_definition(definition="[]")),
+]
+
+
+@pytest.mark.parametrize(("why", "call"), ODD, ids=[o[0] for o in ODD])
+def test_odd_requests_get_a_4xx_in_the_error_shape(
+    sfn: Any, why: str, call: Callable[[Any], Any]
+) -> None:
+    try:
+        reply = call(sfn)
+    except sfn.exceptions.ClientError as exc:
+        assert 400 <= exc.response["ResponseMetadata"]["HTTPStatusCode"] < 500
+        assert exc.response["Error"]["Code"] != "InternalFailure"
+    else:  # validating a bad definition answers with diagnostics, not an error
+        assert reply["result"] == "FAIL"

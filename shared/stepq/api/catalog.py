@@ -160,6 +160,11 @@ def parse_machine_arn(ctx: ApiContext, arn: object) -> tuple[str, str | None]:
     return parsed.parts[0], (parsed.parts[1] if len(parsed.parts) == 2 else None)
 
 
+def is_version(qualifier: str) -> bool:
+    """Whether an ARN's qualifier names a version (ASCII digits; an alias never is only digits)."""
+    return qualifier.isascii() and qualifier.isdigit() and len(qualifier) <= 10
+
+
 def resolve(ctx: ApiContext, arn: object, rng: random.Random | None = None) -> Target:
     """The revision a start on ``arn`` runs: $LATEST, a version, or an alias's pick.
 
@@ -171,7 +176,7 @@ def resolve(ctx: ApiContext, arn: object, rng: random.Random | None = None) -> T
         raise ApiError("StateMachineDeleting", f"State Machine is being deleted: '{arn}'")
     if qualifier is None:
         return Target(name, doc.revision)
-    if qualifier.isdigit():
+    if is_version(qualifier):
         found = version(ctx, name, int(qualifier), str(arn))
         return Target(name, found.revision, version_arn=str(arn))
     routing = alias(ctx, name, qualifier, str(arn)).routingConfiguration

@@ -241,7 +241,7 @@ def _make_token(operation: str, key: str) -> str:
 def _read_token(token: str, operation: str) -> str:
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, RecursionError):
         data = None
     if (
         not isinstance(data, dict)

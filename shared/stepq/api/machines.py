@@ -67,6 +67,8 @@ def create_state_machine(ctx: ApiContext, params: dict[str, Any]) -> dict[str, A
     if description and not publishing:
         raise ApiError("ValidationException", "versionDescription needs publish=true")
     tags = params.get("tags") or []
+    if any("key" not in tag for tag in tags):
+        raise ApiError("ValidationException", "every tag needs a key")
     if len(tags) > MAX_TAGS:
         raise ApiError("TooManyTags", f"at most {MAX_TAGS} tags", 400)
     doc = MachineDoc(type=machine_type, creationDate=ctx.clock.now().isoformat(), revision=0)
@@ -85,7 +87,7 @@ def create_state_machine(ctx: ApiContext, params: dict[str, Any]) -> dict[str, A
         return _same_create(ctx, name, won, doc, definition, publishing, description)
     arn = ctx.arns.machine(name)
     if tags:
-        _put_tags(ctx, arn, {t["key"]: t.get("value", "") for t in tags})
+        _put_tags(ctx, arn, {str(t.get("key", "")): str(t.get("value", "")) for t in tags})
     _forget(ctx, name)
     reply: dict[str, Any] = {"stateMachineArn": arn, "creationDate": epoch(doc.creationDate)}
     if publishing:
@@ -170,7 +172,7 @@ def describe_state_machine(ctx: ApiContext, params: dict[str, Any]) -> dict[str,
     arn = params["stateMachineArn"]
     name, qualifier = catalog.parse_machine_arn(ctx, arn)
     doc, _ = catalog.machine(ctx, name, arn)
-    if qualifier is not None and not qualifier.isdigit():
+    if qualifier is not None and not catalog.is_version(qualifier):
         raise ApiError(
             "InvalidArn", f"Invalid Arn: '{arn}' (describe an alias with DescribeStateMachineAlias)"
         )

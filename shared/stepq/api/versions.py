@@ -89,14 +89,14 @@ def _unqualified(ctx: ApiContext, arn: str) -> str:
 
 def _version_arn(ctx: ApiContext, arn: str) -> tuple[str, int]:
     name, qualifier = catalog.parse_machine_arn(ctx, arn)
-    if qualifier is None or not qualifier.isdigit():
+    if qualifier is None or not catalog.is_version(qualifier):
         raise ApiError("ValidationException", f"not a state machine version ARN: '{arn}'")
     return name, int(qualifier)
 
 
 def _alias_arn(ctx: ApiContext, arn: str) -> tuple[str, str]:
     name, qualifier = catalog.parse_machine_arn(ctx, arn)
-    if qualifier is None or qualifier.isdigit():
+    if qualifier is None or catalog.is_version(qualifier):
         raise ApiError("ValidationException", f"not a state machine alias ARN: '{arn}'")
     return name, qualifier
 
