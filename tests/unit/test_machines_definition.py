@@ -149,3 +149,16 @@ def test_no_variables_no_references() -> None:
     assert (
         variable_references({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}) == {}
     )
+
+
+def test_stepq_validate_refuses_a_bad_label(tmp_path: Any) -> None:
+    import json
+
+    from stepq.cli.commands import app
+    from typer.testing import CliRunner
+
+    path = tmp_path / "m.asl.json"
+    path.write_text(json.dumps(_one_map("no spaces please")))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "/States/M/Label: a Label may not contain ' '" in result.output

@@ -13,6 +13,12 @@ executions running, the machine stays as ``DELETING`` (Describe shows it,
 starts and updates are refused with StateMachineDeleting) until none runs,
 then it is gone (StateMachineDoesNotExist). Running executions finish on
 their revision; the store keeps every revision.
+
+Definitions are checked as Step Functions checks them (``core.definition``):
+every problem is named with its path in ``InvalidDefinition`` (Map Labels
+included: 40 characters, no forbidden ones, unique). State names may hold
+any character, as the ASL specification and Step Functions allow (only the
+80-character limit applies); machine names may not (``arns.check_name``).
 """
 
 from __future__ import annotations
