@@ -11,6 +11,8 @@ kind           key                      body
 ``activity``   activity name            ``ActivityDoc``
 ``tags``       resource ARN             ``TagsDoc``
 ``started``    execution ARN            ``StartedDoc``: version/alias a start used
+``revision``   ``<name>:<revision>``    ``RevisionDoc``: definition text and settings
+                                        of one store revision
 =============  =======================  =========================================
 
 A *revision* is the store's own machine version (``Store.put_machine``
@@ -51,6 +53,21 @@ class MachineDoc(_Doc):
         default_factory=lambda: {"type": "AWS_OWNED_KEY"}
     )
     label: str = ""
+    # ACTIVE, or DELETING: DeleteStateMachine was called while executions ran.
+    status: str = "ACTIVE"
+    lastVersion: int = 0  # the last version number published (numbers are never reused)
+
+
+class RevisionDoc(_Doc):
+    """What one store revision was made with: Describe of a version or an execution."""
+
+    definition: str | None = None  # the text as given (None: too large; the store's dict)
+    revisionId: str
+    roleArn: str
+    updateDate: str
+    loggingConfiguration: dict[str, Any] = Field(default_factory=dict)
+    tracingConfiguration: dict[str, Any] = Field(default_factory=dict)
+    encryptionConfiguration: dict[str, Any] = Field(default_factory=dict)
 
 
 class VersionDoc(_Doc):
@@ -90,10 +107,16 @@ class StartedDoc(_Doc):
 def machine(ctx: ApiContext, name: str, arn: str | None = None) -> tuple[MachineDoc, int]:
     """The machine's settings and document revision; StateMachineDoesNotExist if none."""
     doc = ctx.store.get_doc("machine", name)
-    if doc is None:
+    body = None if doc is None else MachineDoc.model_validate(doc.body)
+    if doc is None or body is None or (body.status == "DELETING" and not running(ctx, name)):
         shown = arn or ctx.arns.machine(name)
         raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{shown}'")
-    return MachineDoc.model_validate(doc.body), doc.rev
+    return body, doc.rev
+
+
+def running(ctx: ApiContext, name: str) -> bool:
+    """Whether an execution of ``name`` runs: a deleted machine is DELETING until none does."""
+    return bool(ctx.store.list_executions(name, status="RUNNING", limit=1))
 
 
 def version(ctx: ApiContext, name: str, number: int, arn: str | None = None) -> VersionDoc:
@@ -137,6 +160,11 @@ def parse_machine_arn(ctx: ApiContext, arn: object) -> tuple[str, str | None]:
     return parsed.parts[0], (parsed.parts[1] if len(parsed.parts) == 2 else None)
 
 
+def is_version(qualifier: str) -> bool:
+    """Whether an ARN's qualifier names a version (ASCII digits; an alias never is only digits)."""
+    return qualifier.isascii() and qualifier.isdigit() and len(qualifier) <= 10
+
+
 def resolve(ctx: ApiContext, arn: object, rng: random.Random | None = None) -> Target:
     """The revision a start on ``arn`` runs: $LATEST, a version, or an alias's pick.
 
@@ -144,17 +172,21 @@ def resolve(ctx: ApiContext, arn: object, rng: random.Random | None = None) -> T
     """
     name, qualifier = parse_machine_arn(ctx, arn)
     doc, _ = machine(ctx, name, str(arn))
+    if doc.status == "DELETING":
+        raise ApiError("StateMachineDeleting", f"State Machine is being deleted: '{arn}'")
     if qualifier is None:
         return Target(name, doc.revision)
-    if qualifier.isdigit():
+    if is_version(qualifier):
         found = version(ctx, name, int(qualifier), str(arn))
         return Target(name, found.revision, version_arn=str(arn))
     routing = alias(ctx, name, qualifier, str(arn)).routingConfiguration
-    pick = (rng or random).uniform(0, 100)
+    # An integer in 0..99 against integer weights: a weight of 0 is never picked
+    # and one of 100 always (a float could land on 100.0 and miss both).
+    pick = (rng or random).randrange(100)
     chosen = routing[-1]
-    total = 0.0
+    total = 0
     for route in routing:
-        total += float(route.get("weight", 0))
+        total += int(route.get("weight", 0))
         if pick < total:
             chosen = route
             break

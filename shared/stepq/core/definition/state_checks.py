@@ -9,7 +9,7 @@ from typing import Any
 from stepq.core import choice as _choice
 from stepq.core import jsonata_query
 
-from .field_checks import FieldChecks, Parts, is_int
+from .field_checks import FieldChecks, Parts, is_int, pointer
 from .models import COMPARISON_OPERATORS, JSONATA, JSONPATH
 
 
@@ -34,8 +34,16 @@ def _is_timestamp(text: str) -> bool:
     return True
 
 
+# Step Functions' rule for a Map's Label (it names the Map Run in its ARN): at
+# most 40 characters, none of these, unique in the machine.
+MAX_LABEL = 40
+_LABEL_FORBIDDEN = re.compile(r"[\s?*<>{}\[\]:;,\\|^~$#%&`\"\u0000-\u001f\u007f-\u009f]")
+
+
 class StateChecks(FieldChecks):
     """Per state type: ``state_<Type>(state, parts, lang, scope)``."""
+
+    labels: dict[str, Parts]  # Map Label -> where it was first used
 
     def scope(self, block: Any, parts: Parts) -> None:
         """Check a nested ``{StartAt, States}`` block (Parallel branches, Map processors)."""
@@ -108,6 +116,8 @@ class StateChecks(FieldChecks):
         pct = state.get("ToleratedFailurePercentage")
         if _is_number(pct) and not 0 <= pct <= 100:
             self.add((*parts, "ToleratedFailurePercentage"), "must be between 0 and 100")
+        if isinstance(state.get("Label"), str):
+            self.label(state["Label"], (*parts, "Label"))
         items = state.get("Items")
         if (
             lang == JSONATA
@@ -115,6 +125,17 @@ class StateChecks(FieldChecks):
             and not (isinstance(items, list) or jsonata_query.is_expression(items))
         ):
             self.add((*parts, "Items"), "must be an array or a JSONata expression string")
+
+    def label(self, label: str, parts: Parts) -> None:
+        if not label or len(label) > MAX_LABEL:
+            self.add(parts, f"a Label must be 1 to {MAX_LABEL} characters long")
+        bad = _LABEL_FORBIDDEN.search(label)
+        if bad:
+            self.add(parts, f"a Label may not contain {bad.group()!r}")
+        if label in self.labels:
+            self.add(parts, f'Label "{label}" is already used at {pointer(self.labels[label])}')
+        else:
+            self.labels[label] = parts
 
     def state_Choice(
         self, state: dict[str, Any], parts: Parts, lang: str, scope: dict[str, Any]

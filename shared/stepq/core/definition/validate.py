@@ -240,6 +240,7 @@ class _Checker(StateChecks):
         self.top_language = lang if lang in (JSONPATH, JSONATA) else JSONPATH
         self.problems: list[Problem] = []
         self.names: dict[str, Parts] = {}
+        self.labels: dict[str, Parts] = {}
 
     def run(self) -> list[Problem]:
         version = self.raw.get("Version")
