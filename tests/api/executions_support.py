@@ -7,9 +7,12 @@ catalog documents those operations write, so these suites run either way.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from stepq.api import catalog
 from stepq.api.registry import OPERATIONS
 from stepq.hosting.dev import DevServer
@@ -35,6 +38,24 @@ FAILS = {
 }
 
 
+_serial = itertools.count(1)
+
+
+def shared_dev(**options: Any) -> Iterator[DevServer]:
+    """One ``stepq dev`` server for a whole test module (starting one takes a second):
+    the body of a module-scoped ``dev`` fixture. Tests give their machines unique names."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
+        with DevServer(port=0, environ={}, **options) as server:
+            yield server
+
+
 def _now(dev: DevServer) -> str:
     return dev.context.clock.now().isoformat()
 
@@ -42,7 +63,8 @@ def _now(dev: DevServer) -> str:
 def create_machine(
     sfn: Any, dev: DevServer, name: str, definition: dict[str, Any], kind: str = "STANDARD"
 ) -> str:
-    """A state machine; its ARN."""
+    """A state machine named ``name-<n>`` (unique in the process); its ARN."""
+    name = f"{name}-{next(_serial)}"
     if "CreateStateMachine" in OPERATIONS:
         reply = sfn.create_state_machine(
             name=name, definition=json.dumps(definition), roleArn=ROLE, type=kind
