@@ -45,11 +45,15 @@ def make_token(request: str, position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
 
+def invalid_token(token: Any) -> ApiError:
+    return ApiError("InvalidToken", f"Invalid Token: '{str(token)[:100]}'")
+
+
 def read_token(token: Any, request: str) -> dict[str, Any] | None:
     """The position ``token`` holds (None: no token, the first page); InvalidToken else."""
     if token is None:
         return None
-    bad = ApiError("InvalidToken", f"Invalid Token: '{str(token)[:100]}'")
+    bad = invalid_token(token)
     if not isinstance(token, str) or not token:
         raise bad
     try:
