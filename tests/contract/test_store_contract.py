@@ -24,7 +24,7 @@ from stepq.backends.aws.dynamodb_store import DynamoDBStore, create_table, defau
 from stepq.backends.memory.blobs import MemoryBlobs
 from stepq.clock import ManualClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
-from stepq.runtime.ports import Commit, ExecutionHeader, Store, Timer
+from stepq.runtime.ports import Commit, ExecutionHeader, Store, Timer, list_cursor
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:demo"
 
@@ -229,6 +229,42 @@ def test_list_executions_newest_first_by_status_with_limit(store: Store) -> None
     summary = store.list_executions(MACHINE, "SUCCEEDED")[0]
     assert summary.status == "SUCCEEDED" and summary.stop_time == "2026-01-02"
     assert summary.input is None and summary.output is None  # summaries, like ListExecutions
+
+
+def test_list_executions_pages_with_a_cursor_by_status_or_not(store: Store) -> None:
+    # Seven executions, two with the same start instant (the name breaks the tie),
+    # three SUCCEEDED; every listing read page by page equals the one-shot listing.
+    starts = ["01", "02", "03", "03", "04", "05", "06"]
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    for name, second in zip(names, starts, strict=True):
+        store.create_execution(_header(name, f"2026-01-01T00:00:{second}+00:00"), _commit(1))
+    for name, second in (("b", "02"), ("d", "03"), ("f", "05")):
+        done = _header(name, f"2026-01-01T00:00:{second}+00:00", status="SUCCEEDED")
+        store.append(_arn(name), _final(2, replace(done, stop_time="2026-01-02")))
+
+    def pages(status: str | None, size: int) -> list[list[str]]:
+        out: list[list[str]] = []
+        after: str | None = None
+        while True:
+            page = store.list_executions(MACHINE, status, limit=size, after=after)
+            if not page:
+                return out
+            out.append([h.name for h in page])
+            after = list_cursor(page[-1])
+
+    assert [h.name for h in store.list_executions(MACHINE)] == ["g", "f", "e", "d", "c", "b", "a"]
+    assert pages(None, 3) == [["g", "f", "e"], ["d", "c", "b"], ["a"]]
+    assert pages(None, 2) == [["g", "f"], ["e", "d"], ["c", "b"], ["a"]]
+    assert pages("SUCCEEDED", 2) == [["f", "d"], ["b"]]
+    assert pages("RUNNING", 2) == [["g", "e"], ["c", "a"]]
+    assert pages("FAILED", 2) == []
+    # A cursor between rows (a start instant alone) lists what is strictly older.
+    assert [h.name for h in store.list_executions(MACHINE, after="2026-01-01T00:00:04")] == [
+        "d",
+        "c",
+        "b",
+        "a",
+    ]
 
 
 # --- history --------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stepq.runtime.codec import sortable_instant
+
 
 @dataclass(slots=True)
 class ExecutionHeader:
@@ -84,6 +86,15 @@ class Doc:
     rev: int
 
 
+def list_cursor(header: ExecutionHeader) -> str:
+    """Where ``Store.list_executions`` continues after ``header``: its sort key.
+
+    The start instant in one fixed UTC form, then the name: string order is
+    listing order (the DynamoDB store's start index keys rows the same way).
+    """
+    return f"{sortable_instant(header.start_time)}#{header.name}"
+
+
 SIGNING_KEY_BYTES = 32  # Store.signing_key: 256 random bits
 
 
@@ -110,8 +121,14 @@ class Store(Protocol):
     # for a name in use); a commit with ``outcome`` set finishes the execution.
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None: ...
     def get_execution(self, execution_id: str) -> ExecutionHeader: ...
+    # Newest first (by start instant, then name, both descending); ``after`` is the
+    # ``list_cursor`` of the last row of the previous page: rows strictly older.
     def list_executions(
-        self, machine: str, status: str | None = None, limit: int = 100
+        self,
+        machine: str,
+        status: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
     ) -> list[ExecutionHeader]: ...
 
     # history

@@ -292,37 +292,57 @@ class DynamoDBStore:
         return items[0] if items else None
 
     def list_executions(
-        self, machine: str, status: str | None = None, limit: int = 100
+        self,
+        machine: str,
+        status: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
     ) -> list[ExecutionHeader]:
         """Newest first; ``input`` and ``output`` are None (the indexes do not hold them).
 
         A final status reads ``by_machine_status`` alone. RUNNING, or no
         status, walks ``by_machine_start`` and reads each execution's newest
         commit for its status: one small Query per execution listed, which
-        keeps every transition free of index writes.
+        keeps every transition free of index writes. ``after`` (a
+        ``list_cursor``, the index's own sort key) bounds the Query's key
+        condition, so a page starts where the last one ended.
         """
         out: list[ExecutionHeader] = []
         if limit <= 0:
             return out
         what = f"list_executions {machine!r}"
         if status is not None and status != "RUNNING":
+            prefix = f"{status}#"
+            if after is None:
+                condition = "gsi1pk = :m AND begins_with(gsi1sk, :s)"
+                values = {":m": s(machine), ":s": s(prefix)}
+            else:  # BETWEEN is inclusive: the cursor's own row is skipped below
+                condition = "gsi1pk = :m AND gsi1sk BETWEEN :s AND :upper"
+                values = {":m": s(machine), ":s": s(prefix), ":upper": s(prefix + after)}
             for item in self._query(
                 what,
                 IndexName=GSI_STATUS,
-                KeyConditionExpression="gsi1pk = :m AND begins_with(gsi1sk, :s)",
-                ExpressionAttributeValues={":m": s(machine), ":s": s(f"{status}#")},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
                 ScanIndexForward=False,
-                Limit=limit,
+                Limit=limit + 1,
             ):
+                if after is not None and item["gsi1sk"]["S"] == prefix + after:
+                    continue
                 out.append(self._items.header(item))
                 if len(out) >= limit:
                     break
             return out
+        condition = "gsi1pk = :m"
+        values = {":m": s(machine)}
+        if after is not None:
+            condition += " AND gsi2sk < :after"
+            values[":after"] = s(after)
         for item in self._query(
             what,
             IndexName=GSI_START,
-            KeyConditionExpression="gsi1pk = :m",
-            ExpressionAttributeValues={":m": s(machine)},
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
             ScanIndexForward=False,
             Limit=limit,
         ):

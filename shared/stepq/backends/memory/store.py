@@ -27,7 +27,15 @@ from stepq.backends.aws.commit_dictionary import COMPRESS_ABOVE, MAX_ITEM_BYTES
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, Doc, ExecutionHeader, Timer
+from stepq.runtime.ports import (
+    SIGNING_KEY_BYTES,
+    Blobs,
+    Commit,
+    Doc,
+    ExecutionHeader,
+    Timer,
+    list_cursor,
+)
 
 
 def _copy(value: Any) -> Any:
@@ -187,19 +195,28 @@ class MemoryStore:
             return self._current(execution_id)
 
     def list_executions(
-        self, machine: str, status: str | None = None, limit: int = 100
+        self,
+        machine: str,
+        status: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
     ) -> list[ExecutionHeader]:
-        """Newest first; ``input`` and ``output`` are None, as in the DynamoDB store."""
+        """Newest first, strictly older than ``after`` (a ``list_cursor``) when given;
+        ``input`` and ``output`` are None, as in the DynamoDB store."""
         with self._lock:
             current = [self._current(eid) for eid in self._headers]
         found = [
-            h for h in current if h.machine == machine and (status is None or h.status == status)
+            (list_cursor(h), h)
+            for h in current
+            if h.machine == machine and (status is None or h.status == status)
         ]
-        found.sort(key=lambda h: (sortable_instant(h.start_time), h.execution_id), reverse=True)
+        if after is not None:
+            found = [(key, h) for key, h in found if key < after]
+        found.sort(key=lambda pair: pair[0], reverse=True)
         # Summaries, like the index projections: no payloads, no error text.
         return [
             replace(h, input=None, output=None, error=None, cause=None)
-            for h in found[: max(limit, 0)]
+            for _, h in found[: max(limit, 0)]
         ]
 
     # --- history -------------------------------------------------------------

@@ -127,12 +127,18 @@ class TaskState(Launching):
         else:
             kind, name, payload = "service", None, args
         family = "LambdaFunction" if kind == "lambda" else "Task"
+        shown: dict[str, Any] = {}
+        if kind == "lambda:invoke" and isinstance(args, dict):
+            # The history shows the resolved Parameters; the Payload is ``input``
+            # already, so only the rest (FunctionName, ...) is added, not a copy.
+            shown["parameters"] = {k: v for k, v in args.items() if k != "Payload"}
         scheduled = run.emit(
             f"{family}Scheduled",
             resource=resource,
             input=payload,
             timeoutInSeconds=timeout,
             heartbeatInSeconds=heartbeat,
+            **shown,
         )
         run.emit(f"{family}Started", resource=resource)
         task_id = f"{frame.id}:{scheduled}"
@@ -213,7 +219,7 @@ class TaskState(Launching):
             return
         self._close(run, frame, task_id)
         family = frame.scratch["family"]
-        run.emit(f"{family}Succeeded", output=output)
+        run.emit(f"{family}Succeeded", output=output, **_named(family, state))
         result = output
         if frame.scratch["kind"] == "lambda:invoke" and not frame.scratch.get("token"):
             request_id = str(uuid.UUID(int=hash_int(run.seed(frame) + task_id)))
@@ -237,7 +243,8 @@ class TaskState(Launching):
         self._close(run, frame, task_id)
         if frame.scratch["kind"] == "lambda:invoke":
             cause = _reserialise(cause)
-        run.emit(f"{frame.scratch['family']}Failed", error=error, cause=cause)
+        family = frame.scratch["family"]
+        run.emit(f"{family}Failed", error=error, cause=cause, **_named(family, state))
         run.state_failed(frame, state, error, cause)
 
     callback_failed = task_failed
@@ -271,8 +278,15 @@ class TaskState(Launching):
                 return  # a heartbeat came since: a later check is scheduled
         self._close(run, frame, task_id)
         error = HEARTBEAT_TIMEOUT if heartbeat else TIMEOUT
-        run.emit(f"{frame.scratch['family']}TimedOut", error=error)
+        family = frame.scratch["family"]
+        run.emit(f"{family}TimedOut", error=error, **_named(family, state))
         run.state_failed(frame, state, error, None)
+
+
+def _named(family: str, state: dict[str, Any]) -> dict[str, Any]:
+    """A service integration's outcome events name their resource (Step Functions'
+    TaskSucceeded/TaskFailed/TaskTimedOut do; a Lambda function's do not)."""
+    return {"resource": state["Resource"]} if family == "Task" else {}
 
 
 def size_label(resource: str) -> str:
