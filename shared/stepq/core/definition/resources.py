@@ -37,8 +37,6 @@ _AWS_SDK = re.compile(
     rf"(?:{re.escape(WAIT_FOR_TOKEN)})?$"
 )
 _ACTIVITY = re.compile(rf"^{_PARTITION}:states:[a-z0-9-]+:\d{{12}}:activity:[^:]+$")
-# A service integration: what the worker hands to the injected integrations.
-_SERVICE = re.compile(rf"^{_PARTITION}:states:::")
 
 SUPPORTED = "Lambda functions, lambda:invoke, sqs:sendMessage, sns:publish, aws-sdk:*, activities"
 
@@ -90,8 +88,8 @@ def check_resource(resource: str) -> str | None:
 
 
 def is_service_integration(resource: str) -> bool:
-    """``arn:aws:states:::...``: an integration the worker runs through a service."""
-    return bool(_SERVICE.match(resource))
+    """sqs:sendMessage, sns:publish or aws-sdk:*: what a host's integrations run."""
+    return optimised_name(resource) in FIELDS or bool(_AWS_SDK.match(resource))
 
 
 def optimised_name(resource: str) -> str | None:
