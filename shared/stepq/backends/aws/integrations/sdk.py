@@ -2,9 +2,9 @@
 
 Resolution: ``<service>`` is the lower-cased SDK service name Step Functions
 uses (``sqs``, ``dynamodb``, ``sfn``, ``eventbridge``, ``cloudwatchlogs``,
-``acmpca``); it is matched to boto3's service names with their hyphens
-dropped, then to a few names that differ (``sfn`` is ``stepfunctions``), then
-to each service's ``serviceId``. ``<action>`` is the API's operation in
+``acmpca``); it is matched to the few names that differ (``sfn`` is
+``stepfunctions``, ``eventbridge`` is ``events``), then to boto3's service
+names with their hyphens dropped (``acmpca`` is ``acm-pca``). ``<action>`` is the API's operation in
 camelCase (``getQueueUrl`` is ``GetQueueUrl``).
 
 Shaping, through botocore's model of the operation: parameter names are
@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import functools
 import re
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -52,6 +51,15 @@ ALIASES = {
     "databasemigration": "dms",
     "configservice": "config",
     "elasticsearch": "es",
+    "costexplorer": "ce",
+    "iotdataplane": "iot-data",
+    "lexmodelbuilding": "lex-models",
+    "lexruntime": "lex-runtime",
+    "lexmodelsv2": "lexv2-models",
+    "lexruntimev2": "lexv2-runtime",
+    "marketplacemetering": "meteringmarketplace",
+    "migrationhub": "mgh",
+    "pinpointemail": "pinpoint-email",
 }
 # Java SDK v2 client names that the word rule below does not give.
 _JAVA_NAMES = {"IoT": "Iot"}
@@ -79,8 +87,6 @@ class ServiceCatalog:
 
     def __init__(self, session: Any) -> None:
         self._session = session
-        self._by_id: dict[str, str] | None = None
-        self._lock = threading.Lock()
 
     @functools.cached_property
     def _available(self) -> dict[str, str]:
@@ -92,21 +98,7 @@ class ServiceCatalog:
             return ALIASES[key]
         if key in self._available:
             return self._available[key]
-        by_id = self._service_ids()
-        if key in by_id:
-            return by_id[key]
         raise UnknownIntegration(f"the AWS SDK has no service {sdk_name!r}")
-
-    def _service_ids(self) -> dict[str, str]:
-        # Loads every service's model once: only for names nothing else matched.
-        with self._lock:
-            if self._by_id is None:
-                found: dict[str, str] = {}
-                for name in self._session.get_available_services():
-                    model = self._session.get_service_model(name)
-                    found.setdefault(_squash(model.service_id), name)
-                self._by_id = found
-            return self._by_id
 
 
 def operation_name(client: Any, action: str) -> str:
