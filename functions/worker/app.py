@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
+from stepq.backends.aws.integrations import AwsIntegrations
 from stepq.backends.aws.lambda_invoke import DirectLambdaFunctions, direct_lambda_enabled
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
@@ -54,6 +55,8 @@ def _get() -> tuple[Settings, Worker]:
         route=orchestrator.config.route,
         # The task queues' VisibilityTimeout in template.yaml (720 s), unless set.
         visibility_timeout=_or(settings.task_visibility_timeout, 720),
+        # sqs:sendMessage, sns:publish, aws-sdk:* (the worker role's IAM decides what).
+        integrations=AwsIntegrations(region=settings.region),
     )
     return settings, worker
 

@@ -475,6 +475,8 @@ def dev(
             highlight=False,
         )
         out.print(f"try: aws stepfunctions --endpoint-url {server.url} list-state-machines")
+        if server.services_url:  # the machines' sqs/sns/aws-sdk calls land there
+            out.print(f"services your machines call (moto): {server.services_url}")
         while not stop.wait(0.5):
             pass
 

@@ -3,6 +3,12 @@
 ``DevServer`` is also what the integration suite and the load benchmark start:
 an ``EmbeddedRuntime`` (moto in-process, state in memory, lost on exit) and an
 ``ApiServer`` in front of it on loopback.
+
+The machines' service integrations (sqs:sendMessage, sns:publish, aws-sdk:*)
+go where boto3's endpoint settings say (``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_<SERVICE>``); when none is set, DevServer serves a moto
+server on loopback for them (``services_url``), in an account of its own so
+stepq's table and queues stay private. ``services=False`` turns it off.
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ def arn_settings(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
     return region, account
 
 
+def endpoint_configured(environ: Mapping[str, str]) -> bool:
+    """Whether boto3 is told where services are (``AWS_ENDPOINT_URL[_<SERVICE>]``)."""
+    return any(
+        (key == "AWS_ENDPOINT_URL" or key.startswith("AWS_ENDPOINT_URL_")) and value.strip()
+        for key, value in environ.items()
+    )
+
+
 def api_context(runtime: EmbeddedRuntime) -> ApiContext:
     return ApiContext.build(
         runtime.orchestrator, runtime.client, runtime.queues, functions=runtime.functions
@@ -44,27 +58,47 @@ class DevServer:
         skip_time: bool = False,
         backend: str = "moto",
         environ: Mapping[str, str] | None = None,
+        services: bool = True,
         **runtime_options: Any,
     ) -> None:
         region, account = arn_settings(environ)
-        self.runtime = EmbeddedRuntime(
-            functions or {},
-            skip_time=skip_time,
-            backend=backend,
-            region=region,
-            account=account,
-            **runtime_options,
-        )
+        env = os.environ if environ is None else environ
+        self.services: Any = None
+        if services and not endpoint_configured(env) and "integrations" not in runtime_options:
+            from stepq.backends.aws.integrations import AwsIntegrations
+            from stepq.backends.moto.server import ServicesServer
+
+            self.services = ServicesServer(account=account)
+            url = self.services.start()
+            runtime_options["integrations"] = AwsIntegrations(endpoint_url=url, region=region)
+        try:
+            self.runtime = EmbeddedRuntime(
+                functions or {},
+                skip_time=skip_time,
+                backend=backend,
+                region=region,
+                account=account,
+                **runtime_options,
+            )
+        except BaseException:
+            self._close_services()
+            raise
         try:
             self.context = api_context(self.runtime)
             self.server = ApiServer(ApiHandler(self.context), host, port)
         except BaseException:
             self.runtime.close()
+            self._close_services()
             raise
 
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def services_url(self) -> str | None:
+        """Where the machines' integrations reach their services (None: boto3's settings)."""
+        return self.services.url if self.services is not None else None
 
     def start(self) -> DevServer:
         self.runtime.start_loops()
@@ -74,6 +108,11 @@ class DevServer:
     def close(self) -> None:
         self.server.close()
         self.runtime.close()
+        self._close_services()
+
+    def _close_services(self) -> None:
+        if self.services is not None:
+            self.services.close()
 
     def __enter__(self) -> DevServer:
         return self.start()

@@ -78,6 +78,7 @@ class EmbeddedRuntime:
         backend: str = "moto",
         region: str | None = None,
         account: str | None = None,
+        integrations: Any = None,
     ) -> None:
         """``backend="moto"`` (the default) is moto in-process behind boto3;
         ``"memory"`` uses ``MemoryStore``/``MemoryQueues``, the in-process
@@ -87,7 +88,9 @@ class EmbeddedRuntime:
         and 111111111111).
         ``worker_commits=False`` sends every result through the orchestrator
         (one hop and commit per step); ``on_client(service, client)`` sees each
-        boto3 client before use (the cost benchmark registers its meter there)."""
+        boto3 client before use (the cost benchmark registers its meter there).
+        ``integrations`` runs Tasks on services (sqs:sendMessage, sns:publish,
+        aws-sdk:*); default: ``AwsIntegrations()``, boto3's own settings."""
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', not {backend!r}")
         self.backend = backend
@@ -122,7 +125,13 @@ class EmbeddedRuntime:
             # Nothing leaves the process: no signature to compute, and moto checks
             # the parameters itself (the store's calls are also checked against
             # DynamoDB Local in tests/integration).
-            local = Config(signature_version=UNSIGNED, parameter_validation=False)
+            # An AWS_ENDPOINT_URL in the environment is for the user's services
+            # (integrations), never for stepq's own table and queues.
+            local = Config(
+                signature_version=UNSIGNED,
+                parameter_validation=False,
+                ignore_configured_endpoint_urls=True,
+            )
             raw_dynamodb = boto3.client("dynamodb", region_name="us-east-1", config=local)
             sqs = boto3.client("sqs", region_name="us-east-1", config=local)
             create_table(raw_dynamodb, TABLE)
@@ -145,6 +154,11 @@ class EmbeddedRuntime:
         # Every role sends through these: each body signed with the table's key.
         self.queues = signed(RingingQueues(self.queues, self.doorbell), self.store)
         self.functions = dict(functions)
+        if integrations is None:
+            from stepq.backends.aws.integrations import AwsIntegrations
+
+            integrations = AwsIntegrations()
+        self.integrations = integrations
         self.visibility_timeout = visibility_timeout
         self.task_queues = sorted(
             {task_queue(name) for name in self.functions} | {task_queue(None)}
@@ -427,4 +441,5 @@ def _worker(runtime: EmbeddedRuntime, commits: bool) -> Any:
         route=runtime._route,
         visibility_timeout=runtime.visibility_timeout,
         store=runtime.store,
+        integrations=runtime.integrations,
     )

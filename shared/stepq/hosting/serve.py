@@ -115,6 +115,7 @@ def serve(
     if role == "orchestrator":
         names, handle = [EVENTS_QUEUE], orchestrator.handle_batch
     else:
+        from stepq.backends.aws.integrations import AwsIntegrations
         from stepq.runtime.client import Client
         from stepq.runtime.worker import DEFAULT_VISIBILITY_TIMEOUT, Worker
 
@@ -131,6 +132,8 @@ def serve(
             visibility_timeout=DEFAULT_VISIBILITY_TIMEOUT
             if settings.task_visibility_timeout is None
             else settings.task_visibility_timeout,
+            # The user's services, through boto3's own settings (AWS_ENDPOINT_URL...).
+            integrations=AwsIntegrations(region=settings.region),
         )
         handle = worker.handle_batch
     # One long-polling pump per queue, each on its own thread: polled one after

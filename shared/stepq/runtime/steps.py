@@ -39,6 +39,9 @@ from stepq.errors import (
 )
 
 StepFunction = Callable[[Any, Any], Any]
+# A host's service integrations (sqs:sendMessage, sns:publish, aws-sdk:*):
+# ``integrations(resource, parameters, context) -> Outcome``; see backends/aws/integrations.
+ServiceIntegrations = Callable[[str, Any, "StepContext"], "Outcome"]
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"

@@ -32,6 +32,7 @@ from typing import Any
 from stepq.clock import Clock, SystemClock
 from stepq.core import dataflow
 from stepq.core import events as ev
+from stepq.core.definition.resources import is_service_integration
 from stepq.core.failures import DATA_LIMIT_EXCEEDED
 from stepq.core.states.task_state import size_label
 from stepq.runtime import codec
@@ -48,7 +49,13 @@ from stepq.runtime.batch import (
 from stepq.runtime.messages import EVENTS_QUEUE, TaskMessage, event_message, parse_task, task_queue
 from stepq.runtime.ports import Commit, Queues, Received, Store, Timer
 from stepq.runtime.signing import DEFECT, signed
-from stepq.runtime.steps import StepContext, StepFunction, invoke, is_outage
+from stepq.runtime.steps import (
+    ServiceIntegrations,
+    StepContext,
+    StepFunction,
+    invoke,
+    is_outage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +127,12 @@ class Worker:
         route: Callable[[str | None], str] = task_queue,
         visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
         store: Store | None = None,
+        integrations: ServiceIntegrations | None = None,
     ) -> None:
         self.functions = functions
+        # Runs the Tasks whose resource is a service integration (None: they fail
+        # as not found); injected by the host, the runtime knows no service.
+        self.integrations = integrations
         # The table's signing key signs what the worker sends and checks what it runs.
         store = store or (applier.store if applier is not None else deferred_results)
         if store is None:
@@ -271,13 +282,16 @@ class Worker:
             context.extra["qualifier"] = command.qualifier
         request_id = context.aws_request_id
         started = self.clock.now()
-        outcome = invoke(
-            self.functions,
-            command.function_name,
-            command.input,
-            request_id=request_id,
-            context=context,
-        )
+        if self.integrations is not None and is_service_integration(command.resource):
+            outcome = self.integrations(command.resource, command.input, context)
+        else:
+            outcome = invoke(
+                self.functions,
+                command.function_name,
+                command.input,
+                request_id=request_id,
+                context=context,
+            )
         now = self.clock.now()
         if outcome.delay_seconds and self.deferred_results is None:
             self.clock.sleep(outcome.delay_seconds)

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from stepq.errors import DefinitionError, Problem
 
+from . import resources
 from .field_checks import Parts, pointer
 from .models import JSONATA, JSONPATH, STATE_TYPES, StateMachine
 from .state_checks import StateChecks
@@ -303,6 +304,9 @@ class _Checker(StateChecks):
         check = getattr(self, f"state_{kind}", None) if kind in STATE_TYPES else None
         if check is not None:
             check(state, parts, lang, scope)
+        # Resources stepq cannot run are refused here, not at run time.
+        for where, message in resources.problems(state):
+            self.add((*parts, *where), message)
 
     def transitions(
         self, state: dict[str, Any], parts: Parts, scope: dict[str, Any], kind: Any
