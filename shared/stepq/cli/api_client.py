@@ -172,14 +172,14 @@ class ApiClient:
             reason = getattr(exc, "reason", exc)
             raise CliError(self.unreachable(reason)) from None
 
-    def where(self) -> tuple[str, str]:
+    def where(self, instead: str = "give a full ARN") -> tuple[str, str]:
         """(region, account) of the API's ARNs, asked once (``Stepq.Ping``)."""
         if self._where is None:
             try:
                 reply = self.stepq("Ping")
             except ApiCallError as exc:
                 raise CliError(
-                    f"{self.url} does not answer Stepq.Ping ({exc.code}): give a full ARN"
+                    f"{self.url} is not a stepq API (Stepq.Ping: {exc.code}): {instead}", 2
                 ) from None
             self._where = (str(reply["region"]), str(reply["account"]))
         return self._where

@@ -169,7 +169,7 @@ def create(
     api = _api(api_url)
     chosen = name or machine_name(path)
     if role_arn is None:
-        role_arn = f"arn:aws:iam::{api.where()[1]}:role/stepq-{chosen}"
+        role_arn = f"arn:aws:iam::{api.where('give --role-arn')[1]}:role/stepq-{chosen}"
     reply = api.call(
         "create_state_machine",
         name=chosen,

@@ -137,7 +137,7 @@ def _rule_label(rule: Mapping[str, Any], index: int) -> str:
         op = ops[0] if ops else ""
         value = rule.get(op) if op else ""
         text = f"{variable} {op} {json.dumps(value)}" if variable and op else f"rule {index + 1}"
-    return text if len(text) <= 40 else text[:39] + "…"
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 # --- an execution's path ---------------------------------------------------------------
@@ -153,18 +153,22 @@ def mark(graph: Graph, events: Iterable[Mapping[str, Any]], status: str) -> None
     """
     open_states: list[str] = []  # entered, not yet exited (innermost last)
     troubled: set[str] = set()
-    previous = START
+    trail = [START]  # nodes in the order entered or exited
+    pairs = _edge_pairs(graph)
     for event in events:
         kind = str(event.get("type", ""))
         if kind.endswith("StateEntered"):
             node = graph.by_name.get(_state_name(event, "stateEnteredEventDetails"))
             if node is None:
                 continue
-            if (previous, node) in _edge_pairs(graph):
-                graph.taken.add((previous, node))
+            # The edge in: from the latest node that has one (a branch's first state
+            # is entered from its Parallel, the next iteration's from its Map).
+            source = next((n for n in reversed(trail[-64:]) if (n, node) in pairs), None)
+            if source is not None:
+                graph.taken.add((source, node))
             graph.statuses[node] = "running"
             open_states.append(node)
-            previous = node
+            trail.append(node)
         elif kind.endswith("StateExited"):
             node = graph.by_name.get(_state_name(event, "stateExitedEventDetails"))
             if node is None:
@@ -173,7 +177,7 @@ def mark(graph: Graph, events: Iterable[Mapping[str, Any]], status: str) -> None
             troubled.discard(node)
             if node in open_states:
                 open_states.remove(node)
-            previous = node
+            trail.append(node)
         elif (
             kind.endswith(_FAILURE_SUFFIXES)
             and not kind.startswith(("Execution", "MapRun"))
@@ -182,8 +186,8 @@ def mark(graph: Graph, events: Iterable[Mapping[str, Any]], status: str) -> None
             troubled.add(open_states[-1])
     for node in open_states:
         graph.statuses[node] = "running" if status == "RUNNING" else "failed"
-    if status == "SUCCEEDED" and (previous, END) in _edge_pairs(graph):
-        graph.taken.add((previous, END))
+    if status == "SUCCEEDED" and (trail[-1], END) in pairs:
+        graph.taken.add((trail[-1], END))
     for node, value in graph.statuses.items():  # a Fail state "succeeds" at failing
         if graph.nodes[node].type == "Fail" and value == "succeeded":
             graph.statuses[node] = "failed"

@@ -14,6 +14,7 @@ from typing import Any
 
 from stepq.cli.api_client import ApiCallError
 
+_UNKNOWN = ("UnknownOperationException", "UnknownOperation", "InvalidAction")
 _EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
 
@@ -45,7 +46,8 @@ def list_matching(api: Any, filters: Filters) -> list[dict[str, Any]]:
     try:
         return _search(api, filters)
     except ApiCallError as exc:
-        if exc.code not in ("UnknownOperationException", "UnknownOperation"):
+        # Not a stepq API (or one without the operation): Step Functions' own way.
+        if exc.code not in _UNKNOWN and not exc.code.startswith("HTTP "):
             raise
     machines = (
         [filters.machine_arn]
