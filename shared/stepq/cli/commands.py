@@ -283,7 +283,8 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between scheduler ticks")] = 60.0,
 ) -> None:
     """Run one of the three loops as a long-lived process against any compatible endpoint."""
-    from stepq.backends.aws.settings import Settings
+    from stepq.cli.app import CliError
+    from stepq.cli.deployment import load_settings
     from stepq.errors import StepqError
     from stepq.hosting.serve import ROLES, provision_until_done, serve, stop_on_signals
     from stepq.runtime.steps import load_functions
@@ -293,7 +294,7 @@ def worker(
         raise typer.Exit(2)
     environ = _environ(endpoint_url, table, queue_prefix)
     try:
-        settings = Settings.from_env(environ)
+        settings = load_settings(environ)
         steps = (
             load_functions(functions or settings.functions)
             if (functions or settings.functions)
@@ -307,6 +308,9 @@ def worker(
             return  # stopped while the endpoint was still unreachable
         out.print(f"stepq {role} running against {endpoint} (Ctrl-C stops)")
         serve(role, settings, steps, interval=interval, stop=stop)
+    except CliError as exc:
+        err.print(exc.message, style="red", markup=False)
+        raise typer.Exit(exc.code) from None
     except StepqError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -341,15 +345,17 @@ def ops_reconcile(
     """
     from datetime import timedelta
 
-    from stepq.backends.aws.settings import Settings, build, runtime_config
+    from stepq.backends.aws.settings import build, runtime_config
+    from stepq.cli.app import CliError
+    from stepq.cli.deployment import load_settings, quick_clients
     from stepq.clock import SystemClock
     from stepq.errors import NotFoundError, StepqError
     from stepq.runtime.reconcile import Reconciler
 
     environ = _environ(endpoint_url, table, queue_prefix)
     try:
-        settings = Settings.from_env(environ)
-        store, queues, _ = build(settings)
+        settings = load_settings(environ)
+        store, queues, _ = build(settings, quick_clients(settings))
         reconciler = Reconciler(store, queues, SystemClock(), runtime_config(settings))
         if arn is not None:
             plan = reconciler.plan(arn) if dry_run else reconciler.reconcile(arn)
@@ -367,6 +373,9 @@ def ops_reconcile(
         for execution_id in report.reconciled:
             out.print(f"reconciled {execution_id}")
         out.print(f"reconciled={len(report.reconciled)} resent={report.resent}")
+    except CliError as exc:
+        err.print(exc.message, style="red", markup=False)
+        raise typer.Exit(exc.code) from None
     except NotFoundError:
         err.print(f"no execution {arn}", style="red", markup=False)
         raise typer.Exit(1) from None
