@@ -108,7 +108,7 @@ def test_a_dotted_module_is_found_from_the_current_folder(
 
 def test_a_module_failing_at_import_is_one_error_naming_it(tmp_path: Path) -> None:
     steps = _write(tmp_path, "cli_steps_e.py", "import not_a_module_anywhere_xyz\n")
-    with pytest.raises(FunctionsLoadError, match="importing .*cli_steps_e.py failed"):
+    with pytest.raises(FunctionsLoadError, match=r"importing .*cli_steps_e\.py failed"):
         load_functions(str(steps))
 
 
