@@ -18,6 +18,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
@@ -66,18 +67,15 @@ class ApiClient:
     @property
     def sfn(self) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
-            creds = self._session_credentials()
-            frozen = creds.get_frozen_credentials()
-            self._client = boto3.Session(
+            frozen = self._session_credentials().get_frozen_credentials()
+            self._client = _session().client(
+                "stepfunctions",
+                region_name=self.region,
                 aws_access_key_id=frozen.access_key,
                 aws_secret_access_key=frozen.secret_key,
                 aws_session_token=frozen.token,
-                region_name=self.region,
-            ).client(
-                "stepfunctions",
                 endpoint_url=self.url,
                 config=Config(
                     connect_timeout=CONNECT_TIMEOUT,
@@ -202,6 +200,14 @@ class ApiClient:
             raise CliError(f"give an execution ARN or MACHINE:EXECUTION, not {value!r}", 2)
         region, account = self.where()
         return f"arn:aws:states:{region}:{account}:execution:{machine}:{name}"
+
+
+@cache
+def _session() -> Any:
+    """One boto3 session per process: the service model is loaded once."""
+    import boto3
+
+    return boto3.session.Session()
 
 
 class ApiCallError(CliError):

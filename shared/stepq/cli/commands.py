@@ -195,6 +195,7 @@ def _run_embedded(
     api_port: int | None = None,
 ) -> str:
     from contextlib import ExitStack
+    from time import monotonic
 
     from stepq.cli.callbacks import CallbackDesk
     from stepq.cli.render import print_outcome, print_timeline, progress_line
@@ -211,6 +212,7 @@ def _run_embedded(
         arn = runtime.start(machine_name, execution_input, name)
         seen = 0
         header = None
+        deadline = monotonic() + timeout  # wall time, however long each poll takes
         with out.status(f"running {arn}") as status:
             try:
                 while header is None:
@@ -225,8 +227,7 @@ def _run_embedded(
                         desk.announce(out, arn, events[seen:])
                     seen = len(events)
                     status.update(f"running {arn}: {seen} events")
-                    timeout -= 0.2
-                    if timeout <= 0 and header is None:
+                    if monotonic() > deadline and header is None:
                         raise ExecutionTimeoutError(f"{arn} still running; giving up")
             except ExecutionTimeoutError as exc:
                 err.print(f"[red]{exc}[/red]")
