@@ -30,7 +30,17 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Who may talk to AWS SDKs or moto at all.
 # api/model.py reads botocore's service model (data files, no requests).
-BOTO = {"backends/aws", "backends/moto", "hosting/embedded.py", "idempotency.py", "api/model.py"}
+# cli/api_client.py is the CLI's boto3 stepfunctions client; cli/deployment.py builds
+# the operator commands' quick-failing DynamoDB/SQS clients.
+BOTO = {
+    "backends/aws",
+    "backends/moto",
+    "hosting/embedded.py",
+    "idempotency.py",
+    "api/model.py",
+    "cli/api_client.py",
+    "cli/deployment.py",
+}
 MOTO = {"backends/moto", "hosting/embedded.py"}
 
 

@@ -1,9 +1,20 @@
-"""The ``stepq`` command (typer): ``run``, ``validate``, ``worker``, ``conformance``, ``ops``, ``bench``.
+"""The ``stepq`` command (typer).
 
-``commands.py`` defines them; ``render.py`` prints timelines and outcomes.
+- ``app.py``          the typer app, its consoles, ``--version``, one-line failures
+- ``commands.py``     ``run``, ``validate``, ``worker``, ``dev``, ``conformance``, ``ops``, ``bench``
+- ``api_commands.py`` the client of the API: ``create``, ``update``, ``start``, ``describe``,
+  ``list``, ``machines``, ``history``, ``stop``, ``redrive``, ``send-task-success|failure|heartbeat``
+- ``api_client.py``   boto3's ``stepfunctions`` client pointed at ``--api-url``, stepq's own operations
+- ``graph.py``        Mermaid, DOT and SVG of a definition and an execution's path
+- ``graph_command.py`` the ``graph`` command
+- ``callbacks.py``    what ``stepq run`` does for tasks waiting for a token
+- ``functions.py``    ``functions``: the step functions a module registers
+- ``render.py``       timelines and outcomes
+
 Each command imports what it needs when it runs, so ``stepq --help`` is quick.
 """
 
-from stepq.cli.commands import app, main
+from stepq.cli import api_commands, commands, functions, graph_command  # noqa: F401  (register commands)
+from stepq.cli.app import app, main
 
 __all__ = ["app", "main"]

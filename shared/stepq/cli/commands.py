@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Durable ASL workflows on SQS + DynamoDB."
-)
-# No emoji codes (":b:" in an ARN is not an emoji) and no wrapping: one error, one line.
-err = Console(stderr=True, emoji=False, soft_wrap=True)
-out = Console(emoji=False, soft_wrap=True)
+from stepq.cli.app import app, err, main, out
+
+__all__ = ["app", "main"]
 
 
 @app.command()
@@ -115,8 +110,22 @@ def run(
     timeout: Annotated[
         float, typer.Option(help="Give up after this many seconds of wall time")
     ] = 600.0,
+    serve_api: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve-api/--no-serve-api",
+            help="Serve the API while it runs (default: when a task waits for a callback)",
+            show_default=False,
+        ),
+    ] = None,
+    api_port: Annotated[int, typer.Option(help="Port of that API (taken: any free one)")] = 8083,
 ) -> None:
-    """Run one execution, print its progress, output and history timeline."""
+    """Run one execution, print its progress, output and history timeline.
+
+    A task that waits for a callback gets its token printed with the command
+    that answers it (``stepq send-task-success``), served by the API this run
+    serves on loopback while it runs.
+    """
     from stepq.core.definition import load_definition
     from stepq.errors import DefinitionError, StepqError
     from stepq.runtime.steps import load_functions
@@ -141,8 +150,18 @@ def run(
     if backend == "memory":
         status = _run_memory(definition, machine_name, execution_input, steps, name)
     elif backend == "embedded":
+        from stepq.cli.callbacks import has_callbacks
+
+        serve = has_callbacks(definition) if serve_api is None else serve_api
         status = _run_embedded(
-            definition, machine_name, execution_input, steps, name, skip_time, timeout
+            definition,
+            machine_name,
+            execution_input,
+            steps,
+            name,
+            skip_time,
+            timeout,
+            api_port if serve else None,
         )
     else:
         err.print(f"[red]unknown backend {backend!r}: use embedded or memory[/red]")
@@ -173,16 +192,27 @@ def _run_embedded(
     name: str,
     skip_time: bool,
     timeout: float,
+    api_port: int | None = None,
 ) -> str:
+    from contextlib import ExitStack
+    from time import monotonic
+
+    from stepq.cli.callbacks import CallbackDesk
     from stepq.cli.render import print_outcome, print_timeline, progress_line
     from stepq.errors import ExecutionTimeoutError
     from stepq.hosting.embedded import EmbeddedRuntime
 
-    with EmbeddedRuntime(steps, skip_time=skip_time) as runtime:
+    with EmbeddedRuntime(steps, skip_time=skip_time) as runtime, ExitStack() as stack:
+        desk = None
+        if api_port is not None:
+            desk = CallbackDesk(runtime, api_port)
+            stack.callback(desk.close)
+            out.print(f"serving the API at {desk.url} while this runs", highlight=False)
         runtime.deploy(machine_name, definition)  # type: ignore[arg-type]
         arn = runtime.start(machine_name, execution_input, name)
         seen = 0
         header = None
+        deadline = monotonic() + timeout  # wall time, however long each poll takes
         with out.status(f"running {arn}") as status:
             try:
                 while header is None:
@@ -193,10 +223,11 @@ def _run_embedded(
                     events = runtime.history(arn) if _started(runtime, arn) else []
                     for event in events[seen:]:
                         out.print(progress_line(event))
+                    if desk is not None:
+                        desk.announce(out, arn, events[seen:])
                     seen = len(events)
                     status.update(f"running {arn}: {seen} events")
-                    timeout -= 0.2
-                    if timeout <= 0 and header is None:
+                    if monotonic() > deadline and header is None:
                         raise ExecutionTimeoutError(f"{arn} still running; giving up")
             except ExecutionTimeoutError as exc:
                 err.print(f"[red]{exc}[/red]")
@@ -253,7 +284,8 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between scheduler ticks")] = 60.0,
 ) -> None:
     """Run one of the three loops as a long-lived process against any compatible endpoint."""
-    from stepq.backends.aws.settings import Settings
+    from stepq.cli.app import CliError
+    from stepq.cli.deployment import load_settings
     from stepq.errors import StepqError
     from stepq.hosting.serve import ROLES, provision_until_done, serve, stop_on_signals
     from stepq.runtime.steps import load_functions
@@ -263,7 +295,7 @@ def worker(
         raise typer.Exit(2)
     environ = _environ(endpoint_url, table, queue_prefix)
     try:
-        settings = Settings.from_env(environ)
+        settings = load_settings(environ)
         steps = (
             load_functions(functions or settings.functions)
             if (functions or settings.functions)
@@ -277,6 +309,9 @@ def worker(
             return  # stopped while the endpoint was still unreachable
         out.print(f"stepq {role} running against {endpoint} (Ctrl-C stops)")
         serve(role, settings, steps, interval=interval, stop=stop)
+    except CliError as exc:
+        err.print(exc.message, style="red", markup=False)
+        raise typer.Exit(exc.code) from None
     except StepqError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -311,15 +346,17 @@ def ops_reconcile(
     """
     from datetime import timedelta
 
-    from stepq.backends.aws.settings import Settings, build, runtime_config
+    from stepq.backends.aws.settings import build, runtime_config
+    from stepq.cli.app import CliError
+    from stepq.cli.deployment import load_settings, quick_clients
     from stepq.clock import SystemClock
     from stepq.errors import NotFoundError, StepqError
     from stepq.runtime.reconcile import Reconciler
 
     environ = _environ(endpoint_url, table, queue_prefix)
     try:
-        settings = Settings.from_env(environ)
-        store, queues, _ = build(settings)
+        settings = load_settings(environ)
+        store, queues, _ = build(settings, quick_clients(settings))
         reconciler = Reconciler(store, queues, SystemClock(), runtime_config(settings))
         if arn is not None:
             plan = reconciler.plan(arn) if dry_run else reconciler.reconcile(arn)
@@ -337,6 +374,9 @@ def ops_reconcile(
         for execution_id in report.reconciled:
             out.print(f"reconciled {execution_id}")
         out.print(f"reconciled={len(report.reconciled)} resent={report.resent}")
+    except CliError as exc:
+        err.print(exc.message, style="red", markup=False)
+        raise typer.Exit(exc.code) from None
     except NotFoundError:
         err.print(f"no execution {arn}", style="red", markup=False)
         raise typer.Exit(1) from None
@@ -479,10 +519,3 @@ def dev(
             out.print(f"services your machines call (moto): {server.services_url}")
         while not stop.wait(0.5):
             pass
-
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)

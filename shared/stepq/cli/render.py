@@ -53,3 +53,8 @@ def print_outcome(
         console.print_json(json.dumps(output, default=str))
     else:
         console.print(f"error: {error}\ncause: {cause}")
+
+
+def status_style(status: str) -> str:
+    """The rich style an execution or state status prints in."""
+    return _STYLE.get(status, "white")

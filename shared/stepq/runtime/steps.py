@@ -1,8 +1,12 @@
 """Step functions: plain Python callables ``fn(event, context)`` registered by name.
 
-``load_functions("pkg.mod" | "file.py")`` finds them: every public top-level
-function ``name(event, context)`` of the module becomes the step function
-``name``, reachable as ``arn:aws:lambda:<region>:<account>:function:name``
+``load_functions("pkg.mod" | "file.py")`` finds them, as a Python user
+expects: a file's folder is put on ``sys.path`` (so its sibling imports work;
+for a dotted name, the current folder is, as with ``python -m``). The
+module's ``__all__`` names its steps when it has one; otherwise they are its
+own public functions ``name(event, context)`` plus the public functions it
+imports from modules in its own folder (``from helpers import charge``). A
+step ``name`` is reachable as ``arn:aws:lambda:<region>:<account>:function:name``
 and as the ``FunctionName`` of ``arn:aws:states:::lambda:invoke``.
 
 ``invoke`` calls one the way Lambda would and reports the outcome the way
@@ -194,11 +198,19 @@ def is_outage(exc: BaseException) -> bool:
 # --- loading a module of step functions ---------------------------------------------
 
 
+def _on_path(folder: Path) -> None:
+    """``folder`` first on ``sys.path`` (once): the module's siblings import as it expects."""
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+
 def _import(spec: str) -> ModuleType:
-    if spec.endswith(".py") or "/" in spec:
+    if spec.endswith(".py") or "/" in spec or "\\" in spec:
         path = Path(spec).resolve()
         if not path.is_file():
             raise FunctionsLoadError(f"no such file: {spec}")
+        _on_path(path.parent)
         name = f"stepq_user_{path.stem}"
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
@@ -208,23 +220,49 @@ def _import(spec: str) -> ModuleType:
         try:
             module_spec.loader.exec_module(module)
         except Exception as exc:  # the user's module failed at import time
+            sys.modules.pop(name, None)
             raise FunctionsLoadError(
                 f"importing {spec} failed: {type(exc).__name__}: {exc}"
             ) from exc
         return module
+    # A console script does not put the current folder on the path; python -m does.
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.append(str(Path.cwd()))
     try:
         return importlib.import_module(spec)
     except ImportError as exc:
         raise FunctionsLoadError(f"cannot import module {spec!r}: {exc}") from exc
+    except Exception as exc:  # the user's module failed at import time
+        raise FunctionsLoadError(f"importing {spec} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _folder(obj: Any) -> Path | None:
+    """The folder of the file that defines ``obj`` (None when it has none)."""
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve().parent if file else None
 
 
 def load_functions(spec: str) -> dict[str, StepFunction]:
+    """The step functions ``spec`` (a dotted module or a ``.py`` file) offers, by name."""
     module = _import(spec)
-    found: dict[str, StepFunction] = {}
+    names = getattr(module, "__all__", None)
+    if names is not None:
+        found: dict[str, StepFunction] = {}
+        for name in names:
+            obj = getattr(module, str(name), None)
+            if obj is None or not callable(obj):
+                raise FunctionsLoadError(
+                    f"{spec}: __all__ names {name!r}, which is not a function of the module"
+                )
+            found[str(name)] = obj
+        return found
+    file = getattr(module, "__file__", None)
+    home = Path(file).resolve().parent if file else None
+    found = {}
     for name, obj in vars(module).items():
         if name.startswith("_") or not inspect.isfunction(obj):
             continue
-        if getattr(obj, "__module__", None) != module.__name__:
-            continue  # imported helpers are not steps
-        found[name] = obj
+        if obj.__module__ == module.__name__ or (home is not None and _folder(obj) == home):
+            found[name] = obj  # its own, or imported from a sibling module
     return found
