@@ -11,6 +11,7 @@ kind           key                      body
 ``activity``   activity name            ``ActivityDoc``
 ``tags``       resource ARN             ``TagsDoc``
 ``started``    execution ARN            ``StartedDoc``: version/alias a start used
+``redrive``    ``<execution>|<token>``  ``redrive.RedriveDoc``: the redrive a clientToken made
 =============  =======================  =========================================
 
 A *revision* is the store's own machine version (``Store.put_machine``
