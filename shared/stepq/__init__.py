@@ -64,6 +64,9 @@ from stepq.errors import (
     NotFoundError as NotFoundError,
 )
 from stepq.errors import (
+    NotRedrivableError as NotRedrivableError,
+)
+from stepq.errors import (
     Problem as Problem,
 )
 from stepq.errors import (

@@ -8,6 +8,7 @@
     ├── FunctionsLoadError         a ``--functions`` module could not be imported
     ├── MalformedMessageError      a message that can never be processed (-> dead-letter queue)
     ├── ExecutionTimeoutError      an execution did not finish within a caller's wait
+    ├── NotRedrivableError         RedriveExecution refused (the reason, in Step Functions' words)
     ├── IdempotencyConfigError     ``idempotent_step`` set up wrongly (also ``ValueError``)
     │   ├── MissingIdempotencyKeyError
     │   └── MissingTableNameError
@@ -54,6 +55,7 @@ __all__ = [
     "MissingIdempotencyKeyError",
     "MissingTableNameError",
     "NotFoundError",
+    "NotRedrivableError",
     "Problem",
     "QueueError",
     "QueueNotFoundError",
@@ -108,6 +110,10 @@ class MalformedMessageError(StepqError):
 
 class ExecutionTimeoutError(StepqError):
     """An execution did not finish within the wall-clock budget the caller gave."""
+
+
+class NotRedrivableError(StepqError):
+    """A redrive was refused: the execution is running, succeeded, or cannot be redriven."""
 
 
 class IdempotencyConfigError(StepqError, ValueError):

@@ -41,6 +41,7 @@ PUBLIC = [
     "MissingIdempotencyKeyError",
     "MissingTableNameError",
     "NotFoundError",
+    "NotRedrivableError",
     "Problem",
     "QueueError",
     "QueueNotFoundError",

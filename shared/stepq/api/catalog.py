@@ -13,6 +13,7 @@ kind           key                      body
 ``started``    execution ARN            ``StartedDoc``: version/alias a start used
 ``revision``   ``<name>:<revision>``    ``RevisionDoc``: definition text and settings
                                         of one store revision
+``redrive``    ``<execution>|<token>``  ``redrive.RedriveDoc``: the redrive a clientToken made
 =============  =======================  =========================================
 
 A *revision* is the store's own machine version (``Store.put_machine``

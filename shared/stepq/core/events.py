@@ -89,6 +89,16 @@ class StopRequested:
     fail: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RedriveRequested:
+    """RedriveExecution: run again what a FAILED, ABORTED or TIMED_OUT execution left
+    unfinished. ``count`` is the redrive this one makes (1 for the first): a request
+    decided already, or overtaken by another, decides nothing."""
+
+    at: datetime
+    count: int
+
+
 Event = (
     StartExecution
     | TaskSucceeded
@@ -98,6 +108,7 @@ Event = (
     | TimerFired
     | CallbackReceived
     | StopRequested
+    | RedriveRequested
 )
 
 # --- commands -------------------------------------------------------------

@@ -129,6 +129,11 @@ class ExecutionState:
     timers: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     stop_time: datetime | None = None
+    # What an unsuccessful end left unfinished (the frames as they were when it
+    # ended), kept so RedriveExecution can run it again (core/redrive.py).
+    halted: dict[str, Frame] = field(default_factory=dict)
+    redrive_count: int = 0
+    redrive_time: datetime | None = None
 
     def copy(self) -> ExecutionState:
         return copy.deepcopy(self)

@@ -28,6 +28,7 @@ from stepq.core.events import (
     Event,
     FinishExecution,
     HistoryEvent,
+    RedriveRequested,
     StartExecution,
     StartTimer,
     StopRequested,
@@ -52,6 +53,7 @@ from stepq.core.failures import (
     StatesFailure,
 )
 from stepq.core.machine import JSONATA, Machine
+from stepq.core.redrive import redrive
 from stepq.core.states import HANDLERS
 from stepq.core.states.context import StateHandler as StateHandler  # re-exported
 from stepq.core.tokens import make_token as make_token  # re-exported
@@ -108,11 +110,13 @@ class Run:
                 "StartTime": iso(meta.start_time),
                 "Name": meta.name,
                 "RoleArn": meta.role_arn,
-                "RedriveCount": 0,
+                "RedriveCount": self.s.redrive_count,
             },
             "State": {"EnteredTime": iso(frame.entered_at), "Name": frame.state},
             "StateMachine": {"Id": meta.state_machine_arn, "Name": meta.state_machine_name},
         }
+        if self.s.redrive_time is not None:
+            ctx["Execution"]["RedriveTime"] = iso(self.s.redrive_time)
         if self.machine.state(frame.scope, frame.state)["Type"] in _RETRYABLE_TYPES:
             ctx["State"]["RetryCount"] = frame.retry_count  # only states that can retry have it
         if token is not None:
@@ -355,6 +359,8 @@ class Run:
             self.emit(kind, error=error, cause=cause)
         for task_id in s.tasks:
             self.commands.append(CancelTask(task_id))
+        # What an unsuccessful end leaves unfinished is kept for a redrive.
+        s.halted = dict(s.frames) if status != SUCCEEDED else {}
         s.frames.clear()
         s.tasks.clear()
         s.timers.clear()
@@ -374,6 +380,10 @@ class Run:
             self.guard(frame, state, self.handlers[state["Type"]].enter)
 
     def handle(self, event: Event) -> None:
+        if isinstance(event, RedriveRequested):
+            redrive(self, event)  # the one event a finished execution takes
+            self.drain()
+            return
         if self.s.done:
             return
         if isinstance(event, StartExecution):
@@ -400,15 +410,18 @@ class Run:
             return  # already started: a duplicate start is a no-op
         s.meta.input = event.input
         self.emit("ExecutionStarted", input=event.input, roleArn=s.meta.role_arn)
-        if self.machine.timeout_seconds:
-            s.timers[EXECUTION_TIMEOUT_TIMER] = ""
-            self.commands.append(
-                StartTimer(
-                    EXECUTION_TIMEOUT_TIMER,
-                    self.now + timedelta(seconds=self.machine.timeout_seconds),
-                )
-            )
+        self.execution_timeout()
         self.new_frame("", event.input, None)
+
+    def execution_timeout(self) -> None:
+        """The machine's TimeoutSeconds, from now: a timer owned by no frame (each
+        redrive has its own id, so the timer of an earlier run is stale)."""
+        if self.machine.timeout_seconds:
+            count = self.s.redrive_count
+            timer_id = EXECUTION_TIMEOUT_TIMER + (f"#{count}" if count else "")
+            self.s.timers[timer_id] = ""
+            due = self.now + timedelta(seconds=self.machine.timeout_seconds)
+            self.commands.append(StartTimer(timer_id, due))
 
     def task_event(self, task_id: str, method: str, *args: Any) -> None:
         frame_id = self.s.tasks.get(task_id)
@@ -441,7 +454,7 @@ class Run:
     def timer_fired(self, timer_id: str) -> None:
         if timer_id not in self.s.timers:
             return  # stale or duplicate
-        if timer_id == EXECUTION_TIMEOUT_TIMER:
+        if not self.s.timers[timer_id]:  # owned by no frame: the execution's timeout
             del self.s.timers[timer_id]
             self.finish(TIMED_OUT, error=TIMEOUT, cause=None)
             return

@@ -373,6 +373,10 @@ class FinishWatch:
             self._last = monotonic()
             self._changed.notify_all()
 
+    def reopened(self, execution_id: str) -> None:
+        with self._changed:
+            self._done.discard(execution_id)
+
     def wait_for(self, execution_id: str, timeout: float) -> bool:
         return bool(self.wait_any({execution_id}, timeout))
 
@@ -401,6 +405,8 @@ class WatchedStore:
 
     def append(self, execution_id: str, commit: Commit) -> None:
         self._store.append(execution_id, commit)
+        if commit.reopens:  # redriven: running again
+            self._watch.reopened(execution_id)
         if commit.outcome is not None:
             self._watch.finished(execution_id)
 

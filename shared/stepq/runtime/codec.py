@@ -45,7 +45,9 @@ def _by_name(union: Any) -> dict[str, type]:
 
 _EVENTS = _by_name(ev.Event)
 _COMMANDS = _by_name(ev.Command)
-_TIME_FIELDS = frozenset({"at", "fire_at", "start_time", "entered_at", "stop_time", "timestamp"})
+_TIME_FIELDS = frozenset(
+    {"at", "fire_at", "start_time", "entered_at", "stop_time", "timestamp", "redrive_time"}
+)
 
 
 def sortable_instant(value: str) -> str:
@@ -317,20 +319,38 @@ def encode_state(state: ExecutionState) -> dict[str, Any]:
     # The token secret never leaves the process: the applier derives it again on
     # load (runtime/signing.py), so snapshots in task messages and DLQs hold none.
     data["meta"].pop("token_secret", None)
-    data["frames"] = {fid: _plain(frame) for fid, frame in state.frames.items()}
-    for frame in data["frames"].values():
-        frame["retries"] = {str(k): v for k, v in frame["retries"].items()}
+    data["frames"] = _encode_frames(state.frames)
+    # A redrive's fields only when set: every other snapshot stays as it was.
+    if state.halted:
+        data["halted"] = _encode_frames(state.halted)
+    else:
+        del data["halted"]
+    for name in ("redrive_count", "redrive_time"):
+        if not data[name]:
+            del data[name]
     return data
 
 
+def _encode_frames(frames: dict[str, Frame]) -> dict[str, Any]:
+    out = {fid: _plain(frame) for fid, frame in frames.items()}
+    for frame in out.values():
+        frame["retries"] = {str(k): v for k, v in frame["retries"].items()}
+    return out
+
+
 def decode_state(data: dict[str, Any]) -> ExecutionState:
-    fields = {k: v for k, v in data.items() if k != "frames"}
+    fields = {k: v for k, v in data.items() if k not in ("frames", "halted")}
     fields["meta"] = _build(ExecutionMeta, data["meta"])
     state = _build(ExecutionState, fields)
+    state.frames = _decode_frames(data.get("frames", {}))
+    state.halted = _decode_frames(data.get("halted") or {})
+    return state
+
+
+def _decode_frames(data: dict[str, Any]) -> dict[str, Frame]:
     frames = {}
-    for fid, raw in data.get("frames", {}).items():
+    for fid, raw in data.items():
         frame = _build(Frame, raw)
         frame.retries = {int(k): v for k, v in raw.get("retries", {}).items()}
         frames[fid] = frame
-    state.frames = frames
-    return state
+    return frames

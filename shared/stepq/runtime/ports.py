@@ -50,6 +50,9 @@ class Commit:
     snapshots (their layout is the applier's: ``applier/snapshots.py``); in
     the first commit, a value that *is* the header's ``input`` (the same
     object) may be stored once with it and is read back under its key.
+    ``reopens`` is set on a redrive's commit: the seq of the final commit it
+    follows, which the store takes out of its status index in the same write
+    (the execution lists as RUNNING again, then under its new outcome).
     """
 
     seq: int
@@ -61,6 +64,7 @@ class Commit:
     status: str = "RUNNING"
     outcome: ExecutionHeader | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    reopens: int = 0
 
     @property
     def causes(self) -> list[str]:

@@ -274,6 +274,8 @@ class DynamoDBStore:
         header = self._items.header(first, self._items.unpack(first, "body"))
         if latest is not first:
             header.status = latest["status"]["S"]
+            # A first commit that was also final (then redriven) holds an outcome.
+            header.stop_time = header.output = header.error = header.cause = None
         if "gsi1sk" in latest:  # the final commit: the outcome
             done = self._items.header(latest, self._items.unpack(latest, "body"))
             done.input = header.input
@@ -360,12 +362,42 @@ class DynamoDBStore:
     # --- history -------------------------------------------------------------
 
     def append(self, execution_id: str, commit: Commit) -> None:
-        self._put_commit(
-            self._items.commit_item(execution_id, commit),
-            f"append {commit.seq} to {execution_id}",
-            ConflictError,
-            f"commit {commit.seq} of {execution_id} exists already (another writer won)",
-        )
+        item = self._items.commit_item(execution_id, commit)
+        what = f"append {commit.seq} to {execution_id}"
+        taken = f"commit {commit.seq} of {execution_id} exists already (another writer won)"
+        if not commit.reopens:
+            self._put_commit(item, what, ConflictError, taken)
+            return
+        # A redrive: its commit, and the final commit it follows taken out of the
+        # status index, in one transaction (listed as RUNNING, then as its new end).
+        pk = f"EX#{execution_id}"
+        try:
+            self._call(
+                "transact_write_items",
+                what,
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": s(pk), "sk": s(seq_key(commit.reopens))},
+                            "UpdateExpression": "REMOVE gsi1sk",
+                            "ConditionExpression": "attribute_exists(sk)",
+                        }
+                    },
+                ],
+            )
+        except ConditionFailed as exc:
+            # A resent transaction whose reply was lost finds our own commit: success.
+            if is_own_resend(self._get(pk, seq_key(commit.seq), what), item):
+                return
+            raise ConflictError(taken) from exc
 
     def _latest_item(self, execution_id: str, what: str) -> Item | None:
         items = self._recent_items(execution_id, what, 1)

@@ -131,7 +131,9 @@ class Applier:
             waiting = {}
             loaded = Loaded()
         else:
-            if latest.status != RUNNING:
+            # A finished execution takes nothing but a redrive, and only when its
+            # final commit kept the state it ended in (core/redrive.py).
+            if latest.status != RUNNING and not (_redrives(inbound) and latest.snapshot):
                 self._resend_stale(execution_id, inbound, outbox)
                 return True
             state, loaded = self.snapshots.load(execution_id, latest, gathered)
@@ -150,7 +152,7 @@ class Applier:
             is_start = isinstance(item.event, ev.StartExecution)
             if (
                 item.event is None
-                or state.done
+                or (state.done and not isinstance(item.event, ev.RedriveRequested))
                 or (is_start and seq > 1)
                 or (is_start and item is not inbound[0])
             ):
@@ -181,11 +183,13 @@ class Applier:
                     known.extend(i for i in ids if i not in known)
         finished = [t for t in waiting if state.done or t not in state.tasks]
         stale_timers = [tid for t in finished for tid in waiting.pop(t)]
-        # A finished execution is never decided again: its final commit
-        # carries the outcome and no snapshot (fewer bytes, fewer write units).
+        # A succeeded execution is never decided again: its final commit carries
+        # the outcome and no snapshot (fewer bytes, fewer write units). An
+        # unsuccessful one keeps the state it ended in, for a redrive (and a
+        # redriven one its redrive count, for DescribeExecution).
         snapshot: dict[str, Any] = {}
         values: dict[str, Any] = {}
-        if not state.done:  # large values stored once, referred to (snapshots.py)
+        if not state.done or state.halted or state.redrive_count:  # snapshots.py
             parts, values = self.snapshots.save(execution_id, seq, state, loaded)
             snapshot = {**parts, "machine": machine.name, "version": version}
             if waiting:
@@ -200,6 +204,7 @@ class Applier:
             status=state.status,
             outcome=self._outcome(state, version) if state.done else None,
             values=values,
+            reopens=latest.seq if latest is not None and latest.status != RUNNING else 0,
         )
         if seq == 1:
             self.store.create_execution(self._header(state, version), commit)
@@ -393,6 +398,10 @@ class _Races:
             extra={"execution_id": self.execution_id, "lost": self.lost},
         )
         self.config.sleep(self.config.conflict_backoff.delay(self.lost - 1))
+
+
+def _redrives(inbound: list[Inbound]) -> bool:
+    return any(isinstance(i.event, ev.RedriveRequested) for i in inbound)
 
 
 def _start_first(inbound: list[Inbound]) -> list[Inbound]:

@@ -42,6 +42,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,16 +150,17 @@ class Snapshots:
         # shares their scratch, variables and children with the state (copied on write).
         saving.place(data["meta"], "input", ["meta", "input"])
         held: dict[str, Any] = {}
-        for fid, frame in data["frames"].items():
-            saving.place(frame, "input", ["frames", fid, "input"])
-            saving.place(frame, "item", ["frames", fid, "item"])
+        # The running frames, and those an unsuccessful end kept for a redrive.
+        for where, fid, frame in _frames(data):
+            saving.place(frame, "input", [where, fid, "input"])
+            saving.place(frame, "item", [where, fid, "item"])
             for name in ("scratch", "variables"):
                 if frame[name]:
-                    frame[name] = saving.place_all(frame[name], ["frames", fid, name])
+                    frame[name] = saving.place_all(frame[name], [where, fid, name])
             if frame["children"]:  # a Map or Parallel: few of them
                 children = frame["children"] = dict(frame["children"])
-                saving.place(children, "items", ["frames", fid, "children", "items"])
-                saving.place(children, "data", ["frames", fid, "children", "data"])
+                saving.place(children, "items", [where, fid, "children", "items"])
+                saving.place(children, "data", [where, fid, "children", "data"])
                 note = saving.hold(fid, children) if "results" in children else None
                 if note is not None:
                     held[fid] = note
@@ -192,7 +194,7 @@ class Snapshots:
             loaded.known[key] = seq
         state = codec.decode_state(data)
         for fid, note in held.items():
-            frame = state.frames.get(fid)
+            frame = state.frames.get(fid) or state.halted.get(fid)
             if frame is None or frame.children is None:
                 raise StoreError(f"{execution_id}: commit {commit.seq} holds outputs of {fid}")
             results = HeldResults(fid, note["size"], {**note, "last": commit.seq})
@@ -253,6 +255,12 @@ class Snapshots:
                 f"{held.frame}'s children, its snapshot counts {count}"
             )
         gathered[_gathered_key(held)] = results
+
+
+def _frames(data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for where in ("frames", "halted"):
+        for fid, frame in (data.get(where) or {}).items():
+            yield where, fid, frame
 
 
 def _references(
