@@ -4,7 +4,11 @@ Resource forms: a Lambda function ARN (the effective input is the event),
 ``arn:aws:states:::lambda:invoke`` (Parameters hold FunctionName and Payload;
 the result is Lambda's invoke envelope), any other ARN (handed to the host
 as is), each optionally ``.waitForTaskToken`` (the host's own result is only
-an acknowledgement; a callback carrying the token finishes the task).
+an acknowledgement; a callback carrying the token finishes the task), and an
+activity ARN (``arn:aws:states:REGION:ACCOUNT:activity:NAME``): a callback task
+whose token and input a worker takes with GetActivityTask; its history events
+are ``Activity*``, as Step Functions records them (``ActivityStarted`` is
+recorded when the task is scheduled, not when a worker takes it).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ _LAMBDA_NAME = re.compile(
     r"^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:)?"
     r"(?:\d{12}:)?(?:function:)?([a-zA-Z0-9_.-]+)(?::(\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?$"
 )
+_ACTIVITY_ARN = re.compile(r"^arn:aws[\w-]*:states:[a-z0-9-]+:\d{12}:activity:([^:]+)$")
 _LAMBDA_INVOKE = re.compile(r"^arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?$")
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 # Frame scratch kept for a task with HeartbeatSeconds: the seconds, the heartbeats
@@ -53,6 +58,12 @@ def split_function_name(name_or_arn: Any) -> tuple[str | None, str | None]:
         return None, None
     match = _LAMBDA_ARN.match(name_or_arn) or _LAMBDA_NAME.match(name_or_arn)
     return (match.group(1), match.group(2)) if match else (name_or_arn, None)
+
+
+def activity_name(resource: Any) -> str | None:
+    """The activity a Task's Resource names (an activity ARN), else None."""
+    match = _ACTIVITY_ARN.match(resource) if isinstance(resource, str) else None
+    return match.group(1) if match else None
 
 
 def function_name(name_or_arn: Any) -> str | None:
@@ -97,7 +108,9 @@ class TaskState(Launching):
     def launch(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         """Schedule the task: a RunTask command for the host."""
         resource: str = state["Resource"]
-        waits_for_token = resource.endswith(WAIT_FOR_TOKEN)
+        activity = activity_name(resource)
+        # An activity waits for its worker's callback just as .waitForTaskToken does.
+        waits_for_token = resource.endswith(WAIT_FOR_TOKEN) or activity is not None
         # The token must be known before Parameters are rendered ($$.Task.Token).
         task_key = f"{frame.id}:{run.s.last_event_id + 1}"
         token = make_token(run.s.meta, task_key) if waits_for_token else None
@@ -124,9 +137,11 @@ class TaskState(Launching):
         elif lambda_arn:
             kind, name, payload = "lambda", lambda_arn.group(1), args
             qualifier = lambda_arn.group(2)
+        elif activity is not None:
+            kind, name, payload = "activity", None, args
         else:
             kind, name, payload = "service", None, args
-        family = "LambdaFunction" if kind == "lambda" else "Task"
+        family = {"lambda": "LambdaFunction", "activity": "Activity"}.get(kind, "Task")
         scheduled = run.emit(
             f"{family}Scheduled",
             resource=resource,
@@ -134,7 +149,10 @@ class TaskState(Launching):
             timeoutInSeconds=timeout,
             heartbeatInSeconds=heartbeat,
         )
-        run.emit(f"{family}Started", resource=resource)
+        if activity is not None:
+            run.emit("ActivityStarted")  # workerName unknown: no worker has taken it yet
+        else:
+            run.emit(f"{family}Started", resource=resource)
         task_id = f"{frame.id}:{scheduled}"
         frame.scratch.update(task=task_id, kind=kind, family=family, token=token)
         # Heartbeat bookkeeping is per task: a retry starts afresh.
