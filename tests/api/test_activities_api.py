@@ -57,6 +57,15 @@ def run_on(dev: DevServer, activity_arn: str, execution_input: Any, **task: Any)
     return dev.runtime.start(name, execution_input, name=unique())
 
 
+def wait_for_event(dev: DevServer, execution: str, kind: str) -> dict[str, Any]:
+    for _ in range(100):
+        found = [e for e in dev.runtime.history(execution) if e["type"] == kind]
+        if found:
+            return found[0]
+        dev.runtime.pause(0.05)
+    raise AssertionError(f"no {kind} in the history of {execution}")
+
+
 # --- the catalog -----------------------------------------------------------------------
 
 
@@ -170,8 +179,10 @@ def test_a_worker_failure_is_caught_and_a_heartbeat_reaches_the_task(
 ) -> None:
     arn = sfn.create_activity(name=unique("refuse"))["activityArn"]
     execution = run_on(dev, arn, {"n": 1}, HeartbeatSeconds=30)
-    task = sfn.get_activity_task(activityArn=arn, workerName="w")
+    task = sfn.get_activity_task(activityArn=arn, workerName="worker-7")
     assert json.loads(task["input"]) == {"n": 1}
+    started = wait_for_event(dev, execution, "ActivityStarted")
+    assert started["details"] == {"workerName": "worker-7"}
     sfn.send_task_heartbeat(taskToken=task["taskToken"])
     sfn.send_task_failure(taskToken=task["taskToken"], error="Refused", cause="not today")
     outcome = dev.runtime.wait(execution, timeout=30)
@@ -191,7 +202,7 @@ def test_a_task_nobody_takes_times_out_and_is_not_handed_out_after(
     outcome = dev.runtime.wait(execution, timeout=30)
     assert (outcome.status, outcome.error) == ("FAILED", "States.Timeout")
     types = [e["type"] for e in dev.runtime.history(execution)]
-    assert "ActivityTimedOut" in types
+    assert "ActivityTimedOut" in types and "ActivityStarted" not in types  # never taken
     reply = sfn.get_activity_task(activityArn=arn)
     assert "taskToken" not in reply  # its task closed: dropped, not handed out
 

@@ -23,21 +23,23 @@ import logging
 from typing import Any
 
 from stepq.api import arns as arn_rules
-from stepq.api.callbacks import open_task
+from stepq.api.callbacks import OpenTask, open_task
 from stepq.api.catalog import ActivityDoc, TagsDoc
 from stepq.api.context import ApiContext
 from stepq.api.protocol import ApiError, epoch
 from stepq.api.registry import operation
 from stepq.clock import SystemClock, monotonic
+from stepq.core import events as ev
 from stepq.errors import (
     AlreadyExistsError,
     MalformedMessageError,
     NotFoundError,
+    QueueError,
     QueueNotFoundError,
 )
-from stepq.runtime.messages import activity_queue, parse_task
+from stepq.runtime.messages import EVENTS_QUEUE, activity_queue, event_message, parse_task
 from stepq.runtime.ports import Received
-from stepq.runtime.signing import keys_of
+from stepq.runtime.signing import keys_of, signed
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +196,7 @@ def get_activity_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
         # processes, SQS's own long poll (whole seconds, at most 20).
         wait = 0 if doorbell is not None else int(max(0.0, min(deadline - monotonic(), 20)))
         for received in _receive(ctx, name, wait):
-            task = _hand_out(ctx, queue, received)
+            task = _hand_out(ctx, queue, received, worker)
             if task is not None:
                 log.info("activity task handed out", extra={"activity": name, "worker": worker})
                 return task
@@ -207,6 +209,19 @@ def get_activity_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
             _SLEEP.sleep(min(left, 0.1))
 
 
+def _taken(ctx: ApiContext, task: OpenTask, token: str, worker: str | None) -> None:
+    """Tell the execution a worker took its task (its history's ActivityStarted)."""
+    arn, task_id = task.execution_arn, task.task_id
+    event = ev.ActivityTaken(task_id, ctx.clock.now(), token, worker)
+    try:
+        signed(ctx.queues, ctx.store).send(
+            EVENTS_QUEUE, [event_message(arn, event, f"taken|{arn}|{task_id}")]
+        )
+    except QueueError as exc:  # the task is the worker's anyway; its answer records the start
+        log.warning("could not record that an activity task was taken: %s", exc)
+    ctx.wake()
+
+
 def _receive(ctx: ApiContext, name: str, wait: int) -> list[Received]:
     try:
         return ctx.queues.receive(activity_queue(name), 1, wait)
@@ -215,7 +230,9 @@ def _receive(ctx: ApiContext, name: str, wait: int) -> list[Received]:
         return []
 
 
-def _hand_out(ctx: ApiContext, queue: str, received: Received) -> dict[str, Any] | None:
+def _hand_out(
+    ctx: ApiContext, queue: str, received: Received, worker: str | None
+) -> dict[str, Any] | None:
     """The task's token and input, once taken off the queue; None if it is not one to give."""
     ctx.queues.delete(queue, [received.receipt])
     if not keys_of(ctx.queues, ctx.store).authentic(queue, received):
@@ -230,8 +247,9 @@ def _hand_out(ctx: ApiContext, queue: str, received: Received) -> dict[str, Any]
     if token is None:
         return None
     try:
-        open_task(ctx, token)
+        task_open = open_task(ctx, token)
     except ApiError:  # closed while it waited (timed out, stopped): nobody waits for it
         return None
+    _taken(ctx, task_open, token, worker)
     text = json.dumps(task.command.input, separators=(",", ":"), ensure_ascii=False)
     return {"taskToken": token, "input": text}

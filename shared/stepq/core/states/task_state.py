@@ -7,8 +7,9 @@ as is), each optionally ``.waitForTaskToken`` (the host's own result is only
 an acknowledgement; a callback carrying the token finishes the task), and an
 activity ARN (``arn:aws:states:REGION:ACCOUNT:activity:NAME``): a callback task
 whose token and input a worker takes with GetActivityTask; its history events
-are ``Activity*``, as Step Functions records them (``ActivityStarted`` is
-recorded when the task is scheduled, not when a worker takes it).
+are ``Activity*``, as Step Functions records them: ``ActivityStarted`` (with
+the worker's name) when a worker takes the task (``ActivityTaken``), or just
+before its outcome if the callback overtook that news.
 """
 
 from __future__ import annotations
@@ -149,14 +150,12 @@ class TaskState(Launching):
             timeoutInSeconds=timeout,
             heartbeatInSeconds=heartbeat,
         )
-        if activity is not None:
-            run.emit("ActivityStarted")  # workerName unknown: no worker has taken it yet
-        else:
+        if activity is None:  # an activity's starts when a worker takes it (task_taken)
             run.emit(f"{family}Started", resource=resource)
         task_id = f"{frame.id}:{scheduled}"
         frame.scratch.update(task=task_id, kind=kind, family=family, token=token)
         # Heartbeat bookkeeping is per task: a retry starts afresh.
-        for key in _HEARTBEAT_KEYS:
+        for key in (*_HEARTBEAT_KEYS, "taken"):
             frame.scratch.pop(key, None)
         if heartbeat:
             frame.scratch["heartbeat"] = heartbeat
@@ -205,6 +204,23 @@ class TaskState(Launching):
     def _owns(self, run: RunContext, frame: Frame, task_id: str) -> bool:
         return frame.scratch.get("task") == task_id
 
+    def task_taken(
+        self, run: RunContext, frame: Frame, state: dict[str, Any], task_id: str, worker: Any
+    ) -> None:
+        """A worker took the activity's task (GetActivityTask): ActivityStarted, once."""
+        if not self._owns(run, frame, task_id) or frame.scratch.get("kind") != "activity":
+            return
+        self._started(run, frame, worker)
+
+    def _started(self, run: RunContext, frame: Frame, worker: Any = None) -> None:
+        if frame.scratch.get("taken"):
+            return
+        frame.scratch["taken"] = True
+        if isinstance(worker, str) and worker:
+            run.emit("ActivityStarted", workerName=worker)
+        else:
+            run.emit("ActivityStarted")
+
     def _close(self, run: RunContext, frame: Frame, task_id: str) -> None:
         run.s.tasks.pop(task_id, None)
         token = frame.scratch.get("token")
@@ -229,6 +245,8 @@ class TaskState(Launching):
     ) -> None:
         if not self._owns(run, frame, task_id):
             return
+        if frame.scratch["kind"] == "activity":
+            self._started(run, frame)  # answered before the news it was taken arrived
         self._close(run, frame, task_id)
         family = frame.scratch["family"]
         run.emit(f"{family}Succeeded", output=output)
@@ -252,6 +270,8 @@ class TaskState(Launching):
     ) -> None:
         if not self._owns(run, frame, task_id):
             return
+        if frame.scratch["kind"] == "activity":
+            self._started(run, frame)  # answered before the news it was taken arrived
         self._close(run, frame, task_id)
         if frame.scratch["kind"] == "lambda:invoke":
             cause = _reserialise(cause)
