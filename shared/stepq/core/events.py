@@ -61,6 +61,19 @@ class TaskHeartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityTaken:
+    """GetActivityTask handed an activity's task to a worker (``ActivityStarted``).
+
+    ``token`` must verify and name ``task_id``, as a heartbeat's does.
+    """
+
+    task_id: str
+    at: datetime
+    token: str
+    worker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     timer_id: str
     at: datetime
@@ -105,6 +118,7 @@ Event = (
     | TaskFailed
     | TaskTimedOut
     | TaskHeartbeat
+    | ActivityTaken
     | TimerFired
     | CallbackReceived
     | StopRequested

@@ -21,6 +21,7 @@ from typing import Any
 
 from stepq.core import dataflow, retry
 from stepq.core.events import (
+    ActivityTaken,
     CallbackReceived,
     CancelTask,
     Command,
@@ -396,6 +397,8 @@ class Run:
             self.task_event(event.task_id, "task_timed_out", event.heartbeat)
         elif isinstance(event, TaskHeartbeat):
             self.heartbeat(event)
+        elif isinstance(event, ActivityTaken):
+            self.activity_taken(event)
         elif isinstance(event, CallbackReceived):
             self.callback(event)
         elif isinstance(event, TimerFired):
@@ -450,6 +453,11 @@ class Run:
         ):
             return  # forged, stale, or naming another task than its token
         self.task_event(event.task_id, "task_heartbeat")
+
+    def activity_taken(self, event: ActivityTaken) -> None:
+        if not verify_token(self.s, event.token) or self.s.tokens.get(event.token) != event.task_id:
+            return  # forged, stale (answered or timed out already), or another task's
+        self.task_event(event.task_id, "task_taken", event.worker)
 
     def timer_fired(self, timer_id: str) -> None:
         if timer_id not in self.s.timers:

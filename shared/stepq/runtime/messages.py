@@ -3,6 +3,7 @@
 events queue:  {"v": 1, "id", "execution_id", "event": <codec event>}
                a start also carries "machine", "version", "name"
 task queues:   {"v": 1, "id", "execution_id", "command": <codec RunTask>}
+               (an activity's tasks, the same body, wait on ``activity_queue(name)``)
                optionally "after": {"seq", "snapshot"}: the commit that sent it,
                so the worker can record the result without reading it back;
                "resent": true when recovery sent it again (the worker checks
@@ -17,6 +18,7 @@ reason naming the field, which the batch handlers dead-letter.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +64,19 @@ class TaskMessage:
 def task_queue(function_name: str | None) -> str:
     """One queue per step function; names are sanitised to what SQS allows."""
     return "tasks-" + re.sub(r"[^A-Za-z0-9_-]", "-", function_name or "unknown")[:60]
+
+
+def activity_queue(activity: str) -> str:
+    """The queue an activity's tasks wait on for GetActivityTask (not a worker's).
+
+    An activity name SQS cannot take as is (other characters, too long) gets
+    a digest, so two names never share a queue.
+    """
+    clean = re.sub(r"[^A-Za-z0-9_-]", "-", activity)
+    if clean == activity and len(activity) <= 50:
+        return "activity-" + activity
+    digest = hashlib.sha256(activity.encode()).hexdigest()[:10]
+    return f"activity-{clean[:39]}-{digest}"
 
 
 def event_message(

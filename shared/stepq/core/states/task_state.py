@@ -4,7 +4,12 @@ Resource forms: a Lambda function ARN (the effective input is the event),
 ``arn:aws:states:::lambda:invoke`` (Parameters hold FunctionName and Payload;
 the result is Lambda's invoke envelope), any other ARN (handed to the host
 as is), each optionally ``.waitForTaskToken`` (the host's own result is only
-an acknowledgement; a callback carrying the token finishes the task).
+an acknowledgement; a callback carrying the token finishes the task), and an
+activity ARN (``arn:aws:states:REGION:ACCOUNT:activity:NAME``): a callback task
+whose token and input a worker takes with GetActivityTask; its history events
+are ``Activity*``, as Step Functions records them: ``ActivityStarted`` (with
+the worker's name) when a worker takes the task (``ActivityTaken``), or just
+before its outcome if the callback overtook that news.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ _LAMBDA_NAME = re.compile(
     r"^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:)?"
     r"(?:\d{12}:)?(?:function:)?([a-zA-Z0-9_.-]+)(?::(\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?$"
 )
+_ACTIVITY_ARN = re.compile(r"^arn:aws[\w-]*:states:[a-z0-9-]+:\d{12}:activity:([^:]+)$")
 _LAMBDA_INVOKE = re.compile(r"^arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?$")
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 # Frame scratch kept for a task with HeartbeatSeconds: the seconds, the heartbeats
@@ -53,6 +59,12 @@ def split_function_name(name_or_arn: Any) -> tuple[str | None, str | None]:
         return None, None
     match = _LAMBDA_ARN.match(name_or_arn) or _LAMBDA_NAME.match(name_or_arn)
     return (match.group(1), match.group(2)) if match else (name_or_arn, None)
+
+
+def activity_name(resource: Any) -> str | None:
+    """The activity a Task's Resource names (an activity ARN), else None."""
+    match = _ACTIVITY_ARN.match(resource) if isinstance(resource, str) else None
+    return match.group(1) if match else None
 
 
 def function_name(name_or_arn: Any) -> str | None:
@@ -97,7 +109,9 @@ class TaskState(Launching):
     def launch(self, run: RunContext, frame: Frame, state: dict[str, Any]) -> None:
         """Schedule the task: a RunTask command for the host."""
         resource: str = state["Resource"]
-        waits_for_token = resource.endswith(WAIT_FOR_TOKEN)
+        activity = activity_name(resource)
+        # An activity waits for its worker's callback just as .waitForTaskToken does.
+        waits_for_token = resource.endswith(WAIT_FOR_TOKEN) or activity is not None
         # The token must be known before Parameters are rendered ($$.Task.Token).
         task_key = f"{frame.id}:{run.s.last_event_id + 1}"
         token = make_token(run.s.meta, task_key) if waits_for_token else None
@@ -124,9 +138,11 @@ class TaskState(Launching):
         elif lambda_arn:
             kind, name, payload = "lambda", lambda_arn.group(1), args
             qualifier = lambda_arn.group(2)
+        elif activity is not None:
+            kind, name, payload = "activity", None, args
         else:
             kind, name, payload = "service", None, args
-        family = "LambdaFunction" if kind == "lambda" else "Task"
+        family = {"lambda": "LambdaFunction", "activity": "Activity"}.get(kind, "Task")
         shown: dict[str, Any] = {}
         if kind == "lambda:invoke" and isinstance(args, dict):
             # The history shows the resolved Parameters; the Payload is ``input``
@@ -140,11 +156,12 @@ class TaskState(Launching):
             heartbeatInSeconds=heartbeat,
             **shown,
         )
-        run.emit(f"{family}Started", resource=resource)
+        if activity is None:  # an activity's starts when a worker takes it (task_taken)
+            run.emit(f"{family}Started", resource=resource)
         task_id = f"{frame.id}:{scheduled}"
         frame.scratch.update(task=task_id, kind=kind, family=family, token=token)
         # Heartbeat bookkeeping is per task: a retry starts afresh.
-        for key in _HEARTBEAT_KEYS:
+        for key in (*_HEARTBEAT_KEYS, "taken"):
             frame.scratch.pop(key, None)
         if heartbeat:
             frame.scratch["heartbeat"] = heartbeat
@@ -193,6 +210,23 @@ class TaskState(Launching):
     def _owns(self, run: RunContext, frame: Frame, task_id: str) -> bool:
         return frame.scratch.get("task") == task_id
 
+    def task_taken(
+        self, run: RunContext, frame: Frame, state: dict[str, Any], task_id: str, worker: Any
+    ) -> None:
+        """A worker took the activity's task (GetActivityTask): ActivityStarted, once."""
+        if not self._owns(run, frame, task_id) or frame.scratch.get("kind") != "activity":
+            return
+        self._started(run, frame, worker)
+
+    def _started(self, run: RunContext, frame: Frame, worker: Any = None) -> None:
+        if frame.scratch.get("taken"):
+            return
+        frame.scratch["taken"] = True
+        if isinstance(worker, str) and worker:
+            run.emit("ActivityStarted", workerName=worker)
+        else:
+            run.emit("ActivityStarted")
+
     def _close(self, run: RunContext, frame: Frame, task_id: str) -> None:
         run.s.tasks.pop(task_id, None)
         token = frame.scratch.get("token")
@@ -217,6 +251,8 @@ class TaskState(Launching):
     ) -> None:
         if not self._owns(run, frame, task_id):
             return
+        if frame.scratch["kind"] == "activity":
+            self._started(run, frame)  # answered before the news it was taken arrived
         self._close(run, frame, task_id)
         family = frame.scratch["family"]
         run.emit(f"{family}Succeeded", output=output, **_named(family, state))
@@ -240,6 +276,8 @@ class TaskState(Launching):
     ) -> None:
         if not self._owns(run, frame, task_id):
             return
+        if frame.scratch["kind"] == "activity":
+            self._started(run, frame)  # answered before the news it was taken arrived
         self._close(run, frame, task_id)
         if frame.scratch["kind"] == "lambda:invoke":
             cause = _reserialise(cause)

@@ -15,10 +15,11 @@ from typing import Any
 
 from stepq.clock import Clock
 from stepq.core import events as ev
+from stepq.core.states.task_state import activity_name
 from stepq.errors import AlreadyExistsError
 from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
-from stepq.runtime.messages import EVENTS_QUEUE, event_message, task_message
+from stepq.runtime.messages import EVENTS_QUEUE, activity_queue, event_message, task_message
 from stepq.runtime.ports import Message, Queues, Store, Timer
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,14 @@ class Dispatcher:
         now = self.clock.now()
         for command in commands:
             if isinstance(command, ev.RunTask):
+                activity = activity_name(command.resource)
                 outbox.add(
-                    self.config.route(command.function_name),
-                    task_message(execution_id, command, after, resent=resent),
+                    # An activity's task waits for GetActivityTask on its own queue.
+                    activity_queue(activity)
+                    if activity
+                    else self.config.route(command.function_name),
+                    # (no commit carried for an activity: no worker of ours records it)
+                    task_message(execution_id, command, None if activity else after, resent=resent),
                     execution_id,
                 )
                 if command.timeout_seconds:
