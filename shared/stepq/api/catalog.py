@@ -11,6 +11,7 @@ kind           key                      body
 ``activity``   activity name            ``ActivityDoc``
 ``tags``       resource ARN             ``TagsDoc``
 ``started``    execution ARN            ``StartedDoc``: version/alias a start used
+``mapRun``     map run ARN              ``MapRunDoc``: settings UpdateMapRun recorded
 =============  =======================  =========================================
 
 A *revision* is the store's own machine version (``Store.put_machine``
@@ -82,6 +83,13 @@ class TagsDoc(_Doc):
 class StartedDoc(_Doc):
     stateMachineVersionArn: str | None = None
     stateMachineAliasArn: str | None = None
+
+
+class MapRunDoc(_Doc):
+    # Only what UpdateMapRun was given; the rest stays as the Map started with.
+    maxConcurrency: int | None = None
+    toleratedFailurePercentage: float | None = None
+    toleratedFailureCount: int | None = None
 
 
 # --- reading --------------------------------------------------------------------
