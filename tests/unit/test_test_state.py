@@ -158,3 +158,17 @@ def test_the_outcome_is_what_an_execution_of_the_state_does(
         assert (outcome.status, outcome.output) == ("SUCCEEDED", result.output)
     else:
         assert (outcome.status, outcome.error) == ("FAILED", result.error)
+
+
+def test_a_mocked_map_still_chooses_and_shapes_its_items() -> None:
+    state = {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "ItemSelector": {"v.$": "$$.Map.Item.Value", "x.$": "$.missing"},
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+        "End": True,
+    }
+    outcome = _run(state, {"items": [1]}, mock=ts.StepResult([1]))
+    assert outcome.status == ts.FAILED and outcome.error == "States.Runtime"
+    not_a_list = _run(state, {"items": 5}, mock=ts.StepResult([1]))
+    assert not_a_list.status == ts.FAILED and "must be an array" in (not_a_list.cause or "")

@@ -32,7 +32,7 @@ from stepq.core import dataflow, retry
 from stepq.core.definition import find_problems
 from stepq.core.events import RunTask
 from stepq.core.execution import Frame, new_execution
-from stepq.core.failures import StatesFailure
+from stepq.core.failures import StatesFailure, runtime_error
 from stepq.core.interpreter import Run
 from stepq.core.machine import JSONATA, JSONPATH, Machine
 from stepq.core.states import HANDLERS
@@ -192,6 +192,9 @@ def _mocked_parent(mock: StepResult) -> Callable[..., None]:
 
     def step(run: Run, frame: Frame, state: dict[str, Any]) -> None:
         run.entered(frame, state)
+        if state["Type"] == "Map" and not run.is_jsonata(state):
+            # The items are still chosen and shaped: a bad ItemsPath or ItemSelector fails.
+            _map_items(run, frame, state, run.input_path(frame, state))
         if mock.error is not None:
             run.state_failed(frame, state, mock.error, mock.cause)
         else:
@@ -296,23 +299,34 @@ def _succeeded(probe: _Probe) -> bool:
     return probe.outcome is not None and probe.outcome.status == SUCCEEDED
 
 
+def _items_path(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> list[Any]:
+    items = run.read(frame, data, state["ItemsPath"]) if "ItemsPath" in state else data
+    if not isinstance(items, list):
+        raise runtime_error(f"Map state input must be an array but was: {dataflow.to_json(items)}")
+    return items
+
+
+def _map_items(run: Run, frame: Frame, state: dict[str, Any], data: Any) -> list[Any]:
+    """Each item as its iteration would get it (ItemsPath, then ItemSelector)."""
+    items = _items_path(run, frame, state, data)
+    selector = state.get("ItemSelector", state.get("Parameters"))
+    if selector is None:
+        return items
+    return [
+        dataflow.render(
+            selector, data, run.context(frame, item={"Index": i, "Value": v}), run.variables(frame)
+        )
+        for i, v in enumerate(items)
+    ]
+
+
 def _inspect_map(
     probe: _Probe, frame: Frame, state: dict[str, Any], data: Any, found: dict[str, Any]
 ) -> None:
     """A Map's items after ItemsPath and ItemSelector, and its literal limits."""
-    items = probe.read(frame, data, state["ItemsPath"]) if "ItemsPath" in state else data
-    found["afterItemsPath"] = items
-    selector = state.get("ItemSelector", state.get("Parameters"))
-    if selector is not None and isinstance(items, list):
-        found["afterItemSelector"] = [
-            dataflow.render(
-                selector,
-                data,
-                probe.context(frame, item={"Index": i, "Value": v}),
-                probe.variables(frame),
-            )
-            for i, v in enumerate(items)
-        ]
+    found["afterItemsPath"] = _items_path(probe, frame, state, data)
+    if "ItemSelector" in state or "Parameters" in state:
+        found["afterItemSelector"] = _map_items(probe, frame, state, data)
     for name in ("MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"):
         if isinstance(state.get(name), int | float):
             found[name[0].lower() + name[1:]] = state[name]
