@@ -14,6 +14,7 @@ kind           key                      body
 ``revision``   ``<name>:<revision>``    ``RevisionDoc``: definition text and settings
                                         of one store revision
 ``redrive``    ``<execution>|<token>``  ``redrive.RedriveDoc``: the redrive a clientToken made
+``mapRun``     map run ARN              ``MapRunDoc``: settings UpdateMapRun recorded
 =============  =======================  =========================================
 
 A *revision* is the store's own machine version (``Store.put_machine``
@@ -100,6 +101,13 @@ class TagsDoc(_Doc):
 class StartedDoc(_Doc):
     stateMachineVersionArn: str | None = None
     stateMachineAliasArn: str | None = None
+
+
+class MapRunDoc(_Doc):
+    # Only what UpdateMapRun was given; the rest stays as the Map started with.
+    maxConcurrency: int | None = None
+    toleratedFailurePercentage: float | None = None
+    toleratedFailureCount: int | None = None
 
 
 # --- reading --------------------------------------------------------------------

@@ -3,11 +3,19 @@
 ``ProcessorConfig.Mode: DISTRIBUTED`` runs with the same semantics as inline
 (its history says MapRun* instead of MapIteration*). Tolerated failures let
 the Map succeed while few enough items fail.
+
+Each run of a Distributed Map is a *map run* with an ARN
+(``map_run_arn``): ``MapRunStarted`` names it and records the run's settings
+and size, ``MapRunSucceeded``/``MapRunFailed`` name it again with the item
+counts, so ListMapRuns and DescribeMapRun read a map run off the history (and
+a running one's progress off the snapshot's ``children``, which names it too).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from stepq.core import dataflow
@@ -108,8 +116,17 @@ class MapState(ParentState):
         processor = state.get("ItemProcessor") or state.get("Iterator") or {}
         distributed = processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
         run.emit("MapStateStarted", length=len(items))
+        map_run = None
         if distributed:
-            run.emit("MapRunStarted")
+            map_run = map_run_arn(run, frame, state)
+            run.emit(
+                "MapRunStarted",
+                mapRunArn=map_run,
+                maxConcurrency=max_concurrency,
+                toleratedFailureCount=int(tolerated_count),
+                toleratedFailurePercentage=tolerated_pct,
+                total=len(items),
+            )
         frame.children = {
             "items": items,
             "data": data,
@@ -128,6 +145,8 @@ class MapState(ParentState):
             "tolerated_pct": tolerated_pct,
             "distributed": distributed,
         }
+        if map_run is not None:
+            frame.children["map_run"] = map_run
         if not items:
             self._succeed(run, frame, state)
             return
@@ -223,7 +242,36 @@ class MapState(ParentState):
     def _closing(self, run: RunContext, children: dict[str, Any] | None, outcome: str) -> None:
         assert children is not None
         if children["distributed"]:
-            run.emit(f"MapRun{outcome}")
+            failed = children["failed"]
+            run.emit(
+                f"MapRun{outcome}",
+                mapRunArn=children.get("map_run"),
+                total=len(children["items"]),
+                succeeded=children["done"] - failed,
+                failed=failed,
+                aborted=children["running"],  # siblings of the failure, cut short
+                pending=len(children["items"]) - children["next"],
+            )
+
+
+def map_run_arn(run: RunContext, frame: Frame, state: dict[str, Any]) -> str:
+    """``arn:aws:states:REGION:ACCOUNT:mapRun:MACHINE/EXECUTION:NAME`` of a run starting now.
+
+    NAME is the Map's ``Label`` and the id of the run's ``MapRunStarted``
+    event (``Label-7``): an execution may run one Map many times (a loop, a
+    retry, an outer Map's iterations) and each run needs an ARN of its own.
+    Without a label it is a UUID drawn from the same facts, so a replay of
+    the history makes the same ARN.
+    """
+    execution = run.s.meta.execution_arn
+    prefix, _, rest = execution.partition(":execution:")
+    machine, _, name = rest.partition(":")
+    started = run.s.last_event_id + 1  # the MapRunStarted about to be emitted
+    label = state.get("Label")
+    if label:
+        return f"{prefix}:mapRun:{machine}/{name}:{label}-{started}"
+    digest = hashlib.sha256(f"{execution}#{frame.origin}#{started}".encode()).digest()
+    return f"{prefix}:mapRun:{machine}/{name}:{uuid.UUID(bytes=digest[:16], version=4)}"
 
 
 def _numeric_string(text: str) -> Any:
