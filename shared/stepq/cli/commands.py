@@ -240,7 +240,7 @@ def _environ(
 
 @app.command()
 def worker(
-    role: Annotated[str, typer.Option(help="orchestrator, worker or scheduler")],
+    role: Annotated[str, typer.Option(help="orchestrator, worker, scheduler, inbox or api")],
     endpoint_url: EndpointUrl = None,
     functions: Annotated[
         str | None, typer.Option(help="Module or .py file of step functions (worker)")
@@ -251,8 +251,14 @@ def worker(
         bool, typer.Option("--create", help="Create the table and queues if missing")
     ] = False,
     interval: Annotated[float, typer.Option(help="Seconds between scheduler ticks")] = 60.0,
+    host: Annotated[str, typer.Option(help="The API's address (--role api)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The API's port (--role api; 0: any free)")] = 8083,
 ) -> None:
-    """Run one of the three loops as a long-lived process against any compatible endpoint."""
+    """Run one role as a long-lived process against any compatible endpoint.
+
+    The loops (orchestrator, worker, scheduler, inbox) wait through an outage;
+    the API (--role api) checks its table and queues at start and exits with
+    one line if they do not answer."""
     from stepq.backends.aws.settings import Settings
     from stepq.errors import StepqError
     from stepq.hosting.serve import ROLES, provision_until_done, serve, stop_on_signals
@@ -275,6 +281,13 @@ def worker(
             out.print(f"stepq {role}: creating the table and queues if missing ({endpoint})")
         if create and not provision_until_done(settings, sorted(steps), stop):
             return  # stopped while the endpoint was still unreachable
+        if role == "api":
+
+            def announce(url: str) -> None:
+                out.print(f"stepq api running against {endpoint}, serving {url} (Ctrl-C stops)")
+
+            serve(role, settings, steps, stop=stop, host=host, port=port, announce=announce)
+            return
         out.print(f"stepq {role} running against {endpoint} (Ctrl-C stops)")
         serve(role, settings, steps, interval=interval, stop=stop)
     except StepqError as exc:
