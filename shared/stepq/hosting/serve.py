@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from stepq.backends.aws.settings import Settings, build, make_client, runtime_config
 from stepq.clock import SystemClock, monotonic
@@ -117,6 +119,8 @@ def serve(
     stop = stop or stop_on_signals()
     backoff = backoff or outage_backoff()
     if role == "api":
+        for service in ("dynamodb", "sqs"):  # a local endpoint that is down: say so at once
+            _connectable(settings.endpoint_for(service))
         _serve_api(api_context(settings, functions), settings, stop, host, port, announce)
         return
     clock = SystemClock()
@@ -219,13 +223,13 @@ def check_reachable(ctx: ApiContext, settings: Settings, timeout: float = REACH_
     The calls run on a daemon thread: one stuck in botocore's retries is
     left behind when ``timeout`` passes.
     """
-    outcome: list[BaseException | None] = []
+    outcome: list[Exception | None] = []
 
     def attempt() -> None:
         try:
             ctx.store.signing_key()  # reads the table (and makes the key on first use)
             ctx.queues.url(EVENTS_QUEUE)  # type: ignore[attr-defined]
-        except BaseException as exc:
+        except Exception as exc:
             outcome.append(exc)
             return
         outcome.append(None)
@@ -239,6 +243,18 @@ def check_reachable(ctx: ApiContext, settings: Settings, timeout: float = REACH_
     if outcome[0] is not None:
         error = outcome[0]
         raise StepqError(f"cannot reach the table and queues at {where}: {error}") from None
+
+
+def _connectable(url: str | None, timeout: float = 5.0) -> None:
+    """StepqError at once when nothing listens at ``url`` (None: AWS, not checked here)."""
+    if not url:
+        return
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        raise StepqError(f"cannot reach {url}: {exc.strerror or exc}") from None
 
 
 def _run_until_stopped(
