@@ -261,11 +261,11 @@ def worker(
     one line if they do not answer."""
     from stepq.backends.aws.settings import Settings
     from stepq.errors import StepqError
-    from stepq.hosting.serve import ROLES, provision_until_done, serve, stop_on_signals
+    from stepq.hosting import serve as hosted
     from stepq.runtime.steps import load_functions
 
-    if role not in ROLES:
-        err.print(f"[red]--role must be one of: {', '.join(ROLES)}[/red]")
+    if role not in hosted.ROLES:
+        err.print(f"[red]--role must be one of: {', '.join(hosted.ROLES)}[/red]")
         raise typer.Exit(2)
     environ = _environ(endpoint_url, table, queue_prefix)
     try:
@@ -275,21 +275,21 @@ def worker(
             if (functions or settings.functions)
             else {}
         )
-        stop = stop_on_signals()  # before provisioning: Ctrl-C stops a wait for the endpoint
+        stop = hosted.stop_on_signals()  # before provisioning: Ctrl-C stops a wait for the endpoint
         endpoint = settings.endpoint_url or "AWS"
+        if role == "api":  # the API does not wait for its endpoint: one line if it is down
+            hosted.check_endpoints(settings)
         if create:
             out.print(f"stepq {role}: creating the table and queues if missing ({endpoint})")
-        if create and not provision_until_done(settings, sorted(steps), stop):
+        if create and not hosted.provision_until_done(settings, sorted(steps), stop):
             return  # stopped while the endpoint was still unreachable
         if role == "api":
-
-            def announce(url: str) -> None:
-                out.print(f"stepq api running against {endpoint}, serving {url} (Ctrl-C stops)")
-
-            serve(role, settings, steps, stop=stop, host=host, port=port, announce=announce)
+            line = f"stepq api running against {endpoint}, serving {{}} (Ctrl-C stops)"
+            shown = lambda url: out.print(line.format(url), markup=False)  # noqa: E731  ([::1])
+            hosted.serve(role, settings, steps, stop=stop, host=host, port=port, announce=shown)
             return
         out.print(f"stepq {role} running against {endpoint} (Ctrl-C stops)")
-        serve(role, settings, steps, interval=interval, stop=stop)
+        hosted.serve(role, settings, steps, interval=interval, stop=stop)
     except StepqError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

@@ -119,8 +119,7 @@ def serve(
     stop = stop or stop_on_signals()
     backoff = backoff or outage_backoff()
     if role == "api":
-        for service in ("dynamodb", "sqs"):  # a local endpoint that is down: say so at once
-            _connectable(settings.endpoint_for(service))
+        check_endpoints(settings)
         _serve_api(api_context(settings, functions), settings, stop, host, port, announce)
         return
     clock = SystemClock()
@@ -242,7 +241,15 @@ def check_reachable(ctx: ApiContext, settings: Settings, timeout: float = REACH_
         raise StepqError(f"the table or queues at {where} did not answer within {timeout:.0f}s")
     if outcome[0] is not None:
         error = outcome[0]
-        raise StepqError(f"cannot reach the table and queues at {where}: {error}") from None
+        raise StepqError(
+            f"the table or queues at {where} are not ready: {error} (--create makes them)"
+        ) from None
+
+
+def check_endpoints(settings: Settings) -> None:
+    """StepqError at once when nothing listens at a local endpoint of the table or queues."""
+    for service in ("dynamodb", "sqs"):
+        _connectable(settings.endpoint_for(service))
 
 
 def _connectable(url: str | None, timeout: float = 5.0) -> None:
