@@ -28,6 +28,8 @@ BUILT = {  # what each handler's warm runtime holds
     "orchestrator": ["Settings", "Orchestrator"],
     "worker": ["Settings", "Worker"],
     "scheduler": ["Scheduler", "DeadLetterSweeper"],
+    "inbox": ["Settings", "ApiContext", "Inbox"],
+    "api": ["Settings", "ApiHandler"],
 }
 NOT_SHIPPED = (
     "bench",

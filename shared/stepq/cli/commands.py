@@ -271,7 +271,7 @@ def _environ(
 
 @app.command()
 def worker(
-    role: Annotated[str, typer.Option(help="orchestrator, worker or scheduler")],
+    role: Annotated[str, typer.Option(help="orchestrator, worker, scheduler, inbox or api")],
     endpoint_url: EndpointUrl = None,
     functions: Annotated[
         str | None, typer.Option(help="Module or .py file of step functions (worker)")
@@ -282,16 +282,22 @@ def worker(
         bool, typer.Option("--create", help="Create the table and queues if missing")
     ] = False,
     interval: Annotated[float, typer.Option(help="Seconds between scheduler ticks")] = 60.0,
+    host: Annotated[str, typer.Option(help="The API's address (--role api)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The API's port (--role api; 0: any free)")] = 8083,
 ) -> None:
-    """Run one of the three loops as a long-lived process against any compatible endpoint."""
+    """Run one role as a long-lived process against any compatible endpoint.
+
+    The loops (orchestrator, worker, scheduler, inbox) wait through an outage;
+    the API (--role api) checks its table and queues at start and exits with
+    one line if they do not answer."""
     from stepq.cli.app import CliError
     from stepq.cli.deployment import load_settings
     from stepq.errors import StepqError
-    from stepq.hosting.serve import ROLES, provision_until_done, serve, stop_on_signals
+    from stepq.hosting import serve as hosted
     from stepq.runtime.steps import load_functions
 
-    if role not in ROLES:
-        err.print(f"[red]--role must be one of: {', '.join(ROLES)}[/red]")
+    if role not in hosted.ROLES:
+        err.print(f"[red]--role must be one of: {', '.join(hosted.ROLES)}[/red]")
         raise typer.Exit(2)
     environ = _environ(endpoint_url, table, queue_prefix)
     try:
@@ -301,14 +307,21 @@ def worker(
             if (functions or settings.functions)
             else {}
         )
-        stop = stop_on_signals()  # before provisioning: Ctrl-C stops a wait for the endpoint
+        stop = hosted.stop_on_signals()  # before provisioning: Ctrl-C stops a wait for the endpoint
         endpoint = settings.endpoint_url or "AWS"
+        if role == "api":  # the API does not wait for its endpoint: one line if it is down
+            hosted.check_endpoints(settings)
         if create:
             out.print(f"stepq {role}: creating the table and queues if missing ({endpoint})")
-        if create and not provision_until_done(settings, sorted(steps), stop):
+        if create and not hosted.provision_until_done(settings, sorted(steps), stop):
             return  # stopped while the endpoint was still unreachable
+        if role == "api":
+            line = f"stepq api running against {endpoint}, serving {{}} (Ctrl-C stops)"
+            shown = lambda url: out.print(line.format(url), markup=False)  # noqa: E731  ([::1])
+            hosted.serve(role, settings, steps, stop=stop, host=host, port=port, announce=shown)
+            return
         out.print(f"stepq {role} running against {endpoint} (Ctrl-C stops)")
-        serve(role, settings, steps, interval=interval, stop=stop)
+        hosted.serve(role, settings, steps, interval=interval, stop=stop)
     except CliError as exc:
         err.print(exc.message, style="red", markup=False)
         raise typer.Exit(exc.code) from None

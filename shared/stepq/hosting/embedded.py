@@ -11,6 +11,7 @@ finishes at once while timeouts still see the time pass.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ from stepq.hosting.doorbell import Doorbell, RingingQueues
 from stepq.hosting.pump import Pump
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.client import Client
+from stepq.runtime.inbox import INBOX_QUEUE
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
@@ -163,7 +165,7 @@ class EmbeddedRuntime:
         self.task_queues = sorted(
             {task_queue(name) for name in self.functions} | {task_queue(None)}
         )
-        for name in [EVENTS_QUEUE, *self.task_queues]:
+        for name in [EVENTS_QUEUE, *self.task_queues, INBOX_QUEUE]:
             self.queues.ensure(name, visibility_timeout=visibility_timeout)
         config = RuntimeConfig(sqs_delays=not skip_time, route=self._route)
         # The account and region of every ARN made here (not where moto runs).
@@ -191,6 +193,20 @@ class EmbeddedRuntime:
                 (self.task_queues, self.worker.handle_batch),
             )
         ]
+        # The inbox (runtime/inbox.py): messages from outside, resolved through the
+        # API's catalog. No on_dead: a dead inbox message owns no execution.
+        from stepq.api.context import ApiContext
+        from stepq.api.inbox import inbox
+
+        self.api = ApiContext.build(
+            self.orchestrator, self.client, self.queues, functions=self.functions
+        )
+        self.inbox = inbox(self.api)
+        # Kept apart from ``pumps`` (the orchestrator's and the worker's, which
+        # tests and benchmarks step by hand); every loop below runs it too.
+        self.inbox_pump = Pump(
+            self.queues, [INBOX_QUEUE], self.inbox.handle_batch, doorbell=self.doorbell
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -213,7 +229,7 @@ class EmbeddedRuntime:
     def start_loops(self) -> None:
         if self._threads:
             return
-        for index, pump in enumerate(self.pumps):
+        for index, pump in enumerate([*self.pumps, self.inbox_pump]):
             thread = threading.Thread(
                 target=pump.run, args=(self._stop,), name=f"stepq-pump-{index}", daemon=True
             )
@@ -225,7 +241,7 @@ class EmbeddedRuntime:
 
     def close(self) -> None:
         self._stop.set()
-        for name in [EVENTS_QUEUE, *self.task_queues]:
+        for name in [EVENTS_QUEUE, *self.task_queues, INBOX_QUEUE]:
             self.doorbell.ring(name)  # pumps asleep on the doorbell see the stop now
         for thread in self._threads:
             thread.join(timeout=5)
@@ -291,7 +307,7 @@ class EmbeddedRuntime:
     def run_until_idle(self, max_rounds: int = 10_000, *, fire_timers: bool = True) -> None:
         """Single-threaded stepping (tests): pump and fire timers until nothing moves."""
         for _ in range(max_rounds):
-            moved = sum(pump.poll_once() for pump in self.pumps)
+            moved = sum(pump.poll_once() for pump in [*self.pumps, self.inbox_pump])
             if fire_timers:
                 moved += self.scheduler.tick()
             if moved:
@@ -304,7 +320,7 @@ class EmbeddedRuntime:
 
     def quiet(self) -> bool:
         """No handler is busy with a batch right now."""
-        return not any(pump.busy for pump in self.pumps)
+        return not any(pump.busy for pump in [*self.pumps, self.inbox_pump])
 
     def pause(self, seconds: float) -> None:
         """Sleep, waking early if the runtime is closed."""
@@ -312,6 +328,21 @@ class EmbeddedRuntime:
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         return self.store.history(execution_id)
+
+    def send_to_inbox(self, body: str | dict[str, Any]) -> str | None:
+        """Send ``body`` to the inbox as an outside producer would: as is, unsigned.
+
+        Returns the SQS message id (None on the memory backend, which has none to show).
+        """
+        text = body if isinstance(body, str) else json.dumps(body)
+        message_id: str | None = None
+        if self._sqs is None:
+            self.queues.send_raw(INBOX_QUEUE, text)
+        else:
+            reply = self._sqs.send_message(QueueUrl=self.queues.url(INBOX_QUEUE), MessageBody=text)
+            message_id = reply["MessageId"]
+        self.doorbell.ring(INBOX_QUEUE)
+        return message_id
 
     # --- the scheduler loop ---------------------------------------------------
 
@@ -339,9 +370,9 @@ class EmbeddedRuntime:
 
     def _idle(self) -> bool:
         """No handler running and no message anywhere: only timers can move things on."""
-        if any(pump.busy for pump in self.pumps):
+        if any(pump.busy for pump in [*self.pumps, self.inbox_pump]):
             return False
-        for name in [EVENTS_QUEUE, *self.task_queues]:
+        for name in [EVENTS_QUEUE, *self.task_queues, INBOX_QUEUE]:
             if self._sqs is None:
                 if self.queues.depth(name):
                     return False
@@ -356,7 +387,7 @@ class EmbeddedRuntime:
             )["Attributes"]
             if any(int(v) for v in attributes.values()):
                 return False
-        return not any(pump.busy for pump in self.pumps)
+        return not any(pump.busy for pump in [*self.pumps, self.inbox_pump])
 
 
 class FinishWatch:

@@ -1,35 +1,50 @@
-"""The three loops as long-lived processes, for users who are not on Lambda.
+"""The roles as long-lived processes, for users who are not on Lambda.
 
-``stepq worker --role orchestrator|worker|scheduler --endpoint-url URL`` runs
-one loop against any SQS- and DynamoDB-compatible endpoint (AWS, moto server,
-DynamoDB Local, LocalStack at http://localhost:4566, ...).
+``stepq worker --role orchestrator|worker|scheduler|inbox --endpoint-url URL``
+runs one loop against any SQS- and DynamoDB-compatible endpoint (AWS, moto
+server, DynamoDB Local, LocalStack at http://localhost:4566, ...);
+``--role api`` serves the Step Functions API there (what the API Lambda does
+in AWS), on loopback unless told otherwise.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
+import socket
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from stepq.backends.aws.settings import Settings, build, make_client, runtime_config
 from stepq.clock import SystemClock, monotonic
+from stepq.errors import StepqError
+from stepq.hosting.api_server import DEFAULT_HOST, DEFAULT_PORT
 from stepq.hosting.pump import Pump
 from stepq.runtime.backoff import Backoff, Streak, outage_backoff
+from stepq.runtime.inbox import INBOX_QUEUE
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.poison import DeadLetterSweeper, fail_owners
 from stepq.runtime.scheduler import Scheduler
 
+if TYPE_CHECKING:
+    from stepq.api.context import ApiContext
+
 log = logging.getLogger(__name__)
 
-ROLES = ("orchestrator", "worker", "scheduler")
+ROLES = ("orchestrator", "worker", "scheduler", "inbox", "api")
 TICK_LIMIT = 100  # timers fired per store query; a backlog takes several, back to back
 # After a stop, how long the loops may take to finish their current call (a long
 # poll, a step, a call retried by botocore); then the process exits anyway: what
 # was in flight comes back after its visibility timeout, as after a crash.
 SHUTDOWN_GRACE = 30.0
 _STOP_POLL = 0.2  # the main thread's wake-up while it waits (signal handlers run then)
+# The API's check at start that its table and queues answer. botocore retries an
+# unreachable endpoint for a minute; a server that cannot serve says so sooner.
+REACH_SECONDS = 15.0
 
 
 def provision(settings: Settings, functions: list[str]) -> None:
@@ -38,7 +53,7 @@ def provision(settings: Settings, functions: list[str]) -> None:
 
     create_table(make_client(settings, "dynamodb"), settings.table)
     _, queues, _ = build(settings)
-    for name in [EVENTS_QUEUE, task_queue(None), *(task_queue(f) for f in functions)]:
+    for name in [EVENTS_QUEUE, task_queue(None), *(task_queue(f) for f in functions), INBOX_QUEUE]:
         queues.ensure(name)  # type: ignore[attr-defined]
 
 
@@ -85,6 +100,9 @@ def serve(
     wait_seconds: int = 10,
     backoff: Backoff | None = None,
     shutdown_grace: float = SHUTDOWN_GRACE,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
     """Run ``role`` until ``stop`` is set (default: SIGINT or SIGTERM), then
     give its loops ``shutdown_grace`` seconds to finish what they are doing.
@@ -92,11 +110,18 @@ def serve(
     An unreachable queue or table delays the work and never ends the loop:
     failing calls are retried after ``backoff`` (default ``outage_backoff()``),
     with one log line when a failure streak starts and one when it ends.
+    The API (``role="api"``) is the exception: it checks its table and queues
+    answer before it binds ``host:port`` (StepqError if not), then tells
+    ``announce`` its URL.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     stop = stop or stop_on_signals()
     backoff = backoff or outage_backoff()
+    if role == "api":
+        check_endpoints(settings)
+        _serve_api(api_context(settings, functions), settings, stop, host, port, announce)
+        return
     clock = SystemClock()
     store, queues, _ = build(settings)
     if role == "scheduler":
@@ -112,8 +137,16 @@ def serve(
         _run_until_stopped([loop], stop, shutdown_grace)
         return
     orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
+    on_dead: Callable[[str, list[Any]], None] | None = functools.partial(
+        fail_owners, store, queues, clock=clock
+    )
     if role == "orchestrator":
         names, handle = [EVENTS_QUEUE], orchestrator.handle_batch
+    elif role == "inbox":
+        from stepq.api.inbox import inbox
+
+        names, handle = [INBOX_QUEUE], inbox(api_context(settings, functions)).handle_batch
+        on_dead = None  # a dead inbox message owns no execution
     else:
         from stepq.backends.aws.integrations import AwsIntegrations
         from stepq.runtime.client import Client
@@ -146,7 +179,7 @@ def serve(
                 handle,
                 wait_seconds=wait_seconds,
                 backoff=backoff,
-                on_dead=lambda queue, dead: fail_owners(store, queues, queue, dead, clock),
+                on_dead=on_dead,
             ).run,
             args=(stop,),
             name=f"stepq-{name}",
@@ -155,6 +188,83 @@ def serve(
         for name in names
     ]
     _run_until_stopped(threads, stop, shutdown_grace)
+
+
+def api_context(settings: Settings, functions: dict[str, Any]) -> ApiContext:
+    """What the API and the inbox see, built on ``settings``' table and queues."""
+    from stepq.hosting.lambda_api import build_context
+
+    return build_context(settings, functions)
+
+
+def _serve_api(
+    ctx: ApiContext,
+    settings: Settings,
+    stop: threading.Event,
+    host: str,
+    port: int,
+    announce: Callable[[str], None] | None,
+) -> None:
+    from stepq.api.handler import ApiHandler
+    from stepq.hosting.api_server import ApiServer
+
+    check_reachable(ctx, settings)
+    server = ApiServer(ApiHandler(ctx), host, port).start()
+    try:
+        if announce is not None:
+            announce(server.url)
+        while not stop.wait(_STOP_POLL):
+            pass
+    finally:
+        server.close()
+
+
+def check_reachable(ctx: ApiContext, settings: Settings, timeout: float = REACH_SECONDS) -> None:
+    """StepqError, with one line saying why, unless the table and the events queue answer.
+
+    The calls run on a daemon thread: one stuck in botocore's retries is
+    left behind when ``timeout`` passes.
+    """
+    outcome: list[Exception | None] = []
+
+    def attempt() -> None:
+        try:
+            ctx.store.signing_key()  # reads the table (and makes the key on first use)
+            ctx.queues.url(EVENTS_QUEUE)  # type: ignore[attr-defined]
+        except Exception as exc:
+            outcome.append(exc)
+            return
+        outcome.append(None)
+
+    thread = threading.Thread(target=attempt, name="stepq-reach", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    where = settings.endpoint_url or "AWS"
+    if not outcome:
+        raise StepqError(f"the table or queues at {where} did not answer within {timeout:.0f}s")
+    if outcome[0] is not None:
+        error = outcome[0]
+        raise StepqError(
+            f"the table or queues at {where} are not ready: {error} (--create makes them)"
+        ) from None
+
+
+def check_endpoints(settings: Settings) -> None:
+    """StepqError at once when nothing listens at a local endpoint of the table or queues."""
+    for service in ("dynamodb", "sqs"):
+        _connectable(settings.endpoint_for(service))
+
+
+def _connectable(url: str | None, timeout: float = 5.0) -> None:
+    """StepqError at once when nothing listens at ``url`` (None: AWS, not checked here)."""
+    if not url:
+        return
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        raise StepqError(f"cannot reach {url}: {exc.strerror or exc}") from None
 
 
 def _run_until_stopped(

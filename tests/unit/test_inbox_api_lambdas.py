@@ -1,0 +1,215 @@
+"""The inbox and API Lambda handlers (functions/inbox, functions/api) on moto, in process.
+
+Inbox records are real SQS messages received from moto and reshaped the way
+the event source mapping delivers them; API events are API Gateway proxy
+events of both payload formats (REST 1.0 and HTTP API 2.0).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+pytest.importorskip("aws_lambda_powertools")
+moto = pytest.importorskip("moto")
+
+from stepq.api.catalog import MachineDoc  # noqa: E402
+from stepq.backends.aws import settings as aws  # noqa: E402
+from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
+from stepq.hosting.lambda_api import request_of  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+PREFIX = "ib"
+ECHO = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "stepq-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:stepq-test"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"stepq_app_{name}_{uuid.uuid4().hex}", ROOT / "functions" / name / "app.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Env:
+    store: Any
+    sqs: Any
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "STEPQ_TABLE": "stepq-inbox-test",
+        "STEPQ_QUEUE_PREFIX": PREFIX,
+        "STEPQ_ACCOUNT": ACCOUNT,
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
+        monkeypatch.setenv(key, value)
+    for key in ("STEPQ_ENDPOINT_URL", "STEPQ_BUCKET", "STEPQ_TASK_QUEUES", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    with moto.mock_aws():
+        settings = aws.Settings.from_env()
+        store, queues, _ = aws.build(settings)
+        create_table(store._client, settings.table)
+        for name in ("events", "tasks-unknown", "inbox"):
+            queues.ensure(name)
+        revision = store.put_machine("echo", ECHO)
+        doc = MachineDoc(creationDate="2026-01-01T00:00:00+00:00", revision=revision)
+        store.put_doc("machine", "echo", doc.model_dump(), None)
+        yield Env(store, queues._client)
+
+
+def _url(sqs: Any, name: str) -> str:
+    return sqs.get_queue_url(QueueName=f"{PREFIX}-{name}")["QueueUrl"]
+
+
+def _drain(sqs: Any, queue: str) -> list[dict[str, Any]]:
+    url, out = _url(sqs, queue), []
+    while True:
+        reply = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        )
+        if not reply.get("Messages"):
+            return out
+        out.extend(reply["Messages"])
+
+
+def _lambda_event(sqs: Any, queue: str) -> dict[str, Any]:
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}-{queue}"
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": REGION,
+        }
+        for m in _drain(sqs, queue)
+    ]
+    return {"Records": records}
+
+
+# --- inbox --------------------------------------------------------------------------
+
+
+def test_inbox_handler_starts_and_dead_letters_with_reasons(env: Env) -> None:
+    url = _url(env.sqs, "inbox")
+    start = {"action": "StartExecution", "stateMachineName": "echo", "input": {"x": 1}}
+    good = env.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(start))["MessageId"]
+    env.sqs.send_message(QueueUrl=url, MessageBody="not json")
+    unknown = json.dumps({**start, "stateMachineName": "nope"})
+    env.sqs.send_message(QueueUrl=url, MessageBody=unknown)
+    event = _lambda_event(env.sqs, "inbox")
+    assert len(event["Records"]) == 3
+
+    response = _load("inbox").handler(event, FakeContext())
+
+    assert response == {"batchItemFailures": []}
+    execution = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:echo:{good}"
+    header = env.store.get_execution(execution)  # started: commit 1 written
+    assert (header.name, header.input) == (good, {"x": 1})
+    dead = sorted(
+        (m["Body"], m["MessageAttributes"]["stepq-reason"]["StringValue"])
+        for m in _drain(env.sqs, "inbox-dlq")
+    )
+    assert [body for body, _ in dead] == sorted(["not json", unknown])
+    reasons = dict(dead)
+    assert reasons["not json"].startswith("not JSON")
+    assert reasons[unknown].startswith("StateMachineDoesNotExist")
+
+
+# --- API ----------------------------------------------------------------------------
+
+JSON10 = "application/x-amz-json-1.0"
+
+
+def _rest_event(target: str, body: str = "{}", **more: Any) -> dict[str, Any]:
+    return {
+        "resource": "/",
+        "path": "/",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": JSON10, "X-Amz-Target": target},
+        "requestContext": {"stage": "prod", "identity": {"userArn": "arn:aws:iam::1:user/a"}},
+        "body": body,
+        "isBase64Encoded": False,
+        **more,
+    }
+
+
+def _http_event(target: str, body: str = "{}") -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "rawPath": "/prod",
+        "headers": {"content-type": JSON10, "x-amz-target": target},
+        "requestContext": {"stage": "prod", "http": {"method": "POST", "path": "/prod"}},
+        "body": base64.b64encode(body.encode()).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+STRANGE_EVENTS = [
+    "not an event",
+    {"httpMethod": "POST", "path": "/", "headers": "x"},
+    {"httpMethod": "POST", "path": "/", "headers": {}, "body": "%%", "isBase64Encoded": True},
+    {"httpMethod": "GET", "path": "/", "headers": {}},
+]
+
+
+def test_api_handler_answers_ping_and_refuses_what_it_cannot_serve(env: Env) -> None:
+    app = _load("api")
+    for make in (_rest_event, _http_event):  # REST API (1.0) and HTTP API (2.0) payloads
+        ping = app.handler(make("Stepq.Ping"), FakeContext())
+        assert ping["statusCode"] == 200
+        assert json.loads(ping["body"]) == {"region": REGION, "account": ACCOUNT}
+        unknown = app.handler(make("AWSStepFunctions.NoSuchThing"), FakeContext())
+        assert unknown["statusCode"] == 400
+        error = json.loads(unknown["body"])
+        assert error["__type"] == "UnknownOperationException" and error["message"]
+        assert unknown["headers"]["x-amzn-ErrorType"] == "UnknownOperationException"
+    for event in STRANGE_EVENTS:  # Step Functions' error shape, never a traceback
+        reply = app.handler(event, FakeContext())
+        assert 400 <= reply["statusCode"] < 500, event
+        assert json.loads(reply["body"])["__type"], event
+
+
+def test_the_caller_and_the_stage_free_path_reach_the_request() -> None:
+    request = request_of(_rest_event("Stepq.Ping"))
+    assert (request.method, request.path, request.caller) == ("POST", "/", "arn:aws:iam::1:user/a")
+    assert request_of(_http_event("Stepq.Ping")).path == "/"
