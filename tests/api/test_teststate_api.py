@@ -251,7 +251,7 @@ def test_map_and_parallel_need_a_mock_as_in_step_functions(sfn: Any) -> None:
         ),
         (
             {
-                "definition": '{"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": true}'
+                "definition": '{"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "Parameters": {"QueueUrl": "q", "MessageBody": {"t.$": "$$.Task.Token"}}, "End": true}'
             },
             "ValidationException",
         ),
