@@ -238,3 +238,21 @@ def test_odd_requests_get_a_4xx_in_the_error_shape(
         assert exc.response["Error"]["Code"] != "InternalFailure"
     else:  # validating a bad definition answers with diagnostics, not an error
         assert reply["result"] == "FAIL"
+
+
+def test_validate_names_duplicate_and_long_state_names(sfn: Any) -> None:
+    inner = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+    long_name = "L" * 81
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Parallel", "Branches": [inner], "Next": long_name},
+            long_name: {"Type": "Pass", "End": True},
+        },
+    }
+    found = sfn.validate_state_machine_definition(definition=json.dumps(definition))
+    codes = {(d["code"], d["location"]) for d in found["diagnostics"]}
+    assert codes == {
+        ("DUPLICATE_STATE_NAME", "/States/A/Branches/0/States/A"),
+        ("INVALID_STATE_NAME", f"/States/{long_name}"),
+    }

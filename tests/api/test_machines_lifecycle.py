@@ -69,6 +69,11 @@ def test_create_is_idempotent_and_refuses_other_settings(sfn: Any) -> None:
         create(sfn, definition=pass_machine("other"))
     with pytest.raises(sfn.exceptions.StateMachineAlreadyExists):
         create(sfn, type="EXPRESS")
+    published = create(sfn, name="pub", publish=True, versionDescription="one")
+    again = create(sfn, name="pub", publish=True, versionDescription="one")
+    assert again["stateMachineVersionArn"] == published["stateMachineVersionArn"]
+    with pytest.raises(sfn.exceptions.StateMachineAlreadyExists):
+        create(sfn, name="pub", publish=True, versionDescription="two")
 
 
 def test_update_makes_a_new_revision_and_publish_a_version(sfn: Any) -> None:

@@ -143,9 +143,9 @@ def definition_problems(text: str, machine_type: str = "STANDARD") -> list[tuple
 
 
 def _code(problem: Problem) -> str:
-    if "already used at" in problem.message and problem.path.count("/") == 2:
+    if problem.message.startswith('state name "') and "already used at" in problem.message:
         return "DUPLICATE_STATE_NAME"
-    if "state name" in problem.message:
+    if problem.message.startswith("state name"):
         return "INVALID_STATE_NAME"
     if problem.path.endswith("/Resource"):
         return "INVALID_RESOURCE"

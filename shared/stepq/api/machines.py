@@ -132,14 +132,10 @@ def _same_create(
     )
     reply: dict[str, Any] = {"stateMachineArn": arn, "creationDate": epoch(existing.creationDate)}
     if same and publishing:
-        versions = [
-            (n, v)
-            for n, v in versions_of(ctx, name)
-            if v.revision == existing.revision and v.description == description
-        ]
-        same = bool(versions)
-        if same:
-            reply["stateMachineVersionArn"] = ctx.arns.machine(name, versions[0][0])
+        versions = [(n, v) for n, v in versions_of(ctx, name) if v.revision == existing.revision]
+        same = all(v.description == description for _, v in versions)
+        if same:  # none yet: the first create died before publishing, or is publishing now
+            reply["stateMachineVersionArn"] = publish(ctx, name, description)[0]
     if not same:
         raise ApiError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
     return reply
