@@ -153,8 +153,10 @@ def get_execution_history(ctx: ApiContext, params: dict[str, Any]) -> dict[str, 
     if reverse:
         events.reverse()
     page = events[start : start + limit]
-    doc = listing.started_doc(ctx, header.execution_id)
-    started = None if doc is None else doc.model_dump(exclude_none=True)
+    started = None
+    if any(e.get("type") == "ExecutionStarted" for e in page):
+        doc = listing.started_doc(ctx, header.execution_id)
+        started = None if doc is None else doc.model_dump(exclude_none=True)
     result: dict[str, Any] = {
         "events": [convert(ctx, e, include_data=include_data, started=started) for e in page]
     }
