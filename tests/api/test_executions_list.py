@@ -212,6 +212,8 @@ def test_search_pages_across_machines(sfn: Any, dev: DevServer) -> None:
         ({"maxResults": 5000}, "ValidationException"),
         ({"statusFilter": "DONE"}, "ValidationException"),
         ({"startedAfter": "yesterday"}, "ValidationException"),
+        ({"startedBefore": 1e300}, "ValidationException"),
+        ({"namePrefix": 7}, "ValidationException"),
         ({"surprise": 1}, "ValidationException"),
         ({"stateMachineName": "a", "stateMachineArn": "b"}, "ValidationException"),
         ({"stateMachineName": "nobody-here"}, "StateMachineDoesNotExist"),

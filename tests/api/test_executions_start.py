@@ -63,7 +63,7 @@ def test_the_same_name_and_input_while_running_returns_the_same_execution(
     machine = create_machine(sfn, dev, "waits", WAIT_LONG)
     first = sfn.start_execution(stateMachineArn=machine, name="once", input='{"k": 1}')
     again = sfn.start_execution(stateMachineArn=machine, name="once", input='{ "k" : 1 }')
-    assert again == {**again, "executionArn": first["executionArn"]}
+    assert again["executionArn"] == first["executionArn"]
     assert again["startDate"] == first["startDate"]
     with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
         sfn.start_execution(stateMachineArn=machine, name="once", input='{"k": 2}')

@@ -37,7 +37,7 @@ EXPRESS = "EXPRESS"
 # --- checks -----------------------------------------------------------------------
 
 
-def _too_long(member: str, value: str, limit: int) -> ApiError:
+def _too_long(member: str, limit: int) -> ApiError:
     # The service's own constraint message (botocore's client does not check maxima).
     return ApiError(
         "ValidationException",
@@ -56,7 +56,7 @@ def parse_input(params: dict[str, Any]) -> tuple[str, Any]:
     if text is None:
         return "{}", {}
     if len(text) > MAX_INPUT:
-        raise _too_long("input", "", MAX_INPUT)
+        raise _too_long("input", MAX_INPUT)
     if len(text.encode("utf-8")) > MAX_INPUT:
         raise ApiError(
             "InvalidExecutionInput",
@@ -77,7 +77,7 @@ def execution_name(params: dict[str, Any]) -> str:
     if name is None:
         return str(uuid.uuid4())
     if len(name) > arn_rules.MAX_NAME:
-        raise _too_long("name", name, arn_rules.MAX_NAME)
+        raise _too_long("name", arn_rules.MAX_NAME)
     arn_rules.check_name(name, "an execution name")
     return name
 
@@ -356,7 +356,7 @@ def list_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     )
     position = listing.Position.load(paging.read_token(params.get("nextToken"), request))
     if params.get("nextToken") is not None and position is None:
-        raise ApiError("InvalidToken", "Invalid Token")
+        raise paging.invalid_token(params.get("nextToken"))
     if map_run_arn is not None:
         return _list_map_run(ctx, map_run_arn)
     name, doc, qualified = _machine_filter(ctx, machine_arn)
@@ -420,7 +420,10 @@ class SearchRequest(BaseModel):
         if isinstance(value, bool):
             raise ValueError("a time is epoch seconds or ISO-8601 text")
         if isinstance(value, int | float):
-            return datetime.fromtimestamp(value, UTC)
+            try:
+                return datetime.fromtimestamp(value, UTC)
+            except (OverflowError, OSError, ValueError):
+                raise ValueError(f"{value} is not a time in range") from None
         return value
 
     @field_validator("startedAfter", "startedBefore")
@@ -451,7 +454,7 @@ def search_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
     )
     position = listing.Position.load(paging.read_token(request.nextToken, fingerprint))
     if request.nextToken is not None and position is None:
-        raise ApiError("InvalidToken", "Invalid Token")
+        raise paging.invalid_token(request.nextToken)
     qualified = None
     if request.stateMachineArn is not None:
         name, _, qualified = _machine_filter(ctx, request.stateMachineArn)

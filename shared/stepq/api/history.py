@@ -97,7 +97,7 @@ def convert(
             if include_data and name in details:
                 body[name] = _json(details[name])
                 body[f"{name}Details"] = {"truncated": False}
-        elif name == "parameters":
+        elif name == "parameters":  # a required member: shown with or without data
             body[name] = _json(_parameters(details))
         elif name == "resourceType" and "resource" in details:
             body[name] = split_resource(str(details["resource"]))[0]
@@ -120,8 +120,6 @@ def convert(
             body[name] = value if isinstance(value, str) else _json(value)
         elif type_name in ("integer", "long") and isinstance(details[name], int | float):
             body[name] = int(details[name])
-    if member == "taskScheduledEventDetails":
-        body.setdefault("region", ctx.arns.region)
     out[member] = body
     return out
 
@@ -153,8 +151,10 @@ def get_execution_history(ctx: ApiContext, params: dict[str, Any]) -> dict[str, 
     if reverse:
         events.reverse()
     page = events[start : start + limit]
-    doc = listing.started_doc(ctx, header.execution_id)
-    started = None if doc is None else doc.model_dump(exclude_none=True)
+    started = None
+    if any(e.get("type") == "ExecutionStarted" for e in page):
+        doc = listing.started_doc(ctx, header.execution_id)
+        started = None if doc is None else doc.model_dump(exclude_none=True)
     result: dict[str, Any] = {
         "events": [convert(ctx, e, include_data=include_data, started=started) for e in page]
     }
