@@ -103,3 +103,103 @@ def test_a_final_commit_without_a_kept_state_is_not_redrivable() -> None:
     assert RedriveFacts.of(done) == RedriveFacts(
         0, None, "Execution is SUCCEEDED and cannot be redriven"
     )
+
+
+def test_a_stopped_wide_map_keeps_its_held_outputs_through_a_redrive(embedded: Any) -> None:
+    tokens: dict[int, str] = {}
+
+    def quick(event: Any, context: Any) -> Any:
+        return f"item {event:03d} " + "x" * 40  # the outputs outgrow the snapshot: held
+
+    def ask(event: Any, context: Any) -> Any:
+        tokens[event["item"]] = event["token"]
+
+    wide = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "StartAt": "Which",
+                    "States": {
+                        "Which": {
+                            "Type": "Choice",
+                            "Choices": [{"Variable": "$", "NumericLessThan": 45, "Next": "Quick"}],
+                            "Default": "Ask",
+                        },
+                        "Quick": {"Type": "Task", "Resource": LAMBDA + "quick", "End": True},
+                        "Ask": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                            "Parameters": {
+                                "FunctionName": "ask",
+                                "Payload": {"item.$": "$", "token.$": "$$.Task.Token"},
+                            },
+                            "End": True,
+                        },
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    runtime = embedded({"quick": quick, "ask": ask}, backend="memory")
+    runtime.deploy("wide", wide)
+    arn = runtime.start("wide", list(range(50)), "w1")
+    runtime.run_until_idle()
+    assert sorted(tokens) == [45, 46, 47, 48, 49]
+    runtime.client.stop_execution(arn)
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "ABORTED"
+    final = runtime.store.latest(arn)
+    assert final.snapshot.get("held")  # the outputs stay in the commits that decided them
+    first = dict(tokens)
+    runtime.client.redrive_execution(arn)
+    runtime.run_until_idle()
+    assert sorted(tokens) == [45, 46, 47, 48, 49] and set(tokens.values()).isdisjoint(
+        first.values()
+    )
+    for item, token in tokens.items():
+        runtime.client.send_task_success(token, f"answer {item}")
+    runtime.run_until_idle()
+    done = runtime.store.get_execution(arn)
+    assert done.status == "SUCCEEDED", done
+    assert done.output[:45] == [quick(i, None) for i in range(45)]
+    assert done.output[45:] == [f"answer {i}" for i in range(45, 50)]
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_an_execution_that_failed_in_its_first_commit_is_redriven(
+    embedded: Any, backend: str
+) -> None:
+    # Fails at once (commit 1 is also the final one) unless it has been redriven.
+    choose = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Type": "Pass",
+                "Output": "{% $states.context.Execution.RedriveCount = 0"
+                " ? $error('first run') : $states.input %}",
+                "End": True,
+            }
+        },
+    }
+    runtime = embedded({}, backend=backend)
+    runtime.deploy("choose", choose)
+    arn = runtime.start("choose", {"n": 1}, "c1")
+    failed = runtime.store.get_execution(arn)
+    assert failed.status == "FAILED" and failed.error == "States.QueryEvaluationError"
+    assert runtime.store.latest(arn).seq == 1
+    runtime.client.redrive_execution(arn)
+    runtime.run_until_idle()
+    done = runtime.store.get_execution(arn)
+    assert (done.status, done.error, done.output, done.input) == (
+        "SUCCEEDED",
+        None,
+        {"n": 1},
+        {"n": 1},
+    )
+    assert [h.status for h in runtime.store.list_executions("choose")] == ["SUCCEEDED"]
+    assert [h.execution_id for h in runtime.store.list_executions("choose", "SUCCEEDED")] == [arn]
+    assert runtime.store.list_executions("choose", "FAILED") == []
