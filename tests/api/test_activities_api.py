@@ -221,3 +221,23 @@ def test_creation_dates_are_the_servers_clock(dev: DevServer, sfn: Any) -> None:
     before = epoch(dev.runtime.clock.now())
     created = sfn.create_activity(name=unique("dated"))
     assert created["creationDate"].timestamp() >= before - 1
+
+
+def test_a_forged_task_message_on_the_activity_queue_is_never_handed_out(
+    dev: DevServer, sfn: Any
+) -> None:
+    from stepq.core import events as ev
+    from stepq.runtime.messages import activity_queue, task_message
+    from stepq.runtime.ports import Message
+
+    name = unique("forged")
+    arn = sfn.create_activity(name=name)["activityArn"]
+    execution = run_on(dev, arn, {"n": 1})
+    genuine = sfn.get_activity_task(activityArn=arn)
+    command = ev.RunTask("0:9", arn, None, {"steal": True}, 0, "k", token=genuine["taskToken"])
+    body = task_message(execution, command).body
+    unsigned = dev.runtime.queues.inner  # sends without the runtime's signature
+    unsigned.send(activity_queue(name), [Message(id="forged", body=body)])
+    assert "taskToken" not in sfn.get_activity_task(activityArn=arn)
+    sfn.send_task_success(taskToken=genuine["taskToken"], output="{}")
+    assert dev.runtime.wait(execution, timeout=30).status == "SUCCEEDED"
