@@ -359,3 +359,17 @@ def test_nested_results_keep_map_keys_and_decode_bytes(session: Any) -> None:
     assert sdk.from_response(answer, shape) == {"Attributes": {"queueLike": "x"}}
     assert sdk.from_response(b"text") == "text"
     assert sdk.from_response(b"\xff\xfe") == "//4="
+
+
+def test_stepq_validate_refuses_an_unsupported_resource_with_its_path(tmp_path: Path) -> None:
+    from stepq.cli.commands import app
+    from typer.testing import CliRunner
+
+    path = tmp_path / "m.asl.json"
+    put = {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True}
+    path.write_text(json.dumps(_machine(Put=put)))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "/States/Put/Resource: arn:aws:states:::dynamodb:putItem is not supported" in (
+        result.output
+    )
