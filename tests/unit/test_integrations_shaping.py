@@ -216,18 +216,13 @@ def test_optimised_errors_are_named_as_step_functions_names_them() -> None:
     )
 
 
-def test_no_answer_at_all_is_the_sdk_client_exception() -> None:
-    integrations = AwsIntegrations(endpoint_url="http://127.0.0.1:9", region="us-east-1")
-    integrations._session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    # Port 9 (discard) on loopback: refused at once, nothing leaves the machine.
+def test_no_answer_at_all_is_the_sdk_client_exception(session: Any) -> None:
     from botocore.config import Config
 
-    integrations._clients["sqs"] = integrations._session.client(
-        "sqs",
-        region_name="us-east-1",
+    # Port 9 (discard) on loopback: refused at once, nothing leaves the machine.
+    integrations = AwsIntegrations(
         endpoint_url="http://127.0.0.1:9",
+        session=session,
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
     outcome = integrations(
@@ -236,6 +231,8 @@ def test_no_answer_at_all_is_the_sdk_client_exception() -> None:
     )
     assert outcome.error == "SQS.SdkClientException"
     assert outcome.cause and outcome.cause.startswith("Unable to execute HTTP request")
+    outcome = integrations("arn:aws:states:::aws-sdk:sqs:listQueues", {})
+    assert outcome.error == "Sqs.SdkClientException"
 
 
 def test_parameters_that_are_not_an_object_fail_with_states_runtime() -> None:
@@ -359,3 +356,17 @@ def test_nested_results_keep_map_keys_and_decode_bytes(session: Any) -> None:
     assert sdk.from_response(answer, shape) == {"Attributes": {"queueLike": "x"}}
     assert sdk.from_response(b"text") == "text"
     assert sdk.from_response(b"\xff\xfe") == "//4="
+
+
+def test_stepq_validate_refuses_an_unsupported_resource_with_its_path(tmp_path: Path) -> None:
+    from stepq.cli.commands import app
+    from typer.testing import CliRunner
+
+    path = tmp_path / "m.asl.json"
+    put = {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True}
+    path.write_text(json.dumps(_machine(Put=put)))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "/States/Put/Resource: arn:aws:states:::dynamodb:putItem is not supported" in (
+        result.output
+    )

@@ -41,8 +41,11 @@ class AwsIntegrations:
         region: str | None = None,
         session: Any = None,
         environ: Mapping[str, str] | None = None,
+        config: Any = None,
     ) -> None:
+        """``config``: a botocore ``Config`` for every client (default: 3 attempts)."""
         self.endpoint_url = endpoint_url
+        self._config = config
         self._region = region
         self._environ = environ
         self._session = session
@@ -97,7 +100,7 @@ class AwsIntegrations:
         options: dict[str, Any] = {
             "region_name": region or "us-east-1",
             # A task's call: a few retries of throttling, then the Retry fields decide.
-            "config": Config(retries={"mode": "standard", "max_attempts": 3}),
+            "config": self._config or Config(retries={"mode": "standard", "max_attempts": 3}),
         }
         if self.endpoint_url:
             options["endpoint_url"] = self.endpoint_url
