@@ -7,6 +7,7 @@ operations are another part's), exactly as those operations record them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,18 +19,49 @@ ACTIVITY = "arn:aws:states:us-east-1:111111111111:activity:chores"
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 
 
-@pytest.fixture
-def resources(dev: DevServer) -> None:
-    store = dev.context.store
-    revision = dev.runtime.deploy("tagged", PASS)
-    now = dev.context.clock.now().isoformat()
-    store.put_doc(
-        "machine",
-        "tagged",
-        catalog.MachineDoc(creationDate=now, revision=revision).model_dump(),
-        None,
+@pytest.fixture(scope="module")
+def dev() -> Iterator[DevServer]:
+    """One server for the module; ``resources`` gives each test untagged resources."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        env.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
+        with DevServer(port=0, environ={}) as server:
+            store = server.context.store
+            revision = server.runtime.deploy("tagged", PASS)
+            now = server.context.clock.now().isoformat()
+            machine = catalog.MachineDoc(creationDate=now, revision=revision)
+            store.put_doc("machine", "tagged", machine.model_dump(), None)
+            activity = catalog.ActivityDoc(creationDate=now)
+            store.put_doc("activity", "chores", activity.model_dump(), None)
+            yield server
+
+
+@pytest.fixture(scope="module")
+def sfn(dev: DevServer) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=dev.url,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
     )
-    store.put_doc("activity", "chores", catalog.ActivityDoc(creationDate=now).model_dump(), None)
+
+
+@pytest.fixture
+def resources(dev: DevServer) -> Iterator[None]:
+    """The machine and the activity, without tags before and after the test."""
+    tags.drop_tags(dev.context, MACHINE)
+    tags.drop_tags(dev.context, ACTIVITY)
+    yield
+    tags.drop_tags(dev.context, MACHINE)
+    tags.drop_tags(dev.context, ACTIVITY)
 
 
 def _listed(sfn: Any, arn: str) -> dict[str, str]:

@@ -24,6 +24,10 @@ def decline(event: Any, context: Any) -> Any:
     raise Declined(f"no to {event['n']}")
 
 
+def whoami(event: Any, context: Any) -> Any:
+    return {"key": context.idempotency_key, "function": context.function_name}
+
+
 @pytest.fixture(scope="module")
 def dev() -> Iterator[DevServer]:
     """One server for the module: TestState changes nothing a later test could see."""
@@ -35,7 +39,7 @@ def dev() -> Iterator[DevServer]:
         env.setenv("AWS_DEFAULT_REGION", "us-east-1")
         env.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
         env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
-        functions = {"double": double, "decline": decline}
+        functions = {"double": double, "decline": decline, "whoami": whoami}
         with DevServer(functions, port=0, environ={}) as server:
             yield server
 
@@ -101,6 +105,13 @@ def test_a_task_runs_the_hosted_step(sfn: Any) -> None:
     data = reply["inspectionData"]
     assert json.loads(data["result"]) == {"doubled": 42}
     assert json.loads(data["afterResultSelector"]) == {"value": 42}
+
+
+def test_each_test_is_a_run_of_its_own_for_the_step(sfn: Any) -> None:
+    """Two tests are two runs: an idempotent step must not take the second for a redelivery."""
+    first = json.loads(_test(sfn, _task("whoami"), {})["output"])
+    second = json.loads(_test(sfn, _task("whoami"), {})["output"])
+    assert first["function"] == "whoami" and first["key"] != second["key"]
 
 
 def test_lambda_invoke_shapes_the_result_as_lambda_does(sfn: Any) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 from stepq.api.context import ApiContext
@@ -117,6 +118,9 @@ def test_state(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
             invoke=_invoker(ctx),
             mock=mock,
             retrier_retry_count=int(config.get("retrierRetryCount") or 0),
+            # A name of its own per test: a step's idempotency key (idempotent_step)
+            # is made from it, and two tests are two runs, not one redelivered.
+            execution_name=f"test-state-{uuid.uuid4()}",
             region=ctx.arns.region,
             account=ctx.arns.account,
         )
