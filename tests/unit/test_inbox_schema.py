@@ -54,6 +54,12 @@ def test_an_eventbridge_event_gives_its_detail_and_its_id() -> None:
     assert isinstance(message, SendTaskHeartbeat) and default_name == "ev-1"
 
 
+def test_a_lone_surrogate_is_refused_before_it_reaches_a_name() -> None:
+    raw = '{"action": "StartExecution", "stateMachineName": "m", "name": "\\ud800"}'
+    with pytest.raises(MalformedMessageError, match="not valid Unicode"):
+        parse_message(Received(json.loads(raw), raw, "r-1", 1, "m-1"))
+
+
 def test_output_is_required_even_when_null_would_do() -> None:
     with pytest.raises(MalformedMessageError, match="output: Field required"):
         parse_message(_received({"action": "SendTaskSuccess", "taskToken": "t"}))
