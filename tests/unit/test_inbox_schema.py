@@ -100,7 +100,7 @@ actions = st.sampled_from(
 )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     action=actions,
     body=st.dictionaries(fields, json_values, max_size=6),
