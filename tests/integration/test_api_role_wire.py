@@ -142,15 +142,23 @@ def test_the_api_role_serves_the_api_on_loopback(environ: dict[str, str], tmp_pa
         status, body = _post(url, "AWSStepFunctions.NoSuchOperation")
         assert (status, body["__type"]) == (400, "UnknownOperationException")
 
-        from stepq.api.handler import load_operations
-        from stepq.api.registry import OPERATIONS
 
-        load_operations()
-        if "StartExecution" not in OPERATIONS:  # another part of issue 10: not on this branch
-            pytest.skip("StartExecution is not implemented on this branch yet")
+def test_boto3_starts_an_execution_through_the_api_role(
+    environ: dict[str, str], tmp_path: Path
+) -> None:
+    from stepq.api.handler import load_operations
+    from stepq.api.registry import OPERATIONS
+
+    load_operations()
+    if "StartExecution" not in OPERATIONS:  # another part of issue 10: not on this branch
+        pytest.skip("StartExecution is not implemented on this branch yet")
+    with _role("api", environ, tmp_path / "api.log", "--port", "0") as output:
+        match = SERVING.search(output())
+        assert match, output()
         store = _catalogued(environ, "echo")
         machine = "arn:aws:states:us-east-1:123456789012:stateMachine:echo"
-        started = _sfn(url).start_execution(stateMachineArn=machine, name="w1", input='{"a": 1}')
+        sfn = _sfn(match.group(1))
+        started = sfn.start_execution(stateMachineArn=machine, name="w1", input='{"a": 1}')
         header = store.get_execution(started["executionArn"])
         assert (header.name, header.input) == ("w1", {"a": 1})
 

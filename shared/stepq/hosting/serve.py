@@ -143,9 +143,13 @@ def serve(
     if role == "orchestrator":
         names, handle = [EVENTS_QUEUE], orchestrator.handle_batch
     elif role == "inbox":
+        from stepq.api.context import ApiContext
         from stepq.api.inbox import inbox
+        from stepq.runtime.client import Client
 
-        names, handle = [INBOX_QUEUE], inbox(api_context(settings, functions)).handle_batch
+        client = Client(orchestrator, queues)
+        ctx = ApiContext.build(orchestrator, client, orchestrator.queues, functions=functions)
+        names, handle = [INBOX_QUEUE], inbox(ctx).handle_batch
         on_dead = None  # a dead inbox message owns no execution
     else:
         from stepq.backends.aws.integrations import AwsIntegrations

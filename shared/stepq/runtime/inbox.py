@@ -114,11 +114,15 @@ Starter = Callable[[StartExecution, str, Any], str]
 
 def parse_message(received: Received) -> tuple[Any, str]:
     """The message and the default execution name; MalformedMessageError with the reason."""
-    if len(received.raw.encode("utf-8", "replace")) > MAX_PAYLOAD_BYTES + 4096:
-        raise MalformedMessageError(f"too large: over {MAX_PAYLOAD_BYTES} bytes")
     body = received.body
     if body is None:
         raise MalformedMessageError("not JSON: the message body must be a JSON object")
+    try:  # JSON escapes can spell text no store or queue takes: a lone surrogate
+        size = len(json.dumps(body, ensure_ascii=False).encode("utf-8"))
+    except (UnicodeEncodeError, RecursionError):
+        raise MalformedMessageError("not valid Unicode, or nested too deeply") from None
+    if size > MAX_PAYLOAD_BYTES + 4096:  # room for the fields around an input
+        raise MalformedMessageError(f"too large: over {MAX_PAYLOAD_BYTES} bytes")
     default_name = received.message_id
     if isinstance(body.get("detail"), dict) and "detail-type" in body:
         # An EventBridge event: its id is stable across EventBridge's own retries.
