@@ -123,14 +123,17 @@ def test_create_start_wait_describe_list_history_graph(dev: DevServer) -> None:
 
 
 def _token(dev: DevServer, execution: str) -> str:
-    """The token of the waiting task, from the TaskScheduled event's parameters."""
-    for _ in range(100):
-        for event in as_json(dev, "history", execution):
-            details = event.get("taskScheduledEventDetails")
-            if details:
-                return str(json.loads(details["parameters"])["Payload"]["token"])
-        import time
+    """The token of the latest waiting task, from its TaskScheduled event's parameters."""
+    import time
 
+    for _ in range(100):
+        scheduled = [
+            e["taskScheduledEventDetails"]
+            for e in as_json(dev, "history", execution)
+            if "taskScheduledEventDetails" in e
+        ]
+        if scheduled:
+            return str(json.loads(scheduled[-1]["parameters"])["Payload"]["token"])
         time.sleep(0.05)
     raise AssertionError(f"{execution} never scheduled its task")
 
