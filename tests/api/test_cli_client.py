@@ -105,6 +105,12 @@ def test_create_start_wait_describe_list_history_graph(dev: DevServer) -> None:
     graph = as_json(dev, "graph", "order_saga", "--execution", "order_saga:x-2")
     assert graph["states"]["Ship"] == "caught" and graph["states"]["OrderFailed"] == "failed"
     assert "classDef caught" in graph["graph"]
+    by_execution = as_json(dev, "graph", f"{EXECUTION}:order_saga:x-2", "--format", "dot")
+    assert by_execution["states"] == graph["states"]  # DescribeStateMachineForExecution
+    since = as_json(dev, "list", "--started-after", "2000-01-01T00:00:00", "--limit", "1")
+    assert len(since) == 1 and since[0]["name"] in ("o-1", "x-2")
+    assert [m["name"] for m in as_json(dev, "machines")] == ["order_saga"]
+    assert "updated" in ok(dev, "update", path)
 
 
 @pytest.mark.xfail(
