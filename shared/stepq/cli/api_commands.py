@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stepq.cli.app import CliError, Output, OutputOption, app, out, print_json
+from stepq.cli.app import CliError, Output, OutputOption, app, err, out, print_json
 from stepq.cli.app import guarded as _guarded
 
 ApiUrl = Annotated[
@@ -222,7 +222,8 @@ def machines(api_url: ApiUrl = None, output: OutputOption = Output.text) -> None
         return
     from rich.table import Table
 
-    table = Table("name", "type", "created", "arn")
+    table = Table("name", "type", "created")
+    table.add_column("arn", overflow="fold")  # whole, on narrow terminals too
     for item in found:
         table.add_row(
             item["name"],
@@ -294,7 +295,8 @@ def follow(api: Any, arn: str, timeout: float | None, *, quiet: bool = False) ->
 
     deadline = None if timeout is None else monotonic() + timeout
     seen = 0
-    with out.status(f"running {arn}") as status:
+    # The spinner goes where the JSON does not.
+    with (err if quiet else out).status(f"running {arn}") as status:
         while True:
             described = api.call("describe_execution", executionArn=arn)
             if not quiet:
