@@ -7,6 +7,8 @@
   ``list``, ``machines``, ``history``, ``stop``, ``redrive``
 - ``task_commands.py`` ``send-task-success|failure|heartbeat``
 - ``api_client.py``   boto3's ``stepfunctions`` client pointed at ``--api-url``, stepq's own operations
+- ``listing.py``      ``list``: ListExecutions, or stepq's SearchExecutions when filters need it
+- ``deployment.py``   ``worker``/``ops`` settings in one line when bad, quick-failing clients
 - ``graph.py``        Mermaid, DOT and SVG of a definition and an execution's path
 - ``graph_command.py`` the ``graph`` command
 - ``callbacks.py``    what ``stepq run`` does for tasks waiting for a token
