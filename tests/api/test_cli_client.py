@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stepq.cli import app
 from stepq.cli.api_client import ApiClient
 from stepq.hosting.dev import DevServer
 from stepq.runtime.steps import load_functions
-from typer.testing import CliRunner
+
+from api.cli_support import as_json, finished, ok, stepq, token_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "state_machine"
 MACHINE = "arn:aws:states:us-east-1:111111111111:stateMachine"
@@ -46,21 +46,6 @@ def hand_off(event: Any, context: Any) -> dict[str, Any]:
 def dev_options() -> dict[str, Any]:
     steps = load_functions(str(EXAMPLES / "order_saga.py"))
     return {"functions": {**steps, "hand_off": hand_off}}
-
-
-def stepq(dev: DevServer, *args: str, input: str | None = None) -> Any:
-    """Run one CLI command against ``dev``; the result (exit_code, output)."""
-    return CliRunner().invoke(app, [*args, "--api-url", dev.url], input=input)
-
-
-def ok(dev: DevServer, *args: str) -> str:
-    result = stepq(dev, *args)
-    assert result.exit_code == 0, result.output
-    return str(result.output)
-
-
-def as_json(dev: DevServer, *args: str) -> Any:
-    return json.loads(ok(dev, *args, "--output", "json"))
 
 
 def test_names_become_arns_of_the_api_s_account_and_region(dev: DevServer) -> None:
@@ -120,19 +105,12 @@ def test_create_start_wait_describe_list_history_graph(dev: DevServer) -> None:
     graph = as_json(dev, "graph", "order_saga", "--execution", "order_saga:x-2")
     assert graph["states"]["Ship"] == "caught" and graph["states"]["OrderFailed"] == "failed"
     assert "classDef caught" in graph["graph"]
-
-
-def _token(dev: DevServer, execution: str) -> str:
-    """The token of the waiting task, from the TaskScheduled event's parameters."""
-    for _ in range(100):
-        for event in as_json(dev, "history", execution):
-            details = event.get("taskScheduledEventDetails")
-            if details:
-                return str(json.loads(details["parameters"])["Payload"]["token"])
-        import time
-
-        time.sleep(0.05)
-    raise AssertionError(f"{execution} never scheduled its task")
+    by_execution = as_json(dev, "graph", f"{EXECUTION}:order_saga:x-2", "--format", "dot")
+    assert by_execution["states"] == graph["states"]  # DescribeStateMachineForExecution
+    since = as_json(dev, "list", "--started-after", "2000-01-01T00:00:00", "--limit", "1")
+    assert len(since) == 1 and since[0]["name"] in ("o-1", "x-2")
+    assert [m["name"] for m in as_json(dev, "machines")] == ["order_saga"]
+    assert "updated" in ok(dev, "update", path)
 
 
 @pytest.mark.xfail(
@@ -149,28 +127,25 @@ def test_send_task_success_and_failure_from_the_cli_resume_waiting_executions(
     ok(dev, "start", "approval", "--name", "yes", "--input", '{"claim": 1}')
     piped = stepq(dev, "start", "approval", "--name", "no", "--input-file", "-", input="{}")
     assert piped.exit_code == 0, piped.output
-    token = _token(dev, "approval:yes")
+    token = token_of(dev, "approval:yes")
     # The same name and input while it runs: the same execution (Step Functions' rule).
     again = as_json(dev, "start", "approval", "--name", "yes", "--input", '{"claim": 1}')
     assert again["executionArn"] == f"{EXECUTION}:approval:yes"
     assert "heartbeat sent" in ok(dev, "send-task-heartbeat", token)
     ok(dev, "send-task-success", token, "--output", '{"approved": true}')
-    assert _finished(dev, "approval:yes") == ("SUCCEEDED", {"approved": True})
-    ok(dev, "send-task-failure", _token(dev, "approval:no"), "--error", "Rejected", "--cause", "no")
-    assert _finished(dev, "approval:no") == ("SUCCEEDED", "refused")  # the Catch took it
+    assert finished(dev, "approval:yes") == ("SUCCEEDED", {"approved": True})
+    ok(
+        dev,
+        "send-task-failure",
+        token_of(dev, "approval:no"),
+        "--error",
+        "Rejected",
+        "--cause",
+        "no",
+    )
+    assert finished(dev, "approval:no") == ("SUCCEEDED", "refused")  # the Catch took it
     late = stepq(dev, "send-task-success", token, "--output", "{}")
     assert late.exit_code == 1 and late.output.startswith("TaskTimedOut"), late.output
-
-
-def _finished(dev: DevServer, execution: str) -> tuple[str, Any]:
-    import time
-
-    for _ in range(200):
-        described = as_json(dev, "describe", execution)
-        if described["status"] != "RUNNING":
-            return described["status"], json.loads(described.get("output") or "null")
-        time.sleep(0.05)
-    raise AssertionError(f"{execution} still running")
 
 
 @pytest.mark.xfail(
@@ -188,7 +163,7 @@ def test_stop_then_redrive(dev: DevServer, tmp_path: Path) -> None:
     assert described["status"] == "ABORTED"
     assert "redriven" in ok(dev, "redrive", "approval:s1")
     assert as_json(dev, "describe", "approval:s1")["status"] == "RUNNING"
-    ok(dev, "send-task-success", _token(dev, "approval:s1"), "--output", "{}")
-    assert _finished(dev, "approval:s1")[0] == "SUCCEEDED"
+    ok(dev, "send-task-success", token_of(dev, "approval:s1"), "--output", "{}")
+    assert finished(dev, "approval:s1")[0] == "SUCCEEDED"
     result = stepq(dev, "redrive", "approval:s1")
     assert result.exit_code == 1 and result.output.startswith("ExecutionNotRedrivable")

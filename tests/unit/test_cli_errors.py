@@ -10,7 +10,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,12 +65,51 @@ def _one_red_line(output: str) -> str:
     return lines[0]
 
 
-def test_an_unreachable_api_is_one_line_at_once(environ: dict[str, str]) -> None:
+class Hangup:
+    """A loopback port that accepts connections and closes them at once, counting them."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+
+@pytest.fixture
+def hangup() -> Iterator[Hangup]:
+    server = Hangup()
+    yield server
+    server.sock.close()
+
+
+def test_an_unreachable_api_is_one_line_in_a_real_process(environ: dict[str, str]) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
-    code, output, took = _stepq(environ, "describe", "m:e", "--api-url", url)
+    code, output, _ = _stepq(environ, "describe", "m:e", "--api-url", url)
     assert code != 0
     assert _one_red_line(output).startswith(f"cannot reach the stepq API at {url}: ")
-    assert took < 15  # no minute of botocore retries (the import alone takes seconds)
+
+
+def test_the_api_client_does_not_retry_a_dead_api(hangup: Hangup) -> None:
+    # boto3's default would try again and again with backoff: one attempt, one line.
+    result = CliRunner().invoke(
+        app, ["describe", "arn:aws:states:us-east-1:1:execution:m:e", "--api-url", hangup.url]
+    )
+    assert result.exit_code == 1
+    assert _one_red_line(result.output).startswith(f"cannot reach the stepq API at {hangup.url}")
+    # One attempt (the HTTP layer may reconnect once on a dropped connection);
+    # botocore's own retry modes would make 3 to 5 attempts with backoff.
+    assert 1 <= hangup.connections <= 2
 
 
 @pytest.mark.parametrize(
@@ -158,12 +199,25 @@ def test_a_short_table_name_in_a_real_process(environ: dict[str, str]) -> None:
     assert _one_red_line(output).startswith("bad setting STEPQ_TABLE='ab': ")
 
 
-def test_ops_against_an_unreachable_endpoint_exits_at_once(environ: dict[str, str]) -> None:
+def test_ops_against_an_unreachable_endpoint_exits_in_one_line(environ: dict[str, str]) -> None:
     endpoint = f"http://127.0.0.1:{_closed_port()}"
-    code, output, took = _stepq(environ, "ops", "reconcile", "--endpoint-url", endpoint)
+    code, output, _ = _stepq(environ, "ops", "reconcile", "--endpoint-url", endpoint)
     assert code == 1
     assert "Could not connect" in _one_red_line(output)
-    assert took < 15  # not ten adaptive attempts with backoff
+
+
+def test_ops_gives_up_on_a_dead_endpoint_after_one_retry(
+    hangup: Hangup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = CliRunner().invoke(app, ["ops", "reconcile", "--endpoint-url", hangup.url])
+    assert result.exit_code == 1
+    _one_red_line(result.output)
+    # Two attempts (plus at most one reconnect), not the long-lived roles' ten.
+    assert 2 <= hangup.connections <= 3
 
 
 def test_version() -> None:

@@ -1,10 +1,14 @@
 """The ``stepq`` command (typer).
 
 - ``app.py``          the typer app, its consoles, ``--version``, one-line failures
-- ``commands.py``     ``run``, ``validate``, ``worker``, ``dev``, ``conformance``, ``ops``, ``bench``
+- ``commands.py``     ``run``, ``validate``, ``worker``, ``dev``, ``conformance``, ``ops``
+- ``bench_commands.py`` ``bench cost|flat|throughput|lateness``
 - ``api_commands.py`` the client of the API: ``create``, ``update``, ``start``, ``describe``,
-  ``list``, ``machines``, ``history``, ``stop``, ``redrive``, ``send-task-success|failure|heartbeat``
+  ``list``, ``machines``, ``history``, ``stop``, ``redrive``
+- ``task_commands.py`` ``send-task-success|failure|heartbeat``
 - ``api_client.py``   boto3's ``stepfunctions`` client pointed at ``--api-url``, stepq's own operations
+- ``listing.py``      ``list``: ListExecutions, or stepq's SearchExecutions when filters need it
+- ``deployment.py``   ``worker``/``ops`` settings in one line when bad, quick-failing clients
 - ``graph.py``        Mermaid, DOT and SVG of a definition and an execution's path
 - ``graph_command.py`` the ``graph`` command
 - ``callbacks.py``    what ``stepq run`` does for tasks waiting for a token
@@ -14,7 +18,14 @@
 Each command imports what it needs when it runs, so ``stepq --help`` is quick.
 """
 
-from stepq.cli import api_commands, commands, functions, graph_command  # noqa: F401  (register commands)
+from stepq.cli import (  # noqa: F401  (each registers its commands)
+    api_commands,
+    bench_commands,
+    commands,
+    functions,
+    graph_command,
+    task_commands,
+)
 from stepq.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
-from stepq.cli.app import app, err, main, out
+from stepq.cli.app import Output, OutputOption, app, err, main, out, print_json
 
 __all__ = ["app", "main"]
 
@@ -67,7 +68,10 @@ class _null:
 
 
 @app.command()
-def validate(path: Annotated[Path, typer.Argument(help="An ASL definition (.asl.json)")]) -> None:
+def validate(
+    path: Annotated[Path, typer.Argument(help="An ASL definition (.asl.json)")],
+    output: OutputOption = Output.text,
+) -> None:
     """Check a definition; list every problem with its JSON path."""
     from rich.markup import escape
 
@@ -83,10 +87,17 @@ def validate(path: Annotated[Path, typer.Argument(help="An ASL definition (.asl.
     try:
         load_definition(text)  # text that is not JSON is a problem too, at path ""
     except DefinitionError as exc:
+        if output is Output.json:
+            problems = [{"path": p.path, "message": p.message} for p in exc.problems]
+            print_json({"file": str(path), "valid": False, "problems": problems})
+            raise typer.Exit(1) from None
         for problem in exc.problems:
             # A lone surrogate (JSON escapes let one into a state name) prints escaped.
             print(f"{path}:{problem}".encode("utf-8", "backslashreplace").decode("utf-8"))
         raise typer.Exit(1) from None
+    if output is Output.json:
+        print_json({"file": str(path), "valid": True, "problems": []})
+        return
     out.print(f"[green]{escape(str(path))}: valid[/green]")
 
 
@@ -119,6 +130,7 @@ def run(
         ),
     ] = None,
     api_port: Annotated[int, typer.Option(help="Port of that API (taken: any free one)")] = 8083,
+    output: OutputOption = Output.text,
 ) -> None:
     """Run one execution, print its progress, output and history timeline.
 
@@ -147,8 +159,10 @@ def run(
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     machine_name = path.name.split(".")[0]
+    # With --output json, stdout holds one JSON document; progress goes to stderr.
+    console = err if output is Output.json else out
     if backend == "memory":
-        status = _run_memory(definition, machine_name, execution_input, steps, name)
+        status = _run_memory(definition, machine_name, execution_input, steps, name, console)
     elif backend == "embedded":
         from stepq.cli.callbacks import has_callbacks
 
@@ -162,6 +176,7 @@ def run(
             skip_time,
             timeout,
             api_port if serve else None,
+            console,
         )
     else:
         err.print(f"[red]unknown backend {backend!r}: use embedded or memory[/red]")
@@ -170,7 +185,12 @@ def run(
 
 
 def _run_memory(
-    definition: object, machine_name: str, execution_input: object, steps: dict, name: str
+    definition: object,
+    machine_name: str,
+    execution_input: object,
+    steps: dict,
+    name: str,
+    console: Console,
 ) -> str:
     from stepq.cli.render import print_outcome, print_timeline
     from stepq.core.machine import Machine
@@ -179,9 +199,29 @@ def _run_memory(
     result = LocalRunner(steps).run(
         Machine(definition, name=machine_name), execution_input, name=name
     )  # type: ignore[arg-type]
-    print_timeline(out, [e.to_dict() for e in result.history])
+    history = [e.to_dict() for e in result.history]
+    if console is err:
+        _print_run(None, result.status, result.output, result.error, result.cause, history)
+        return result.status
+    print_timeline(out, history)
     print_outcome(out, result.status, result.output, result.error, result.cause)
     return result.status
+
+
+def _print_run(
+    arn: str | None, status: str, output: object, error: object, cause: object, history: list
+) -> None:
+    """``stepq run --output json``: the outcome and the history as one document."""
+    print_json(
+        {
+            "executionArn": arn,
+            "status": status,
+            "output": output,
+            "error": error,
+            "cause": cause,
+            "history": history,
+        }
+    )
 
 
 def _run_embedded(
@@ -193,6 +233,7 @@ def _run_embedded(
     skip_time: bool,
     timeout: float,
     api_port: int | None = None,
+    console: Console = out,
 ) -> str:
     from contextlib import ExitStack
     from time import monotonic
@@ -207,13 +248,13 @@ def _run_embedded(
         if api_port is not None:
             desk = CallbackDesk(runtime, api_port)
             stack.callback(desk.close)
-            out.print(f"serving the API at {desk.url} while this runs", highlight=False)
+            console.print(f"serving the API at {desk.url} while this runs", highlight=False)
         runtime.deploy(machine_name, definition)  # type: ignore[arg-type]
         arn = runtime.start(machine_name, execution_input, name)
         seen = 0
         header = None
         deadline = monotonic() + timeout  # wall time, however long each poll takes
-        with out.status(f"running {arn}") as status:
+        with console.status(f"running {arn}") as status:
             try:
                 while header is None:
                     try:
@@ -222,9 +263,9 @@ def _run_embedded(
                         header = None
                     events = runtime.history(arn) if _started(runtime, arn) else []
                     for event in events[seen:]:
-                        out.print(progress_line(event))
+                        console.print(progress_line(event))
                     if desk is not None:
-                        desk.announce(out, arn, events[seen:])
+                        desk.announce(console, arn, events[seen:])
                     seen = len(events)
                     status.update(f"running {arn}: {seen} events")
                     if monotonic() > deadline and header is None:
@@ -232,6 +273,11 @@ def _run_embedded(
             except ExecutionTimeoutError as exc:
                 err.print(f"[red]{exc}[/red]")
                 return "TIMED_OUT"
+        if console is err:
+            _print_run(
+                arn, header.status, header.output, header.error, header.cause, runtime.history(arn)
+            )
+            return header.status
         print_timeline(out, runtime.history(arn))
         print_outcome(out, header.status, header.output, header.error, header.cause)
         return header.status
@@ -402,81 +448,6 @@ def _describe(command: object) -> str:
     kind = type(command).__name__
     ident = getattr(command, "task_id", None) or getattr(command, "timer_id", "")
     return f"{kind} {ident}"
-
-
-bench = typer.Typer(
-    no_args_is_help=True, help="The figures of docs/BENCHMARKS.md (embedded backend)."
-)
-app.add_typer(bench, name="bench")
-
-
-@bench.command("cost")
-def bench_cost(
-    copies: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Executions of each example run at once (1: no batching, the worst case)",
-        ),
-    ] = 10,
-) -> None:
-    """AWS requests and dollars per state transition over the example workflows."""
-    from stepq.bench.cost import report_lines, run_cost
-
-    results, overall = run_cost(log=err.print, copies=copies)
-    print("\n".join(report_lines(results, overall)))
-
-
-@bench.command("flat")
-def bench_flat(
-    iterations: Annotated[
-        int,
-        typer.Option(help="Loop iterations (2 transitions each); 2500 reaches transition 5,000"),
-    ] = 2500,
-    early: Annotated[int, typer.Option(help="The early transition to compare with")] = 5,
-    matrix: Annotated[
-        bool,
-        typer.Option(
-            help="Also bill a transition with inputs of 1 KB and 200 KB x Maps of 10 and "
-            "1,000 items (printed first; about a minute)"
-        ),
-    ] = True,
-) -> None:
-    """Requests and bytes of an early transition vs the last one of a long loop, and write
-    units per transition whatever the input size or a Map's width."""
-    from stepq.bench.flat import report_lines, run_flat
-    from stepq.bench.flat_matrix import matrix_lines, run_matrix
-
-    if matrix:
-        print("\n".join(matrix_lines(run_matrix(log=err.print))), flush=True)
-    result = run_flat(iterations, early=early, log=err.print)
-    print("\n".join(report_lines(result)))
-
-
-@bench.command("throughput")
-def bench_throughput(
-    executions: Annotated[int, typer.Option(help="Concurrent order sagas")] = 200,
-    extra_pumps: Annotated[int, typer.Option(help="Extra orchestrator + worker pump threads")] = 0,
-    dbos: Annotated[bool, typer.Option(help="Also run the DBOS comparison")] = True,
-) -> None:
-    """State transitions per second on the embedded backend, and DBOS on SQLite."""
-    from stepq.bench.throughput import report_lines, run_throughput
-
-    result = run_throughput(executions, extra_pumps=extra_pumps, dbos=dbos, log=err.print)
-    print("\n".join(report_lines(result)))
-
-
-@bench.command("lateness")
-def bench_lateness(
-    seconds: Annotated[
-        list[int] | None, typer.Option("--seconds", help="Wait durations (repeatable)")
-    ] = None,
-) -> None:
-    """How late a Wait state fires on the embedded backend, in real time."""
-    from stepq.bench.lateness import report_lines, run_lateness
-
-    results = run_lateness(tuple(seconds or (2, 3, 4)), log=err.print)
-    print("\n".join(report_lines(results)))
 
 
 def _read_json(path: Path) -> object:

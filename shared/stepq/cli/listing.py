@@ -66,15 +66,16 @@ def _list(
     params: dict[str, Any] = {"stateMachineArn": machine_arn}
     if filters.status:
         params["statusFilter"] = filters.status
+    # One page size for every page: a token fits only the request that made it.
+    params["maxResults"] = 1000 if everything else min(1000, filters.limit)
     found: list[dict[str, Any]] = []
     while everything or len(found) < filters.limit:
-        params["maxResults"] = 1000 if everything else min(1000, filters.limit - len(found))
         reply = api.call("list_executions", **params)
         found += reply.get("executions", [])
         if not reply.get("nextToken"):
             break
         params["nextToken"] = reply["nextToken"]
-    return found
+    return found if everything else found[: filters.limit]
 
 
 def _search(api: Any, filters: Filters) -> list[dict[str, Any]]:
@@ -89,15 +90,15 @@ def _search(api: Any, filters: Filters) -> list[dict[str, Any]]:
         params["startedAfter"] = _aware(filters.started_after).timestamp()
     if filters.started_before:
         params["startedBefore"] = _aware(filters.started_before).timestamp()
+    params["maxResults"] = min(1000, filters.limit)
     found: list[dict[str, Any]] = []
     while len(found) < filters.limit:
-        params["maxResults"] = min(1000, filters.limit - len(found))
         reply = api.stepq("SearchExecutions", params)
         found += [_dated(item) for item in reply.get("executions", [])]
         if not reply.get("nextToken"):
             break
         params["nextToken"] = reply["nextToken"]
-    return found
+    return found[: filters.limit]
 
 
 def _dated(item: dict[str, Any]) -> dict[str, Any]:
