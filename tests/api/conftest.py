@@ -46,5 +46,7 @@ def sfn(dev: DevServer) -> Any:
         "stepfunctions",
         endpoint_url=dev.url,
         region_name=REGION,
-        config=Config(retries={"max_attempts": 1}),
+        # TestState and StartSyncExecution carry a ``sync-`` host prefix in AWS;
+        # a local endpoint has no such host.
+        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
     )

@@ -110,7 +110,6 @@ def test_the_token_and_the_command_that_answers_it_are_printed(run: Run) -> None
     assert run.process.poll() is None  # still waiting for the answer
 
 
-@pytest.mark.xfail(reason="needs SendTaskSuccess from the API branch", strict=False)
 def test_the_printed_command_resumes_the_run_from_a_second_terminal(run: Run) -> None:
     argv = _answer(run)
     result = CliRunner().invoke(app, argv[1:])

@@ -1,4 +1,8 @@
-"""The ``stepq`` command line."""
+"""The ``stepq`` command line: run, validate, worker, dev, conformance, ops.
+
+Long: the runtime-facing commands (the API's client commands live in
+api_commands.py, task_commands.py, bench_commands.py).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The decision function: (execution state, one event) -> (history, commands).
 
+Long: decide() and the RunContext every state handler sees belong together;
+splitting them would spread one event's handling over two modules.
+
 Pure: no I/O, no clock (each event carries its instant), no randomness that a
 replay could not repeat. States that need nothing from outside (Pass, Choice,
 Succeed, Fail, Map/Parallel bookkeeping) are all decided in one call; the run
