@@ -105,7 +105,9 @@ def test_table_ttl_pitr_and_retention(template: dict[str, Any], created: dict[st
     assert table["DeletionPolicy"] == "Retain"
 
 
-@pytest.mark.parametrize("name", ["OrchestratorFunction", "WorkerFunction", "SchedulerFunction"])
+@pytest.mark.parametrize(
+    "name", ["OrchestratorFunction", "WorkerFunction", "SchedulerFunction", "InboxFunction"]
+)
 def test_handler_points_at_a_function_that_exists(template: dict[str, Any], name: str) -> None:
     props = template["Resources"][name]["Properties"]
     module, function = props["Handler"].rsplit(".", 1)
@@ -144,7 +146,7 @@ def test_sqs_sources_report_batch_item_failures(template: dict[str, Any]) -> Non
         for event in fn["Properties"].get("Events", {}).values()
         if event["Type"] == "SQS"
     ]
-    assert len(sources) == 3  # events queue + two task queues
+    assert len(sources) == 4  # events queue, two task queues, the inbox
     for source in sources:
         assert source["BatchSize"] == 10
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -160,7 +162,7 @@ def test_sqs_sources_report_batch_item_failures(template: dict[str, Any]) -> Non
 def test_every_work_queue_redrives_to_a_dlq(template: dict[str, Any]) -> None:
     queues = _of_type(template, "AWS::SQS::Queue")
     work = {k: v for k, v in queues.items() if "RedrivePolicy" in v["Properties"]}
-    assert set(work) == {"EventsQueue", "DefaultTaskQueue", "ExampleTaskQueue"}
+    assert set(work) == {"EventsQueue", "DefaultTaskQueue", "ExampleTaskQueue", "InboxQueue"}
     for queue in work.values():
         policy = queue["Properties"]["RedrivePolicy"]
         assert policy["maxReceiveCount"] == 5
@@ -170,6 +172,27 @@ def test_every_work_queue_redrives_to_a_dlq(template: dict[str, Any]) -> None:
         assert queues[dlq]["Properties"]["QueueName"]["Fn::Sub"] == (
             queue["Properties"]["QueueName"]["Fn::Sub"] + "-dlq"
         )
+
+
+def test_eventbridge_rule_feeds_the_inbox_and_only_it_may(template: dict[str, Any]) -> None:
+    from stepq.runtime.inbox import INBOX_QUEUE
+
+    resources = template["Resources"]
+    queue = resources["InboxQueue"]["Properties"]
+    # SqsQueues finds the inbox by name: <prefix>-inbox.
+    assert queue["QueueName"] == {"Fn::Sub": "${QueuePrefix}-" + INBOX_QUEUE}
+    rule = resources["InboxRule"]["Properties"]
+    assert rule["EventPattern"] == {"source": [{"Ref": "InboxEventSource"}]}
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": ["InboxQueue", "Arn"]}]
+    (statement,) = resources["InboxQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["InboxRule", "Arn"]}}
+    }
+    inbox = resources["InboxFunction"]["Properties"]
+    (source,) = inbox["Events"].values()
+    assert source["Properties"]["Queue"] == {"Fn::GetAtt": ["InboxQueue", "Arn"]}
 
 
 def test_bucket_is_encrypted_and_private(template: dict[str, Any]) -> None:

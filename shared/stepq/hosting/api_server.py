@@ -95,9 +95,13 @@ class _Server(ThreadingHTTPServer):
         log.debug("connection from %s dropped", client_address, exc_info=True)
 
 
+_DISCARD_LIMIT = 8 * MAX_BODY_BYTES  # beyond this a refused body is not worth reading
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stepq"
+    timeout = 120  # seconds a connection may sit silent mid-request or idle between requests
     sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -110,6 +114,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY_BYTES:
+            self._discard(length)
             self._send(
                 error_response(ApiError("ValidationException", "bad or too large body", 413))
             )
@@ -117,6 +122,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         self._send(self._api().respond(self._request("POST", body)))
+
+    def _discard(self, length: int) -> None:
+        """Read and drop a refused body (up to a bound), so the client reads our 413.
+
+        Closing with the body unread resets the connection under a client
+        that is still sending, which then sees a broken pipe instead of the answer.
+        """
+        left = min(length, _DISCARD_LIMIT)
+        try:
+            while left > 0:
+                chunk = self.rfile.read(min(left, 64 * 1024))
+                if not chunk:
+                    return
+                left -= len(chunk)
+        except OSError:
+            return
 
     def do_GET(self) -> None:
         request = self._request("GET", b"")
