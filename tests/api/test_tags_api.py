@@ -194,3 +194,49 @@ def test_put_tags_checks_as_tag_resource_does_and_drop_tags_forgets(
     tags.drop_tags(dev.context, ACTIVITY)
     tags.drop_tags(dev.context, ACTIVITY)  # twice is harmless
     assert _listed(sfn, ACTIVITY) == {}
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        ([{"key": "aws:owner", "value": "x"}], "ValidationException"),
+        ([{"key": "k", "value": "v" * 257}], "ValidationException"),
+        ([{"key": f"k{i}", "value": ""} for i in range(51)], "TooManyTags"),
+    ],
+)
+def test_creates_check_tags_as_tag_resource_does_and_create_nothing(
+    sfn: Any, bad: list[dict[str, str]], code: str
+) -> None:
+    import json
+
+    error = sfn.exceptions.ClientError
+    with pytest.raises(error) as machine:
+        sfn.create_state_machine(
+            name="badly-tagged",
+            definition=json.dumps(PASS),
+            roleArn="arn:aws:iam::111111111111:role/r",
+            tags=bad,
+        )
+    assert machine.value.response["Error"]["Code"] == code
+    with pytest.raises(error) as activity:
+        sfn.create_activity(name="badly-tagged", tags=bad)
+    assert activity.value.response["Error"]["Code"] == code
+    names = {m["name"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert "badly-tagged" not in names
+    assert "badly-tagged" not in {a["name"] for a in sfn.list_activities()["activities"]}
+
+
+def test_a_created_resource_has_exactly_its_own_tags(sfn: Any) -> None:
+    import json
+
+    arn = sfn.create_activity(name="retagged", tags=[{"key": "old", "value": "1"}])["activityArn"]
+    sfn.delete_activity(activityArn=arn)
+    sfn.create_activity(name="retagged", tags=[{"key": "new", "value": "2"}])
+    assert _listed(sfn, arn) == {"new": "2"}
+    made = sfn.create_state_machine(
+        name="tagged-at-birth",
+        definition=json.dumps(PASS),
+        roleArn="arn:aws:iam::111111111111:role/r",
+        tags=[{"key": "team", "value": "claims"}],
+    )
+    assert _listed(sfn, made["stateMachineArn"]) == {"team": "claims"}

@@ -24,10 +24,11 @@ from typing import Any
 
 from stepq.api import arns as arn_rules
 from stepq.api.callbacks import OpenTask, open_task
-from stepq.api.catalog import ActivityDoc, TagsDoc
+from stepq.api.catalog import ActivityDoc
 from stepq.api.context import ApiContext
 from stepq.api.protocol import ApiError, epoch
 from stepq.api.registry import operation
+from stepq.api.tags import check_tags, set_tags
 from stepq.clock import SystemClock, monotonic
 from stepq.core import events as ev
 from stepq.errors import (
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 # Step Functions holds a poll up to 60 s; a little less keeps it under the 60 s
 # read timeout botocore's clients have by default.
 POLL_SECONDS = 55.0
-MAX_TAGS = 50
 DEFAULT_PAGE = 100
 _SLEEP = SystemClock()  # real pauses between short receives, whatever the runtime's clock
 
@@ -78,22 +78,11 @@ def _ensure_queue(ctx: ApiContext, name: str) -> None:
         ensure(activity_queue(name), dlq=False, visibility_timeout=30)
 
 
-def _put_tags(ctx: ApiContext, arn: str, tags: list[dict[str, str]]) -> None:
-    body = TagsDoc(tags={t["key"]: t["value"] for t in tags}).model_dump()
-    try:
-        ctx.store.put_doc("tags", arn, body, None)
-    except AlreadyExistsError:  # left by an activity of that name deleted before
-        old = ctx.store.get_doc("tags", arn)
-        ctx.store.put_doc("tags", arn, body, old.rev if old else None)
-
-
 @operation("CreateActivity")
 def create_activity(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     name = params["name"]
     arn_rules.check_name(name, "an activity name")
-    tags = params.get("tags") or []
-    if len(tags) > MAX_TAGS:
-        raise ApiError("TooManyTags", f"Too many tags: at most {MAX_TAGS}")
+    tags = check_tags(params.get("tags") or [])  # before anything is written
     encryption = params.get("encryptionConfiguration")
     arn = ctx.arns.activity(name)
     _ensure_queue(ctx, name)
@@ -114,8 +103,7 @@ def create_activity(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
                 f"Activity already exists with another encryption configuration: '{arn}'",
             ) from None
         return {"activityArn": arn, "creationDate": epoch(existing.creationDate)}
-    if tags:
-        _put_tags(ctx, arn, tags)
+    set_tags(ctx, arn, tags)  # exactly these: none left by a deleted namesake
     return {"activityArn": arn, "creationDate": epoch(doc.creationDate)}
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from stepq.api import arns as arn_rules
 from stepq.api import catalog
-from stepq.api.catalog import MachineDoc, RevisionDoc, StartedDoc, TagsDoc
+from stepq.api.catalog import MachineDoc, RevisionDoc, StartedDoc
 from stepq.api.context import ApiContext
 from stepq.api.machine_support import (
     check_settings,
@@ -42,11 +42,11 @@ from stepq.api.machine_support import (
 )
 from stepq.api.protocol import ApiError, epoch
 from stepq.api.registry import operation
+from stepq.api.tags import check_tags, set_tags
 from stepq.api.versions import publish, versions_of
 from stepq.core.definition.references import variable_references
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError
 
-MAX_TAGS = 50
 # What makes two creates of one name "the same" (roleArn and tags are not compared).
 _COMPARED = ("type", "loggingConfiguration", "tracingConfiguration", "encryptionConfiguration")
 
@@ -72,11 +72,7 @@ def create_state_machine(ctx: ApiContext, params: dict[str, Any]) -> dict[str, A
     description = params.get("versionDescription", "")
     if description and not publishing:
         raise ApiError("ValidationException", "versionDescription needs publish=true")
-    tags = params.get("tags") or []
-    if any("key" not in tag for tag in tags):
-        raise ApiError("ValidationException", "every tag needs a key")
-    if len(tags) > MAX_TAGS:
-        raise ApiError("TooManyTags", f"at most {MAX_TAGS} tags", 400)
+    tags = check_tags(params.get("tags") or [])  # before anything is written
     doc = MachineDoc(type=machine_type, creationDate=ctx.clock.now().isoformat(), revision=0)
     doc = doc.model_copy(update=settings)
 
@@ -92,8 +88,7 @@ def create_state_machine(ctx: ApiContext, params: dict[str, Any]) -> dict[str, A
         won, _ = catalog.machine(ctx, name)
         return _same_create(ctx, name, won, doc, definition, publishing, description)
     arn = ctx.arns.machine(name)
-    if tags:
-        _put_tags(ctx, arn, {str(t.get("key", "")): str(t.get("value", "")) for t in tags})
+    set_tags(ctx, arn, tags)
     _forget(ctx, name)
     reply: dict[str, Any] = {"stateMachineArn": arn, "creationDate": epoch(doc.creationDate)}
     if publishing:
@@ -139,12 +134,6 @@ def _same_create(
     if not same:
         raise ApiError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
     return reply
-
-
-def _put_tags(ctx: ApiContext, arn: str, tags: dict[str, str]) -> None:
-    found = ctx.store.get_doc("tags", arn)
-    body = TagsDoc(tags=tags).model_dump()
-    ctx.store.put_doc("tags", arn, body, None if found is None else found.rev)
 
 
 # --- describe -------------------------------------------------------------------

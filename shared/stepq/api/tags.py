@@ -22,7 +22,7 @@ from stepq.api.protocol import ApiError
 from stepq.api.registry import operation
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError
 
-__all__ = ["MAX_TAGS", "drop_tags", "put_tags"]
+__all__ = ["MAX_TAGS", "check_tags", "drop_tags", "put_tags", "set_tags"]
 
 MAX_TAGS = 50
 MAX_KEY = 128
@@ -42,15 +42,34 @@ def put_tags(ctx: ApiContext, resource_arn: str, tags: Iterable[dict[str, Any]] 
         _update(ctx, resource_arn, lambda current: {**current, **wanted})
 
 
+def set_tags(ctx: ApiContext, resource_arn: str, tags: dict[str, str]) -> None:
+    """A created resource's tags: exactly ``tags`` (checked by ``check_tags``).
+
+    Replaces, not merges: tags left by a deleted resource of the same name go.
+    """
+    _update(ctx, resource_arn, lambda _current: dict(tags))
+
+
 def drop_tags(ctx: ApiContext, resource_arn: str) -> None:
     """Forget a deleted resource's tags (DeleteStateMachine, DeleteActivity)."""
     with contextlib.suppress(NotFoundError):
         ctx.store.delete_doc("tags", resource_arn)
 
 
+def check_tags(tags: object) -> dict[str, str]:
+    """``tags`` as a dict, or the ApiError TagResource gives (checked before a create writes)."""
+    listed = list(tags) if isinstance(tags, list) else []
+    wanted = _check_tags(listed)
+    if len(wanted) > MAX_TAGS:
+        raise ApiError("TooManyTags", f"Too many tags: {len(wanted)}, the limit is {MAX_TAGS}")
+    return wanted
+
+
 def _check_tags(tags: list[dict[str, Any]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for tag in tags:
+        if not isinstance(tag, dict):
+            raise ApiError("ValidationException", f"A tag is an object with a key: {tag!r}")
         key, value = tag.get("key"), tag.get("value", "")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
             raise ApiError(
