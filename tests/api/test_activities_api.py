@@ -241,3 +241,19 @@ def test_a_forged_task_message_on_the_activity_queue_is_never_handed_out(
     assert "taskToken" not in sfn.get_activity_task(activityArn=arn)
     sfn.send_task_success(taskToken=genuine["taskToken"], output="{}")
     assert dev.runtime.wait(execution, timeout=30).status == "SUCCEEDED"
+
+
+def test_a_task_for_an_activity_that_does_not_exist_fails_the_execution(
+    dev: DevServer, sfn: Any
+) -> None:
+    # Step Functions records ActivityScheduleFailed: no Catch applies, the execution fails.
+    ghost = ARN + unique("ghost")
+    execution = run_on(dev, ghost, {}, Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Refused"}])
+    for _ in range(200):
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            break
+        dev.runtime.pause(0.05)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.Runtime"
+    assert "ActivityScheduleFailed" in described["cause"]

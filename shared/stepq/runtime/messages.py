@@ -66,6 +66,9 @@ def task_queue(function_name: str | None) -> str:
     return "tasks-" + re.sub(r"[^A-Za-z0-9_-]", "-", function_name or "unknown")[:60]
 
 
+ACTIVITY_QUEUE_PREFIX = "activity-"
+
+
 def activity_queue(activity: str) -> str:
     """The queue an activity's tasks wait on for GetActivityTask (not a worker's).
 
@@ -74,9 +77,9 @@ def activity_queue(activity: str) -> str:
     """
     clean = re.sub(r"[^A-Za-z0-9_-]", "-", activity)
     if clean == activity and len(activity) <= 50:
-        return "activity-" + activity
+        return ACTIVITY_QUEUE_PREFIX + activity
     digest = hashlib.sha256(activity.encode()).hexdigest()[:10]
-    return f"activity-{clean[:39]}-{digest}"
+    return f"{ACTIVITY_QUEUE_PREFIX}{clean[:39]}-{digest}"
 
 
 def event_message(

@@ -15,11 +15,18 @@ from typing import Any
 
 from stepq.clock import Clock
 from stepq.core import events as ev
+from stepq.core.failures import RUNTIME
 from stepq.core.states.task_state import activity_name
-from stepq.errors import AlreadyExistsError
+from stepq.errors import AlreadyExistsError, QueueNotFoundError
 from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
-from stepq.runtime.messages import EVENTS_QUEUE, activity_queue, event_message, task_message
+from stepq.runtime.messages import (
+    ACTIVITY_QUEUE_PREFIX,
+    EVENTS_QUEUE,
+    activity_queue,
+    event_message,
+    task_message,
+)
 from stepq.runtime.ports import Message, Queues, Store, Timer
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ class Outbox:
     messages: dict[str, list[tuple[str, Message]]] = field(default_factory=dict)
     timers: list[Timer] = field(default_factory=list)
     stale_timers: list[Timer] = field(default_factory=list)  # to delete: nobody waits any more
+    now: datetime | None = None  # when the dispatcher last added (flush reads no clock)
 
     def add(self, queue: str, message: Message, execution_id: str) -> None:
         self.messages.setdefault(queue, []).append((execution_id, message))
@@ -56,6 +64,12 @@ class Outbox:
             for execution_id, messages in by_execution.items():
                 try:
                     queues.send(queue, messages)
+                except QueueNotFoundError as exc:
+                    if not queue.startswith(ACTIVITY_QUEUE_PREFIX):
+                        log.warning("sending failed: %s", exc, extra={"execution_id": execution_id})
+                        failed.add(execution_id)
+                    elif not _activity_missing(queues, queue, messages, self.now):
+                        failed.add(execution_id)
                 except Exception as exc:  # redelivered, then re-sent: one line, no traceback
                     log.warning("sending failed: %s", exc, extra={"execution_id": execution_id})
                     failed.add(execution_id)
@@ -85,6 +99,41 @@ class Outbox:
         return failed
 
 
+def _activity_missing(
+    queues: Queues, queue: str, messages: list[Message], now: datetime | None
+) -> bool:
+    """Tasks for an activity that does not exist fail with States.Runtime; False if unsent.
+
+    Step Functions records ActivityScheduleFailed and the execution fails: no
+    retrier or catcher sees it. Waiting instead would keep the execution
+    RUNNING for a worker that can never ask. The failure is an ordinary
+    signed event, so a crash before it is sent resends the task message
+    (recovery) and meets the same missing queue again.
+    """
+    if now is None:  # not from a dispatcher: leave it to redelivery
+        return False
+    events: list[Message] = []
+    for message in messages:
+        task_id = (message.body.get("command") or {}).get("task_id")
+        execution_id = message.body.get("execution_id")
+        if not isinstance(task_id, str) or not isinstance(execution_id, str):
+            continue
+        failure = ev.TaskFailed(
+            task_id,
+            RUNTIME,
+            f"ActivityScheduleFailed: no activity has the queue {queue!r} (was it deleted, "
+            "or never created with CreateActivity?)",
+            now,
+        )
+        events.append(event_message(execution_id, failure, f"unscheduled|{message.id}"))
+    try:
+        queues.send(EVENTS_QUEUE, events)
+    except Exception as exc:
+        log.warning("reporting a missing activity failed: %s", exc)
+        return False
+    return True
+
+
 class Dispatcher:
     """Turns a commit's commands into the outbox's messages and timers."""
 
@@ -103,6 +152,7 @@ class Dispatcher:
     ) -> None:
         """``resent``: recovery sends these again (see messages.TaskMessage.resent)."""
         now = self.clock.now()
+        outbox.now = now
         for command in commands:
             if isinstance(command, ev.RunTask):
                 activity = activity_name(command.resource)
