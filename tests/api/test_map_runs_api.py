@@ -159,6 +159,9 @@ def test_a_running_map_run_shows_progress_takes_updates_and_is_aborted_by_a_stop
     updated = sfn.describe_map_run(mapRunArn=map_run)
     assert (updated["maxConcurrency"], updated["toleratedFailurePercentage"]) == (4, 12.5)
     assert updated["toleratedFailureCount"] == 0
+    # The running Map applies it: two more items start at once.
+    wider = _described_when(sfn, map_run, lambda d: d["itemCounts"]["running"] == 4)
+    assert (wider["itemCounts"]["running"], wider["itemCounts"]["pending"]) == (4, 1)
 
     dev.runtime.client.stop_execution(arn)
     assert dev.runtime.wait(arn, 30).status == "ABORTED"

@@ -102,3 +102,55 @@ def test_an_inline_map_has_no_map_run() -> None:
         },
     }
     assert not [e for e in _events(definition, [1]) if e.type.startswith("MapRun")]
+
+
+def _parked_run(**more: Any) -> tuple[Machine, Any, list[Any], str]:
+    """A Distributed Map of Tasks, started: the machine, state, tasks, map run ARN."""
+    from stepq.core.events import RunTask
+
+    definition = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                    "StartAt": "T",
+                    "States": {"T": {"Type": "Task", "Resource": "work", "End": True}},
+                },
+                "End": True,
+                **more,
+            }
+        },
+    }
+    machine = Machine(definition)
+    state = new_execution(name="run", state_machine_name="m", start_time=NOW)
+    state, decision = decide(machine, state, StartExecution([1, 2, 3, 4], NOW))
+    tasks = [c for c in decision.commands if isinstance(c, RunTask)]
+    (started,) = [e for e in decision.events if e.type == "MapRunStarted"]
+    return machine, state, tasks, started.details["mapRunArn"]
+
+
+def test_an_update_widens_a_running_map_run() -> None:
+    from stepq.core.events import MapRunUpdated, RunTask
+
+    machine, state, tasks, arn = _parked_run(MaxConcurrency=1)
+    assert len(tasks) == 1
+    state, decision = decide(machine, state, MapRunUpdated(arn, NOW, max_concurrency=3))
+    more = [c for c in decision.commands if isinstance(c, RunTask)]
+    assert len(more) == 2  # three at once now
+    # Another run's ARN changes nothing.
+    _, other = decide(machine, state, MapRunUpdated(arn + "x", NOW, max_concurrency=9))
+    assert other.commands == [] and other.events == []
+
+
+def test_a_tolerance_lowered_below_the_failures_so_far_fails_the_run() -> None:
+    from stepq.core.events import MapRunUpdated, TaskFailed
+
+    machine, state, tasks, arn = _parked_run(ToleratedFailureCount=2)
+    state, _ = decide(machine, state, TaskFailed(tasks[0].task_id, "Oops", None, NOW))
+    assert not state.done  # one failure of two tolerated
+    state, decision = decide(machine, state, MapRunUpdated(arn, NOW, tolerated_failure_count=0))
+    assert [e.type for e in decision.events if e.type.startswith("MapRun")] == ["MapRunFailed"]
+    assert state.done
+    assert decision.events[-1].details["error"] == "States.ExceedToleratedFailureThreshold"

@@ -13,13 +13,16 @@ execution an item, as without ItemBatcher); nothing is written by a
 ResultWriter (``resultsWritten`` is 0) and map runs are not redriven on their
 own (``redriveCount`` 0).
 
-UpdateMapRun records the new settings (catalog ``mapRun`` document) and
-DescribeMapRun shows them, as Step Functions does; the running Map does not
-yet apply them (that needs an inbound event the runtime does not have).
+UpdateMapRun records the new settings (catalog ``mapRun`` document, which
+DescribeMapRun shows), then sends the running Map a ``MapRunUpdated`` event
+carrying all of them: more concurrency starts more items; a tolerance below
+the failures so far fails the run. A crash between the two leaves the
+document ahead of the run; the caller's retry (the call failed) sends it.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from stepq.api import arns as arn_rules
@@ -27,8 +30,11 @@ from stepq.api import catalog
 from stepq.api.context import ApiContext
 from stepq.api.protocol import ApiError, epoch
 from stepq.api.registry import operation
-from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError
+from stepq.core import events as ev
+from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, QueueError
+from stepq.runtime.messages import EVENTS_QUEUE, event_message
 from stepq.runtime.ports import ExecutionHeader
+from stepq.runtime.signing import signed
 
 _ENDS = {"MapRunSucceeded": "SUCCEEDED", "MapRunFailed": "FAILED"}
 _SNAPSHOT_PAGES = 5  # commits read back, ten at a time, for an aborted run's last counts
@@ -208,6 +214,27 @@ def describe_map_run(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+def _tell_the_run(
+    ctx: ApiContext, execution_arn: str, map_run_arn: str, doc: catalog.MapRunDoc
+) -> None:
+    """Send the running Map its new limits (signed, as every event of an execution)."""
+    event = ev.MapRunUpdated(
+        map_run_arn,
+        ctx.clock.now(),
+        max_concurrency=doc.maxConcurrency,
+        tolerated_failure_count=doc.toleratedFailureCount,
+        tolerated_failure_percentage=doc.toleratedFailurePercentage,
+    )
+    message_id = f"maprun|{map_run_arn}|{uuid.uuid4().hex}"
+    try:
+        signed(ctx.queues, ctx.store).send(
+            EVENTS_QUEUE, [event_message(execution_arn, event, message_id)]
+        )
+    except QueueError as exc:
+        raise ApiError("ServiceUnavailable", f"the map run was not told: {exc}", 503) from None
+    ctx.wake()
+
+
 @operation("UpdateMapRun")
 def update_map_run(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     map_run_arn = str(params["mapRunArn"])
@@ -233,7 +260,8 @@ def update_map_run(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         body = catalog.MapRunDoc.model_validate({**current, **wanted}).model_dump()
         try:
             ctx.store.put_doc("mapRun", map_run_arn, body, None if doc is None else doc.rev)
-            return {}
         except (ConflictError, AlreadyExistsError):
             continue
+        _tell_the_run(ctx, header.execution_id, map_run_arn, catalog.MapRunDoc(**body))
+        return {}
     raise ApiError("ConflictException", f"map run {map_run_arn} keeps changing; try again")

@@ -112,6 +112,17 @@ class RedriveRequested:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class MapRunUpdated:
+    """UpdateMapRun: new limits for a running Distributed Map's run (None: as they were)."""
+
+    map_run_arn: str
+    at: datetime
+    max_concurrency: int | None = None
+    tolerated_failure_count: int | None = None
+    tolerated_failure_percentage: float | None = None
+
+
 Event = (
     StartExecution
     | TaskSucceeded
@@ -123,6 +134,7 @@ Event = (
     | CallbackReceived
     | StopRequested
     | RedriveRequested
+    | MapRunUpdated
 )
 
 # --- commands -------------------------------------------------------------

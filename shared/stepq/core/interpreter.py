@@ -32,6 +32,7 @@ from stepq.core.events import (
     Event,
     FinishExecution,
     HistoryEvent,
+    MapRunUpdated,
     RedriveRequested,
     StartExecution,
     StartTimer,
@@ -408,6 +409,8 @@ class Run:
             self.timer_fired(event.timer_id)
         elif isinstance(event, StopRequested):
             self.finish(FAILED if event.fail else ABORTED, error=event.error, cause=event.cause)
+        elif isinstance(event, MapRunUpdated):
+            self.map_run_updated(event)
         self.drain()
 
     def start(self, event: StartExecution) -> None:
@@ -461,6 +464,13 @@ class Run:
         if not verify_token(self.s, event.token) or self.s.tokens.get(event.token) != event.task_id:
             return  # forged, stale (answered or timed out already), or another task's
         self.task_event(event.task_id, "task_taken", event.worker)
+
+    def map_run_updated(self, event: MapRunUpdated) -> None:
+        for frame in list(self.s.frames.values()):
+            if frame.children and frame.children.get("map_run") == event.map_run_arn:
+                state = self.machine.state(frame.scope, frame.state)
+                self.guard(frame, state, self.handlers["Map"].update_run, event)
+                return  # a run that has ended (or never was) takes no update
 
     def timer_fired(self, timer_id: str) -> None:
         if timer_id not in self.s.timers:

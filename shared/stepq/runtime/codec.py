@@ -131,6 +131,13 @@ def _int(value: Any) -> int:
     raise _wrong("is not an int", mistyped=True)
 
 
+def _number(value: Any) -> float:
+    # JSON has one number type: an int read back where a float was written is fine.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise _wrong("is not a number", mistyped=True)
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -206,6 +213,7 @@ Text = Annotated[str, PlainValidator(_text), Kind("str")]
 OptText = Annotated[str | None, PlainValidator(_nullable(_text)), Kind("str")]
 Int = Annotated[int, PlainValidator(_int), Kind("int")]
 OptInt = Annotated[int | None, PlainValidator(_nullable(_int)), Kind("int")]
+OptNumber = Annotated[float | None, PlainValidator(_nullable(_number)), Kind("number")]
 Bool = Annotated[bool, PlainValidator(_bool), Kind("bool")]
 Instant = Annotated[datetime, PlainValidator(_instant), Kind("instant")]
 OptInstant = Annotated[datetime | None, PlainValidator(_nullable(_instant)), Kind("instant")]
@@ -217,6 +225,7 @@ _WIRE_TYPES: dict[Any, Any] = {
     str | None: OptText,
     int: Int,
     int | None: OptInt,
+    float | None: OptNumber,
     bool: Bool,
     datetime: Instant,
     datetime | None: OptInstant,

@@ -9,6 +9,7 @@ Each run of a Distributed Map is a *map run* with an ARN
 and size, ``MapRunSucceeded``/``MapRunFailed`` name it again with the item
 counts, so ListMapRuns and DescribeMapRun read a map run off the history (and
 a running one's progress off the snapshot's ``children``, which names it too).
+UpdateMapRun reaches a running one as a ``MapRunUpdated`` event (``update_run``).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from stepq.core.machine import processor_scope
 from stepq.core.states.children import ParentState
 
 if TYPE_CHECKING:
+    from stepq.core.events import MapRunUpdated
     from stepq.core.execution import Frame
     from stepq.core.states.context import RunContext
 
 INLINE_CONCURRENCY = 40  # an inline Map's iterations running at once, at most
+_EXCEEDED_CAUSE = "The specified tolerated failure threshold was exceeded"
 
 
 class MapState(ParentState):
@@ -217,11 +220,30 @@ class MapState(ParentState):
             return
         self._abandon(run, frame, state, error, cause)
         if c["distributed"] or c["tolerated"] or c["tolerated_pct"]:
-            error, cause = (
-                EXCEEDED_TOLERATED_FAILURE,
-                ("The specified tolerated failure threshold was exceeded"),
-            )
+            error, cause = EXCEEDED_TOLERATED_FAILURE, _EXCEEDED_CAUSE
         run.state_failed(frame, state, error, cause)
+
+    def update_run(
+        self, run: RunContext, frame: Frame, state: dict[str, Any], event: MapRunUpdated
+    ) -> None:
+        """UpdateMapRun on this running Distributed Map: new limits from now on.
+
+        More concurrency starts more items at once; a failure tolerance now
+        below the failures so far fails the run, as the next failure would.
+        """
+        c = frame.children
+        assert c is not None
+        if event.max_concurrency is not None:
+            c["max"] = event.max_concurrency
+        if event.tolerated_failure_count is not None:
+            c["tolerated"] = min(event.tolerated_failure_count, len(c["items"]))
+        if event.tolerated_failure_percentage is not None:
+            c["tolerated_pct"] = event.tolerated_failure_percentage
+        if self._tolerated(c):
+            self._launch_more(run, frame, state)
+            return
+        self._abandon(run, frame, state, EXCEEDED_TOLERATED_FAILURE, _EXCEEDED_CAUSE)
+        run.state_failed(frame, state, EXCEEDED_TOLERATED_FAILURE, _EXCEEDED_CAUSE)
 
     def _tolerated(self, c: dict[str, Any]) -> bool:
         total = len(c["items"])
