@@ -9,6 +9,7 @@
     ├── MalformedMessageError      a message that can never be processed (-> dead-letter queue)
     ├── ExecutionTimeoutError      an execution did not finish within a caller's wait
     ├── NotRedrivableError         RedriveExecution refused (the reason, in Step Functions' words)
+    ├── TaskNotOpenError           a task token names no waiting task (``code``: Step Functions')
     ├── IdempotencyConfigError     ``idempotent_step`` set up wrongly (also ``ValueError``)
     │   ├── MissingIdempotencyKeyError
     │   └── MissingTableNameError
@@ -114,6 +115,17 @@ class ExecutionTimeoutError(StepqError):
 
 class NotRedrivableError(StepqError):
     """A redrive was refused: the execution is running, succeeded, or cannot be redriven."""
+
+
+class TaskNotOpenError(StepqError):
+    """A callback's token names no task that waits for it.
+
+    ``code`` is Step Functions' error: InvalidToken, TaskDoesNotExist or TaskTimedOut.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class IdempotencyConfigError(StepqError, ValueError):

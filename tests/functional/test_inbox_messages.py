@@ -255,10 +255,10 @@ def _dead_letters(runtime: EmbeddedRuntime, count: int) -> dict[str, str]:
     return {text: attributes["stepq-reason"] for text, attributes in _wait(peek)}
 
 
-def _token(runtime: EmbeddedRuntime, execution: str) -> str:
+def _token(runtime: EmbeddedRuntime, execution: str, task_id: str = "t1") -> str:
     secret = Keys(runtime.store).token_secret(execution)
     meta = ExecutionMeta(execution, "", "", "", "", runtime.clock.now(), token_secret=secret)
-    return make_token(meta, "t1")
+    return make_token(meta, task_id)
 
 
 def test_bad_messages_are_dead_lettered_with_their_reason(embedded: Any) -> None:
@@ -281,6 +281,8 @@ def test_bad_messages_are_dead_lettered_with_their_reason(embedded: Any) -> None
     # Well signed with the deployment's key: one of a finished execution, one of none.
     closed = _token(runtime, finished)
     ghost = _token(runtime, runtime.api.arns.execution("echo", "ghost"))
+    # Well signed, of the running execution, but of no task that waits.
+    shut = _token(runtime, runtime.api.arns.execution("ask", "live"), "no-such-task")
     start = {"action": "StartExecution", "stateMachineName": "echo"}
     cases = {
         "not json {": "not JSON",
@@ -302,14 +304,15 @@ def test_bad_messages_are_dead_lettered_with_their_reason(embedded: Any) -> None
         json.dumps({**start, "name": "done", "input": {"a": 2}}): "ExecutionAlreadyExists",
         json.dumps(
             {"action": "SendTaskSuccess", "taskToken": "garbage!", "output": 1}
-        ): "InvalidToken: not a stepq task token",
+        ): "InvalidToken: Invalid Token: not a task token",
         json.dumps(
             {"action": "SendTaskSuccess", "taskToken": forged, "output": 1}
-        ): "InvalidToken: the token's signature",
+        ): "InvalidToken: Invalid Token: the token's signature",
         json.dumps({"action": "SendTaskHeartbeat", "taskToken": ghost}): "TaskDoesNotExist",
         json.dumps(
             {"action": "SendTaskFailure", "taskToken": closed}
-        ): "TaskTimedOut: the execution is SUCCEEDED",
+        ): "TaskTimedOut: Task Timed Out",
+        json.dumps({"action": "SendTaskHeartbeat", "taskToken": shut}): "TaskTimedOut: Task Timed",
     }
     for text in cases:
         runtime.queues.send_raw(INBOX_QUEUE, text)

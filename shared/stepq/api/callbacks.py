@@ -1,13 +1,9 @@
 """SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat.
 
 Synchronous about errors, as Step Functions is: before the callback is queued,
-the token is checked against its execution's latest commit (one read):
-
-- not a stepq token at all: ``InvalidToken``;
-- well formed but its signature does not verify (forged): ``InvalidToken``;
-- its execution does not exist: ``TaskDoesNotExist``;
-- its task has closed (answered, timed out, execution finished): ``TaskTimedOut``;
-- ``output`` not JSON: ``InvalidOutput``; over 256 KiB: ``ValidationException``.
+the token is checked against its execution's latest commit (one read,
+``runtime.open_tasks``): InvalidToken, TaskDoesNotExist or TaskTimedOut; and
+``output`` not JSON: ``InvalidOutput``; over 256 KiB: ``ValidationException``.
 
 Otherwise the callback goes to the events queue (``runtime.client``) and the
 orchestrator applies it; a task that closes in between drops it, as stale.
@@ -17,16 +13,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from stepq.api.context import ApiContext
 from stepq.api.protocol import ApiError
 from stepq.api.registry import operation
-from stepq.core.execution import RUNNING, ExecutionMeta, ExecutionState
-from stepq.core.tokens import parse_token, verify_token
-from stepq.errors import NotFoundError
-from stepq.runtime import codec
+from stepq.errors import TaskNotOpenError
+from stepq.runtime.open_tasks import open_task as find_open_task
 from stepq.runtime.signing import keys_of
 
 MAX_OUTPUT_BYTES = 256 * 1024  # Step Functions' payload limit, in UTF-8 bytes
@@ -43,40 +36,11 @@ class OpenTask:
 
 def open_task(ctx: ApiContext, token: str) -> OpenTask:
     """The task ``token`` names, still waiting for it; the Step Functions error else."""
-    parsed = parse_token(token)
-    if parsed is None:
-        raise ApiError("InvalidToken", "Invalid Token: not a task token this service issued")
-    arn, task_id = parsed
     try:
-        latest = ctx.store.latest(arn)
-    except NotFoundError:
-        raise ApiError(
-            "TaskDoesNotExist", "Task Does Not Exist: its execution does not exist"
-        ) from None
-    secret = keys_of(ctx.queues, ctx.store).token_secret(arn)
-    state = _state(latest.snapshot, arn, secret) if latest.status == RUNNING else None
-    if state is None:  # finished: no snapshot to check against but the key itself
-        state = ExecutionState(_bare_meta(arn, secret), status=latest.status)
-    if not verify_token(state, token):
-        raise ApiError("InvalidToken", "Invalid Token: the token's signature does not verify")
-    if state.status != RUNNING or token not in state.tokens:
-        raise ApiError("TaskTimedOut", "Task Timed Out: the task is no longer waiting")
+        arn, task_id = find_open_task(ctx.store, keys_of(ctx.queues, ctx.store), token)
+    except TaskNotOpenError as exc:
+        raise ApiError(exc.code, str(exc)) from None
     return OpenTask(arn, task_id)
-
-
-def _state(snapshot: dict[str, Any], arn: str, secret: str) -> ExecutionState | None:
-    data = snapshot.get("state") if isinstance(snapshot, dict) else None
-    if not isinstance(data, dict):
-        return None
-    state = codec.decode_state(data)
-    state.meta.token_secret = secret  # derived on load, never stored (runtime/signing.py)
-    return state
-
-
-def _bare_meta(arn: str, secret: str) -> ExecutionMeta:
-    """Enough of an execution to check a token's signature (only the ARN and key count)."""
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return ExecutionMeta(arn, "", "", "", "", epoch, token_secret=secret)
 
 
 def _too_long(member: str, limit: int) -> ApiError:

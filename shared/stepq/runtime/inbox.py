@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -44,11 +43,11 @@ from pydantic import (
     model_validator,
 )
 
-from stepq.core.execution import ExecutionMeta, ExecutionState
-from stepq.core.tokens import MAX_TOKEN_CHARS, parse_token, verify_token
-from stepq.errors import MalformedMessageError, NotFoundError
+from stepq.core.tokens import MAX_TOKEN_CHARS
+from stepq.errors import MalformedMessageError, TaskNotOpenError
 from stepq.runtime.batch import BatchResult
 from stepq.runtime.client import Client
+from stepq.runtime.open_tasks import open_task
 from stepq.runtime.ports import Received, Store
 from stepq.runtime.signing import Keys
 
@@ -201,31 +200,14 @@ class Inbox:
         return execution
 
     def check_token(self, token: str) -> str:
-        """The ARN of the running execution that minted ``token``; MalformedMessageError else.
+        """The ARN of the execution whose task waits for ``token``; MalformedMessageError else.
 
-        Checked here because the sender never sees an error: a forged or stale
-        token is dead-lettered with its reason rather than ignored by the core.
+        Checked here because the sender never sees an error: a forged token, or
+        one of a task that has closed, is dead-lettered with its reason (Step
+        Functions' error name first) rather than dropped by the core as stale.
         """
-        parsed = parse_token(token)
-        if parsed is None:
-            raise MalformedMessageError("InvalidToken: not a stepq task token")
-        arn = parsed[0]
         try:
-            header = self.store.get_execution(arn)
-        except NotFoundError:
-            raise MalformedMessageError(f"TaskDoesNotExist: no execution {arn}") from None
-        # Only the key matters to the check; the rest of the meta is not read.
-        meta = ExecutionMeta(
-            arn,
-            header.name,
-            "",
-            header.machine,
-            "",
-            datetime.fromtimestamp(0, UTC),
-            token_secret=self._keys.token_secret(arn),
-        )
-        if not verify_token(ExecutionState(meta), token):
-            raise MalformedMessageError("InvalidToken: the token's signature does not verify")
-        if header.status != "RUNNING":
-            raise MalformedMessageError(f"TaskTimedOut: the execution is {header.status}")
+            arn, _task = open_task(self.store, self._keys, token)
+        except TaskNotOpenError as exc:
+            raise MalformedMessageError(f"{exc.code}: {exc}") from None
         return arn
