@@ -12,10 +12,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from stepq.api import catalog
 from stepq.api.registry import OPERATIONS
 from stepq.hosting.dev import DevServer
+
+from tests.api.server_support import module_server
 
 ROLE = "arn:aws:iam::111111111111:role/stepq-test"
 
@@ -44,16 +45,8 @@ _serial = itertools.count(1)
 def shared_dev(**options: Any) -> Iterator[DevServer]:
     """One ``stepq dev`` server for a whole test module (starting one takes a second):
     the body of a module-scoped ``dev`` fixture. Tests give their machines unique names."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        patch.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
-        with DevServer(port=0, environ={}, **options) as server:
-            yield server
+    with module_server(**options) as server:
+        yield server
 
 
 def _now(dev: DevServer) -> str:

@@ -17,7 +17,7 @@ import pytest
 from stepq.api.protocol import epoch
 from stepq.hosting.dev import DevServer
 
-from api.callbacks_support import client, module_server, unique
+from api.server_support import client, module_server, unique
 
 ACCOUNT = "111111111111"
 ARN = f"arn:aws:states:us-east-1:{ACCOUNT}:activity:"

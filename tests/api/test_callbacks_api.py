@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from stepq.hosting.dev import DevServer
 
-from api.callbacks_support import client, module_server, unique
+from api.server_support import client, module_server, unique
 
 TOKENS: queue.Queue[str] = queue.Queue()
 

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from stepq.hosting.dev import DevServer
 
+from api.server_support import client, module_server
+
 PREFIX = "arn:aws:states:us-east-1:111111111111"
 
 
@@ -24,29 +26,13 @@ def park(event: Any, context: Any) -> Any:
 @pytest.fixture(scope="module")
 def dev() -> Iterator[DevServer]:
     """One server for the module: each test runs executions of its own names."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
-        with DevServer({"park": park}, port=0, environ={}) as server:
-            yield server
+    with module_server(functions={"park": park}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def sfn(dev: DevServer) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=dev.url,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return client(dev)
 
 
 def _map(processor_states: dict[str, Any], start: str, **more: Any) -> dict[str, Any]:

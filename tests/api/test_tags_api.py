@@ -14,6 +14,8 @@ import pytest
 from stepq.api import catalog, tags
 from stepq.hosting.dev import DevServer
 
+from api.server_support import client, module_server
+
 MACHINE = "arn:aws:states:us-east-1:111111111111:stateMachine:tagged"
 ACTIVITY = "arn:aws:states:us-east-1:111111111111:activity:chores"
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
@@ -22,36 +24,20 @@ PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 @pytest.fixture(scope="module")
 def dev() -> Iterator[DevServer]:
     """One server for the module; ``resources`` gives each test untagged resources."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
-        with DevServer(port=0, environ={}) as server:
-            store = server.context.store
-            revision = server.runtime.deploy("tagged", PASS)
-            now = server.context.clock.now().isoformat()
-            machine = catalog.MachineDoc(creationDate=now, revision=revision)
-            store.put_doc("machine", "tagged", machine.model_dump(), None)
-            activity = catalog.ActivityDoc(creationDate=now)
-            store.put_doc("activity", "chores", activity.model_dump(), None)
-            yield server
+    with module_server() as server:
+        store = server.context.store
+        revision = server.runtime.deploy("tagged", PASS)
+        now = server.context.clock.now().isoformat()
+        machine = catalog.MachineDoc(creationDate=now, revision=revision)
+        store.put_doc("machine", "tagged", machine.model_dump(), None)
+        activity = catalog.ActivityDoc(creationDate=now)
+        store.put_doc("activity", "chores", activity.model_dump(), None)
+        yield server
 
 
 @pytest.fixture(scope="module")
 def sfn(dev: DevServer) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=dev.url,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return client(dev)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from stepq.hosting.dev import DevServer
 
+from api.server_support import client, module_server
+
 LAMBDA = "arn:aws:lambda:us-east-1:111111111111:function:"
 
 
@@ -31,32 +33,14 @@ def whoami(event: Any, context: Any) -> Any:
 @pytest.fixture(scope="module")
 def dev() -> Iterator[DevServer]:
     """One server for the module: TestState changes nothing a later test could see."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/stepq-aws-credentials")
-        functions = {"double": double, "decline": decline, "whoami": whoami}
-        with DevServer(functions, port=0, environ={}) as server:
-            yield server
+    functions = {"double": double, "decline": decline, "whoami": whoami}
+    with module_server(functions=functions) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def sfn(dev: DevServer) -> Any:
-    """boto3's client with host prefixes off: botocore sends TestState to ``sync-<host>``,
-    which a loopback address cannot resolve (the same holds for StartSyncExecution)."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=dev.url,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
-    )
+    return client(dev)  # host prefixes off: TestState would go to ``sync-<host>``
 
 
 def _test(sfn: Any, state: dict[str, Any], value: Any, **kwargs: Any) -> dict[str, Any]:

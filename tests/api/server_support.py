@@ -1,7 +1,7 @@
-"""What the callback and activity tests share: one ``stepq dev`` per test module.
+"""What the API suites share: one ``stepq dev`` per test module, and boto3's client.
 
 A server per test costs about a second to start; these modules start one and
-give every test its own executions instead (names from ``unique``).
+give every test its own machines and executions instead (names from ``unique``).
 """
 
 from __future__ import annotations
@@ -48,5 +48,7 @@ def client(dev: DevServer, **config: Any) -> Any:
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}, **config),
+        # TestState and StartSyncExecution carry a ``sync-`` host prefix in AWS;
+        # a local endpoint has no such host.
+        config=Config(retries={"max_attempts": 1}, **{"inject_host_prefix": False, **config}),
     )
