@@ -169,6 +169,21 @@ def test_an_execution_that_ends_in_its_first_commit(store: Store) -> None:
     assert store.list_executions(MACHINE, "RUNNING") == []
 
 
+def test_describe_is_the_header_and_the_newest_commit_together(store: Store) -> None:
+    header = _header("desc")
+    eid = header.execution_id
+    store.create_execution(header, _commit(1))
+    assert store.describe(eid) == (header, _commit(1))  # the first commit is the newest
+    store.append(eid, _commit(2))
+    assert store.describe(eid) == (store.get_execution(eid), store.latest(eid))
+    done = _header("desc", status="SUCCEEDED", stop_time="2026-01-01T00:00:05+00:00", output=[2])
+    store.append(eid, _final(3, replace(done, input=None)))
+    described, latest = store.describe(eid)
+    assert described == done and latest == store.latest(eid) and latest.seq == 3
+    with pytest.raises(NotFoundError):
+        store.describe(_arn("ghost"))
+
+
 def test_list_machines_names_each_machine_once(store: Store) -> None:
     assert store.list_machines() == []
     store.put_machine("beta", {"StartAt": "A"})

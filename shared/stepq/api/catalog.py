@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stepq.api import arns as arn_rules
 from stepq.api.context import ApiContext
 from stepq.api.protocol import ApiError
+from stepq.runtime.ports import Doc
 
 
 class _Doc(BaseModel):
@@ -113,9 +114,14 @@ class MapRunDoc(_Doc):
 # --- reading --------------------------------------------------------------------
 
 
-def machine(ctx: ApiContext, name: str, arn: str | None = None) -> tuple[MachineDoc, int]:
-    """The machine's settings and document revision; StateMachineDoesNotExist if none."""
-    doc = ctx.store.get_doc("machine", name)
+def machine(
+    ctx: ApiContext, name: str, arn: str | None = None, *, cached: bool = False
+) -> tuple[MachineDoc, int]:
+    """The machine's settings and document revision; StateMachineDoesNotExist if none.
+
+    ``cached``: a start's read, which may be up to a second old (``catalog_cache``).
+    """
+    doc = _get(ctx, "machine", name, cached)
     body = None if doc is None else MachineDoc.model_validate(doc.body)
     if doc is None or body is None or (body.status == "DELETING" and not running(ctx, name)):
         shown = arn or ctx.arns.machine(name)
@@ -123,21 +129,29 @@ def machine(ctx: ApiContext, name: str, arn: str | None = None) -> tuple[Machine
     return body, doc.rev
 
 
+def _get(ctx: ApiContext, kind: str, key: str, cached: bool) -> Doc | None:
+    return ctx.cache.get(ctx.store, kind, key) if cached else ctx.store.get_doc(kind, key)
+
+
 def running(ctx: ApiContext, name: str) -> bool:
     """Whether an execution of ``name`` runs: a deleted machine is DELETING until none does."""
     return bool(ctx.store.list_executions(name, status="RUNNING", limit=1))
 
 
-def version(ctx: ApiContext, name: str, number: int, arn: str | None = None) -> VersionDoc:
-    doc = ctx.store.get_doc("version", f"{name}:{number}")
+def version(
+    ctx: ApiContext, name: str, number: int, arn: str | None = None, *, cached: bool = False
+) -> VersionDoc:
+    doc = _get(ctx, "version", f"{name}:{number}", cached)
     if doc is None:
         shown = arn or ctx.arns.machine(name, number)
         raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{shown}'")
     return VersionDoc.model_validate(doc.body)
 
 
-def alias(ctx: ApiContext, name: str, alias_name: str, arn: str | None = None) -> AliasDoc:
-    doc = ctx.store.get_doc("alias", f"{name}:{alias_name}")
+def alias(
+    ctx: ApiContext, name: str, alias_name: str, arn: str | None = None, *, cached: bool = False
+) -> AliasDoc:
+    doc = _get(ctx, "alias", f"{name}:{alias_name}", cached)
     if doc is None:
         shown = arn or ctx.arns.machine(name, alias_name)
         raise ApiError("ResourceNotFound", f"Resource not found: '{shown}'")
@@ -178,17 +192,19 @@ def resolve(ctx: ApiContext, arn: object, rng: random.Random | None = None) -> T
     """The revision a start on ``arn`` runs: $LATEST, a version, or an alias's pick.
 
     An alias routing to two versions picks one by weight (``rng``, for tests).
+    Reads may be up to a second old (``catalog_cache``), as Step Functions'
+    starts after an update may be.
     """
     name, qualifier = parse_machine_arn(ctx, arn)
-    doc, _ = machine(ctx, name, str(arn))
+    doc, _ = machine(ctx, name, str(arn), cached=True)
     if doc.status == "DELETING":
         raise ApiError("StateMachineDeleting", f"State Machine is being deleted: '{arn}'")
     if qualifier is None:
         return Target(name, doc.revision)
     if is_version(qualifier):
-        found = version(ctx, name, int(qualifier), str(arn))
+        found = version(ctx, name, int(qualifier), str(arn), cached=True)
         return Target(name, found.revision, version_arn=str(arn))
-    routing = alias(ctx, name, qualifier, str(arn)).routingConfiguration
+    routing = alias(ctx, name, qualifier, str(arn), cached=True).routingConfiguration
     # An integer in 0..99 against integer weights: a weight of 0 is never picked
     # and one of 100 always (a float could land on 100.0 and miss both).
     pick = (rng or random).randrange(100)
@@ -201,7 +217,7 @@ def resolve(ctx: ApiContext, arn: object, rng: random.Random | None = None) -> T
             break
     version_arn = str(chosen["stateMachineVersionArn"])
     number = int(version_arn.rsplit(":", 1)[1])
-    found = version(ctx, name, number, version_arn)
+    found = version(ctx, name, number, version_arn, cached=True)
     return Target(name, found.revision, version_arn=version_arn, alias_arn=str(arn))
 
 

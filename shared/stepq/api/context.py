@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepq.api.arns import Arns
+from stepq.api.catalog_cache import CatalogCache
 from stepq.clock import Clock
 from stepq.runtime.client import Client
 from stepq.runtime.orchestrator import Orchestrator
@@ -35,6 +36,8 @@ class ApiContext:
     # Called after a state-changing operation so an embedded runtime's pumps wake
     # at once (a no-op elsewhere).
     wake: Callable[[], None] = field(default=lambda: None)
+    # What starts resolve through (machines, versions, aliases), kept a second.
+    cache: CatalogCache = field(default_factory=CatalogCache)
 
     @classmethod
     def build(

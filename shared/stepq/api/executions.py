@@ -26,7 +26,7 @@ from stepq.api.registry import operation
 from stepq.clock import monotonic
 from stepq.errors import AlreadyExistsError, ExecutionAlreadyExistsError, NotFoundError
 from stepq.runtime.codec import sortable_instant
-from stepq.runtime.ports import ExecutionHeader
+from stepq.runtime.ports import Commit, ExecutionHeader
 
 MAX_INPUT = 262144  # Step Functions' limit: 256 KiB
 SYNC_LIMIT_SECONDS = 300.0  # an Express execution's longest run
@@ -100,6 +100,15 @@ def load_execution(ctx: ApiContext, arn: Any) -> ExecutionHeader:
         raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'") from None
 
 
+def _described(ctx: ApiContext, arn: Any) -> tuple[ExecutionHeader, Commit]:
+    """The execution's header and newest commit (one read); as ``load_execution`` fails."""
+    parse_execution_arn(ctx, arn)
+    try:
+        return ctx.store.describe(arn)
+    except NotFoundError:
+        raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'") from None
+
+
 def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -107,8 +116,8 @@ def _text(value: Any) -> str:
 # --- starting ---------------------------------------------------------------------
 
 
-def start(ctx: ApiContext, params: dict[str, Any]) -> tuple[ExecutionHeader, catalog.Target]:
-    """Resolve, record the version/alias, start; the execution's header."""
+def start(ctx: ApiContext, params: dict[str, Any]) -> tuple[str, str]:
+    """Resolve, record the version/alias, start; the execution's ARN and start time."""
     target = catalog.resolve(ctx, params.get("stateMachineArn"))
     name = execution_name(params)
     _, value = parse_input(params)
@@ -117,7 +126,7 @@ def start(ctx: ApiContext, params: dict[str, Any]) -> tuple[ExecutionHeader, cat
     if target.version_arn or target.alias_arn:
         recorded = _record_start(ctx, arn, target)
     try:
-        ctx.orchestrator.start(target.name, name, value, version=target.revision)
+        _, started_at = ctx.orchestrator.begin(target.name, name, value, version=target.revision)
     except ExecutionAlreadyExistsError:
         raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'") from None
     except NotFoundError:
@@ -132,7 +141,7 @@ def start(ctx: ApiContext, params: dict[str, Any]) -> tuple[ExecutionHeader, cat
             _forget_start(ctx, arn)
         raise
     ctx.wake()
-    return ctx.store.get_execution(arn), target
+    return arn, started_at
 
 
 def _record_start(ctx: ApiContext, arn: str, target: catalog.Target) -> bool:
@@ -163,8 +172,8 @@ def _forget_start(ctx: ApiContext, arn: str) -> None:
 
 @operation("StartExecution")
 def start_execution(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    header, _ = start(ctx, params)
-    return {"executionArn": header.execution_id, "startDate": epoch(header.start_time)}
+    arn, started_at = start(ctx, params)
+    return {"executionArn": arn, "startDate": epoch(started_at)}
 
 
 @operation("StartSyncExecution")
@@ -177,8 +186,8 @@ def start_sync_execution(ctx: ApiContext, params: dict[str, Any]) -> dict[str, A
             "This operation is not supported by this type of state machine",
         )
     began = monotonic()
-    header, _ = start(ctx, params)
-    header = _wait_closed(ctx, header.execution_id, SYNC_LIMIT_SECONDS)
+    arn, _ = start(ctx, params)
+    header = _wait_closed(ctx, arn, SYNC_LIMIT_SECONDS)
     status = header.status
     if status == "RUNNING":  # past the Express limit: it is stopped, as AWS times it out
         ctx.client.stop_execution(header.execution_id, "States.Timeout", "Execution timed out")
@@ -232,7 +241,7 @@ def _wait_closed(ctx: ApiContext, arn: str, seconds: float) -> ExecutionHeader:
 
 @operation("DescribeExecution")
 def describe_execution(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    header = load_execution(ctx, params.get("executionArn"))
+    header, latest = _described(ctx, params.get("executionArn"))
     started = listing.started_doc(ctx, header.execution_id)
     result: dict[str, Any] = {
         "executionArn": header.execution_id,
@@ -260,7 +269,7 @@ def describe_execution(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any
             result["stateMachineVersionArn"] = started.stateMachineVersionArn
         if started.stateMachineAliasArn:
             result["stateMachineAliasArn"] = started.stateMachineAliasArn
-    for key, value in redrive.describe_fields(ctx, header).items():
+    for key, value in redrive.fields_of(latest).items():
         if value is not None:
             result[key] = epoch(value) if key == "redriveDate" else value
     return result

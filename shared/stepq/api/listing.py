@@ -105,7 +105,7 @@ def scan(
 
 def started_doc(ctx: ApiContext, execution_arn: str) -> catalog.StartedDoc | None:
     """The version or alias a start went through (None: the machine's $LATEST)."""
-    doc = ctx.store.get_doc("started", execution_arn)
+    doc = ctx.cache.started(ctx.store, execution_arn)  # fixed once the execution exists
     return None if doc is None else catalog.StartedDoc.model_validate(doc.body)
 
 

@@ -52,8 +52,9 @@ _COMPARED = ("type", "loggingConfiguration", "tracingConfiguration", "encryption
 
 
 def _forget(ctx: ApiContext, name: str) -> None:
-    """Starts on this process use the new revision at once (others reload on a miss)."""
+    """Starts on this process use the new revision at once (others within a second)."""
     ctx.orchestrator.applier.forget_machine(name)
+    ctx.cache.forget(name)
 
 
 # --- create ---------------------------------------------------------------------

@@ -23,7 +23,7 @@ from stepq.api.registry import operation
 from stepq.errors import AlreadyExistsError, NotFoundError, NotRedrivableError
 from stepq.runtime import codec
 from stepq.runtime.client import Redrive, RedriveFacts
-from stepq.runtime.ports import ExecutionHeader
+from stepq.runtime.ports import Commit, ExecutionHeader
 
 REDRIVE_DOC = "redrive"  # catalog.py's table: key "<execution ARN>|<clientToken>"
 
@@ -85,17 +85,22 @@ def _planned(ctx: ApiContext, arn: str, token: str) -> Redrive:
 
 
 def describe_fields(ctx: ApiContext, header: ExecutionHeader) -> dict[str, Any]:
-    """``redriveCount``, ``redriveStatus`` (and ``redriveStatusReason``, ``redriveDate``).
-
-    One read: the execution's newest commit, whose snapshot carries the redrive
-    count and, for an unsuccessful end, the state a redrive starts from.
-    """
+    """``fields_of`` the execution's newest commit (one read)."""
     try:
         latest = ctx.store.latest(header.execution_id)
     except NotFoundError:
-        facts = RedriveFacts(0, None, f"Execution is {header.status} and cannot be redriven")
-    else:
-        facts = RedriveFacts.of(latest)
+        reason = f"Execution is {header.status} and cannot be redriven"
+        return {"redriveCount": 0, "redriveStatus": "NOT_REDRIVABLE", "redriveStatusReason": reason}
+    return fields_of(latest)
+
+
+def fields_of(latest: Commit) -> dict[str, Any]:
+    """``redriveCount``, ``redriveStatus`` (and ``redriveStatusReason``, ``redriveDate``).
+
+    From the execution's newest commit, whose snapshot carries the redrive
+    count and, for an unsuccessful end, the state a redrive starts from.
+    """
+    facts = RedriveFacts.of(latest)
     fields: dict[str, Any] = {"redriveCount": facts.count}
     if facts.time is not None:
         fields["redriveDate"] = facts.time

@@ -138,6 +138,7 @@ def delete_state_machine_version(ctx: ApiContext, params: dict[str, Any]) -> dic
             )
     with contextlib.suppress(NotFoundError):  # deleting what is not there succeeds, as in AWS
         ctx.store.delete_doc("version", f"{name}:{number}")
+    ctx.cache.forget(name)  # starts here on that version fail from now on
     return {}
 
 
@@ -262,6 +263,7 @@ def update_state_machine_alias(ctx: ApiContext, params: dict[str, Any]) -> dict[
         ctx.store.put_doc("alias", f"{name}:{alias_name}", doc.model_dump(), found.rev)
     except (ConflictError, NotFoundError):
         raise ApiError("ConflictException", f"Alias '{arn}' changed meanwhile; try again") from None
+    ctx.cache.forget(name)  # starts here route the new way from now on
     return {"updateDate": epoch(doc.updateDate)}
 
 
@@ -273,6 +275,8 @@ def delete_state_machine_alias(ctx: ApiContext, params: dict[str, Any]) -> dict[
         ctx.store.delete_doc("alias", f"{name}:{alias_name}")
     except NotFoundError:
         raise ApiError("ResourceNotFound", f"Resource not found: '{arn}'") from None
+    finally:
+        ctx.cache.forget(name)
     return {}
 
 

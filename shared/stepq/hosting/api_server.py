@@ -102,6 +102,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stepq"
     timeout = 120  # seconds a connection may sit silent mid-request or idle between requests
+    # Small answers on keep-alive connections: without TCP_NODELAY, Nagle's
+    # algorithm and the client's delayed ACK add ~40 ms to every call.
+    disable_nagle_algorithm = True
     sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -171,5 +174,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        # Head and body in one write: one segment for a small answer.
+        self._headers_buffer.append(b"\r\n" + response.body)
+        self.flush_headers()

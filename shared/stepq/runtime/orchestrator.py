@@ -75,6 +75,12 @@ class Orchestrator:
     def start(
         self, machine: str, name: str, execution_input: Any, version: int | None = None
     ) -> str:
+        """StartExecution, durably (see ``begin``); the execution's ARN."""
+        return self.begin(machine, name, execution_input, version)[0]
+
+    def begin(
+        self, machine: str, name: str, execution_input: Any, version: int | None = None
+    ) -> tuple[str, str]:
         """StartExecution, durably: the first commit is written before this returns.
 
         Every refusal is an error to the caller (an unknown machine:
@@ -84,6 +90,8 @@ class Orchestrator:
         The same name and input while it runs returns the same ARN. The
         first commit's work is sent from here; if that send fails the
         execution exists and the scheduler's reconcile sends it later.
+        Returns the ARN and the execution's start time, ISO 8601 as headers hold it
+        (no read needed to show it).
         """
         message = self.start_message(machine, name, execution_input, version)
         arn = str(message.body["execution_id"])
@@ -97,7 +105,7 @@ class Orchestrator:
         try:
             content_errors_are_malformed(self.applier.apply)(arn, [inbound], outbox, exclusive=True)
         except AlreadyExistsError:
-            return self._started_before(arn, machine, name, execution_input)
+            return arn, self._started_before(arn, machine, name, execution_input)
         if outbox.flush(self.queues, self.store):
             log.warning(
                 "started %s, but its first work could not be sent yet; "
@@ -105,12 +113,12 @@ class Orchestrator:
                 arn,
                 extra={"execution_id": arn},
             )
-        return arn
+        return arn, event.at.isoformat()
 
     def _started_before(self, arn: str, machine: str, name: str, execution_input: Any) -> str:
         header = self.store.get_execution(arn)
         if header.status == "RUNNING" and header.input == execution_input:
-            return arn  # a retried start (Step Functions answers it the same way)
+            return header.start_time  # a retried start (Step Functions answers it the same way)
         raise ExecutionAlreadyExistsError(
             f"execution {name!r} of state machine {machine!r} already exists"
             + (" with another input" if header.status == "RUNNING" else f" ({header.status})")

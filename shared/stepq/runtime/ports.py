@@ -125,6 +125,9 @@ class Store(Protocol):
     # for a name in use); a commit with ``outcome`` set finishes the execution.
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None: ...
     def get_execution(self, execution_id: str) -> ExecutionHeader: ...
+    # The header and the newest commit together, in one read where the backend
+    # can (DescribeExecution shows both); NotFoundError for no such execution.
+    def describe(self, execution_id: str) -> tuple[ExecutionHeader, Commit]: ...
     # Newest first (by start instant, then name, both descending); ``after`` is the
     # ``list_cursor`` of the last row of the previous page: rows strictly older.
     def list_executions(

@@ -262,7 +262,14 @@ class DynamoDBStore:
         )
 
     def get_execution(self, execution_id: str) -> ExecutionHeader:
-        what = f"get_execution {execution_id}"
+        return self._header_and_latest(execution_id, f"get_execution {execution_id}")[0]
+
+    def describe(self, execution_id: str) -> tuple[ExecutionHeader, Commit]:
+        header, latest = self._header_and_latest(execution_id, f"describe {execution_id}")
+        return header, self._items.commit(latest)
+
+    def _header_and_latest(self, execution_id: str, what: str) -> tuple[ExecutionHeader, Item]:
+        """The header (first commit, outcome of the final one) and the newest commit's item."""
         latest = self._latest_item(execution_id, what)
         if latest is None:
             raise NotFoundError(f"execution {execution_id} does not exist")
@@ -279,8 +286,8 @@ class DynamoDBStore:
         if "gsi1sk" in latest:  # the final commit: the outcome
             done = self._items.header(latest, self._items.unpack(latest, "body"))
             done.input = header.input
-            return done
-        return header
+            return done, latest
+        return header, latest
 
     def _status_of(self, execution_id: str, what: str) -> Item | None:
         """The summary attributes of the newest commit (a small projected read)."""

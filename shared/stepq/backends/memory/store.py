@@ -194,6 +194,12 @@ class MemoryStore:
         with self._lock:
             return self._current(execution_id)
 
+    def describe(self, execution_id: str) -> tuple[ExecutionHeader, Commit]:
+        with self._lock:
+            header = self._current(execution_id)
+            commits = self._commits[execution_id]
+            return header, _copy_commit(commits[max(commits)])
+
     def list_executions(
         self,
         machine: str,
