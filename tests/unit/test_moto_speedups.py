@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -117,3 +118,51 @@ def test_messages_past_retention_are_still_not_delivered(aws: tuple[Any, Any]) -
         m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     ]
     assert bodies == ["new"]
+
+
+def test_item_results_answer_as_motos_serializer_does(aws: tuple[Any, Any]) -> None:
+    """Every item operation through the direct JSON path and moto's own, compared."""
+    from moto.dynamodb import responses
+
+    fast = responses.DynamoResult.execute_result
+    original = next(
+        cell.cell_contents
+        for cell in fast.__closure__ or ()
+        if getattr(cell.cell_contents, "__name__", "") == "execute_result"
+    )
+    compared: list[str] = []
+
+    def both(self: Any, context: Any) -> Any:
+        ours, theirs = fast(self, context), original(self, context)
+        assert ours[0] == theirs[0]
+        assert ours[1]["Content-Type"] == theirs[1]["Content-Type"]
+        assert json.loads(ours[2] or "{}") == json.loads(theirs[2] or "{}"), (
+            context.operation_model.name
+        )
+        compared.append(context.operation_model.name)
+        return ours
+
+    dynamodb, _ = aws
+    create_table(dynamodb, "t")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(responses.DynamoResult, "execute_result", both)
+        item = {"pk": {"S": "p"}, "sk": {"S": "1"}, "b": {"B": b"\x00\xff"}, "n": {"N": "2.5"}}
+        item["m"] = {"M": {"l": {"L": [{"S": "x"}, {"BOOL": True}, {"NULL": True}]}}}
+        dynamodb.put_item(TableName="t", Item=item, ReturnConsumedCapacity="TOTAL")
+        got = dynamodb.get_item(TableName="t", Key={"pk": item["pk"], "sk": item["sk"]})
+        assert got["Item"] == item  # the bytes came back as bytes
+        dynamodb.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "p"}},
+            Limit=1,
+        )
+        dynamodb.update_item(
+            TableName="t",
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": "3"}},
+            ReturnValues="ALL_NEW",
+        )
+        dynamodb.delete_item(TableName="t", Key={"pk": item["pk"], "sk": item["sk"]})
+    assert compared == ["PutItem", "GetItem", "Query", "UpdateItem", "DeleteItem"]

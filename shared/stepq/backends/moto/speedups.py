@@ -12,6 +12,12 @@ time there. These patches keep moto's results and change only the work:
   attribute of the queue (which counts the queue's messages).
 - SQS's clock reads ``_wall()`` directly when asked for "now" (moto goes
   through naive datetimes for the same number).
+- DynamoDB's item operations (GetItem, Query, PutItem, ...) answer with their
+  result as JSON directly: moto's shape-driven serializer walks every
+  attribute value of every item (most of a Query's time) to produce the same
+  JSON. Only the output shape's own top-level members are kept, as the
+  serializer keeps them. Results holding anything but JSON values (bytes:
+  base64, as the serializer writes them) and errors take moto's own path.
 
 ``apply()`` is idempotent and checks the moto version it was written for
 (5.x); on any other, or if moto's internals moved, it changes nothing and
@@ -21,7 +27,9 @@ these patches (tests/contract), so a divergence fails there.
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import logging
 import threading
 import time
@@ -46,6 +54,7 @@ def apply() -> bool:
             import moto
             from moto.core import responses as core_responses
             from moto.core import utils as core_utils
+            from moto.dynamodb import responses as dynamodb_responses
             from moto.dynamodb.models.table import Table
             from moto.sqs import models as sqs_models
         except ImportError:
@@ -59,6 +68,7 @@ def apply() -> bool:
             sqs_models.unix_time is core_utils.unix_time,
             sqs_models.unix_time_millis is core_utils.unix_time_millis,
             core_responses.method_names_from_class is core_utils.method_names_from_class,
+            hasattr(getattr(dynamodb_responses, "DynamoResult", None), "execute_result"),
         )
         if not all(needed):
             log.info("moto's internals moved: running it unpatched")
@@ -66,6 +76,7 @@ def apply() -> bool:
         _patch_table_query(Table)
         _patch_sqs(sqs_models)
         _patch_method_names(core_responses)
+        _patch_dynamodb_results(dynamodb_responses.DynamoResult)
         _applied = True
         return True
 
@@ -96,6 +107,54 @@ def _patch_table_query(table_class: Any) -> None:
 
     table_class.all_items = all_items
     table_class.query = query
+
+
+# Operations whose output is items and counters: plain JSON, nothing to reshape.
+_PLAIN_JSON_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def _patch_dynamodb_results(result_class: Any) -> None:
+    original = result_class.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        result = self.result
+        service = context.service_model
+        if (
+            context.operation_model.name not in _PLAIN_JSON_OPERATIONS
+            or not isinstance(result, dict)
+            or service.protocol != "json"
+        ):
+            return original(self, context)
+        shape = context.operation_model.output_shape
+        if shape is not None:  # moto adds keys of its own that the serializer drops
+            result = {k: v for k, v in result.items() if k in shape.members}
+        try:
+            body = json.dumps(result, separators=(",", ":"), default=_base64)
+        except TypeError:  # something the serializer must shape: its own path
+            return original(self, context)
+        version = service.metadata.get("jsonVersion", "1.0")
+        return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
+
+    result_class.execute_result = execute_result
+
+
+def _base64(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(type(value).__name__)
 
 
 def _patch_sqs(sqs_models: Any) -> None:
