@@ -16,7 +16,7 @@ from stepq.api import catalog
 from stepq.api.registry import OPERATIONS
 from stepq.hosting.dev import DevServer
 
-from tests.api.server_support import module_server
+from api.server_support import module_server
 
 ROLE = "arn:aws:iam::111111111111:role/stepq-test"
 

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from stepq.hosting.dev import DevServer
 
-from tests.api.executions_support import (
+from api.executions_support import (
     FAILS,
     PASS_ONLY,
     WAIT_LONG,

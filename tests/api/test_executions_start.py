@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from stepq.hosting.dev import DevServer
 
-from tests.api.executions_support import (
+from api.executions_support import (
     FAILS,
     PASS_ONLY,
     WAIT_LONG,

@@ -14,7 +14,7 @@ from stepq.api.model import service_model
 from stepq.core.definition import STATE_TYPES
 from stepq.hosting.dev import DevServer
 
-from tests.api.executions_support import (
+from api.executions_support import (
     create_alias,
     create_machine,
     publish_version,

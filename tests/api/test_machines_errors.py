@@ -15,8 +15,8 @@ import pytest
 from botocore.config import Config
 from stepq.hosting.dev import DevServer
 
-from tests.api.conftest import REGION
-from tests.api.machines_helpers import ROLE, create, pass_machine
+from api.conftest import REGION
+from api.machines_helpers import ROLE, create, pass_machine
 
 
 @pytest.fixture(scope="module")

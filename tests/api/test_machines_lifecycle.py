@@ -13,7 +13,7 @@ from stepq.api import catalog
 from stepq.api.protocol import ApiError
 from stepq.hosting.dev import DevServer
 
-from tests.api.machines_helpers import ROLE, create, pass_machine
+from api.machines_helpers import ROLE, create, pass_machine
 
 
 def _output_fields(operation: str) -> set[str]:

@@ -10,7 +10,7 @@ import pytest
 from stepq.api import catalog
 from stepq.hosting.dev import DevServer
 
-from tests.api.machines_helpers import create, pass_machine
+from api.machines_helpers import create, pass_machine
 
 
 def _machine_with_versions(sfn: Any, count: int) -> tuple[str, list[str]]:
