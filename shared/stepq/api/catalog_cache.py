@@ -61,6 +61,13 @@ class CatalogCache:
             self._started[execution_arn] = _ABSENT if doc is None else doc
         return doc
 
+    def note_started(self, execution_arn: str, doc: Doc | None) -> None:
+        """What ``started`` would read for an execution this process just created."""
+        with self._lock:
+            if len(self._started) >= _MAX_ENTRIES:
+                self._started.clear()
+            self._started[execution_arn] = _ABSENT if doc is None else doc
+
     def forget(self, machine: str) -> None:
         """Drop the machine's entries (its document, versions and aliases): it changed here."""
         with self._lock:

@@ -126,7 +126,7 @@ def start(ctx: ApiContext, params: dict[str, Any]) -> tuple[str, str]:
     if target.version_arn or target.alias_arn:
         recorded = _record_start(ctx, arn, target)
     try:
-        _, started_at = ctx.orchestrator.begin(target.name, name, value, version=target.revision)
+        begun = ctx.orchestrator.begin(target.name, name, value, version=target.revision)
     except ExecutionAlreadyExistsError:
         raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'") from None
     except NotFoundError:
@@ -141,7 +141,10 @@ def start(ctx: ApiContext, params: dict[str, Any]) -> tuple[str, str]:
             _forget_start(ctx, arn)
         raise
     ctx.wake()
-    return arn, started_at
+    if begun.created and not (target.version_arn or target.alias_arn):
+        # Created on $LATEST by this call: no ``started`` document (version/alias) to read.
+        ctx.cache.note_started(arn, None)
+    return arn, begun.start_time
 
 
 def _record_start(ctx: ApiContext, arn: str, target: catalog.Target) -> bool:
@@ -243,15 +246,7 @@ def _wait_closed(ctx: ApiContext, arn: str, seconds: float) -> ExecutionHeader:
 def describe_execution(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     header, latest = _described(ctx, params.get("executionArn"))
     started = listing.started_doc(ctx, header.execution_id)
-    result: dict[str, Any] = {
-        "executionArn": header.execution_id,
-        "stateMachineArn": ctx.arns.machine(header.machine),
-        "name": header.name,
-        "status": header.status,
-        "startDate": epoch(header.start_time),
-    }
-    if header.stop_time:
-        result["stopDate"] = epoch(header.stop_time)
+    result = listing.summary(ctx, header, started)
     if params.get("includedData") == "METADATA_ONLY":
         result["inputDetails"] = {"included": False}
     else:
@@ -264,11 +259,6 @@ def describe_execution(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any
         result["error"] = header.error
     if header.cause is not None:
         result["cause"] = header.cause
-    if started is not None:
-        if started.stateMachineVersionArn:
-            result["stateMachineVersionArn"] = started.stateMachineVersionArn
-        if started.stateMachineAliasArn:
-            result["stateMachineAliasArn"] = started.stateMachineAliasArn
     for key, value in redrive.fields_of(latest).items():
         if value is not None:
             result[key] = epoch(value) if key == "redriveDate" else value

@@ -109,10 +109,10 @@ def started_doc(ctx: ApiContext, execution_arn: str) -> catalog.StartedDoc | Non
     return None if doc is None else catalog.StartedDoc.model_validate(doc.body)
 
 
-def list_item(
+def summary(
     ctx: ApiContext, header: ExecutionHeader, started: catalog.StartedDoc | None
 ) -> dict[str, Any]:
-    """An ``ExecutionListItem``."""
+    """What a list item and DescribeExecution both show: names, status, dates, version/alias."""
     item: dict[str, Any] = {
         "executionArn": header.execution_id,
         "stateMachineArn": ctx.arns.machine(header.machine),
@@ -127,6 +127,14 @@ def list_item(
             item["stateMachineVersionArn"] = started.stateMachineVersionArn
         if started.stateMachineAliasArn:
             item["stateMachineAliasArn"] = started.stateMachineAliasArn
+    return item
+
+
+def list_item(
+    ctx: ApiContext, header: ExecutionHeader, started: catalog.StartedDoc | None
+) -> dict[str, Any]:
+    """An ``ExecutionListItem``."""
+    item = summary(ctx, header, started)
     fields = redrive.describe_fields(ctx, header)
     item["redriveCount"] = int(fields.get("redriveCount", 0))
     if fields.get("redriveDate") is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from stepq.clock import Clock
 from stepq.core import events as ev
@@ -45,6 +45,14 @@ log = logging.getLogger(__name__)
 
 def execution_arn(machine: str, name: str, config: RuntimeConfig) -> str:
     return f"arn:aws:states:{config.region}:{config.account}:execution:{machine}:{name}"
+
+
+class Begun(NamedTuple):
+    """What ``Orchestrator.begin`` did."""
+
+    arn: str
+    start_time: str  # ISO 8601, as headers hold it
+    created: bool  # False: the same start while it runs, answered with the running one
 
 
 class Orchestrator:
@@ -80,7 +88,7 @@ class Orchestrator:
 
     def begin(
         self, machine: str, name: str, execution_input: Any, version: int | None = None
-    ) -> tuple[str, str]:
+    ) -> Begun:
         """StartExecution, durably: the first commit is written before this returns.
 
         Every refusal is an error to the caller (an unknown machine:
@@ -90,8 +98,7 @@ class Orchestrator:
         The same name and input while it runs returns the same ARN. The
         first commit's work is sent from here; if that send fails the
         execution exists and the scheduler's reconcile sends it later.
-        Returns the ARN and the execution's start time, ISO 8601 as headers hold it
-        (no read needed to show it).
+        Says what it did (``Begun``), so a caller shows the start time without a read.
         """
         message = self.start_message(machine, name, execution_input, version)
         arn = str(message.body["execution_id"])
@@ -105,7 +112,7 @@ class Orchestrator:
         try:
             content_errors_are_malformed(self.applier.apply)(arn, [inbound], outbox, exclusive=True)
         except AlreadyExistsError:
-            return arn, self._started_before(arn, machine, name, execution_input)
+            return Begun(arn, self._started_before(arn, machine, name, execution_input), False)
         if outbox.flush(self.queues, self.store):
             log.warning(
                 "started %s, but its first work could not be sent yet; "
@@ -113,7 +120,7 @@ class Orchestrator:
                 arn,
                 extra={"execution_id": arn},
             )
-        return arn, event.at.isoformat()
+        return Begun(arn, event.at.isoformat(), True)
 
     def _started_before(self, arn: str, machine: str, name: str, execution_input: Any) -> str:
         header = self.store.get_execution(arn)
