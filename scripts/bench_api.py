@@ -24,8 +24,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="load per target")
     parser.add_argument("--clients", type=int, default=4, help="client threads per target")
+    parser.add_argument("--rounds", type=int, default=6, help="turns per target (alternating)")
     args = parser.parse_args()
-    for line in run(args.seconds, args.clients, log=lambda text: print(text, file=sys.stderr)):
+    log = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    for line in run(args.seconds, args.clients, log=log, rounds=args.rounds):
         print(line, flush=True)
 
 
