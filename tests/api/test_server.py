@@ -60,3 +60,64 @@ def test_bad_requests_get_a_4xx_in_the_error_shape(
 def test_a_body_over_one_megabyte_is_refused(dev: DevServer) -> None:
     status, reply = _post(dev, b" " * (1024 * 1024 + 1), {**JSON10, "X-Amz-Target": "Stepq.Ping"})
     assert status == 413 and reply["__type"] == "ValidationException"
+
+
+def _raw(dev: DevServer, data: bytes) -> bytes:
+    """Send ``data`` as it is and read until the server closes or answers once."""
+    import socket
+
+    url = urlparse(dev.url)
+    with socket.create_connection((url.hostname or "", url.port or 0), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ping_request(*header_lines: str, version: str = "HTTP/1.1") -> bytes:
+    lines = [f"POST / {version}", *header_lines, "Content-Length: 2", "", "{}"]
+    return "\r\n".join(lines).encode()
+
+
+def test_header_names_are_case_insensitive_and_keep_alive_serves_two_requests(
+    dev: DevServer,
+) -> None:
+    one = _ping_request(
+        "host: 127.0.0.1", "CONTENT-TYPE: application/x-amz-json-1.0", "x-AMZ-target: Stepq.Ping"
+    )
+    reply = _raw(dev, one + one)
+    assert reply.count(b"HTTP/1.1 200") == reply.count(b"Server: stepq") == 2, reply[:300]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        _ping_request("Host: 127.0.0.1", "Bad Header Line"),  # no colon
+        _ping_request("Host: 127.0.0.1", "X-Amz-Target : Stepq.Ping"),  # space before colon
+        _ping_request("Host: 127.0.0.1", " folded: continuation"),  # obsolete line folding
+        _ping_request(*[f"X-Pad-{i}: {i}" for i in range(101)]),  # too many headers
+        _ping_request("Host: 127.0.0.1", "X-Long: " + "a" * 70000),
+        b"POST /\r\n\r\n",  # no version
+        _ping_request("Host: 127.0.0.1", version="HTTP/2.0"),
+    ],
+)
+def test_malformed_request_heads_get_a_400_and_the_connection_closes(
+    dev: DevServer, request_bytes: bytes
+) -> None:
+    reply = _raw(dev, request_bytes + request_bytes)
+    assert reply.startswith(b"HTTP/1.") and b" 400 " in reply.split(b"\r\n")[0], reply[:200]
+    assert reply.count(b"Server: stepq") == 1  # nothing after a refused head is read
+    assert b'"__type": "SerializationException"' in reply
+
+
+def test_an_http_1_0_request_is_answered_and_the_connection_closed(dev: DevServer) -> None:
+    one = _ping_request(
+        "Host: 127.0.0.1",
+        "Content-Type: application/x-amz-json-1.0",
+        "X-Amz-Target: Stepq.Ping",
+        version="HTTP/1.0",
+    )
+    reply = _raw(dev, one + one)
+    assert reply.count(b" 200 ") == 1 and b'"account"' in reply

@@ -96,6 +96,42 @@ class _Server(ThreadingHTTPServer):
 
 
 _DISCARD_LIMIT = 8 * MAX_BODY_BYTES  # beyond this a refused body is not worth reading
+_MAX_HEADERS = 100  # as http.client allows
+_MAX_LINE = 65536
+
+
+class _Headers(dict[str, str]):
+    """Request headers by lower-cased name (what ``http.server`` reads from them)."""
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
+class _BadHeaders(Exception):
+    pass
+
+
+def read_headers(rfile: Any) -> _Headers:
+    """The header block up to its empty line, without ``email.parser``.
+
+    ``http.server`` parses headers with the e-mail package, which costs as
+    much as a small API call itself. HTTP/1.1 header lines are ``name:
+    value``; a repeated name keeps its values joined by commas (RFC 9110
+    5.3); obsolete line folding is refused, as RFC 9112 allows.
+    """
+    headers = _Headers()
+    for _ in range(_MAX_HEADERS + 1):
+        line = rfile.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise _BadHeaders("header line too long")
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        name, sep, value = line.decode("iso-8859-1").partition(":")
+        if not sep or not name or name != name.strip() or name[0] in " \t":
+            raise _BadHeaders(f"malformed header line {line[:80]!r}")
+        key, text = name.lower(), value.strip()
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    raise _BadHeaders("too many headers")
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -106,6 +142,41 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # algorithm and the client's delayed ACK add ~40 ms to every call.
     disable_nagle_algorithm = True
     sys_version = ""
+
+    def parse_request(self) -> bool:
+        """``http.server``'s request line and keep-alive rules, with ``read_headers``."""
+        self.command = None
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
+            return False
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            return self._bad_head("expected a request line: METHOD PATH HTTP/1.1")
+        self.command, self.path, self.request_version = words
+        if self.path.startswith("//"):  # as http.server: never an absolute-URI lookalike
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = read_headers(self.rfile)  # type: ignore[assignment]
+        except _BadHeaders as exc:
+            return self._bad_head(str(exc))
+        connection = self.headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive"
+        )
+        if self.headers.get("Expect", "").lower() == "100-continue" and (
+            self.request_version == "HTTP/1.1"
+        ):
+            return bool(self.handle_expect_100())
+        return True
+
+    def _bad_head(self, message: str) -> bool:
+        """A 400 in Step Functions' error shape; nothing after it is read."""
+        self.request_version = "HTTP/1.1"  # so the answer has a status line
+        self._send(error_response(ApiError("SerializationException", message, 400)))
+        self.close_connection = True
+        return False
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -166,8 +237,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return self.server.api  # type: ignore[attr-defined, no-any-return]
 
     def _request(self, method: str, body: bytes) -> ApiRequest:
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        return ApiRequest(method, self.path.split("?")[0], headers, body)
+        return ApiRequest(method, self.path.split("?")[0], dict(self.headers), body)
 
     def _send(self, response: ApiResponse) -> None:
         self.send_response(response.status)
