@@ -83,3 +83,106 @@ def test_botocore_only_attributes_are_refused_clearly() -> None:
         client.get_waiter("table_exists")
     with pytest.raises(ValueError, match="speaks"):
         MotoClient("s3")
+
+
+def _outcome(call: Any) -> Any:
+    """A call's result, or its error as botocore reports it (without request ids)."""
+    try:
+        return ("ok", call())
+    except ClientError as exc:
+        return ("error", exc.operation_name, exc.response["Error"], exc.response.get("Item"))
+
+
+def test_item_operations_answer_alike_directly_and_through_motos_request_path(
+    clients: dict[str, tuple[Any, Any]],
+) -> None:
+    """The direct path (handler methods) against the stubbed one (moto's HTTP handling)."""
+    boto, client = clients["dynamodb"]
+    create_table(boto, "t")
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for i in range(12):
+        item = {"pk": {"S": "EX#1"}, "sk": {"S": f"C#{i:03d}"}, "body": {"B": bytes([i]) * 40}}
+        item.update(gsi3pk={"S": "T"}, gsi3sk={"S": f"2026-{i:02d}"}, n={"N": str(i)})
+        calls.append(("PutItem", {"TableName": "t", "Item": item}))
+    key = {"pk": {"S": "EX#1"}, "sk": {"S": "C#003"}}
+    calls += [
+        (  # a taken slot: the old item comes back with the error
+            "PutItem",
+            {
+                "TableName": "t",
+                "Item": {**key, "x": {"S": "y"}},
+                "ConditionExpression": "attribute_not_exists(sk)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+        ),
+        ("GetItem", {"TableName": "t", "Key": key, "ConsistentRead": True}),
+        ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "none"}, "sk": {"S": "x"}}}),
+        ("GetItem", {"TableName": "absent", "Key": key}),
+        (
+            "Query",
+            {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p AND begins_with(sk, :c)",
+                "ExpressionAttributeValues": {":p": {"S": "EX#1"}, ":c": {"S": "C#"}},
+                "ScanIndexForward": False,
+                "Limit": 5,
+                "ReturnConsumedCapacity": "TOTAL",
+            },
+        ),
+        (
+            "Query",
+            {
+                "TableName": "t",
+                "IndexName": "timers_by_due",
+                "KeyConditionExpression": "gsi3pk = :p AND gsi3sk < :b",
+                "ExpressionAttributeValues": {":p": {"S": "T"}, ":b": {"S": "2026-07"}},
+                "Limit": 3,
+                "ExclusiveStartKey": {
+                    "pk": {"S": "EX#1"},
+                    "sk": {"S": "C#001"},
+                    "gsi3pk": {"S": "T"},
+                    "gsi3sk": {"S": "2026-01"},
+                },
+            },
+        ),
+        ("Query", {"TableName": "t", "KeyConditionExpression": "nonsense ="}),
+        (
+            "UpdateItem",
+            {
+                "TableName": "t",
+                "Key": key,
+                "UpdateExpression": "SET n = n + :one REMOVE gsi3sk",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                "ReturnValues": "ALL_NEW",
+            },
+        ),
+        (
+            "DeleteItem",
+            {
+                "TableName": "t",
+                "Key": key,
+                "ConditionExpression": "attribute_exists(gsi3sk)",
+            },
+        ),
+        ("DeleteItem", {"TableName": "t", "Key": key, "ReturnValues": "ALL_OLD"}),
+        ("GetItem", {"TableName": "t", "Key": key}),
+    ]
+    direct: list[Any] = []
+    stubbed: list[Any] = []
+    for operation, params in calls:
+        direct.append(_outcome(lambda o=operation, p=params: client._call(o, dict(p))))
+    # The same calls again on a fresh table, through moto's request handling.
+    boto.delete_table(TableName="t")
+    create_table(boto, "t")
+    for operation, params in calls:
+        stubbed.append(_outcome(lambda o=operation, p=params: client._stubbed(o, dict(p))))
+    assert direct == stubbed
+    errors = [outcome[2]["Code"] for outcome in direct if outcome[0] == "error"]
+    assert errors == [
+        "ConditionalCheckFailedException",  # the taken slot
+        "ResourceNotFoundException",  # the absent table
+        "ValidationException",  # the bad key condition
+        "ConditionalCheckFailedException",  # the delete: gsi3sk was removed
+    ]
+    assert direct[12][3] == calls[3][1]["Item"]  # the old item comes with the error
+    assert direct[-1] == ("ok", {})  # deleted
