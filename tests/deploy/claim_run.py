@@ -120,10 +120,11 @@ class ClaimRun:
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)  # claim -> DescribeExecution
     dead_lettered: list[dict[str, Any]] = field(default_factory=list)  # InboxDLQ's messages
     statuses_before_wait: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)  # the stack's
 
 
 def run_claims(stack: OfflineStack) -> ClaimRun:
-    run = ClaimRun()
+    run = ClaimRun(outputs=dict(stack.outputs))
     operator = Operator(stack)
     stack.tick()  # the schedule fires every minute, whether or not there is work
     created = operator.call(

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deploy.claim_run import ROOT, ClaimRun, parameters_for, run_claims
 
-TEMPLATE = ROOT / "template.yaml"
+# Another template (e.g. a branch's) can be run with STEPQ_OFFLINE_TEMPLATE=path.
+TEMPLATE = Path(os.environ.get("STEPQ_OFFLINE_TEMPLATE") or ROOT / "template.yaml")
 INSTALL = "pip install 'aws-sam-translator>=1.106'  (the dev extra)"
 
 
@@ -49,6 +51,7 @@ class OfflineRun:
     template: dict[str, Any] = field(default_factory=dict)  # translated
     api_present: bool = False
     resource_types: dict[str, str] = field(default_factory=dict)
+    alarms: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> as deployed
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +80,12 @@ def offline_run() -> OfflineRun:
             api_present=stack.api is not None,
             resource_types=dict(stack.types),
         )
+        cloudwatch = stack.deployer_client("cloudwatch")
+        for path, type_ in stack.types.items():
+            if type_ == "AWS::CloudWatch::Alarm":  # in template.yaml or a nested infra/ stack
+                name = stack.resources[path].ref
+                (alarm,) = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+                run.alarms[path.rsplit("/", 1)[-1]] = alarm
         sources = {s.function.logical_id for s in stack.sources}
         for logical_id, function in stack.functions.items():
             run.functions[logical_id] = FunctionRecord(
