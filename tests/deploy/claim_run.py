@@ -2,13 +2,14 @@
 
 The operator creates the machine (through the API function when the
 template has one, else with the same API code run by the deployer, as a
-post-deploy command would). Two claims start: one through the API (else an
-inbox message), one as an EventBridge event the InboxRule routes to the
-inbox. Their verification -- the human step, a task token -- is answered
-once through the inbox and once through the API's SendTaskSuccess (else
-the inbox). Then a day passes for the CoolingOff Wait, the scheduler fires
-the timers, and both claims are paid. A malformed inbox message is
-dead-lettered on the way.
+post-deploy command would). Three claims start: claim-a through the API
+(else an inbox message), claim-b as an EventBridge event the InboxRule
+routes to the inbox, claim-c through the inbox with scanned documents too
+large for a table item or a queue message (claim-checked in S3). Their
+verification -- the human step, a task token -- is answered through the
+inbox, and for claim-b through the API's SendTaskSuccess (else the inbox).
+Then a day passes for the CoolingOff Wait, the scheduler fires the timers,
+and every claim is paid. A malformed inbox message is dead-lettered on the way.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import json
 import os
 import sys
 import uuid
@@ -136,7 +135,11 @@ class LambdaFunction:
 
 @dataclass
 class SqsEventSource:
-    """An event source mapping: polls a queue, invokes with batches, deletes what succeeded."""
+    """An event source mapping: polls a queue, invokes with batches, deletes what succeeded.
+
+    One receive (at most 10 messages) is one batch: a BatchSize over 10 with a
+    batching window, which Lambda fills over several receives, is not modelled.
+    """
 
     function: LambdaFunction
     queue_url: str
@@ -320,10 +323,6 @@ class TimeTravel:
             yield
         finally:
             SystemClock.now = self._original  # type: ignore[method-assign]
-
-
-def json_body(response: dict[str, Any]) -> Any:
-    return json.loads(response.get("body") or "null")
 
 
 __all__ = [

@@ -13,7 +13,6 @@ sources the template's mappings, schedules and API. Call it inside
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,9 +296,7 @@ class OfflineStack:
             return invoked
         raise AssertionError(f"the queues did not drain in {max_invocations} invocations")
 
-    def call_api(
-        self, operation: str, payload: dict[str, Any], via: Callable[..., Any] | None = None
-    ) -> tuple[int, Any]:
+    def call_api(self, operation: str, payload: dict[str, Any]) -> tuple[int, Any]:
         """A Step Functions API request through API Gateway to the API function."""
         if self.api is None:
             raise TemplateError("the template has no API function")
