@@ -26,6 +26,9 @@ HARNESS = "harness"  # the deployer, the operator and Lambda's own pollers
 class Recorder:
     acting: str = HARNESS
     calls: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # who -> actions
+    # who -> (action, resource ARN) for the services whose resources are modelled
+    resources: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+    account: str = "123456789012"
 
     @contextlib.contextmanager
     def acting_as(self, who: str) -> Iterator[None]:
@@ -44,9 +47,13 @@ class Recorder:
             client = original(session, *args, **kwargs)
             owner = recorder.acting
             prefix = client.meta.service_model.signing_name
+            region = client.meta.region_name
 
             def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-                recorder.calls[owner].update(iam_actions(prefix, model.name, params))
+                actions = iam_actions(prefix, model.name, params)
+                recorder.calls[owner].update(actions)
+                arns = resource_arns(prefix, params, region, recorder.account)
+                recorder.resources[owner].update((a, r) for a in actions for r in arns)
 
             client.meta.events.register("before-parameter-build", record)
             return client
@@ -92,3 +99,35 @@ def iam_actions(prefix: str, operation: str, params: dict[str, Any]) -> set[str]
     if prefix == "s3" and operation == "GetObject" and params.get("VersionId"):
         return {"s3:GetObjectVersion"}
     return set(_RENAMED.get((prefix, operation), (f"{prefix}:{operation}",)))
+
+
+def resource_arns(prefix: str, params: dict[str, Any], region: str, account: str) -> set[str]:
+    """The ARNs one call acts on (SQS, DynamoDB, S3, Lambda); empty for other services."""
+    if prefix == "sqs":
+        url = params.get("QueueUrl")
+        if url:  # https://sqs.<region>.amazonaws.com/<account>/<name>
+            owner, name = url.rstrip("/").rsplit("/", 2)[-2:]
+        else:
+            owner, name = params.get("QueueOwnerAWSAccountId", account), params.get("QueueName")
+        return {f"arn:aws:sqs:{region}:{owner}:{name}"} if name else set()
+    if prefix == "dynamodb":
+        table = f"arn:aws:dynamodb:{region}:{account}:table/"
+        arns = set()
+        if "TableName" in params:
+            index = params.get("IndexName")
+            arns.add(table + params["TableName"] + (f"/index/{index}" if index else ""))
+        for item in params.get("TransactItems", []):
+            arns.update(table + body["TableName"] for body in item.values())
+        arns.update(table + name for name in params.get("RequestItems", {}))
+        return arns
+    if prefix == "s3" and params.get("Bucket"):
+        key = params.get("Key")
+        return {f"arn:aws:s3:::{params['Bucket']}" + (f"/{key}" if key else "")}
+    if prefix == "lambda" and params.get("FunctionName"):
+        name = params["FunctionName"]
+        return {
+            name
+            if name.startswith("arn:")
+            else f"arn:aws:lambda:{region}:{account}:function:{name}"
+        }
+    return set()

@@ -42,6 +42,7 @@ class FunctionRecord:
     calls: set[str]  # IAM actions of the calls its code made
     event_source_calls: set[str]  # ... and of Lambda's polling on its behalf
     has_sqs_source: bool
+    resource_calls: set[tuple[str, str]]  # (action, ARN) of its calls and its polling
 
 
 @dataclass
@@ -52,12 +53,15 @@ class OfflineRun:
     api_present: bool = False
     resource_types: dict[str, str] = field(default_factory=dict)
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> as deployed
+    # Generated physical names (table, bucket, functions) -> logical ids, for stable reports.
+    physical_names: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
 def offline_run() -> OfflineRun:
     need_translator()
     from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
 
     from deploy.aws_calls import Recorder
     from deploy.iam_policies import role_actions
@@ -65,7 +69,7 @@ def offline_run() -> OfflineRun:
     from deploy.offline_stack import EVENT_SOURCE, OfflineStack
     from deploy.sam_template import load_yaml
 
-    recorder, clock = Recorder(), TimeTravel()
+    recorder, clock = Recorder(account=DEFAULT_ACCOUNT_ID), TimeTravel()
     # moto attaches AWS managed policies (the ones SAM adds) only when told to load them.
     with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
         with recorder.installed(), clock.installed():
@@ -98,5 +102,11 @@ def offline_run() -> OfflineRun:
                 calls=set(recorder.calls.get(logical_id, ())),
                 event_source_calls=set(recorder.calls.get(logical_id + EVENT_SOURCE, ())),
                 has_sqs_source=logical_id in sources,
+                resource_calls=set(recorder.resources.get(logical_id, ()))
+                | set(recorder.resources.get(logical_id + EVENT_SOURCE, ())),
             )
+        named = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Lambda::Function")
+        run.physical_names = {
+            stack.resources[path].ref: path for path, type_ in stack.types.items() if type_ in named
+        }
     return run

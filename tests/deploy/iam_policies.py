@@ -18,14 +18,24 @@ from urllib.parse import unquote
 class Grant:
     pattern: str  # an action as written, maybe with wildcards
     source: str  # the policy it is in
+    resources: list[str] = field(default_factory=lambda: ["*"])
+
+    def covers(self, action: str, resource: str | None = None) -> bool:
+        if not fnmatchcase(action.lower(), self.pattern.lower()):
+            return False
+        return resource is None or any(fnmatchcase(resource, r) for r in self.resources)
 
 
 @dataclass
 class RoleActions:
-    grants: list[Grant] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list)  # Allow statements
+    denials: list[Grant] = field(default_factory=list)  # Deny statements
 
-    def allows(self, action: str) -> bool:
-        return any(fnmatchcase(action.lower(), g.pattern.lower()) for g in self.grants)
+    def allows(self, action: str, resource: str | None = None) -> bool:
+        """Whether ``action`` (on ``resource``) is allowed; conditions are not evaluated."""
+        if resource is not None and any(d.covers(action, resource) for d in self.denials):
+            return False
+        return any(g.covers(action, resource) for g in self.grants)
 
     @property
     def patterns(self) -> set[str]:
@@ -37,14 +47,14 @@ def role_actions(iam: Any, role_arn: str) -> RoleActions:
     out = RoleActions()
     for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
         document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-        out.grants += _allowed(_document(document), policy_name)
+        _add(out, _document(document), policy_name)
     for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
         arn = attached["PolicyArn"]
         version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
         document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
             "Document"
         ]
-        out.grants += _allowed(_document(document), attached["PolicyName"])
+        _add(out, _document(document), f"{attached['PolicyName']} (managed)")
     return out
 
 
@@ -54,17 +64,16 @@ def _document(document: Any) -> dict[str, Any]:
     return dict(document)
 
 
-def _allowed(document: dict[str, Any], source: str) -> list[Grant]:
+def _add(out: RoleActions, document: dict[str, Any], source: str) -> None:
     statements = document.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
-    grants: list[Grant] = []
     for statement in statements:
-        if statement.get("Effect") != "Allow":
-            continue  # a Deny only narrows what is allowed
-        if "NotAction" in statement:
-            raise AssertionError(f"{source}: NotAction grants everything else; name the actions")
+        if "NotAction" in statement or "NotResource" in statement:
+            raise AssertionError(f"{source}: NotAction/NotResource; name what is allowed")
         actions = statement.get("Action", [])
+        resources = statement.get("Resource", "*")
+        resources = [resources] if isinstance(resources, str) else list(resources)
+        into = out.grants if statement.get("Effect") == "Allow" else out.denials
         for action in [actions] if isinstance(actions, str) else actions:
-            grants.append(Grant(action, source))
-    return grants
+            into.append(Grant(action, source, resources))
