@@ -314,6 +314,8 @@ def dlq_redrive(
     report = _stack(api_url, endpoint_url, table, queue_prefix).call(
         "RedriveDeadLetters", params, local
     )
+    if report["missing"] and not report["moved"]:
+        raise CliError(f"not in {queue}'s dead-letter queue: {' '.join(report['missing'])}")
     if output is Output.json:
         print_json(report)
     else:

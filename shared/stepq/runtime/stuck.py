@@ -6,11 +6,17 @@ timer reaches it, so one that has been quiet is waiting for one of:
 - ``callback``: a ``.waitForTaskToken`` task's token, sent to whoever was to
   answer (SendTaskSuccess/Failure); normal for as long as that takes;
 - ``task``: a task in flight on its queue (a worker's or an activity's);
-  quiet for long, the worker is slow, down, or the message was lost;
+  quiet for long, the worker is slow, down, or behind a backlog;
 - ``timer``: a Wait state or a retry's back-off, with its due time; past
   due, the scheduler is not firing timers;
-- ``nothing``: no task and no timer outstanding (or the commits that issued
-  them are gone): lost work, which ``stepq ops reconcile ARN`` rebuilds.
+- ``nothing``: nothing in flight: no task and no timer outstanding, or a
+  task outstanding whose queue holds no message at all (visible, in flight
+  or delayed: its message was never sent, or was purged): lost work, which
+  ``stepq ops reconcile ARN`` sends again.
+
+A task's queue is looked at once per call (its approximate depth, one
+GetQueueAttributes; SQS's counts lag by up to a minute), not per message: a
+queue that holds others' messages counts as holding this one.
 
 What waits is found the way the reconcile finds it (``Reconciler.plan``:
 the outstanding tasks and timers of the newest snapshot, each in the commit
@@ -36,7 +42,7 @@ from stepq.core import events as ev
 from stepq.core.execution import RUNNING, ExecutionState
 from stepq.core.interpreter import EXECUTION_TIMEOUT_TIMER
 from stepq.core.states.task_state import activity_name
-from stepq.errors import NotFoundError
+from stepq.errors import NotFoundError, StepqError
 from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.snapshots import Snapshots
@@ -49,13 +55,14 @@ _PAGE = 100
 _PURPOSES = {"wait": "Wait state", "retry": "retry back-off"}
 
 CALLBACK, TASK, TIMER, NOTHING = "callback", "task", "timer", "nothing"
+LOST = "lost"  # a wait whose work is nowhere: issued by a commit not found, or no message
 
 
 @dataclass(slots=True)
 class Wait:
     """One thing a stuck execution waits for."""
 
-    kind: str  # callback | task | timer | heartbeat | deadline | lost
+    kind: str  # callback | task | timer | heartbeat | deadline | lost (see LOST)
     state: str  # the state's name ("" for the execution's own timeout)
     detail: str
     due: str | None = None  # a timer's or a check's due instant (ISO-8601)
@@ -91,9 +98,11 @@ class StuckFinder:
         self, store: Store, queues: Queues, clock: Clock, config: RuntimeConfig | None = None
     ) -> None:
         self.store = store
+        self.queues = queues
         self.clock = clock
         self.config = config or RuntimeConfig()
         self.reconciler = Reconciler(store, queues, clock, self.config)
+        self._depths: dict[str, int | None] = {}  # per queue, once per call
 
     def find(
         self,
@@ -104,6 +113,7 @@ class StuckFinder:
     ) -> StuckReport:
         """Running executions with no commit for ``older_than`` or longer."""
         report = StuckReport()
+        self._depths.clear()
         now = self.clock.now()
         machines = [machine] if machine else self.store.list_machines()
         for name in machines:
@@ -168,7 +178,7 @@ class StuckFinder:
         for missing in plan.missing:
             owners = state.tasks if missing in state.tasks else state.timers
             detail = f"{missing}: outstanding, but the commit that issued it was not found"
-            waits.append(Wait("lost", _state_of(state, owners, missing), detail))
+            waits.append(Wait(LOST, _state_of(state, owners, missing), detail))
         return waits
 
     def _task(self, command: ev.RunTask, name: str) -> Wait:
@@ -179,12 +189,26 @@ class StuckFinder:
             limits.append(f"TimeoutSeconds {command.timeout_seconds}")
         if command.heartbeat_seconds:
             limits.append(f"HeartbeatSeconds {command.heartbeat_seconds}")
-        suffix = f" ({', '.join(limits)})" if limits else ""
+        suffix = f", {', '.join(limits)}" if limits else ""
         if command.token:  # the token itself is a secret of the caller's: never shown
             return Wait(CALLBACK, name, f"waiting for its task token{suffix}", queue=queue)
         what = f"activity {activity}" if activity else (command.function_name or command.resource)
         detail = f"{what}, attempt {command.attempt + 1}{suffix}"
-        return Wait(TASK, name, detail, queue=queue)
+        depth = self._depth(queue)
+        if depth == 0:
+            return Wait(LOST, name, f"{detail}; its queue holds no message", queue=queue)
+        held = "" if depth is None else f"; the queue holds {depth}"
+        return Wait(TASK, name, detail + held, queue=queue)
+
+    def _depth(self, queue: str) -> int | None:
+        """Messages ``queue`` holds (visible, in flight, delayed), None when unknown."""
+        if queue not in self._depths:
+            depth = getattr(self.queues, "depth", None)  # QueueAdmin; not every Queues has it
+            try:
+                self._depths[queue] = depth(queue) if depth is not None else None
+            except StepqError:  # a queue that does not exist holds nothing
+                self._depths[queue] = 0
+        return self._depths[queue]
 
 
 def _state_of(state: ExecutionState, owners: dict[str, str], key: str) -> str:
@@ -205,8 +229,12 @@ def _timer(command: ev.StartTimer, state: ExecutionState) -> Wait:
 
 
 def _reason(execution_id: str, waits: list[Wait], now: datetime) -> tuple[str, str]:
-    """The main reason an execution is quiet, and what an operator can do about it."""
+    """The main reason an execution is quiet, and what an operator can do about it.
+
+    Lost work first (it is the one a tool repairs), then a callback, a task, a timer."""
     kinds = {w.kind for w in waits}
+    if LOST in kinds:
+        return NOTHING, f"lost work: stepq ops reconcile {execution_id}"
     if CALLBACK in kinds:
         return CALLBACK, (
             "whoever holds the token must call SendTaskSuccess/SendTaskFailure "
@@ -215,8 +243,8 @@ def _reason(execution_id: str, waits: list[Wait], now: datetime) -> tuple[str, s
     if TASK in kinds:
         queues = sorted({w.queue for w in waits if w.kind == TASK and w.queue})
         return TASK, (
-            f"check {', '.join(queues)} (its worker, AlarmTaskQueueAge, its DLQ); "
-            f"if the message is lost: stepq ops reconcile {execution_id}"
+            f"check {', '.join(queues)}: its worker, AlarmTaskQueueAge, its DLQ "
+            "(stepq ops dlq list)"
         )
     timers = [w for w in waits if w.kind == TIMER and w.due]
     if timers:
@@ -226,5 +254,8 @@ def _reason(execution_id: str, waits: list[Wait], now: datetime) -> tuple[str, s
                 f"due {int((now - due).total_seconds())}s ago: is the scheduler running "
                 f"(AlarmSchedulerLag)? then stepq ops reconcile {execution_id}"
             )
-        return TIMER, "waiting as the definition says; nothing to do"
-    return NOTHING, f"lost work: stepq ops reconcile {execution_id}"
+        return TIMER, "waiting as the definition says: nothing to do"
+    return NOTHING, (
+        "nothing outstanding in its history, so a reconcile has nothing to send: "
+        f"stop it (stepq stop {execution_id}) and redrive it (stepq redrive {execution_id})"
+    )
