@@ -57,9 +57,12 @@ class Stack:
         from stepq.errors import StepqError
 
         if self.api_url:
-            from stepq.cli.api_client import ApiClient
+            from stepq.cli.api_client import ApiCallError, ApiClient
 
-            return ApiClient(self.api_url).stepq(operation, params)
+            try:
+                return ApiClient(self.api_url).stepq(operation, params)
+            except ApiCallError as exc:  # its ``code`` is the API's error name, not an exit status
+                raise CliError(exc.message) from None
         try:
             return local(*self._deployment())
         except StepqError as exc:

@@ -5,8 +5,9 @@ timer reaches it, so one that has been quiet is waiting for one of:
 
 - ``callback``: a ``.waitForTaskToken`` task's token, sent to whoever was to
   answer (SendTaskSuccess/Failure); normal for as long as that takes;
-- ``task``: a task in flight on its queue (a worker's or an activity's);
-  quiet for long, the worker is slow, down, or behind a backlog;
+- ``task``: a task in flight on its queue (a worker's, or an activity's
+  until a worker's GetActivityTask takes it); quiet for long, the worker is
+  slow, down, or behind a backlog;
 - ``timer``: a Wait state or a retry's back-off, with its due time; past
   due, the scheduler is not firing timers;
 - ``nothing``: nothing in flight: no task and no timer outstanding, or a
@@ -190,9 +191,15 @@ class StuckFinder:
         if command.heartbeat_seconds:
             limits.append(f"HeartbeatSeconds {command.heartbeat_seconds}")
         suffix = f", {', '.join(limits)}" if limits else ""
+        if activity:  # queued until a worker's GetActivityTask takes it, then a callback
+            if self._depth(queue) == 0:
+                detail = f"activity {activity}: a worker has it, waiting for its answer{suffix}"
+                return Wait(CALLBACK, name, detail, queue=queue)
+            detail = f"activity {activity}: waiting for a worker's GetActivityTask{suffix}"
+            return Wait(TASK, name, detail, queue=queue)
         if command.token:  # the token itself is a secret of the caller's: never shown
             return Wait(CALLBACK, name, f"waiting for its task token{suffix}", queue=queue)
-        what = f"activity {activity}" if activity else (command.function_name or command.resource)
+        what = command.function_name or command.resource
         detail = f"{what}, attempt {command.attempt + 1}{suffix}"
         depth = self._depth(queue)
         if depth == 0:
