@@ -43,7 +43,7 @@ from stepq.core import events as ev
 from stepq.core.execution import RUNNING, ExecutionState
 from stepq.core.interpreter import EXECUTION_TIMEOUT_TIMER
 from stepq.core.states.task_state import activity_name
-from stepq.errors import NotFoundError, StepqError
+from stepq.errors import NotFoundError, QueueNotFoundError, StepqError
 from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.snapshots import Snapshots
@@ -213,8 +213,10 @@ class StuckFinder:
             depth = getattr(self.queues, "depth", None)  # QueueAdmin; not every Queues has it
             try:
                 self._depths[queue] = depth(queue) if depth is not None else None
-            except StepqError:  # a queue that does not exist holds nothing
+            except QueueNotFoundError:  # a queue that does not exist holds nothing
                 self._depths[queue] = 0
+            except StepqError:  # not allowed to look, or unreachable: unknown, not empty
+                self._depths[queue] = None
         return self._depths[queue]
 
 
