@@ -143,3 +143,33 @@ def test_an_unknown_execution_is_one_line(deployment: Deployment) -> None:
     result = stepq("ops", "reconcile", arn)
     assert result.exit_code == 1
     assert one_red_line(result.output) == f"no execution {arn}"
+
+
+class CannotLook:
+    """Queues whose depth the caller may not read (no sqs:GetQueueAttributes)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def depth(self, queue: str) -> int:
+        raise QueueError(f"read attributes of {queue!r} failed: AccessDenied", "AccessDenied")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_queue_it_may_not_look_at_is_unknown_not_lost(deployment: Deployment) -> None:
+    from datetime import timedelta
+
+    from stepq.backends.aws.settings import runtime_config
+    from stepq.clock import SystemClock
+    from stepq.runtime.stuck import StuckFinder
+
+    deployment.store.put_machine("unseen", machine(task("unseen")))
+    lost = deployment.orchestrator(DropsSends(deployment.queues)).start("unseen", "u-1", {})
+    config = runtime_config(deployment.settings)
+    blind = StuckFinder(deployment.store, CannotLook(deployment.queues), SystemClock(), config)
+    [item] = blind.find(timedelta(0), machine="unseen").stuck
+    assert (item.execution_arn, item.reason) == (lost, "task")  # not "nothing": it cannot tell
+    seeing = StuckFinder(deployment.store, deployment.queues, SystemClock(), config)
+    assert [s.reason for s in seeing.find(timedelta(0), machine="unseen").stuck] == ["nothing"]

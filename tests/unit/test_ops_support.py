@@ -16,7 +16,7 @@ import pytest
 from stepq.cli import app
 from typer.testing import CliRunner
 
-FUNCTIONS = ["work", "hold", "orphan"]
+FUNCTIONS = ["work", "hold", "orphan", "unseen"]
 
 
 @dataclass
