@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -543,6 +544,55 @@ def test_garbage_receipt_is_a_queue_error(qb: QueueBackend, queue: str) -> None:
     with pytest.raises(QueueError) as caught:
         qb.queues.delete(queue, ["not-a-receipt"])
     assert not isinstance(caught.value, QueueNotFoundError)
+
+
+# --- QueueAdmin: what the operator tools use ----------------------------------------
+
+
+def test_queue_names_are_the_logical_names_of_each_queue_and_its_dlq(qb: QueueBackend) -> None:
+    name = f"named{next(_names)}"
+    qb.queues.ensure(name)
+    names = qb.queues.queue_names()
+    assert {name, f"{name}-dlq"} <= set(names)
+    assert names == sorted(names)
+
+
+def test_hold_shows_the_raw_text_attributes_and_send_time_and_hides_it(
+    qb: QueueBackend, hot_queue: str
+) -> None:
+    qb.queues.send(hot_queue, [msg(1)])
+    [r] = qb.queues.receive(hot_queue)
+    qb.queues.dead_letter(hot_queue, r, "cannot process it")
+    dlq = f"{hot_queue}-dlq"
+    [held] = qb.queues.hold(dlq, 10, seconds=60)
+    assert held.raw == '{"n":1}'
+    assert held.message_id == "m-1"
+    assert held.attributes[ID_ATTRIBUTE] == "m-1"
+    assert held.attributes[REASON_ATTRIBUTE] == "cannot process it"
+    assert held.receive_count >= 1
+    assert datetime.fromisoformat(held.sent_at).tzinfo is not None
+    assert qb.queues.hold(dlq, 10, seconds=60) == []  # invisible while held
+    qb.queues.change_visibility(dlq, held.receipt, 0)  # released: visible again
+    [again] = qb.queues.hold(dlq, 10, seconds=60)
+    assert again.message_id == "m-1" and again.receive_count > held.receive_count - 1
+    qb.queues.delete(dlq, [again.receipt])
+    assert qb.queues.depth(dlq) == 0
+
+
+def test_hold_refuses_a_bad_visibility_and_a_missing_queue(qb: QueueBackend, queue: str) -> None:
+    with pytest.raises(ValueError):
+        qb.queues.hold(queue, 10, seconds=-1)
+    with pytest.raises(QueueNotFoundError):
+        qb.queues.hold("missing", 10, seconds=30)
+
+
+def test_send_raw_sends_the_text_and_attributes_unchanged(qb: QueueBackend, queue: str) -> None:
+    qb.queues.send_raw(queue, "{not json", {ID_ATTRIBUTE: "kept-id", "other": "x"})
+    [held] = qb.queues.hold(queue, 10, seconds=0)
+    assert (held.raw, held.message_id) == ("{not json", "kept-id")
+    assert held.attributes == {ID_ATTRIBUTE: "kept-id", "other": "x"}
+    [r] = qb.queues.receive(queue)  # the roles see it as any other message
+    assert (r.raw, r.body, r.message_id) == ("{not json", None, "kept-id")
 
 
 # --- claim check of large bodies ---------------------------------------------------

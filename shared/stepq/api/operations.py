@@ -10,6 +10,7 @@ from stepq.api import (  # noqa: F401
     history,
     machines,
     map_runs,
+    ops,
     ping,
     redrive,
     tags,

@@ -1,7 +1,8 @@
 """The ``stepq`` command (typer).
 
 - ``app.py``          the typer app, its consoles, ``--version``, one-line failures
-- ``commands.py``     ``run``, ``validate``, ``worker``, ``dev``, ``conformance``, ``ops``
+- ``commands.py``     ``run``, ``validate``, ``worker``, ``dev``, ``conformance``
+- ``ops_commands.py`` ``ops stuck``, ``ops reconcile``, ``ops dlq list|redrive`` (a deployment or an API)
 - ``bench_commands.py`` ``bench cost|flat|throughput|lateness``
 - ``api_commands.py`` the client of the API: ``create``, ``update``, ``start``, ``describe``,
   ``list``, ``machines``, ``history``, ``stop``, ``redrive``
@@ -24,6 +25,7 @@ from stepq.cli import (  # noqa: F401  (each registers its commands)
     commands,
     functions,
     graph_command,
+    ops_commands,
     task_commands,
 )
 from stepq.cli.app import app, main

@@ -1,4 +1,4 @@
-"""The ``stepq`` command line: run, validate, worker, dev, conformance, ops.
+"""The ``stepq`` command line: run, validate, worker, dev, conformance.
 
 Long: the runtime-facing commands (the API's client commands live in
 api_commands.py, task_commands.py, bench_commands.py).
@@ -297,7 +297,8 @@ def _started(runtime: object, arn: str) -> bool:
     return True
 
 
-# Where a command that talks to a deployment finds it (STEPQ_* otherwise).
+# Where a command that talks to a deployment finds it (STEPQ_* otherwise); the
+# ``ops`` commands (ops_commands.py) take them too.
 EndpointUrl = Annotated[str | None, typer.Option(help="SQS/DynamoDB-compatible endpoint")]
 TableName = Annotated[
     str | None, typer.Option(help="DynamoDB table (default: STEPQ_TABLE or stepq)")
@@ -381,77 +382,6 @@ def worker(
     except Exception as exc:  # one line, never a traceback (the loops log their own failures)
         err.print(f"[red]stepq {role} failed: {type(exc).__name__}: {exc}[/red]")
         raise typer.Exit(1) from None
-
-
-ops = typer.Typer(no_args_is_help=True, help="Operator tools for a running stack.")
-app.add_typer(ops, name="ops")
-
-
-@ops.command("reconcile")
-def ops_reconcile(
-    arn: Annotated[
-        str | None, typer.Argument(help="One execution (default: all quiet ones)")
-    ] = None,
-    quiet_minutes: Annotated[
-        float, typer.Option(help="Without an ARN: executions with no commit for this long")
-    ] = 15.0,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, send nothing")] = False,
-    endpoint_url: EndpointUrl = None,
-    table: TableName = None,
-    queue_prefix: QueuePrefix = None,
-) -> None:
-    """Send again the work running executions wait for, re-derived from their history.
-
-    What a crash between a commit and its sends left undelivered is sent again
-    (same ids: what did arrive is dropped as a duplicate). The scheduler does
-    this on its own for executions quiet for 15 minutes, an hour, six hours and
-    a day; this is the same path on demand. Last line: reconciled=<n> resent=<n>.
-    """
-    from datetime import timedelta
-
-    from stepq.backends.aws.settings import build, runtime_config
-    from stepq.cli.app import CliError
-    from stepq.cli.deployment import load_settings, quick_clients
-    from stepq.clock import SystemClock
-    from stepq.errors import NotFoundError, StepqError
-    from stepq.runtime.reconcile import Reconciler
-
-    environ = _environ(endpoint_url, table, queue_prefix)
-    try:
-        settings = load_settings(environ)
-        store, queues, _ = build(settings, quick_clients(settings))
-        reconciler = Reconciler(store, queues, SystemClock(), runtime_config(settings))
-        if arn is not None:
-            plan = reconciler.plan(arn) if dry_run else reconciler.reconcile(arn)
-            for command in plan.commands:
-                out.print(f"{'would send' if dry_run else 'sent'} {_describe(command)}")
-            if plan.status != "RUNNING":
-                out.print(f"{arn} is {plan.status}: nothing to send")
-            out.print(f"reconciled={0 if dry_run else 1} resent={len(plan.commands)}")
-            return
-        quiet = timedelta(minutes=quiet_minutes)
-        if dry_run:
-            out.print("--dry-run needs an ARN")
-            raise typer.Exit(2)
-        report = reconciler.reconcile_quiet(quiet)
-        for execution_id in report.reconciled:
-            out.print(f"reconciled {execution_id}")
-        out.print(f"reconciled={len(report.reconciled)} resent={report.resent}")
-    except CliError as exc:
-        err.print(exc.message, style="red", markup=False)
-        raise typer.Exit(exc.code) from None
-    except NotFoundError:
-        err.print(f"no execution {arn}", style="red", markup=False)
-        raise typer.Exit(1) from None
-    except StepqError as exc:
-        err.print(str(exc), style="red", markup=False)
-        raise typer.Exit(1) from None
-
-
-def _describe(command: object) -> str:
-    kind = type(command).__name__
-    ident = getattr(command, "task_id", None) or getattr(command, "timer_id", "")
-    return f"{kind} {ident}"
 
 
 def _read_json(path: Path) -> object:

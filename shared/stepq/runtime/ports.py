@@ -193,6 +193,33 @@ class Queues(Protocol):
     def change_visibility(self, queue: str, receipt: str, seconds: int) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A message an operator tool holds to look at or move (``QueueAdmin.hold``):
+    its raw text and every attribute, as the queue keeps them; nothing is parsed."""
+
+    raw: str
+    attributes: dict[str, str]
+    receipt: str
+    receive_count: int
+    message_id: str  # the ``stepq-id`` attribute, else the queue's own id
+    sent_at: str  # ISO-8601 UTC: first sent (a move to the DLQ by SQS keeps it)
+
+
+class QueueAdmin(Protocol):
+    """What the operator tools (``stepq ops dlq``) need besides ``Queues``'s
+    ``delete`` and ``change_visibility``; the roles never call these."""
+
+    # The logical names of the queues that exist (``events``, ``events-dlq``, ...).
+    def queue_names(self) -> list[str]: ...
+    # Receive up to ``max_messages`` visible messages, invisible for ``seconds``;
+    # attributes and send time included, claim-check pointers left as they are.
+    def hold(self, queue: str, max_messages: int = 10, seconds: int = 60) -> list[Held]: ...
+    # Send ``text`` as it is with these attributes (a moved message keeps its MAC and id).
+    def send_raw(self, queue: str, text: str, attributes: dict[str, str] | None = None) -> None: ...
+    def depth(self, queue: str) -> int: ...  # approximate: visible, in flight and delayed
+
+
 class Blobs(Protocol):
     def put(self, key: str, data: bytes) -> str: ...
     def get(self, ref: str) -> bytes: ...

@@ -14,6 +14,9 @@ CONTRACT (others code against these signatures):
         .change_visibility(queue, receipt, seconds) -> None   # 0..43200 s from now
         .resolve(received) -> Received   # a Received built elsewhere (a Lambda record), opened
         .depth(queue) -> int   # approximate: visible + in flight + delayed
+        .queue_names() -> list[str]   # QueueAdmin: the logical names under the prefix
+        .hold(queue, max_messages=10, seconds=60) -> list[Held]   # QueueAdmin: raw receive
+        .send_raw(queue, text, attributes=None) -> None   # QueueAdmin: text as is
 
 Errors are ``stepq.errors``'s: ``QueueError``, ``QueueNotFoundError``,
 ``MessageTooLargeError`` (also a ValueError) and ``ClaimCheckError``.
@@ -36,6 +39,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,6 +49,7 @@ from stepq.backends.aws.botocore_common import error_code, error_message
 from stepq.backends.queue_wire import (
     DEFAULT_CLAIM_THRESHOLD,
     ID_ATTRIBUTE,
+    MAX_BATCH_BYTES,
     MAX_BATCH_ENTRIES,
     ClaimCheck,
     check_fifo_delays,
@@ -56,11 +61,13 @@ from stepq.backends.queue_wire import (
     is_fifo,
     parse_body,
     plan_batches,
+    too_large,
     unique_entry_ids,
+    wire_size,
 )
 from stepq.clock import Clock, SystemClock
 from stepq.errors import QueueError, QueueNotFoundError
-from stepq.runtime.ports import Blobs, Message, Received
+from stepq.runtime.ports import Blobs, Held, Message, Received
 
 __all__ = ["SqsQueues", "default_client_config"]
 
@@ -269,6 +276,62 @@ class SqsQueues:
             found = self._client.get_queue_attributes(QueueUrl=url, AttributeNames=names)
         return sum(int(found.get("Attributes", {}).get(n, 0)) for n in names)
 
+    # --- QueueAdmin: the operator tools --------------------------------------
+
+    def queue_names(self) -> list[str]:
+        """The logical names of the queues under this prefix (ListQueues, page by page)."""
+        head = f"{self._prefix}-" if self._prefix else ""
+        names: list[str] = []
+        params: dict[str, Any] = {"MaxResults": 1000}
+        if head:
+            params["QueueNamePrefix"] = head
+        while True:
+            with self._mapped("list", head + "*"):
+                reply = self._client.list_queues(**params)
+            for url in reply.get("QueueUrls", []):
+                physical = url.rstrip("/").rsplit("/", 1)[-1]
+                if physical.startswith(head):
+                    names.append(physical[len(head) :])
+            token = reply.get("NextToken")
+            if not token:
+                return sorted(names)
+            params["NextToken"] = token
+
+    def hold(self, queue: str, max_messages: int = 10, seconds: int = 60) -> list[Held]:
+        """Receive up to ``max_messages``, invisible for ``seconds``, with every attribute
+        and the send time; bodies raw (a claim-check pointer is not followed)."""
+        count, _ = clamp_receive(max_messages, 0)
+        check_visibility(seconds)
+        url = self.url(queue)
+        with self._mapped("receive from", queue):
+            reply = self._client.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=count,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                MessageAttributeNames=["All"],
+            )
+        return [_held(m) for m in reply.get("Messages", [])]
+
+    def send_raw(self, queue: str, text: str, attributes: dict[str, str] | None = None) -> None:
+        """Send ``text`` unchanged with string ``attributes`` (a message moved between
+        queues keeps its MAC and its ``stepq-id``, so a copy that arrived twice is
+        dropped as a duplicate)."""
+        attributes = dict(attributes or {})
+        if wire_size(text, attributes) > MAX_BATCH_BYTES:
+            raise too_large(attributes.get(ID_ATTRIBUTE, "?"), wire_size(text, attributes), queue)
+        request: dict[str, Any] = {
+            "QueueUrl": self.url(queue),
+            "MessageBody": text or "(empty)",  # SQS refuses empty bodies
+            "MessageAttributes": {k: _attr(v) for k, v in attributes.items() if v},
+        }
+        if is_fifo(queue):
+            request["MessageGroupId"] = "redrive"
+            request["MessageDeduplicationId"] = _dedup_id(attributes.get(ID_ATTRIBUTE) or text)
+        with self._mapped("send to", queue):
+            self._client.send_message(**request)
+
     # --- helpers -----------------------------------------------------------
 
     def _batch(
@@ -326,6 +389,24 @@ def _describe(failed: list[dict[str, Any]]) -> str:
 def _dedup_id(value: str) -> str:
     # MessageDeduplicationId: <= 128 chars of a restricted set; a digest always fits.
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _held(message: dict[str, Any]) -> Held:
+    attributes = {
+        name: value["StringValue"]
+        for name, value in (message.get("MessageAttributes") or {}).items()
+        if "StringValue" in value
+    }
+    system = message.get("Attributes") or {}
+    sent_ms = int(system.get("SentTimestamp", "0"))
+    return Held(
+        raw=message.get("Body", ""),
+        attributes=attributes,
+        receipt=message["ReceiptHandle"],
+        receive_count=int(system.get("ApproximateReceiveCount", "1")),
+        message_id=attributes.get(ID_ATTRIBUTE) or message["MessageId"],
+        sent_at=datetime.fromtimestamp(sent_ms / 1000, UTC).isoformat(),
+    )
 
 
 def _received(message: dict[str, Any]) -> Received:

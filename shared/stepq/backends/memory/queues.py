@@ -13,6 +13,8 @@ CONTRACT (others code against these signatures):
         .send_raw(queue, text, attributes=None) -> None     # a foreign producer's message
         .peek(queue) -> list[tuple[str, dict[str, str]]]   # raw bodies + attributes, for tests
         .depth(queue) -> int                               # messages held, visible or not
+        .queue_names() -> list[str]                        # QueueAdmin: the queues that exist
+        .hold(queue, max_messages=10, seconds=60) -> list[Held]  # QueueAdmin: receive, raw
 
 SQS semantics simulated against an injectable ``Clock``: delays, visibility
 timeouts, receive counts, and a redrive to ``<queue>-dlq`` on the receive
@@ -33,7 +35,7 @@ import itertools
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from stepq.backends.queue_wire import (
     DEFAULT_CLAIM_THRESHOLD,
@@ -50,7 +52,7 @@ from stepq.backends.queue_wire import (
 )
 from stepq.clock import Clock, SystemClock
 from stepq.errors import QueueError, QueueNotFoundError
-from stepq.runtime.ports import Blobs, Message, Received
+from stepq.runtime.ports import Blobs, Held, Message, Received
 
 __all__ = ["MemoryQueues"]
 
@@ -65,6 +67,7 @@ class _Stored:
     visible_at: datetime
     receive_count: int = 0
     receipt: str | None = None  # the current receipt; older ones no longer delete
+    sent_at: datetime | None = None  # first sent; a redrive to the DLQ keeps it, as SQS does
 
 
 @dataclass(slots=True)
@@ -138,15 +141,17 @@ class MemoryQueues:
                 if fifo and not self._first_in_window(q, message.id, now):
                     continue  # SQS accepts the send and drops the copy
                 visible = now + timedelta(seconds=message.delay_seconds)
-                q.messages.append(_Stored(self._next_id(), wire.text, wire.attributes, visible))
+                stored = _Stored(self._next_id(), wire.text, wire.attributes, visible, sent_at=now)
+                q.messages.append(stored)
             self._cond.notify_all()
 
     def send_raw(self, queue: str, text: str, attributes: dict[str, str] | None = None) -> None:
         """Enqueue ``text`` as is, as a producer that is not stepq might (tests, tooling)."""
         with self._cond:
             q = self._queue(queue)
+            now = self._clock.now()
             q.messages.append(
-                _Stored(self._next_id(), text, dict(attributes or {}), self._clock.now())
+                _Stored(self._next_id(), text, dict(attributes or {}), now, sent_at=now)
             )
             self._cond.notify_all()
 
@@ -156,7 +161,7 @@ class MemoryQueues:
             q = self._queue(queue)
             deadline = self._clock.now() + timedelta(seconds=wait)
             while True:
-                out = self._take(queue, q, count)
+                out = [_received(m) for m in self._take(queue, q, count, q.visibility_timeout)]
                 now = self._clock.now()
                 if out or now >= deadline or not isinstance(self._clock, SystemClock):
                     break
@@ -210,7 +215,8 @@ class MemoryQueues:
         with self._cond:  # one critical section: no window for a loss or a duplicate
             dead = self._queue(dlq_name(queue))
             self.delete(queue, [received.receipt])
-            dead.messages.append(_Stored(self._next_id(), raw, attributes, self._clock.now()))
+            now = self._clock.now()
+            dead.messages.append(_Stored(self._next_id(), raw, attributes, now, sent_at=now))
 
     # --- for tests and tooling ---------------------------------------------
 
@@ -222,6 +228,21 @@ class MemoryQueues:
     def depth(self, queue: str) -> int:
         with self._cond:
             return len(self._queue(queue).messages)
+
+    # --- QueueAdmin: the operator tools ------------------------------------
+
+    def queue_names(self) -> list[str]:
+        with self._cond:
+            return sorted(self._queues)
+
+    def hold(self, queue: str, max_messages: int = 10, seconds: int = 60) -> list[Held]:
+        """A receive that keeps what it got invisible ``seconds`` and shows it raw."""
+        count, _ = clamp_receive(max_messages, 0)
+        check_visibility(seconds)
+        with self._cond:
+            q = self._queue(queue)
+            taken = self._take(queue, q, count, seconds)
+            return [_held(m) for m in taken]
 
     # --- helpers -----------------------------------------------------------
 
@@ -254,9 +275,9 @@ class MemoryQueues:
             and int(parts[2]) <= self._serial
         )
 
-    def _take(self, name: str, q: _Queue, count: int) -> list[Received]:
+    def _take(self, name: str, q: _Queue, count: int, seconds: int) -> list[_Stored]:
         now = self._clock.now()
-        out: list[Received] = []
+        out: list[_Stored] = []
         redrive: list[_Stored] = []
         for m in q.messages:
             if len(out) >= count:
@@ -270,8 +291,8 @@ class MemoryQueues:
             m.receive_count += 1
             self._serial = next(self._ids)
             m.receipt = f"{name}|{m.sqs_id}|{self._serial}"
-            m.visible_at = now + timedelta(seconds=q.visibility_timeout)
-            out.append(_received(m))
+            m.visible_at = now + timedelta(seconds=seconds)
+            out.append(m)
         if redrive:
             dead = self._queues.get(q.dlq or "")
             for m in redrive:
@@ -280,6 +301,18 @@ class MemoryQueues:
                     m.receipt, m.visible_at = None, now
                     dead.messages.append(m)
         return out
+
+
+def _held(m: _Stored) -> Held:
+    sent = m.sent_at or m.visible_at
+    return Held(
+        raw=m.raw,
+        attributes=dict(m.attributes),
+        receipt=m.receipt or "",
+        receive_count=m.receive_count,
+        message_id=m.attributes.get(ID_ATTRIBUTE) or m.sqs_id,
+        sent_at=sent.astimezone(UTC).isoformat(),
+    )
 
 
 def _received(m: _Stored) -> Received:
