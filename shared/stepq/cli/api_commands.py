@@ -23,8 +23,10 @@ ApiUrl = Annotated[
     str | None,
     typer.Option(
         "--api-url",
+        "--endpoint-url",
         envvar="STEPQ_API_URL",
-        help="The stepq API (default http://127.0.0.1:8083, what stepq dev serves)",
+        help="The stepq API: default http://127.0.0.1:8083 (stepq dev); a deployed stack's "
+        "ApiUrl output is called signed for execute-api with your AWS credentials",
         show_default=False,
     ),
 ]
@@ -211,10 +213,18 @@ def update(
     out.print(line, markup=False, highlight=False)
 
 
-@app.command()
+machines_app = typer.Typer(no_args_is_help=False)
+app.add_typer(machines_app, name="machines")
+
+
+@machines_app.callback(invoke_without_command=True)
 @_guarded
-def machines(api_url: ApiUrl = None, output: OutputOption = Output.text) -> None:
-    """List the state machines (ListStateMachines)."""
+def machines(
+    ctx: typer.Context, api_url: ApiUrl = None, output: OutputOption = Output.text
+) -> None:
+    """List the state machines (ListStateMachines); machines sync: create/update from files."""
+    if ctx.invoked_subcommand is not None:
+        return
     api = _api(api_url)
     found = api.pages("list_state_machines", "stateMachines")
     if output is Output.json:
@@ -232,6 +242,36 @@ def machines(api_url: ApiUrl = None, output: OutputOption = Output.text) -> None
             item["stateMachineArn"],
         )
     out.print(table)
+
+
+@machines_app.command("sync")
+@_guarded
+def machines_sync(
+    directory: Annotated[Path, typer.Argument(help="A folder of *.asl.json (state_machine/)")],
+    role_arn: Annotated[
+        str | None,
+        typer.Option(
+            help="Each machine's role; {name} is replaced by its name "
+            "(default arn:aws:iam::ACCOUNT:role/stepq-{name})"
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would change; change nothing")
+    ] = False,
+    api_url: ApiUrl = None,
+    output: OutputOption = Output.text,
+) -> None:
+    """Create or update a machine per DIR/*.asl.json, publishing a version when it changed."""
+    from stepq.cli.machines_sync import sync
+
+    results = sync(_api(api_url), directory, role_arn, dry_run)
+    if output is Output.json:
+        print_json([r.as_json() for r in results])
+    else:
+        for result in results:
+            out.print(result.line(), markup=False, highlight=False)
+    if any(r.action == "failed" for r in results):
+        raise typer.Exit(1)
 
 
 # --- executions ------------------------------------------------------------------------
