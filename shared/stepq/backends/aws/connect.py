@@ -81,7 +81,7 @@ def client(
     base = Config(inject_host_prefix=False)
     sfn = session.client(
         "stepfunctions",
-        endpoint_url=api_url.rstrip("/"),
+        endpoint_url=api_url,
         region_name=chosen,
         config=base.merge(config) if config is not None else base,
     )
