@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
-from stepq.backends.aws.connect import EXECUTE_API, HOOK_EVENT, region_of, sign_for_execute_api
+from stepq.backends.aws.connect import EXECUTE_API, client, region_of
 from stepq.cli.app import CliError
 
 DEFAULT_API_URL = "http://127.0.0.1:8083"
@@ -60,11 +60,13 @@ class ApiClient:
         self.local = is_loopback(self.url)
         # stepq dev checks no signature; API Gateway's IAM auth wants execute-api's.
         self.signing_name = "states" if self.local else EXECUTE_API
+        # A deployed API: the caller's boto3 session (profile, credentials, region), once.
+        self._aws: Any = None if self.local else _caller_session()
         self.region = (
             region_of(self.url)
             or os.environ.get("AWS_REGION")
             or os.environ.get("AWS_DEFAULT_REGION")
-            or (None if self.local else _caller_session().region_name)
+            or (self._aws.region_name if self._aws is not None else None)
             or "us-east-1"
         )
         self._client: Any = None
@@ -77,17 +79,16 @@ class ApiClient:
         if self._credentials is None:
             from botocore.credentials import Credentials
 
-            if self.local:
+            if self._aws is None:  # loopback: stepq dev checks no signature
                 self._credentials = Credentials("stepq", "stepq")
             else:
-                found = _caller_session().get_credentials()
-                if found is None:
+                self._credentials = self._aws.get_credentials()
+                if self._credentials is None:
                     raise CliError(
                         f"no AWS credentials found to sign requests to {self.url} "
                         "(its IAM auth needs them): set AWS_PROFILE or run aws configure",
                         2,
                     )
-                self._credentials = found
         return self._credentials
 
     @property
@@ -95,24 +96,29 @@ class ApiClient:
         if self._client is None:
             from botocore.config import Config
 
-            frozen = self._session_credentials().get_frozen_credentials()
-            self._client = _session().client(
-                "stepfunctions",
-                region_name=self.region,
-                aws_access_key_id=frozen.access_key,
-                aws_secret_access_key=frozen.secret_key,
-                aws_session_token=frozen.token,
-                endpoint_url=self.url,
-                config=Config(
-                    connect_timeout=CONNECT_TIMEOUT,
-                    read_timeout=READ_TIMEOUT,
-                    retries={"mode": "standard", "max_attempts": 1},
-                    # No sync- host prefix: neither stepq dev nor API Gateway has that host.
-                    inject_host_prefix=False,
-                ),
+            config = Config(
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                retries={"mode": "standard", "max_attempts": 1},
+                # No sync- host prefix: neither stepq dev nor API Gateway has that host.
+                inject_host_prefix=False,
             )
-            if not self.local:
-                self._client.meta.events.register(HOOK_EVENT, sign_for_execute_api)
+            credentials = self._session_credentials()  # none: one clear line, no request
+            if self._aws is not None:  # a deployed API: stepq.client, signed for execute-api
+                self._client = client(
+                    self.url + "/", session=self._aws, region=self.region, config=config
+                )
+            else:
+                frozen = credentials.get_frozen_credentials()
+                self._client = _session().client(
+                    "stepfunctions",
+                    region_name=self.region,
+                    aws_access_key_id=frozen.access_key,
+                    aws_secret_access_key=frozen.secret_key,
+                    aws_session_token=frozen.token,
+                    endpoint_url=self.url,
+                    config=config,
+                )
         return self._client
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
