@@ -29,6 +29,7 @@ session names (see ``roles.py``).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -124,7 +125,7 @@ class AwsIntegrations:
                 credentials = self._role_credentials(context)
             except AssumeRoleError as exc:
                 return Outcome(error=ROLE_FAILURE, cause=str(exc))
-            client_for = lambda service: self.client_as(service, credentials)  # noqa: E731
+            client_for = functools.partial(self.client_as, credentials=credentials)
         if name in optimised.CALLS:
             return optimised.call(name, parameters, client_for, resource)
         service, _, action = base.split(_AWS_SDK, 1)[1].partition(":")
@@ -145,24 +146,22 @@ class AwsIntegrations:
     def client_as(self, service: str, credentials: RoleCredentials) -> Any:
         """A client of ``service`` signing with ``credentials`` (kept while they are used)."""
         key = (service, credentials.access_key)
-        with self._lock:
+        session = self.session()
+        with self._lock:  # a boto3 session makes one client at a time
             client = self._role_clients.get(key)
             if client is not None:
                 self._role_clients.move_to_end(key)
                 return client
-        session = self.session()
-        client = session.client(
-            service,
-            aws_access_key_id=credentials.access_key,
-            aws_secret_access_key=credentials.secret_key,
-            aws_session_token=credentials.token or None,
-            **self._options(),
-        )
-        with self._lock:
-            self._role_clients[key] = client
+            client = self._role_clients[key] = session.client(
+                service,
+                aws_access_key_id=credentials.access_key,
+                aws_secret_access_key=credentials.secret_key,
+                aws_session_token=credentials.token or None,
+                **self._options(),
+            )
             while len(self._role_clients) > _ROLE_CLIENTS:
                 self._role_clients.popitem(last=False)
-        return client
+            return client
 
     # --- clients ---------------------------------------------------------------------------
 
