@@ -35,7 +35,9 @@ from typer.testing import CliRunner
 
 from api.server_support import module_server
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "state_machine"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "state_machine"
+STACK_STEPS = ROOT / "functions" / "worker" / "steps.py"  # FunctionsModule's default
 REGION = "us-east-1"
 KEY_ID = "AKIAGATEWAYTEST00001"
 SECRET = "gateway-test-secret-never-shown"
@@ -157,9 +159,10 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def dev() -> Iterator[DevServer]:
-    """One ``stepq dev`` for the module, running the examples' step functions."""
+    """One ``stepq dev`` for the module, running the examples' step functions and
+    the deployed stack's default module (``hello``)."""
     steps: dict[str, Any] = {}
-    for module in sorted(EXAMPLES.glob("*.py")):
+    for module in [*sorted(EXAMPLES.glob("*.py")), STACK_STEPS]:
         steps.update(load_functions(str(module)))
     with module_server(functions=steps) as server:
         yield server
@@ -198,9 +201,9 @@ def _outcome(sfn: Any, arn: str) -> dict[str, Any]:
 def test_stepq_client_reaches_the_iam_authorised_api(gateway: Gateway) -> None:
     sfn = stepq.client(gateway.url, region=REGION)
     machine = sfn.create_state_machine(
-        name="hello",
+        name="passing",
         definition=json.dumps(PASS_MACHINE),
-        roleArn="arn:aws:iam::111111111111:role/stepq-hello",
+        roleArn="arn:aws:iam::111111111111:role/stepq-passing",
     )["stateMachineArn"]
     started = sfn.start_execution(stateMachineArn=machine, input='{"who": "gateway"}')
     outcome = _outcome(sfn, started["executionArn"])
@@ -311,3 +314,17 @@ def test_the_cli_without_credentials_for_a_deployed_api_is_one_line(
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("no AWS credentials found"), result.output
+
+
+def test_the_first_machine_of_deploy_md_runs_as_it_says(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    doc = (ROOT / "docs" / "DEPLOY.md").read_text()
+    definition = doc.split("cat > state_machine/hello.asl.json <<'JSON'\n", 1)[1]
+    (tmp_path / "hello.asl.json").write_text(definition.split("\nJSON\n", 1)[0])
+    monkeypatch.setenv("HTTP_PROXY", gateway.proxy)
+    synced = _cli("machines", "sync", str(tmp_path))
+    assert synced.output.splitlines() == ["created hello (version 1)"], synced.output
+    started = _cli("start", "hello", "--input", '{"name": "stepq"}', "--wait", "-o", "json")
+    assert started.exit_code == 0, started.output
+    assert json.loads(json.loads(started.output)["output"]) == {"greeting": "Hello, stepq!"}
