@@ -328,3 +328,14 @@ def test_the_first_machine_of_deploy_md_runs_as_it_says(
     started = _cli("start", "hello", "--input", '{"name": "stepq"}', "--wait", "-o", "json")
     assert started.exit_code == 0, started.output
     assert json.loads(json.loads(started.output)["output"]) == {"greeting": "Hello, stepq!"}
+
+
+def test_a_missing_profile_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/stepq-aws-config")
+    result = _cli("machines")
+    assert result.exit_code == 2
+    assert (
+        result.output.strip()
+        == "AWS settings: The config profile (no-such-profile) could not be found"
+    )

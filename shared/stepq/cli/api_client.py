@@ -257,12 +257,16 @@ def _caller_session() -> Any:
     """A new session each time: the caller's credentials and region as they are now
     (the shared ``_session`` would keep the first ones it found)."""
     import boto3
+    from botocore.exceptions import BotoCoreError
 
-    return boto3.session.Session()
+    try:
+        return boto3.session.Session()
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names no profile
+        raise CliError(f"AWS settings: {exc}", 2) from None
 
 
 class ApiCallError(CliError):
-    """An API error answered to one of stepq's own operations."""
+    """The API (or API Gateway in front of it) answered with an error; ``error_code`` names it."""
 
     def __init__(self, error_code: str, message: str) -> None:
         super().__init__(f"{error_code}: {message}")  # exit status 1 (``code``)
