@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stepq.cli import app
 from stepq.hosting.dev import DevServer
+from typer.testing import CliRunner
 
 from api.cli_support import as_json, stepq
 
@@ -126,11 +128,19 @@ def test_a_bad_definition_fails_alone_and_the_exit_status_says_so(
 
 
 def test_a_folder_without_definitions_is_one_line(tmp_path: Path) -> None:
-    from stepq.cli import app
-    from typer.testing import CliRunner
-
     # Checked before any request: no API is needed (nothing listens on port 9).
     args = ["machines", "sync", str(tmp_path), "--endpoint-url", "http://127.0.0.1:9"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert result.output.strip() == f"{tmp_path} has no *.asl.json definitions"
+
+
+def test_an_unreachable_api_is_one_line_not_one_per_machine(machines_dir: Path) -> None:
+    for role in ([], ["--role-arn", "arn:aws:iam::111111111111:role/x-{name}"]):
+        args = ["machines", "sync", str(machines_dir), "--endpoint-url", "http://127.0.0.1:9"]
+        result = CliRunner().invoke(app, [*args, *role])
+        assert result.exit_code == 1
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            "cannot reach the stepq API at http://127.0.0.1:9"
+        ), result.output
