@@ -262,27 +262,18 @@ def machines_sync(
     directory: Annotated[Path, typer.Argument(help="A folder of *.asl.json (state_machine/)")],
     role_arn: Annotated[
         str | None,
-        typer.Option(
-            help="Each machine's role; {name} is replaced by its name "
-            "(default arn:aws:iam::ACCOUNT:role/stepq-{name})"
-        ),
+        typer.Option(help="Every machine's role, {name} its name (default: role/stepq-{name})"),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would change; change nothing")
-    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing, say what")] = False,
     api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Create or update a machine per DIR/*.asl.json, publishing a version when it changed."""
-    from stepq.cli.machines_sync import sync
+    from stepq.cli.machines_sync import report, sync
 
-    results = sync(_api(api_url), directory, role_arn, dry_run)
-    if output is Output.json:
-        print_json([r.as_json() for r in results])
-    else:
-        for result in results:
-            out.print(result.line(), markup=False, highlight=False)
-    if any(r.action == "failed" for r in results):
+    if not report(
+        sync(_api(api_url), directory, role_arn, dry_run), json_output=output is Output.json
+    ):
         raise typer.Exit(1)
 
 

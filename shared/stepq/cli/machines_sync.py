@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stepq.cli.api_client import ApiCallError, ApiClient, UnreachableError
-from stepq.cli.app import CliError
+from stepq.cli.app import CliError, out, print_json
 
 SUFFIX = ".asl.json"
 DEFAULT_ROLE = "arn:aws:iam::{account}:role/stepq-{name}"
@@ -145,3 +145,13 @@ def sync(api: ApiClient, directory: Path, role_arn: str | None, dry_run: bool) -
     files = definition_files(directory)
     roles = role_template(role_arn, api)
     return [sync_one(api, path, roles, dry_run) for path in files]
+
+
+def report(results: list[Synced], *, json_output: bool) -> bool:
+    """One line per machine (or the JSON list); False when one failed."""
+    if json_output:
+        print_json([r.as_json() for r in results])
+    else:
+        for result in results:
+            out.print(result.line(), markup=False, highlight=False)
+    return not any(r.action == "failed" for r in results)
