@@ -84,6 +84,8 @@ from stepq.errors import (
 from stepq.errors import __all__ as _ERRORS
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
+    from stepq.backends.aws.connect import client as client
+    from stepq.backends.aws.connect import sign_for_execute_api as sign_for_execute_api
     from stepq.core.definition import (
         StateMachine as StateMachine,
     )
@@ -132,6 +134,9 @@ _LAZY: dict[str, str] = {
     "ExecutionResult": "stepq.hosting.local_runner",
     "Client": "stepq.runtime.client",
     "ExecutionHeader": "stepq.runtime.ports",
+    # a deployed API (API Gateway, IAM auth): boto3's client signed for execute-api
+    "client": "stepq.backends.aws.connect",
+    "sign_for_execute_api": "stepq.backends.aws.connect",
     # definitions
     "load_definition": "stepq.core.definition",
     "find_problems": "stepq.core.definition",

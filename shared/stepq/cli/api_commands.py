@@ -28,6 +28,20 @@ ApiUrl = Annotated[
         show_default=False,
     ),
 ]
+# The client commands also say --endpoint-url, as `aws stepfunctions` does: the API is
+# their endpoint. (Commands that also reach DynamoDB and SQS, ``ops`` and ``worker``,
+# keep --endpoint-url for those and take ApiUrl.)
+ClientApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        "--api-url",
+        envvar="STEPQ_API_URL",
+        help="The stepq API: default http://127.0.0.1:8083 (stepq dev); any other URL, "
+        "e.g. a stack's ApiUrl, is signed for execute-api with your AWS credentials",
+        show_default=False,
+    ),
+]
 ExecutionArg = Annotated[str, typer.Argument(help="Execution ARN (or MACHINE:EXECUTION)")]
 FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -161,7 +175,7 @@ def create(
         str | None, typer.Option(help="Default: a role in the API's account")
     ] = None,
     type: Annotated[str, typer.Option("--type", help="STANDARD or EXPRESS")] = "STANDARD",
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Create a state machine from a definition file (CreateStateMachine)."""
@@ -191,7 +205,7 @@ def update(
         str | None, typer.Option(help="Machine name or ARN (default: the file's name)")
     ] = None,
     publish: Annotated[bool, typer.Option("--publish", help="Publish a version")] = False,
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Replace a state machine's definition (UpdateStateMachine)."""
@@ -211,10 +225,18 @@ def update(
     out.print(line, markup=False, highlight=False)
 
 
-@app.command()
+machines_app = typer.Typer(no_args_is_help=False)
+app.add_typer(machines_app, name="machines")
+
+
+@machines_app.callback(invoke_without_command=True)
 @_guarded
-def machines(api_url: ApiUrl = None, output: OutputOption = Output.text) -> None:
-    """List the state machines (ListStateMachines)."""
+def machines(
+    ctx: typer.Context, api_url: ClientApiUrl = None, output: OutputOption = Output.text
+) -> None:
+    """List the state machines (ListStateMachines); machines sync: create/update from files."""
+    if ctx.invoked_subcommand is not None:
+        return
     api = _api(api_url)
     found = api.pages("list_state_machines", "stateMachines")
     if output is Output.json:
@@ -232,6 +254,27 @@ def machines(api_url: ApiUrl = None, output: OutputOption = Output.text) -> None
             item["stateMachineArn"],
         )
     out.print(table)
+
+
+@machines_app.command("sync")
+@_guarded
+def machines_sync(
+    directory: Annotated[Path, typer.Argument(help="A folder of *.asl.json (state_machine/)")],
+    role_arn: Annotated[
+        str | None,
+        typer.Option(help="Every machine's role, {name} its name (default: role/stepq-{name})"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing, say what")] = False,
+    api_url: ClientApiUrl = None,
+    output: OutputOption = Output.text,
+) -> None:
+    """Create or update a machine per DIR/*.asl.json, publishing a version when it changed."""
+    from stepq.cli.machines_sync import report, sync
+
+    if not report(
+        sync(_api(api_url), directory, role_arn, dry_run), json_output=output is Output.json
+    ):
+        raise typer.Exit(1)
 
 
 # --- executions ------------------------------------------------------------------------
@@ -254,7 +297,7 @@ def start(
     timeout: Annotated[
         float | None, typer.Option(help="With --wait: give up after this many seconds")
     ] = None,
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Start an execution (StartExecution); with --wait, follow it to its outcome."""
@@ -319,7 +362,7 @@ def describe(
         str,
         typer.Argument(help="Execution or state machine ARN, a machine name, or MACHINE:EXECUTION"),
     ],
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Describe an execution (DescribeExecution) or a state machine (DescribeStateMachine)."""
@@ -358,7 +401,7 @@ def list_executions(
         datetime | None, typer.Option(help="Started before (ISO-8601)")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first")] = 100,
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """List executions; filters beyond ListExecutions' use stepq's SearchExecutions."""
@@ -400,7 +443,7 @@ def list_executions(
 @_guarded
 def history(
     arn: ExecutionArg,
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """The execution's history as a readable timeline (GetExecutionHistory)."""
@@ -420,7 +463,7 @@ def stop(
     arn: ExecutionArg,
     error: Annotated[str | None, typer.Option(help="Error name recorded")] = None,
     cause: Annotated[str | None, typer.Option(help="Cause recorded")] = None,
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Stop a running execution (StopExecution)."""
@@ -442,7 +485,7 @@ def stop(
 @_guarded
 def redrive(
     arn: ExecutionArg,
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Restart a failed, aborted or timed-out execution from where it failed (RedriveExecution)."""

@@ -47,7 +47,7 @@ def list_matching(api: Any, filters: Filters) -> list[dict[str, Any]]:
         return _search(api, filters)
     except ApiCallError as exc:
         # Not a stepq API (or one without the operation): Step Functions' own way.
-        if exc.code not in _UNKNOWN and not exc.code.startswith("HTTP "):
+        if exc.error_code not in _UNKNOWN and not exc.error_code.startswith("HTTP "):
             raise
     machines = (
         [filters.machine_arn]
