@@ -50,11 +50,13 @@ PUBLIC = [
     "StepFunction",
     "StepqError",
     "StoreError",
+    "client",
     "dynamodb_persistence",
     "find_problems",
     "idempotent_step",
     "load_definition",
     "load_functions",
+    "sign_for_execute_api",
     "stepq_table_persistence",
 ]
 

@@ -6,8 +6,10 @@
 - ``bench_commands.py`` ``bench cost|flat|throughput|lateness``
 - ``api_commands.py`` the client of the API: ``create``, ``update``, ``start``, ``describe``,
   ``list``, ``machines``, ``history``, ``stop``, ``redrive``
+- ``machines_sync.py`` ``machines sync DIR``: create or update every ``*.asl.json`` through the API
 - ``task_commands.py`` ``send-task-success|failure|heartbeat``
-- ``api_client.py``   boto3's ``stepfunctions`` client pointed at ``--api-url``, stepq's own operations
+- ``api_client.py``   boto3's ``stepfunctions`` client pointed at ``--api-url`` (signed for
+  ``execute-api`` when the URL is not loopback), stepq's own operations
 - ``listing.py``      ``list``: ListExecutions, or stepq's SearchExecutions when filters need it
 - ``deployment.py``   ``worker``/``ops`` settings in one line when bad, quick-failing clients
 - ``graph.py``        Mermaid, DOT and SVG of a definition and an execution's path

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from stepq.cli.api_commands import ApiUrl, _api, loads, read_definition
+from stepq.cli.api_commands import ClientApiUrl, _api, loads, read_definition
 from stepq.cli.app import CliError, Output, OutputOption, app, guarded, print_json
 from stepq.cli.graph import GraphvizMissing, build, dot, mark, mermaid, svg
 
@@ -33,7 +33,7 @@ def graph_command(
     format: Annotated[
         Format, typer.Option("--format", help="mermaid, dot or svg")
     ] = Format.mermaid,
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Draw a state machine (Mermaid, DOT or SVG), with an execution's path when given."""

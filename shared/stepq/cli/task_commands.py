@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stepq.cli.api_commands import ApiUrl, _api, json_text
+from stepq.cli.api_commands import ClientApiUrl, _api, json_text
 from stepq.cli.app import Output, OutputOption, app, out, print_json
 from stepq.cli.app import guarded as _guarded
 
@@ -20,7 +20,7 @@ def send_task_success(
     task_output: Annotated[
         str, typer.Option("--output", "--task-output", help="The task's result, as JSON")
     ] = "{}",
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     format: Annotated[
         Output, typer.Option("--format", help="text or json (--output is the task's result here)")
     ] = Output.text,
@@ -40,7 +40,7 @@ def send_task_failure(
     token: TokenArg,
     error: Annotated[str | None, typer.Option(help="Error name (what Catch matches)")] = None,
     cause: Annotated[str | None, typer.Option(help="A longer explanation")] = None,
-    api_url: ApiUrl = None,
+    api_url: ClientApiUrl = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Fail a waiting task (SendTaskFailure)."""
@@ -59,7 +59,7 @@ def send_task_failure(
 @app.command("send-task-heartbeat")
 @_guarded
 def send_task_heartbeat(
-    token: TokenArg, api_url: ApiUrl = None, output: OutputOption = Output.text
+    token: TokenArg, api_url: ClientApiUrl = None, output: OutputOption = Output.text
 ) -> None:
     """Tell a waiting task its worker is alive (SendTaskHeartbeat)."""
     reply = _api(api_url).call("send_task_heartbeat", taskToken=token)

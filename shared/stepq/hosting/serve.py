@@ -152,7 +152,7 @@ def serve(
         names, handle = [INBOX_QUEUE], inbox(ctx).handle_batch
         on_dead = None  # a dead inbox message owns no execution
     else:
-        from stepq.backends.aws.integrations import AwsIntegrations
+        from stepq.backends.aws.integrations import AwsIntegrations, CatalogRoles
         from stepq.runtime.client import Client
         from stepq.runtime.worker import DEFAULT_VISIBILITY_TIMEOUT, Worker
 
@@ -170,7 +170,8 @@ def serve(
             if settings.task_visibility_timeout is None
             else settings.task_visibility_timeout,
             # The user's services, through boto3's own settings (AWS_ENDPOINT_URL...).
-            integrations=AwsIntegrations(region=settings.region),
+            # Run as each machine's roleArn when STEPQ_ASSUME_ROLE says so (off here by default).
+            integrations=AwsIntegrations(region=settings.region, roles=CatalogRoles(store)),
         )
         handle = worker.handle_batch
     # One long-polling pump per queue, each on its own thread: polled one after
