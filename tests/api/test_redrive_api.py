@@ -53,6 +53,12 @@ class Steps:
             raise Boom("item 2 fails on its first run")
         return event * 10
 
+    def wide(self, event: Any, context: Any) -> Any:
+        n = self.count(f"wide-{event}")
+        if event == 25 and n == 1:
+            raise Boom("item 25 fails on its first run")
+        return f"output of item {event:02d}, long enough to be held"
+
     def ask(self, event: Any, context: Any) -> Any:
         with self.lock:
             self.tokens.append(event["token"])
@@ -71,6 +77,7 @@ def dev_options(steps: Steps) -> dict[str, Any]:
             "flaky": steps.flaky,
             "broken": steps.broken,
             "item": steps.item,
+            "wide": steps.wide,
             "ask": steps.ask,
         }
     }
@@ -278,8 +285,40 @@ def test_a_failed_map_iteration_is_redriven(dev: DevServer, sfn: Any, steps: Ste
     assert steps.calls["item-2"] == 2
     events = _events(dev, arn)
     assert events.count("MapIterationFailed") == 1
-    # stepq runs the failed Map state again as a whole (docs/SEMANTICS.md).
     assert events[events.index("ExecutionRedriven") + 1] == "MapStateEntered"
+
+
+def test_a_wide_failed_map_reruns_only_the_items_that_did_not_succeed(
+    dev: DevServer, sfn: Any, steps: Steps
+) -> None:
+    """Forty outputs are more than a snapshot holds inline: the store keeps them (held)."""
+    wide = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "MaxConcurrency": 1,  # items run in order: 0..24 succeed, 25 fails
+                "ItemProcessor": {
+                    "StartAt": "I",
+                    "States": {"I": {"Type": "Task", "Resource": LAMBDA + "wide", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    dev.runtime.deploy("wide", wide)
+    arn = dev.runtime.start("wide", list(range(40)), "wide")
+    assert dev.runtime.wait(arn, 60).status == "FAILED"
+    sfn.redrive_execution(executionArn=arn)
+    done = dev.runtime.wait(arn, 60)
+    assert done.status == "SUCCEEDED"
+    assert done.output == [f"output of item {i:02d}, long enough to be held" for i in range(40)]
+    assert all(steps.calls[f"wide-{i}"] == 1 for i in range(25))  # kept, not run again
+    assert steps.calls["wide-25"] == 2
+    assert all(steps.calls[f"wide-{i}"] == 1 for i in range(26, 40))  # first run after the redrive
+    events = _events(dev, arn)
+    after = events[events.index("ExecutionRedriven") :]
+    assert after.count("MapIterationStarted") == 15
 
 
 def test_a_timed_out_execution_is_redriven_with_its_timeout_started_again(

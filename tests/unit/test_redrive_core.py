@@ -120,29 +120,109 @@ def test_a_stopped_parallel_reruns_only_the_branch_still_running() -> None:
     assert run.state.status == "SUCCEEDED" and run.state.output == ["a-out", "b-out"]
 
 
-def test_a_failed_map_runs_again_as_a_whole() -> None:
+def _map(**more: Any) -> dict[str, Any]:
+    return {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemProcessor": {"StartAt": "I", "States": {"I": task("i", End=True)}},
+                "End": True,
+                **more,
+            }
+        },
+    }
+
+
+def _persisted(run: Run) -> None:
+    """The state as a store would give it back (what a halted frame keeps must survive)."""
+    run.state = codec.decode_state(codec.encode_state(run.state))
+
+
+def test_a_failed_map_reruns_only_the_items_that_did_not_succeed() -> None:
+    run = Run(_map(MaxConcurrency=2), [1, 2, 3, 4])
+    one, two = run.tasks()
+    run.send(TaskSucceeded(one.task_id, 10, at(1)))  # item 0 succeeds, item 2 starts
+    three = run.tasks()[-1]
+    run.send(TaskFailed(two.task_id, "Boom", None, at(2)))  # item 1 fails: 2 cut short, 3 unstarted
+    assert run.state.status == "FAILED" and CancelTask(three.task_id) in run.commands
+    _persisted(run)
+    again = [c for c in run.send(RedriveRequested(at(3), 1)) if isinstance(c, RunTask)]
+    assert [c.input for c in again] == [2, 3]  # MaxConcurrency still holds; item 0 is kept
+    started = run.history[run.history.index("ExecutionRedriven") :].count("MapIterationStarted")
+    assert started == 2
+    run.send(TaskSucceeded(again[0].task_id, 20, at(4)))
+    last = run.tasks()[-1]
+    assert last.input == 4
+    run.send(TaskSucceeded(again[1].task_id, 30, at(5)))
+    run.send(TaskSucceeded(last.task_id, 40, at(6)))
+    assert run.state.status == "SUCCEEDED" and run.state.output == [10, 20, 30, 40]
+    assert len([t for t in run.tasks() if t.input == 1]) == 1  # item 0 ran once in all
+
+
+def test_a_failed_parallel_reruns_only_the_branches_that_did_not_succeed() -> None:
+    branches = [{"StartAt": n, "States": {n: task(n.lower(), End=True)}} for n in "ABC"]
     run = Run(
+        {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": branches, "End": True}}}
+    )
+    a, b, _ = run.tasks()
+    run.send(TaskSucceeded(a.task_id, "a-out", at(1)))
+    run.send(TaskFailed(b.task_id, "Boom", "b broke", at(2)))
+    assert run.state.status == "FAILED" and run.state.error == "Boom"
+    _persisted(run)
+    again = [x for x in run.send(RedriveRequested(at(3), 1)) if isinstance(x, RunTask)]
+    assert sorted(x.function_name for x in again) == ["b", "c"]
+    for command in again:
+        run.send(TaskSucceeded(command.task_id, f"{command.function_name}-out", at(4)))
+    assert run.state.status == "SUCCEEDED" and run.state.output == ["a-out", "b-out", "c-out"]
+
+
+def test_items_that_failed_within_the_tolerance_run_again_on_a_redrive() -> None:
+    run = Run(_map(ToleratedFailureCount=1), [1, 2, 3])
+    one, two, three = run.tasks()
+    run.send(TaskFailed(one.task_id, "Boom", None, at(1)))  # tolerated
+    run.send(TaskSucceeded(two.task_id, 20, at(2)))
+    run.send(TaskFailed(three.task_id, "Boom", None, at(3)))  # one too many
+    assert (
+        run.state.status == "FAILED" and run.state.error == "States.ExceedToleratedFailureThreshold"
+    )
+    again = [c for c in run.send(RedriveRequested(at(4), 1)) if isinstance(c, RunTask)]
+    assert [c.input for c in again] == [1, 3]
+    for command, output in zip(again, (10, 30), strict=True):
+        run.send(TaskSucceeded(command.task_id, output, at(5)))
+    assert run.state.output == [10, 20, 30]
+
+
+def test_a_retried_map_runs_whole_and_a_caught_one_keeps_nothing() -> None:
+    retried = Run(_map(Retry=[{"ErrorEquals": ["Boom"], "MaxAttempts": 1}]), [1, 2])
+    one, two = retried.tasks()
+    retried.send(TaskSucceeded(one.task_id, 10, at(1)))
+    timers = retried.send(TaskFailed(two.task_id, "Boom", None, at(2)))
+    (timer,) = [c for c in timers if isinstance(c, StartTimer)]
+    again = [c for c in retried.send(TimerFired(timer.timer_id, at(5))) if isinstance(c, RunTask)]
+    assert [c.input for c in again] == [1, 2]  # Step Functions' Retry reruns the whole state
+
+    caught = Run(
         {
             "StartAt": "M",
             "States": {
                 "M": {
-                    "Type": "Map",
-                    "ItemProcessor": {"StartAt": "I", "States": {"I": task("i", End=True)}},
-                    "End": True,
-                }
+                    **_map()["States"]["M"],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}],
+                },
+                "F": {"Type": "Fail", "Error": "Caught"},
             },
         },
         [1, 2],
     )
-    one, two = run.tasks()
-    run.send(TaskSucceeded(one.task_id, 10, at(1)))
-    run.send(TaskFailed(two.task_id, "Boom", None, at(2)))
-    assert run.state.status == "FAILED"
-    again = [c for c in run.send(RedriveRequested(at(3), 1)) if isinstance(c, RunTask)]
-    assert [c.input for c in again] == [1, 2]  # the documented difference from AWS
-    for command, output in zip(again, (10, 20), strict=True):
-        run.send(TaskSucceeded(command.task_id, output, at(4)))
-    assert run.state.output == [10, 20]
+    one, two = caught.tasks()
+    caught.send(TaskSucceeded(one.task_id, 10, at(1)))
+    caught.send(TaskFailed(two.task_id, "Boom", None, at(2)))
+    assert caught.state.status == "FAILED" and caught.state.error == "Caught"
+    assert all("salvage" not in f.scratch for f in caught.state.halted.values())
+    rerun = caught.send(RedriveRequested(at(3), 1))
+    assert not [c for c in rerun if isinstance(c, RunTask)]  # only the Fail state runs again
+    assert caught.state.status == "FAILED"
 
 
 def test_the_execution_timeout_starts_again_under_a_new_timer() -> None:

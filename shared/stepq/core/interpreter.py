@@ -89,6 +89,7 @@ class Run:
         self.events: list[HistoryEvent] = []
         self.commands: list[Command] = []
         self.ready: deque[str] = deque()
+        self.redriven: dict[str, dict[str, Any]] = {}  # see core/redrive.py
         self.handlers = HANDLERS
 
     # --- history ----------------------------------------------------------

@@ -4,10 +4,14 @@ When an execution ends without succeeding, ``Run.finish`` keeps its frames as
 they were (``ExecutionState.halted``). A ``RedriveRequested`` puts them back
 and re-enters every *leaf* frame (one that no other frame waits on) at the
 state it was in, with the input it had: a failed Task runs again (a new task,
-a fresh retry count), a Wait waits again, and a Map or Parallel state that
-failed is run again as a whole (its branches were dropped when it failed).
-After a stop or a timeout the tree is intact: the running branches and
-iterations are re-entered where they were, the finished ones stay finished.
+a fresh retry count), a Wait waits again. A Map or Parallel state that
+failed reruns only its iterations and branches that failed, were cut short
+or never started, as Step Functions does: when it failed it kept the outputs
+of those that succeeded (``SALVAGE`` in its frame's scratch; see
+``states/children.py``), and its relaunch puts them back in their slots. A
+rerun iteration or branch starts from its beginning. After a stop or a
+timeout the tree is intact: the running branches and iterations are
+re-entered where they were, the finished ones stay finished.
 The execution keeps its history, gets an ``ExecutionRedriven`` event, and its
 TimeoutSeconds starts again from the redrive.
 """
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from stepq.core.events import RedriveRequested
 from stepq.core.execution import ABORTED, FAILED, RUNNING, TIMED_OUT, ExecutionState
+from stepq.core.states.children import SALVAGE
 
 if TYPE_CHECKING:
     from stepq.core.interpreter import Run
@@ -52,6 +57,9 @@ def redrive(run: Run, event: RedriveRequested) -> None:
     waited_on = {frame.parent for frame in s.frames.values()}
     for frame in s.frames.values():
         if frame.id not in waited_on:
+            salvage = frame.scratch.get(SALVAGE)
+            if salvage:
+                run.redriven[frame.id] = salvage
             frame.scratch = {}
             frame.children = None
             run.ready.append(frame.id)

@@ -6,11 +6,20 @@ knows its slot; the parent keeps the bookkeeping in ``frame.children``, whose
 has succeeded that list is the state's result; a child failing for good takes
 the state down with its remaining siblings. A host may hand in a
 ``HeldResults`` instead of the list (it keeps earlier outputs outside the
-snapshot); it is asked for every output only once all are in.
+snapshot); it is asked for every output only once all are in, or when the
+state fails for good.
+
+A state that fails for good keeps the outputs of the children that had
+succeeded in its frame's scratch (``SALVAGE``: slots and outputs). A Catch
+or the next state drops it with the rest of the scratch; an execution that
+fails keeps it in its halted frame, and a redrive relaunches only the other
+slots (``restore``), as Step Functions redrives only the iterations and
+branches that did not succeed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from stepq.core.execution import HeldResults
@@ -19,6 +28,9 @@ from stepq.core.states.common import Launching, finish_with_result
 if TYPE_CHECKING:
     from stepq.core.execution import Frame
     from stepq.core.states.context import RunContext
+
+
+SALVAGE = "salvage"  # frame scratch: {"kept": [slot, ...], "outputs": [output, ...]}
 
 
 class ParentState(Launching):
@@ -50,9 +62,24 @@ class ParentState(Launching):
         state: dict[str, Any],
         error: str | None,
         cause: str | None,
+        failed: Iterable[int],
     ) -> None:
-        """A child failed for good: drop its siblings (cancelling their work)."""
+        """A child failed for good: drop its siblings (cancelling their work).
+
+        What the children that succeeded returned is kept for a redrive
+        (``failed``: the slots that failed; running and unstarted ones are
+        not kept either).
+        """
         children = frame.children
+        assert children is not None
+        results = children["results"]
+        if isinstance(results, HeldResults):
+            results = results.complete()  # may stop the decision: the host decides it again
+        launched = children.get("next", len(results))  # a Map starts its items in order
+        left = set(failed) | {f.slot for f in run.s.frames.values() if f.parent == frame.id}
+        kept = [slot for slot in range(launched) if slot not in left]
+        if kept:
+            frame.scratch[SALVAGE] = {"kept": kept, "outputs": [results[s] for s in kept]}
         run.abort_children(frame)
         frame.children = None
         self._closing(run, children, "Failed")
@@ -60,3 +87,19 @@ class ParentState(Launching):
 
     def _closing(self, run: RunContext, children: dict[str, Any] | None, outcome: str) -> None:
         """Events a state type records before its own ``StateSucceeded``/``StateFailed``."""
+
+
+def restore(run: RunContext, frame: Frame, width: int) -> tuple[list[int], list[Any]]:
+    """On a redrive's relaunch: the slots kept when the state failed, and their outputs.
+
+    Empty unless this decision redrives ``frame`` and it kept something for
+    ``width`` children (the same input gives the same width; anything else
+    reruns the state whole).
+    """
+    salvage = run.redriven.pop(frame.id, None)
+    if not salvage:
+        return [], []
+    kept, outputs = salvage["kept"], salvage["outputs"]
+    if len(kept) != len(outputs) or any(not 0 <= slot < width for slot in kept):
+        return [], []
+    return kept, outputs

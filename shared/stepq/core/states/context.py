@@ -21,6 +21,8 @@ class RunContext(Protocol):
     s: ExecutionState  # the execution being decided (tasks, tokens, meta, last event id)
     now: datetime  # the instant of the event being decided
     commands: list[Command]  # what the host must do once the history is committed
+    # Frame id -> what a failed Map/Parallel kept for a redrive (this decision only).
+    redriven: dict[str, dict[str, Any]]
 
     # --- history and evaluation ----------------------------------------------
 

@@ -27,7 +27,7 @@ from stepq.core.failures import (
     runtime_error,
 )
 from stepq.core.machine import processor_scope
-from stepq.core.states.children import ParentState
+from stepq.core.states.children import ParentState, restore
 
 if TYPE_CHECKING:
     from stepq.core.events import MapRunUpdated
@@ -150,7 +150,14 @@ class MapState(ParentState):
         }
         if map_run is not None:
             frame.children["map_run"] = map_run
-        if not items:
+        kept, outputs = restore(run, frame, len(items))  # a redrive: the items that succeeded
+        if kept:
+            for slot, output in zip(kept, outputs, strict=True):
+                frame.children["results"][slot] = output
+            frame.children["done"] = len(kept)
+            frame.children["skip"] = kept  # sorted; passed over as "next" reaches them
+            frame.children["skip_at"] = 0
+        if frame.children["done"] == len(items):
             self._succeed(run, frame, state)
             return
         self._launch_more(run, frame, state)
@@ -160,9 +167,13 @@ class MapState(ParentState):
         assert c is not None
         items = c["items"]
         scope = processor_scope(frame.scope, frame.state)
+        skip = c.get("skip", ())
         while c["next"] < len(items) and (c["max"] == 0 or c["running"] < c["max"]):
             index = c["next"]
             c["next"] += 1
+            if c.get("skip_at", 0) < len(skip) and skip[c["skip_at"]] == index:
+                c["skip_at"] += 1  # succeeded before the redrive: its output is in place
+                continue
             c["running"] += 1
             item_input = self._item_input(run, frame, state, c["data"], index, items[index])
             if not c["distributed"]:
@@ -213,12 +224,13 @@ class MapState(ParentState):
         c["running"] -= 1
         c["done"] += 1
         c["failed"] += 1
+        c.setdefault("failures", []).append(slot)  # not kept for a redrive
         if not c["distributed"]:
             run.emit("MapIterationFailed", index=slot, name=frame.state, error=error, cause=cause)
         if self._tolerated(c):
             self._progress(run, frame, state)
             return
-        self._abandon(run, frame, state, error, cause)
+        self._abandon(run, frame, state, error, cause, c["failures"])
         if c["distributed"] or c["tolerated"] or c["tolerated_pct"]:
             error, cause = EXCEEDED_TOLERATED_FAILURE, _EXCEEDED_CAUSE
         run.state_failed(frame, state, error, cause)
@@ -242,7 +254,8 @@ class MapState(ParentState):
         if self._tolerated(c):
             self._launch_more(run, frame, state)
             return
-        self._abandon(run, frame, state, EXCEEDED_TOLERATED_FAILURE, _EXCEEDED_CAUSE)
+        failed = c.get("failures", [])
+        self._abandon(run, frame, state, EXCEEDED_TOLERATED_FAILURE, _EXCEEDED_CAUSE, failed)
         run.state_failed(frame, state, EXCEEDED_TOLERATED_FAILURE, _EXCEEDED_CAUSE)
 
     def _tolerated(self, c: dict[str, Any]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stepq.core.machine import branch_scope
-from stepq.core.states.children import ParentState
+from stepq.core.states.children import ParentState, restore
 from stepq.core.states.common import effective_input
 
 if TYPE_CHECKING:
@@ -18,11 +18,15 @@ class ParallelState(ParentState):
         branch_input = effective_input(run, frame, state, run.context(frame), "Parameters")
         branches = state.get("Branches", [])
         run.emit("ParallelStateStarted")
-        frame.children = {"results": [None] * len(branches), "pending": len(branches)}
-        if not branches:
+        kept, outputs = restore(run, frame, len(branches))  # a redrive: the branches that succeeded
+        results: list[Any] = [None] * len(branches)
+        for slot, output in zip(kept, outputs, strict=True):
+            results[slot] = output
+        frame.children = {"results": results, "pending": len(branches) - len(kept)}
+        if not frame.children["pending"]:
             self._succeed(run, frame, state)
             return
-        for index in range(len(branches)):
+        for index in sorted(set(range(len(branches))) - set(kept)):
             run.new_frame(branch_scope(frame.scope, frame.state, index), branch_input, frame, index)
 
     def child_succeeded(
@@ -42,5 +46,5 @@ class ParallelState(ParentState):
         error: str | None,
         cause: str | None,
     ) -> None:
-        self._abandon(run, frame, state, error, cause)
+        self._abandon(run, frame, state, error, cause, [slot])
         run.state_failed(frame, state, error, cause)
