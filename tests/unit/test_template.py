@@ -292,7 +292,12 @@ def test_direct_lambda_invoke_is_opt_in_and_conditional(template: dict[str, Any]
         }
         (deny,) = [e for _, e, _ in invoking if e["Effect"] == "Deny"]
         denied = {r["Fn::GetAtt"][0] for r in deny["Resource"] if "Fn::GetAtt" in r}
-        assert denied == {"OrchestratorFunction", "SchedulerFunction", "ApiFunction", "InboxFunction"}
+        assert denied == {
+            "OrchestratorFunction",
+            "SchedulerFunction",
+            "ApiFunction",
+            "InboxFunction",
+        }
     # No other function may invoke Lambda, conditionally or not.
     for name in _of_type(template, "AWS::Serverless::Function"):
         if name not in workers:

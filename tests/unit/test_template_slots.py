@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 pytest.importorskip("cfnlint")
-from cfnlint.decode import decode  # noqa: E402
-from stepq.backends.aws.settings import DEFAULT_TASK_QUEUE, Settings, runtime_config  # noqa: E402
-from stepq.backends.aws.sqs_queues import SqsQueues  # noqa: E402
+from cfnlint.decode import decode
+from stepq.backends.aws.settings import DEFAULT_TASK_QUEUE, Settings, runtime_config
+from stepq.backends.aws.sqs_queues import SqsQueues
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -76,7 +76,7 @@ class Evaluator:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Condition":
@@ -134,7 +134,12 @@ def _queue_names(evaluator: Evaluator) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("dedicated", "used"),
-    [("", []), ("charge", [0]), ("charge,ship", [0, 1]), (",".join(f"f{i}" for i in range(8)), list(range(8)))],
+    [
+        ("", []),
+        ("charge", [0]),
+        ("charge,ship", [0, 1]),
+        (",".join(f"f{i}" for i in range(8)), list(range(8))),
+    ],
 )
 def test_a_slot_exists_exactly_for_each_name_given(
     template: dict[str, Any], dedicated: str, used: list[int]

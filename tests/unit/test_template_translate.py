@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 pytest.importorskip("samtranslator")
-from cfnlint.decode import decode  # noqa: E402
-from samtranslator.translator.transform import transform  # noqa: E402
+from cfnlint.decode import decode
+from samtranslator.translator.transform import transform
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
