@@ -339,3 +339,71 @@ def test_worker_role_can_keep_idempotency_records_in_the_table(template: dict[st
         }
     ]
     assert not {"PutItem", "UpdateItem", "DeleteItem"} <= _dynamodb_actions_on_table(read_only)
+
+
+# The shared contract: each function's Powertools service name.
+SERVICES = {
+    "OrchestratorFunction": "stepq-orchestrator",
+    "WorkerFunction": "stepq-worker",
+    "SchedulerFunction": "stepq-scheduler",
+    "InboxFunction": "stepq-inbox",
+    "ApiFunction": "stepq-api",
+} | {f"Slot{i}WorkerFunction": "stepq-worker" for i in range(SLOTS)}
+
+
+def test_every_function_names_its_service_as_its_handler_does(template: dict[str, Any]) -> None:
+    functions = _of_type(template, "AWS::Serverless::Function")
+    assert set(functions) == set(SERVICES)
+    for name, fn in functions.items():
+        props = fn["Properties"]
+        service = props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        assert service == SERVICES[name], name
+        source = (ROOT / props["CodeUri"] / "app.py").read_text()
+        assert f'Logger(service="{service}")' in source, name
+
+
+def test_the_environment_carries_the_stack_parameters(template: dict[str, Any]) -> None:
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Stepq"
+    assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert env["STEPQ_RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+    assert template["Parameters"]["LogLevel"]["AllowedValues"] == [
+        "DEBUG",
+        "INFO",
+        "WARNING",
+        "ERROR",
+        "CRITICAL",
+    ]
+    assert template["Globals"]["Function"]["Tracing"] == "Active"
+    (table,) = _of_type(template, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["DeletionProtectionEnabled"] == {"Ref": "TableDeletionProtection"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ApiUrl",
+        "TableName",
+        "QueuePrefix",
+        "BucketName",
+        "EventsQueueUrl",
+        "EventsDLQUrl",
+        "InboxQueueUrl",
+        "InboxDLQUrl",
+    ],
+)
+def test_the_contracts_outputs_exist(template: dict[str, Any], name: str) -> None:
+    assert name in template["Outputs"]
+
+
+def test_the_api_url_is_the_stage_of_the_iam_api(template: dict[str, Any]) -> None:
+    api = template["Resources"]["StepqApi"]
+    assert api["Type"] == "AWS::Serverless::Api"
+    assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    assert api["Properties"]["StageName"] == {"Ref": "Stage"}
+    (event,) = template["Resources"]["ApiFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "Api"
+    assert (event["Properties"]["Path"], event["Properties"]["Method"]) == ("/", "POST")
+    assert event["Properties"]["RestApiId"] == {"Ref": "StepqApi"}
+    url = template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
+    assert url == "https://${StepqApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"
