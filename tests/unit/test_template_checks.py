@@ -63,7 +63,8 @@ def _offline_env() -> dict[str, str]:
 
 
 def test_infra_has_templates() -> None:
-    assert [p.name for p in INFRA] == ["observability.yaml"]
+    # Guards the parametrised checks below against an empty glob.
+    assert "observability.yaml" in [p.name for p in INFRA]
 
 
 @pytest.mark.parametrize("path", INFRA, ids=lambda p: p.name)
