@@ -161,6 +161,8 @@ def test_committers_send_to_events_tasks_and_activities(
 
 
 def test_dead_letters_go_to_the_consumed_queues_own_dlq(template: dict[str, Any]) -> None:
+    # Named DLQs only; the task-queue name pattern (<prefix>-tasks-*) does also
+    # match the task DLQs, as an SQS ARN pattern cannot leave a suffix out.
     resources = template["Resources"]
     for function in FUNCTIONS:
         props = resources[function]["Properties"]
