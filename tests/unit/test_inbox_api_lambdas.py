@@ -213,3 +213,12 @@ def test_the_caller_and_the_stage_free_path_reach_the_request() -> None:
     request = request_of(_rest_event("Stepq.Ping"))
     assert (request.method, request.path, request.caller) == ("POST", "/", "arn:aws:iam::1:user/a")
     assert request_of(_http_event("Stepq.Ping")).path == "/"
+
+
+def test_the_api_lambda_long_polls_activities_within_api_gateways_29_seconds(
+    env: Env,
+) -> None:
+    from stepq.hosting.lambda_api import API_GATEWAY_POLL_SECONDS, build_context
+
+    ctx = build_context(aws.Settings.from_env())
+    assert ctx.receive_wait == API_GATEWAY_POLL_SECONDS < 29

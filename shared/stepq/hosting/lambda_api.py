@@ -32,12 +32,18 @@ __all__ = ["build_context", "handle", "request_of"]
 log = logging.getLogger(__name__)
 
 
+API_GATEWAY_POLL_SECONDS = 20.0
+
+
 def build_context(settings: Settings, functions: Mapping[str, Any] | None = None) -> ApiContext:
     """What the API sees of the deployment ``settings`` names (its table, queues, account)."""
     store, queues, _ = build(settings)
     orchestrator = Orchestrator(store, queues, SystemClock(), runtime_config(settings))
     client = Client(orchestrator, orchestrator.queues)
-    return ApiContext.build(orchestrator, client, orchestrator.queues, functions=functions)
+    ctx = ApiContext.build(orchestrator, client, orchestrator.queues, functions=functions)
+    # API Gateway ends a request after 29 s: GetActivityTask answers empty well before.
+    ctx.receive_wait = API_GATEWAY_POLL_SECONDS
+    return ctx
 
 
 def handle(handler: ApiHandler, event: Mapping[str, Any]) -> dict[str, Any]:
