@@ -42,7 +42,7 @@ from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.outbox import Dispatcher, Outbox
 from stepq.runtime.applier.redelivery import newest_first
 from stepq.runtime.applier.snapshots import Snapshots
-from stepq.runtime.metrics import REPAIRS
+from stepq.runtime.metrics import REPAIRS, Metrics
 from stepq.runtime.ports import Queues, Store
 from stepq.runtime.signing import signed
 
@@ -84,7 +84,10 @@ class Reconciler:
         self.queues = signed(queues, store)  # what it sends again is signed like the rest
         self.clock = clock
         self.dispatcher = Dispatcher(config or RuntimeConfig(), clock)
-        self.metrics = self.dispatcher.config.metrics
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.dispatcher.config.metrics  # Repairs
 
     def plan(self, execution_id: str) -> Plan:
         """The outstanding work of an execution (NotFoundError if it does not exist)."""

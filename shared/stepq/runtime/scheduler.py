@@ -20,7 +20,7 @@ from stepq.clock import Clock
 from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.messages import EVENTS_QUEUE
-from stepq.runtime.metrics import SCHEDULER_LAG, TIMER_LATENESS
+from stepq.runtime.metrics import SCHEDULER_LAG, TIMER_LATENESS, Metrics
 from stepq.runtime.ports import Message, Queues, Store
 from stepq.runtime.reconcile import Reconciler, SweepReport
 from stepq.runtime.signing import signed
@@ -39,8 +39,11 @@ class Scheduler:
         self.queues = signed(queues, store)  # a timer's event is signed as it is sent
         self.clock = clock
         self.reconciler = Reconciler(store, self.queues, clock, config)
-        self.metrics = (config or RuntimeConfig()).metrics
         self._swept: datetime | None = None
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.reconciler.metrics
 
     def tick(self, limit: int = 100) -> int:
         """Fire what is due (one page of at most ``limit``); returns how many fired.

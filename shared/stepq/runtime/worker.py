@@ -154,10 +154,13 @@ class Worker:
         # The task queues' visibility timeout: messages being worked on are
         # extended by this much every half of it (0: never extended).
         self.visibility_timeout = visibility_timeout
-        # TaskLatency by step (None: the applier's, whose commits count the rest).
-        if metrics is None:
-            metrics = applier.config.metrics if applier is not None else NO_METRICS
-        self.metrics = metrics
+        self._metrics = metrics  # TaskLatency by step (None: the applier's)
+
+    @property
+    def metrics(self) -> Metrics:
+        if self._metrics is not None:
+            return self._metrics
+        return self.applier.config.metrics if self.applier is not None else NO_METRICS
 
     # --- handling ---------------------------------------------------------------------
 
