@@ -114,6 +114,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Stepq",
+        # Per-step timings written every invocation (deployed: held up to a minute,
+        # tests/unit/test_metrics_emf.py), so each handler call shows them.
+        "STEPQ_METRICS_HOLD_SECONDS": "0",
     }.items():
         monkeypatch.setenv(key, value)
     for key in (

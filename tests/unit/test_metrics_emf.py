@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("aws_lambda_powertools")
 
 from aws_lambda_powertools import Metrics
+from stepq.clock import ManualClock, SystemClock
 from stepq.hosting.lambda_metrics import EmfMetrics
 
 
@@ -52,13 +53,13 @@ def test_counts_are_summed_and_timings_listed_in_one_blob(
     assert blob["service"] == "stepq-unit"
     assert blob["ConditionalWrites"] == [25.0]  # one value, however many facts
     assert blob["Transitions"] == [100.0]
-    assert blob["HistoryAppendLatency"] == [3.142] * 25
+    assert blob["HistoryAppendLatency"] == [3.1] * 25
 
 
-def test_each_dimension_set_is_one_blob_counted_per_service_and_per_dimension(
+def test_a_fact_with_dimensions_is_counted_per_service_and_per_dimension_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    emf = EmfMetrics(Metrics(namespace="Stepq", service="stepq-unit"))
+    emf = EmfMetrics(Metrics(namespace="Stepq", service="stepq-unit"))  # nothing held
     emf.timing("TaskLatency", 12, step="charge")
     emf.timing("TaskLatency", 30, step="charge")
     emf.timing("TaskLatency", 7, step="ship")
@@ -67,13 +68,20 @@ def test_each_dimension_set_is_one_blob_counted_per_service_and_per_dimension(
 
     blobs = _printed(capsys, emf)
 
-    by_step = {b.get("step"): b for b in blobs if "TaskLatency" in b}
-    assert set(by_step) == {"charge", "ship"}
+    # Per service: every value, in the invocation's one plain blob.
+    [plain] = [b for b in blobs if "ExecutionsStarted" in b]
+    assert plain["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+    assert plain["TaskLatency"] == [12.0, 30.0, 7.0]
+    assert "TaskRetries" not in plain
+    # Per step: a blob per step, filed under [service, step] only (not counted twice).
+    by_step = {b["step"]: b for b in blobs if "TaskLatency" in b and "step" in b}
     assert by_step["charge"]["TaskLatency"] == [12.0, 30.0]
-    for blob in by_step.values():  # found per service and per step, from the one blob
+    assert by_step["ship"]["TaskLatency"] == [7.0]
+    for blob in by_step.values():
         dims = blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
-        assert sorted(map(sorted, dims)) == [["service"], ["service", "step"]]
+        assert sorted(map(sorted, dims)) == [["service", "step"]]
         assert blob["service"] == "stepq-unit"
+    # A count: one blob declaring both sets, so it is per service and per step/error once.
     [retries] = [b for b in blobs if "TaskRetries" in b]
     dims = retries["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     assert sorted(map(sorted, dims)) == [["error", "service", "step"], ["service"]]
@@ -82,10 +90,39 @@ def test_each_dimension_set_is_one_blob_counted_per_service_and_per_dimension(
         "ValueError",
         [1.0],
     )
-    # The plain blob does not repeat them (CloudWatch would count them twice).
-    [plain] = [b for b in blobs if "ExecutionsStarted" in b]
-    assert "TaskLatency" not in plain and "TaskRetries" not in plain
     assert len(blobs) == 4
+
+
+def test_per_step_timings_are_held_in_the_warm_function_then_written_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock = ManualClock(SystemClock().now())
+    started = clock.now()
+    emf = EmfMetrics(Metrics(namespace="Stepq", service="stepq-unit"), hold_seconds=60, clock=clock)
+    emf.timing("TaskLatency", 5, step="charge")
+    first = _printed(capsys, emf)  # invocation 1: per service only
+    clock.advance(30)
+    emf.timing("TaskLatency", 6, step="charge")
+    second = _printed(capsys, emf)  # invocation 2, 30 s on: still held
+    clock.advance(31)
+    third = _printed(capsys, emf)  # invocation 3, 61 s after the first value
+
+    assert [b["TaskLatency"] for b in first] == [[5.0]]
+    assert [b["TaskLatency"] for b in second] == [[6.0]]
+    [held] = third
+    assert (held["step"], held["TaskLatency"]) == ("charge", [5.0, 6.0])
+    assert abs(held["_aws"]["Timestamp"] - started.timestamp() * 1000) < 1  # the first value's
+    assert _printed(capsys, emf) == []
+
+
+def test_one_hundred_held_values_are_written_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    emf = EmfMetrics(Metrics(namespace="Stepq", service="stepq-unit"), hold_seconds=60)
+    for _ in range(100):
+        emf.timing("TaskLatency", 1, step="charge")
+
+    blobs = _printed(capsys, emf)
+
+    assert [len(b["TaskLatency"]) for b in blobs if "step" in b] == [100]
 
 
 def test_an_invocation_prints_its_facts_once_even_when_it_raises(
