@@ -146,3 +146,26 @@ def test_an_invocation_prints_its_facts_once_even_when_it_raises(
 
     emf.flush()  # nothing left over for the next invocation
     assert _blobs(capsys.readouterr().out) == []
+
+
+def test_the_cost_benchmark_bills_the_bytes_each_metered_invocation_prints() -> None:
+    from stepq.bench.cost import EmfLogBytes, EmfMeter
+
+    meter = EmfMeter(label="run")
+    emf = EmfLogBytes(meter)
+    meter.emf = emf
+    with meter.as_role("worker"):  # one invocation of the worker function
+        for _ in range(10):
+            emf.count("ConditionalWrites")
+            emf.timing("TaskLatency", 3.0, step="charge")
+    with meter.as_role("scheduler"):  # one a minute whatever the load: not per transition
+        emf.timing("SchedulerLag", 0.0)
+    with meter.as_role("client"):  # the API function's, a start's front door: not counted
+        emf.count("ExecutionsStarted")
+
+    assert emf.blobs["run"] == 1  # the plain blob; the step's timings are held
+    plain = emf.bytes["run"]
+    assert 250 < plain < 600  # ten facts of each kind, one blob: not ten
+    emf.end_run("run")
+    assert emf.blobs["run"] == 2  # the held per-step blob, written as the instance ends
+    assert 150 < emf.bytes["run"] - plain < 400
