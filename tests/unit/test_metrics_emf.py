@@ -169,3 +169,16 @@ def test_the_cost_benchmark_bills_the_bytes_each_metered_invocation_prints() -> 
     emf.end_run("run")
     assert emf.blobs["run"] == 2  # the held per-step blob, written as the instance ends
     assert 150 < emf.bytes["run"] - plain < 400
+
+
+def test_serialized_holds_every_blob_even_past_one_hundred_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emf = EmfMetrics(Metrics(namespace="Stepq", service="stepq-unit"))
+    for _ in range(150):
+        emf.timing("HistoryAppendLatency", 2.0)
+
+    lines = emf.serialized()
+
+    assert capsys.readouterr().out == ""  # sized, not printed
+    assert sorted(len(json.loads(x)["HistoryAppendLatency"]) for x in lines) == [50, 100]

@@ -42,7 +42,9 @@ turns it off; tests do). Ships in the Lambda layer.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import os
 from collections.abc import Callable
@@ -133,12 +135,15 @@ class EmfMetrics:
         """The EMF lines ``flush`` would print now, without printing them (the cost
         benchmark bills their bytes as log ingestion). ``everything``: held timings
         too (the function instance ends)."""
-        plain = EphemeralMetrics(namespace=self.namespace, service=self.metrics.service)
-        _add(plain, self._counts, self._timings)
-        blobs = [plain] if plain.metric_set else []
-        blobs += self._dimension_blobs(everything=everything)
+        printed = io.StringIO()  # Powertools prints a metric's blob at its 100th value
+        with contextlib.redirect_stdout(printed):
+            plain = EphemeralMetrics(namespace=self.namespace, service=self.metrics.service)
+            _add(plain, self._counts, self._timings)
+            blobs = [plain] if plain.metric_set else []
+            blobs += [b for b in self._dimension_blobs(everything=everything) if b.metric_set]
         self._counts, self._timings = {}, {}
-        return [json.dumps(b.serialize_metric_set(), separators=(",", ":")) for b in blobs]
+        lines = printed.getvalue().splitlines()
+        return lines + [json.dumps(b.serialize_metric_set(), separators=(",", ":")) for b in blobs]
 
     def flushed(self, handler: F) -> F:
         """``handler``, adding this invocation's facts to ``metrics`` as it ends (even
