@@ -226,3 +226,29 @@ def test_without_a_host_the_roles_count_into_nothing(role: str) -> None:
     else:
         worker = Worker({}, MemoryQueues(clock=clock), clock, store=store)
         assert worker.metrics is NO_METRICS
+
+
+def test_the_metric_names_are_the_deployment_contract() -> None:
+    from stepq.runtime import metrics
+
+    assert metrics.COUNTS == {
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+        "Transitions",
+        "TaskRetries",
+        "ConditionalWrites",
+        "ConditionalWriteConflicts",
+        "DlqArrivals",
+        "LeaseExpirations",
+        "Repairs",
+    }
+    assert metrics.TIMINGS == {
+        "TaskLatency",
+        "TimerLateness",
+        "SchedulerLag",
+        "HistoryAppendLatency",
+    }
+    assert metrics.NAMES == metrics.COUNTS | metrics.TIMINGS

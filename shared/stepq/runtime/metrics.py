@@ -7,7 +7,11 @@ where they go. In Lambda that is CloudWatch EMF through Powertools
 ``NO_METRICS``, drops them. ``RecordingMetrics`` keeps them in memory (tests).
 
 Dimensions given as keywords are *extra*: a host emits the metric both
-without them (per service) and with them (per step, error or queue).
+without them (per service) and with them. ``step`` names, for
+``TaskLatency``, the step function that ran (or the service a Task calls:
+``sqs:sendMessage``) and, for ``TaskRetries``, the state whose ``Retry``
+fired (a retry policy belongs to a state), with ``error`` the error it
+retried; ``queue`` is a logical queue name (``events``, ``inbox``, ...).
 
 The names and units are the deployment's contract (alarms and the dashboard
 in ``infra/`` read them): change one only together with its readers.
@@ -20,6 +24,7 @@ from typing import Protocol
 
 __all__ = [
     "COUNTS",
+    "NAMES",
     "NO_METRICS",
     "TIMINGS",
     "Metrics",
@@ -64,6 +69,7 @@ COUNTS = frozenset(
     }
 )
 TIMINGS = frozenset({TASK_LATENCY, TIMER_LATENESS, SCHEDULER_LAG, HISTORY_APPEND_LATENCY})
+NAMES = COUNTS | TIMINGS  # every metric the runtime emits (an alarm may only name these)
 
 # A history event that ends an execution -> the count it adds to.
 OUTCOMES = {
