@@ -231,7 +231,7 @@ def test_without_a_host_the_roles_count_into_nothing(role: str) -> None:
 def test_the_metric_names_are_the_deployment_contract() -> None:
     from stepq.runtime import metrics
 
-    assert metrics.COUNTS == {
+    assert {
         "ExecutionsStarted",
         "ExecutionsSucceeded",
         "ExecutionsFailed",
@@ -244,11 +244,11 @@ def test_the_metric_names_are_the_deployment_contract() -> None:
         "DlqArrivals",
         "LeaseExpirations",
         "Repairs",
-    }
-    assert metrics.TIMINGS == {
+    } == metrics.COUNTS
+    assert {
         "TaskLatency",
         "TimerLateness",
         "SchedulerLag",
         "HistoryAppendLatency",
-    }
+    } == metrics.TIMINGS
     assert metrics.NAMES == metrics.COUNTS | metrics.TIMINGS
