@@ -11,24 +11,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
+from stepq.hosting.lambda_metrics import Observability
 from stepq.hosting.lambda_sqs import consume_batch, warm
 from stepq.runtime.orchestrator import Orchestrator
 
-logger = Logger(service="stepq-orchestrator")
+obs = Observability("stepq-orchestrator")  # Logger, Tracer, Metrics (EMF)
+logger = obs.logger
 
 
 @warm  # built on first use, kept warm
 def _get() -> tuple[Settings, Orchestrator]:
     settings = Settings.from_env()
     store, queues, _ = build(settings)
-    return settings, Orchestrator(store, queues, SystemClock(), runtime_config(settings))
+    config = runtime_config(settings)
+    config.metrics = obs.emf  # commits count executions, transitions, conflicts
+    return settings, Orchestrator(store, queues, SystemClock(), config)
 
 
+@obs.tracer.capture_lambda_handler
 @logger.inject_lambda_context
+@obs.metrics.log_metrics  # one EMF blob per invocation (stdout)
+@obs.emf.flushed  # the runtime's counts, added to it as the invocation ends
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings, orchestrator = _get()
     records = list(SQSEvent(event).records)
@@ -39,4 +45,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         orchestrator.handle_batch,
         logger,
         store=orchestrator.store,
+        metrics=obs.emf,
     )

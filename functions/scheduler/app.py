@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from stepq.backends.aws.settings import DEFAULT_TASK_QUEUE, Settings, build, runtime_config
 from stepq.clock import SystemClock
+from stepq.hosting.lambda_metrics import Observability
 from stepq.hosting.lambda_sqs import warm
 from stepq.runtime.messages import EVENTS_QUEUE, task_queue
 from stepq.runtime.poison import DeadLetterSweeper
 from stepq.runtime.scheduler import Scheduler
 
-logger = Logger(service="stepq-scheduler")
+obs = Observability("stepq-scheduler")  # Logger, Tracer, Metrics (EMF)
+logger = obs.logger
 BATCH = 100
 RESERVE_MS = 10_000  # stop early enough to finish the batch in hand
 
@@ -28,12 +29,17 @@ def _get() -> tuple[Scheduler, DeadLetterSweeper]:
     store, queues, _ = build(settings)
     clock = SystemClock()
     config = runtime_config(settings)
+    config.metrics = obs.emf  # TimerLateness, SchedulerLag, Repairs
     names = [EVENTS_QUEUE, DEFAULT_TASK_QUEUE]
     names += [task_queue(f) for f in settings.task_queues or ()]
-    return Scheduler(store, queues, clock, config), DeadLetterSweeper(store, queues, clock, names)
+    sweeper = DeadLetterSweeper(store, queues, clock, names, metrics=obs.emf)  # DlqArrivals
+    return Scheduler(store, queues, clock, config), sweeper
 
 
+@obs.tracer.capture_lambda_handler
 @logger.inject_lambda_context
+@obs.metrics.log_metrics  # one EMF blob per invocation (stdout)
+@obs.emf.flushed  # the runtime's counts, added to it as the invocation ends
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     scheduler, sweeper = _get()
     fired = ticks = 0

@@ -15,19 +15,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from stepq.backends.aws.integrations import AwsIntegrations
 from stepq.backends.aws.lambda_invoke import DirectLambdaFunctions, direct_lambda_enabled
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
+from stepq.hosting.lambda_metrics import Observability
 from stepq.hosting.lambda_sqs import consume_batch, warm
 from stepq.runtime.client import Client
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.steps import StepFunction, load_functions
 from stepq.runtime.worker import Worker
 
-logger = Logger(service="stepq-worker")
+obs = Observability("stepq-worker")  # Logger, Tracer, Metrics (EMF)
+logger = obs.logger
 
 
 @warm  # built on first use, kept warm
@@ -43,7 +44,9 @@ def _get() -> tuple[Settings, Worker]:
         functions = DirectLambdaFunctions.from_env(functions, region=settings.region)
     store, queues, _ = build(settings)
     clock = SystemClock()
-    orchestrator = Orchestrator(store, queues, clock, runtime_config(settings))
+    config = runtime_config(settings)
+    config.metrics = obs.emf  # commits, retries and (through the applier) TaskLatency
+    orchestrator = Orchestrator(store, queues, clock, config)
     # The same callback client `stepq worker` gives steps (context.client).
     client = Client(orchestrator, queues)
     worker = Worker(
@@ -61,7 +64,10 @@ def _get() -> tuple[Settings, Worker]:
     return settings, worker
 
 
+@obs.tracer.capture_lambda_handler
 @logger.inject_lambda_context
+@obs.metrics.log_metrics  # one EMF blob per invocation (stdout)
+@obs.emf.flushed  # the runtime's counts, added to it as the invocation ends
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = list(SQSEvent(event).records)
     try:
@@ -71,7 +77,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in records]}
     store = worker.applier.store if worker.applier else None
     return consume_batch(
-        records, worker.queues, settings.queue_prefix, worker.handle_batch, logger, store=store
+        records,
+        worker.queues,
+        settings.queue_prefix,
+        worker.handle_batch,
+        logger,
+        store=store,
+        metrics=obs.emf,
     )
 
 

@@ -19,11 +19,21 @@ billed per transition, and what is not, is listed in ``docs/BENCHMARKS.md``:
 Lambda duration: 128 MB at a stated 50 ms per invocation (the measured
 in-process figure is printed beside it; moto answers faster than AWS, so
 the measured time understates a deployed handler).
+
+Metrics: the runtime counts through ``EmfLogBytes``, which sizes the EMF
+blobs each metered invocation (orchestrator, worker) would print in Lambda,
+with the Lambda adapter's own serialisation (``hosting.lambda_metrics``);
+their bytes (plus CloudWatch Logs' 26 per event) are billed as log
+ingestion. Not counted: the scheduler's blob, one a minute whatever the
+traffic (a fixed sum per deployment, like its ticks), and the API
+function's for a start (a start's front door, paid per start, is not
+counted here at all).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,6 +69,7 @@ class Tally:
     s3_get: int = 0
     invocations: int = 0
     invocation_seconds: float = 0.0
+    log_bytes: int = 0  # EMF printed by the metered invocations (CloudWatch Logs ingestion)
 
     def add(self, calls: Iterable[Call], invocations: Iterable[Invocation]) -> None:
         for call in calls:
@@ -89,6 +100,7 @@ class Tally:
         self.s3_get += other.s3_get
         self.invocations += other.invocations
         self.invocation_seconds += other.invocation_seconds
+        self.log_bytes += other.log_bytes
 
     def by_service(self) -> dict[str, int]:
         totals: dict[str, int] = defaultdict(int)
@@ -111,12 +123,97 @@ class Tally:
             "lambda": self.invocations * P.price("lambda_request")
             + billed * P.LAMBDA_MEMORY_GB * P.price("lambda_gb_second"),
             "s3": self.s3_put * P.price("s3_put") + self.s3_get * P.price("s3_get"),
+            "logs": self.log_bytes / P.GB * P.price("logs_ingested_gb"),
         }
 
     def per_million(self, lambda_seconds: float | None = P.LAMBDA_STATED_SECONDS) -> float:
         if not self.transitions:
             return math.nan
         return sum(self.dollars(lambda_seconds).values()) / self.transitions * 1e6
+
+
+ROLE_SERVICES = {  # the metered roles -> the function (POWERTOOLS_SERVICE_NAME) doing it in AWS
+    "orchestrator": "stepq-orchestrator",
+    "worker": "stepq-worker",
+}
+
+
+class EmfMeter(Meter):
+    """A ``Meter`` that also ends ``emf``'s invocation wherever it ends one."""
+
+    emf: EmfLogBytes | None = None
+
+    def end_invocation(self) -> None:
+        super().end_invocation()
+        if self.emf is not None:
+            self.emf.end_invocation()
+
+
+class EmfLogBytes:
+    """The metrics port the benchmark gives the runtime: the EMF each metered Lambda
+    invocation would print, in bytes, by label.
+
+    Each role's thread stands for one warm function instance: its facts are
+    gathered by the Lambda adapter (``EmfMetrics``, holding per-step timings as
+    deployed) and, when the meter ends the thread's invocation (its next
+    receive), serialised as the adapter prints them and sized. A client's
+    start is not counted here: it is the API function's, whose invocation is
+    not counted either (a start's front door is paid per start).
+    """
+
+    def __init__(self, meter: Meter) -> None:
+        from stepq.hosting.lambda_metrics import HOLD_SECONDS, EmfMetrics  # the aws extra
+
+        self._make = lambda metrics: EmfMetrics(metrics, hold_seconds=HOLD_SECONDS)
+        self._meter = meter
+        self._warm: dict[tuple[int, str], Any] = {}  # (thread, label) -> its EmfMetrics
+        self._lock = threading.Lock()
+        self.bytes: Counter[str] = Counter()
+        self.blobs: Counter[str] = Counter()
+
+    def count(self, name: str, value: float = 1, **dims: str) -> None:
+        emf = self._current()
+        if emf is not None:
+            emf.count(name, value, **dims)
+
+    def timing(self, name: str, ms: float, **dims: str) -> None:
+        emf = self._current()
+        if emf is not None:
+            emf.timing(name, ms, **dims)
+
+    def _current(self) -> Any:
+        label, role = self._meter.label, self._meter.role()
+        if not label or role not in ROLE_SERVICES:
+            return None
+        key = (threading.get_ident(), label)
+        emf = self._warm.get(key)
+        if emf is None:
+            from aws_lambda_powertools.metrics import EphemeralMetrics
+
+            emf = self._make(EphemeralMetrics(namespace="Stepq", service=ROLE_SERVICES[role]))
+            with self._lock:
+                self._warm[key] = emf
+        return emf
+
+    def end_invocation(self) -> None:
+        """What this thread's invocation prints, sized."""
+        with self._lock:
+            mine = [(k, e) for k, e in self._warm.items() if k[0] == threading.get_ident()]
+        for (_, label), emf in mine:
+            self._size(label, emf.serialized())
+
+    def end_run(self, label: str) -> None:
+        """The run is over: every instance's last invocation, and what it still held."""
+        with self._lock:
+            ending = [(k, self._warm.pop(k)) for k in list(self._warm) if k[1] == label]
+        for _, emf in ending:
+            self._size(label, emf.serialized(everything=True))
+
+    def _size(self, label: str, lines: list[str]) -> None:
+        with self._lock:
+            self.blobs[label] += len(lines)
+            # CloudWatch Logs bills an event's bytes plus 26 (and Lambda adds a newline)
+            self.bytes[label] += sum(len(line.encode()) + 27 for line in lines)
 
 
 def count_transitions(history: Iterable[dict[str, Any]]) -> int:
@@ -144,6 +241,7 @@ def run_example(
     from stepq.testing import example
 
     clients: dict[str, Any] = {}
+    emf = meter.emf if isinstance(meter, EmfMeter) else None
 
     def hook(service: str, client: Any) -> None:
         clients[service] = client
@@ -157,6 +255,8 @@ def run_example(
     with EmbeddedRuntime(functions, skip_time=skip_time, on_client=hook) as runtime:
         meter.describe(clients["dynamodb"], TABLE)  # the runtime has made the table
         runtime.deploy(name, definition)
+        if emf is not None:  # one RuntimeConfig: orchestrator, worker, client starts
+            runtime.orchestrator.config.metrics = emf
         meter.label = label
         with meter.as_role("client"):
             arns = [runtime.start(name, execution_input, name=f"bench-{i}") for i in range(copies)]
@@ -167,8 +267,11 @@ def run_example(
             runtime.pause(0.01)
         runtime.pause(0.1)
         meter.label = ""
+        if emf is not None:
+            emf.end_run(label)
         histories = [runtime.history(arn) for arn in arns]
     tally = Tally(transitions=sum(count_transitions(h) for h in histories))
+    tally.log_bytes = emf.bytes[label] if emf is not None else 0
     tally.add(
         (c for c in meter.calls if c.label == label),
         (i for i in meter.invocations if i.label == label),
@@ -185,7 +288,12 @@ def run_cost(
     meter: Meter | None = None,
     copies: int = 1,
 ) -> tuple[dict[str, Tally], Tally]:
-    meter = meter or Meter()
+    if meter is None:
+        meter = EmfMeter()
+        try:
+            meter.emf = EmfLogBytes(meter)
+        except ImportError:
+            log("warning: aws-lambda-powertools is missing: EMF log bytes are not counted")
     results: dict[str, Tally] = {}
     overall = Tally()
     for label, name, execution_input in examples or EXAMPLES:
@@ -205,7 +313,7 @@ def report_lines(results: dict[str, Tally], overall: Tally) -> list[str]:
     lines.append("")
     services = ["dynamodb", "sqs", "lambda", "s3"]
     header = f"{'execution':<27} {'trans':>5} " + " ".join(f"{s + '/t':>10}" for s in services)
-    header += f" {'WRU/t':>6} {'RRU/t':>6} {'$/M (50ms)':>11} {'$/M (meas.)':>11}"
+    header += f" {'WRU/t':>6} {'RRU/t':>6} {'EMF B/t':>7} {'$/M (50ms)':>11} {'$/M (meas.)':>11}"
     lines.append("requests per state transition, by service (billed calls only):")
     lines.append(header)
     for label, tally in [*results.items(), ("OVERALL", overall)]:
@@ -213,7 +321,7 @@ def report_lines(results: dict[str, Tally], overall: Tally) -> list[str]:
         per = tally.by_service()
         row = f"{label:<27} {tally.transitions:>5} "
         row += " ".join(f"{per.get(s, 0) / t:>10.2f}" for s in services)
-        row += f" {tally.wru / t:>6.2f} {tally.rru / t:>6.2f}"
+        row += f" {tally.wru / t:>6.2f} {tally.rru / t:>6.2f} {tally.log_bytes / t:>7.1f}"
         row += f" {tally.per_million():>11.4f} {tally.per_million(None):>11.4f}"
         lines.append(row)
     lines.append("")
@@ -229,10 +337,16 @@ def report_lines(results: dict[str, Tally], overall: Tally) -> list[str]:
     lines.append("not counted (fixed per deployment, or embedded-only):")
     for why, n in sorted(overall.excluded.items()):
         lines.append(f"  {why}: {n}")
+    lines.append(
+        "  logs: the API function's EMF for a start (~0.5 KB, per start); the scheduler's "
+        "(one a minute); Lambda's own START/END/REPORT lines (the same with metrics or "
+        "without; a function logging in JSON at system log level WARN sends none)"
+    )
     dollars = overall.dollars()
     lines.append(
         "overall $ per million transitions by service: "
-        + ", ".join(f"{s} {dollars[s] / t * 1e6:.4f}" for s in services)
+        + ", ".join(f"{s} {dollars[s] / t * 1e6:.4f}" for s in [*services, "logs"])
+        + f"  (logs: {overall.log_bytes / t:.1f} bytes of EMF per transition)"
     )
     lines.append(
         f"goal <= $1.00 per million transitions (Step Functions Standard: "

@@ -67,8 +67,15 @@ PRICES: dict[str, Price] = {
             "GET request",
             "S3 Standard: GET, SELECT and all other requests $0.0004 per 1,000 requests",
         ),
+        Price(
+            "logs_ingested_gb",
+            0.50,
+            "GB ingested",
+            "CloudWatch Logs: Collect (data ingestion) $0.50 per GB (Lambda's logs: first 10 TB)",
+        ),
     )
 }
+GB = 1e9  # bytes billed as one GB (10^9, the larger of the two readings of a GB's price)
 
 LAMBDA_MEMORY_GB = 128 / 1024  # the assumed function size
 LAMBDA_STATED_SECONDS = 0.050  # stated duration per invocation (see cost.py)

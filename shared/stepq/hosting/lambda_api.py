@@ -2,7 +2,7 @@
 
 CONTRACT (``functions/api/app.py`` codes against it)::
 
-    build_context(settings, functions=None) -> ApiContext   # the store, queues, ARNs of a deployment
+    build_context(settings, functions=None, metrics=NO_METRICS) -> ApiContext  # a deployment's store, queues, ARNs
     handle(handler, event) -> dict                          # REST (payload 1.0) or HTTP API (2.0)
 
 Both payload formats become one ``ApiRequest`` for ``api.handler.ApiHandler``,
@@ -25,6 +25,7 @@ from stepq.api.protocol import ApiError, ApiRequest, ApiResponse, error_response
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
 from stepq.runtime.client import Client
+from stepq.runtime.metrics import NO_METRICS, Metrics
 from stepq.runtime.orchestrator import Orchestrator
 
 __all__ = ["build_context", "handle", "request_of"]
@@ -35,10 +36,17 @@ log = logging.getLogger(__name__)
 API_GATEWAY_POLL_SECONDS = 20.0
 
 
-def build_context(settings: Settings, functions: Mapping[str, Any] | None = None) -> ApiContext:
-    """What the API sees of the deployment ``settings`` names (its table, queues, account)."""
+def build_context(
+    settings: Settings,
+    functions: Mapping[str, Any] | None = None,
+    metrics: Metrics = NO_METRICS,
+) -> ApiContext:
+    """What the API sees of the deployment ``settings`` names (its table, queues, account);
+    the commits it writes (starts, redrives) count through ``metrics``."""
     store, queues, _ = build(settings)
-    orchestrator = Orchestrator(store, queues, SystemClock(), runtime_config(settings))
+    config = runtime_config(settings)
+    config.metrics = metrics
+    orchestrator = Orchestrator(store, queues, SystemClock(), config)
     client = Client(orchestrator, orchestrator.queues)
     ctx = ApiContext.build(orchestrator, client, orchestrator.queues, functions=functions)
     # API Gateway ends a request after 29 s: GetActivityTask answers empty well before.

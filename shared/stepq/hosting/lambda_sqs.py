@@ -3,7 +3,7 @@
 CONTRACT (the handlers in ``functions/*/app.py`` code against these)::
 
     logical_queue(event_source_arn, prefix) -> str      # "arn:...:stepq-events" -> "events"
-    consume_batch(records, queues, prefix, handle_batch, logger=None) -> dict
+    consume_batch(records, queues, prefix, handle_batch, logger=None, ..., metrics=NO_METRICS) -> dict
     warm(build) -> () -> built                          # build once, on first use; keep it warm
 
 This module ships in the Lambda layer (shared/Makefile): it imports only what
@@ -20,6 +20,7 @@ from stepq.backends.queue_wire import ID_ATTRIBUTE, parse_body
 from stepq.clock import Clock, SystemClock
 from stepq.errors import ClaimCheckError, StepqError
 from stepq.runtime.batch import BatchResult
+from stepq.runtime.metrics import DLQ_ARRIVALS, LEASE_EXPIRATIONS, NO_METRICS, Metrics
 from stepq.runtime.poison import fail_owners
 from stepq.runtime.ports import Queues, Received, Store
 
@@ -80,6 +81,7 @@ def consume_batch(
     logger: Any = None,
     clock: Clock | None = None,
     store: Store | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> dict[str, Any]:
     """Handle a Lambda SQS batch whole; returns the partial batch response.
 
@@ -90,12 +92,19 @@ def consume_batch(
     event source mapping reads with ``ReportBatchItemFailures``) is built
     here. A message that can never be processed is dead-lettered with its
     reason and counts as handled; any other failure is reported for retry.
+
+    Metrics: ``LeaseExpirations``, records delivered again (their visibility
+    timeout ran out before a delete); ``DlqArrivals`` by queue, the messages
+    dead-lettered here.
     """
     failures: list[str] = []
+    expired = 0
     by_source: dict[str, list[tuple[Any, Received]]] = {}
     resolve = getattr(queues, "resolve", None)  # fetch claim-checked bodies back
     for record in records:
         received = _received(record)
+        if received.receive_count > 1:  # its visibility timeout ran out before a delete
+            expired += 1
         if resolve is not None:
             try:
                 received = resolve(received)
@@ -124,6 +133,7 @@ def consume_batch(
                 )
             try:
                 queues.dead_letter(name, message, reason)
+                metrics.count(DLQ_ARRIVALS, queue=name)
             except Exception:
                 if logger is not None:
                     logger.exception("dead-lettering failed; left for retry")
@@ -135,4 +145,6 @@ def consume_batch(
             except Exception:
                 if logger is not None:
                     logger.exception("failing the executions of dead messages failed")
+    if expired:
+        metrics.count(LEASE_EXPIRATIONS, expired)
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}

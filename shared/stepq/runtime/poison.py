@@ -32,6 +32,7 @@ from stepq.core import events as ev
 from stepq.errors import MalformedMessageError, NotFoundError, QueueNotFoundError
 from stepq.runtime.backoff import Streak
 from stepq.runtime.messages import EVENTS_QUEUE, event_message, parse_event, parse_task
+from stepq.runtime.metrics import DLQ_ARRIVALS, NO_METRICS, Metrics
 from stepq.runtime.ports import Message, Queues, Received, Store
 from stepq.runtime.signing import authentic_only, signed
 
@@ -111,8 +112,10 @@ class DeadLetterSweeper:
         clock: Clock,
         names: list[str],
         parsers: dict[str, Callable[[Any], Any]] | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.queues = signed(queues, store)
         self.clock = clock
         self.names = names
@@ -154,6 +157,12 @@ class DeadLetterSweeper:
         found = self.queues.receive(dead_queue, 10, 0)
         if not found:
             return None
+        # What SQS moved here itself (maxReceiveCount) keeps its receive count, so it
+        # is received here for the second time or later; what stepq dead-lettered
+        # was counted when it did (hosting.lambda_sqs), and arrives here fresh.
+        moved = sum(1 for r in found if r.receive_count > 1)
+        if moved:
+            self.metrics.count(DLQ_ARRIVALS, moved, queue=name)
         failing: list[Message] = []
         redriven: list[Message] = []
         for received in found:

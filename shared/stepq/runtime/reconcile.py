@@ -42,6 +42,7 @@ from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.outbox import Dispatcher, Outbox
 from stepq.runtime.applier.redelivery import newest_first
 from stepq.runtime.applier.snapshots import Snapshots
+from stepq.runtime.metrics import REPAIRS, Metrics
 from stepq.runtime.ports import Queues, Store
 from stepq.runtime.signing import signed
 
@@ -83,6 +84,10 @@ class Reconciler:
         self.queues = signed(queues, store)  # what it sends again is signed like the rest
         self.clock = clock
         self.dispatcher = Dispatcher(config or RuntimeConfig(), clock)
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.dispatcher.config.metrics  # Repairs
 
     def plan(self, execution_id: str) -> Plan:
         """The outstanding work of an execution (NotFoundError if it does not exist)."""
@@ -137,6 +142,7 @@ class Reconciler:
             unsent = outbox.flush(self.queues, self.store)
             if unsent:
                 raise RuntimeError(f"reconcile: sending the work of {execution_id} failed")
+            self.metrics.count(REPAIRS, len(plan.commands))  # the work sent again
         return plan
 
     def sweep(self, period: timedelta, machines: list[str] | None = None) -> SweepReport:

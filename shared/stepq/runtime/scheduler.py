@@ -20,6 +20,7 @@ from stepq.clock import Clock
 from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.messages import EVENTS_QUEUE
+from stepq.runtime.metrics import SCHEDULER_LAG, TIMER_LATENESS, Metrics
 from stepq.runtime.ports import Message, Queues, Store
 from stepq.runtime.reconcile import Reconciler, SweepReport
 from stepq.runtime.signing import signed
@@ -40,16 +41,33 @@ class Scheduler:
         self.reconciler = Reconciler(store, self.queues, clock, config)
         self._swept: datetime | None = None
 
+    @property
+    def metrics(self) -> Metrics:
+        return self.reconciler.metrics
+
     def tick(self, limit: int = 100) -> int:
-        """Fire what is due (one page of at most ``limit``); returns how many fired."""
+        """Fire what is due (one page of at most ``limit``); returns how many fired.
+
+        Metrics: each timer this tick fired, how late (now - due); and the
+        scheduler's lag, how long the oldest due timer left unfired has waited
+        (0 when the page held everything due)."""
         fired = 0
-        due = self.store.due_timers(codec.instant(self.clock.now()) or "", limit)
+        now = self.clock.now()
+        due = self.store.due_timers(codec.instant(now) or "", limit)
         for start in range(0, len(due), SEND_BATCH):
             chunk = due[start : start + SEND_BATCH]
             # Send first, then claim: a crash in between re-sends next tick and
             # the orchestrator drops the duplicate by its id.
             self.queues.send(EVENTS_QUEUE, [Message(id=t.timer_id, body=t.event) for t in chunk])
-            fired += sum(1 for timer in chunk if self.store.claim_timer(timer))
+            for timer in chunk:
+                if self.store.claim_timer(timer):  # fired here (once, whoever else tries)
+                    fired += 1
+                    self.metrics.timing(TIMER_LATENESS, _late_ms(now, timer.due))
+        lag = 0.0
+        if len(due) >= limit:  # a full page: more may be due (one read to find out)
+            left = self.store.due_timers(codec.instant(now) or "", 1)
+            lag = _late_ms(now, left[0].due) if left else 0.0
+        self.metrics.timing(SCHEDULER_LAG, lag)
         return fired
 
     def drain(self, limit: int = 100, pages: int = 1000) -> int:
@@ -86,3 +104,9 @@ class Scheduler:
         far = "9999-12-31T23:59:59+00:00"
         timers = self.store.due_timers(far, 1)
         return codec.parse_instant(timers[0].due) if timers else None
+
+
+def _late_ms(now: datetime, due: str) -> float:
+    """Milliseconds from ``due`` to ``now`` (0 if not yet due, or unreadable)."""
+    at = codec.parse_instant(due or None)
+    return max(0.0, (now - at).total_seconds() * 1000) if at is not None else 0.0

@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
-from stepq.clock import Clock, SystemClock
+from stepq.clock import Clock, SystemClock, monotonic
 from stepq.core import dataflow
 from stepq.core import events as ev
 from stepq.core.definition.resources import is_service_integration
@@ -46,7 +46,9 @@ from stepq.runtime.batch import (
     handle_one,
     parse_each,
 )
+from stepq.runtime.log_context import executing
 from stepq.runtime.messages import EVENTS_QUEUE, TaskMessage, event_message, parse_task, task_queue
+from stepq.runtime.metrics import NO_METRICS, TASK_LATENCY, Metrics
 from stepq.runtime.ports import Commit, Queues, Received, Store, Timer
 from stepq.runtime.signing import DEFECT, signed
 from stepq.runtime.steps import (
@@ -128,6 +130,7 @@ class Worker:
         visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
         store: Store | None = None,
         integrations: ServiceIntegrations | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.functions = functions
         # Runs the Tasks whose resource is a service integration (None: they fail
@@ -151,6 +154,13 @@ class Worker:
         # The task queues' visibility timeout: messages being worked on are
         # extended by this much every half of it (0: never extended).
         self.visibility_timeout = visibility_timeout
+        self._metrics = metrics  # TaskLatency by step (None: the applier's)
+
+    @property
+    def metrics(self) -> Metrics:
+        if self._metrics is not None:
+            return self._metrics
+        return self.applier.config.metrics if self.applier is not None else NO_METRICS
 
     # --- handling ---------------------------------------------------------------------
 
@@ -182,7 +192,8 @@ class Worker:
                 if (redelivered or task.resent) and self._already_recorded(task):
                     outcome: ev.Event | Timer | None = None
                 else:
-                    outcome = self._run(task.execution_id, task.command)
+                    with executing(task.execution_id):  # the step's own log lines too
+                        outcome = self._run(task.execution_id, task.command)
             except Exception as exc:
                 if raise_errors:
                     raise
@@ -282,6 +293,7 @@ class Worker:
             context.extra["qualifier"] = command.qualifier
         request_id = context.aws_request_id
         started = self.clock.now()
+        began = monotonic()
         if self.integrations is not None and is_service_integration(command.resource):
             outcome = self.integrations(command.resource, command.input, context)
         else:
@@ -292,6 +304,7 @@ class Worker:
                 request_id=request_id,
                 context=context,
             )
+        self.metrics.timing(TASK_LATENCY, (monotonic() - began) * 1000, step=step_name(command))
         now = self.clock.now()
         if outcome.delay_seconds and self.deferred_results is None:
             self.clock.sleep(outcome.delay_seconds)
@@ -324,6 +337,14 @@ class Worker:
             body = event_message(execution_id, result, result_id).body
             return Timer(result_id, execution_id, codec.instant(now) or "", body)
         return result
+
+
+def step_name(command: ev.RunTask) -> str:
+    """The ``step`` dimension of a task: its step function, or the service it calls
+    (``sqs:sendMessage`` for ``arn:aws:states:::sqs:sendMessage``)."""
+    if command.function_name:
+        return command.function_name
+    return command.resource.removeprefix("arn:aws:states:::") or "unknown"
 
 
 def _task_id(event: ev.Event) -> str:

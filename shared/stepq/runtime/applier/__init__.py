@@ -35,6 +35,7 @@ The modules, one job each:
 - ``redelivery``: a stale redelivered message's commit, sent again;
 - ``machines``: the state machine cache;
 - ``groups``: a batch's executions recorded, then one flush of the outbox;
+- ``observe``: what a written commit counts (``RuntimeConfig.metrics``);
 - ``inbound`` and ``config``: what the applier is given and how it runs.
 """
 

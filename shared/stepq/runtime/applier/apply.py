@@ -21,6 +21,7 @@ from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.inbound import Inbound, InlineResult, InlineRunner
 from stepq.runtime.applier.machines import Machines
+from stepq.runtime.applier.observe import count_commit, count_conflict, retries_of
 from stepq.runtime.applier.outbox import Dispatcher, Outbox
 from stepq.runtime.applier.redelivery import cause_digest, resend_stale
 from stepq.runtime.applier.snapshots import Gathered, Loaded, Snapshots
@@ -148,6 +149,7 @@ class Applier:
         stale: list[Inbound] = []
         history: list[ev.HistoryEvent] = []
         commands: list[ev.Command] = []
+        retried: list[tuple[str, str]] = []  # (state, error) of the retries decided
         for item in inbound:
             is_start = isinstance(item.event, ev.StartExecution)
             if (
@@ -163,11 +165,12 @@ class Applier:
                 applied.append(item.message_id)
                 history.extend(decision.events)
                 commands.extend(decision.commands)
+                retried.extend(retries_of(decision, state))
             else:
                 stale.append(item)
         if runner is not None and not state.done:
             state, commands = self._continue_inline(
-                execution_id, machine, state, history, commands, runner, outbox
+                execution_id, machine, state, history, commands, runner, outbox, retried
             )
         if not history and not commands:
             self._resend_stale(execution_id, stale, outbox)
@@ -206,10 +209,17 @@ class Applier:
             values=values,
             reopens=latest.seq if latest is not None and latest.status != RUNNING else 0,
         )
-        if seq == 1:
-            self.store.create_execution(self._header(state, version), commit)
-        else:
-            self.store.append(execution_id, commit)
+        metrics = self.config.metrics
+        began = monotonic()
+        try:
+            if seq == 1:
+                self.store.create_execution(self._header(state, version), commit)
+            else:
+                self.store.append(execution_id, commit)
+        except (ConflictError, AlreadyExistsError):
+            count_conflict(metrics)
+            raise
+        count_commit(metrics, history, retried, (monotonic() - began) * 1000)
         after = _carried(state, commands, commit)
         self.dispatcher.dispatch(execution_id, commands, outbox, after=after)
         outbox.stale_timers.extend(Timer(tid, execution_id, "") for tid in stale_timers)
@@ -244,6 +254,7 @@ class Applier:
         commands: list[ev.Command],
         runner: InlineRunner,
         outbox: Outbox,
+        retried: list[tuple[str, str]],
     ) -> tuple[ExecutionState, list[ev.Command]]:
         """Run what the runner can run now, decide its results; the rest stays commands."""
         deadline = monotonic() + self.config.inline_seconds
@@ -273,6 +284,7 @@ class Applier:
             state, decision = decide(machine, state, ran.event, in_place=True)
             history.extend(decision.events)
             pending.extend(decision.commands)
+            retried.extend(retries_of(decision, state))
         if state.done:  # nothing is waiting for a task any more
             kept = [c for c in kept if not isinstance(c, ev.RunTask)]
         return state, kept

@@ -1,5 +1,6 @@
 """How the applier runs: account and region, task routing, timer delays, the inline
-budget, and how long a writer that keeps losing commit races tries again."""
+budget, how long a writer that keeps losing commit races tries again, and where
+its metrics go."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 
 from stepq.runtime.backoff import Backoff
 from stepq.runtime.messages import task_queue
+from stepq.runtime.metrics import NO_METRICS, Metrics
 
 MAX_SQS_DELAY = 900  # longer waits live in the store's timers index
 
@@ -41,6 +43,9 @@ class RuntimeConfig:
     conflict_backoff: Backoff = field(default_factory=conflict_backoff)
     conflict_budget: float = 20.0
     sleep: Callable[[float], None] = field(default=time.sleep)
+    # Where the runtime's counts and timings go (runtime/metrics.py): nowhere by
+    # default; a Lambda handler gives Powertools' EMF (hosting/lambda_metrics.py).
+    metrics: Metrics = field(default=NO_METRICS)
     # Test-only: defects of issue 9 switched back on, so the deterministic
     # simulation can show it catches them (names in ``DEFECTS``). Never set
     # this outside tests.

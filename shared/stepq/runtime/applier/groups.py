@@ -9,6 +9,7 @@ from stepq.errors import ConflictError, MalformedMessageError, StepqError
 from stepq.runtime.applier.inbound import Inbound
 from stepq.runtime.applier.outbox import Outbox
 from stepq.runtime.batch import BatchResult
+from stepq.runtime.log_context import executing
 from stepq.runtime.ports import Queues, Received, Store
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ def record_groups(
     for execution_id, items in groups.items():
         messages = [m for m, _ in items]
         try:
-            record(execution_id, [i for _, i in items], outbox)
+            with executing(execution_id):  # every line logged meanwhile names it
+                record(execution_id, [i for _, i in items], outbox)
             applied[execution_id] = messages
         except MalformedMessageError as exc:
             result.dead.extend((m, str(exc)) for m in messages)
