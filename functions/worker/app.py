@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
-from stepq.backends.aws.integrations import AwsIntegrations
+from stepq.backends.aws.integrations import AwsIntegrations, CatalogRoles
 from stepq.backends.aws.lambda_invoke import DirectLambdaFunctions, direct_lambda_enabled
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
@@ -59,7 +59,7 @@ def _get() -> tuple[Settings, Worker]:
         # The task queues' VisibilityTimeout in template.yaml (720 s), unless set.
         visibility_timeout=_or(settings.task_visibility_timeout, 720),
         # sqs:sendMessage, sns:publish, aws-sdk:* (the worker role's IAM decides what).
-        integrations=AwsIntegrations(region=settings.region),
+        integrations=AwsIntegrations(region=settings.region, roles=CatalogRoles(store)),
     )
     return settings, worker
 

@@ -359,7 +359,7 @@ def test_every_function_names_its_service_as_its_handler_does(template: dict[str
         service = props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
         assert service == SERVICES[name], name
         source = (ROOT / props["CodeUri"] / "app.py").read_text()
-        assert f'Logger(service="{service}")' in source, name
+        assert f'Observability("{service}")' in source, name  # its Logger, Tracer, Metrics
 
 
 def test_the_environment_carries_the_stack_parameters(template: dict[str, Any]) -> None:
@@ -374,7 +374,9 @@ def test_the_environment_carries_the_stack_parameters(template: dict[str, Any]) 
         "ERROR",
         "CRITICAL",
     ]
-    assert template["Globals"]["Function"]["Tracing"] == "Active"
+    # X-Ray records traces only when asked: Active costs about $0.03/M transitions more.
+    assert template["Globals"]["Function"]["Tracing"] == {"Ref": "Tracing"}
+    assert template["Parameters"]["Tracing"]["Default"] == "PassThrough"
     (table,) = _of_type(template, "AWS::DynamoDB::Table").values()
     assert table["Properties"]["DeletionProtectionEnabled"] == {"Ref": "TableDeletionProtection"}
 

@@ -84,7 +84,7 @@ def test_the_api_is_post_slash_with_iam_auth_invoking_the_api_function(
     assert permission["FunctionName"] == {"Ref": "ApiFunction"}
     (stage,) = _of_type(translated, "AWS::ApiGateway::Stage").values()
     assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
-    assert stage["Properties"]["TracingEnabled"] is True
+    assert stage["Properties"]["TracingEnabled"] == {"Fn::If": ["TracingActive", True, False]}
 
 
 def test_sqs_event_sources_report_partial_batch_failures(translated: dict[str, Any]) -> None:

@@ -47,6 +47,7 @@ import functools
 import io
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,6 +68,10 @@ MAX_VALUES = 100  # EMF: at most 100 values of one metric in a blob
 F = TypeVar("F", bound=Callable[..., Any])
 Dims = tuple[tuple[str, str], ...]
 Values = dict[str, list[float]]
+
+# An invocation with nothing to count (a batch of duplicates, an idle tick) is normal:
+# Powertools would warn about it on every such invocation.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
 @dataclass(slots=True)
