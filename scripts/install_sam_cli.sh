@@ -16,7 +16,6 @@ VERSION="${STEPQ_SAM_CLI_VERSION:-1.170.0}"
 VENV=".cache/sam-venv"
 WHEELS=".cache/layer-wheels"
 PYTHON="${PYTHON:-python3}"
-export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$PWD/.cache/pip}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 say() { echo "install_sam_cli: $*"; }

@@ -5,7 +5,7 @@
 #                                       printed on the last line)
 #
 # The functions are Runtime python3.12, and SAM's python builder insists on a
-# python3.12 on PATH whatever the machine's python3 is: scripts/find_python312.sh
+# python3.12 on PATH whatever the machine's python3 is: scripts/find_python.sh
 # finds one and only that interpreter is put first on PATH for the build. The
 # layer is built by shared/Makefile (BuildMethod: makefile), which fetches the
 # arm64 wheels with pip, so no container is needed. The repository's own
@@ -23,7 +23,7 @@ REPO=$PWD
 
 say() { echo "sam_build: $*" >&2; }
 
-PYTHON312=$(bash scripts/find_python312.sh) || exit 2
+PYTHON312=$(bash scripts/find_python.sh 3.12) || exit 2
 
 SAM=${SAM:-$REPO/.cache/sam-venv/bin/sam}
 [ -x "$SAM" ] || SAM=$(command -v sam 2>/dev/null || true)

@@ -112,7 +112,7 @@ def _distributions(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     found = subprocess.run(
-        ["bash", str(REPO / "scripts" / "find_python312.sh")], capture_output=True, text=True
+        ["bash", str(REPO / "scripts" / "find_python.sh"), "3.12"], capture_output=True, text=True
     )
     if found.returncode != 0:
         missing(f"no python3.12 for `sam build`: {found.stderr.strip()}", "pyenv install 3.12")
