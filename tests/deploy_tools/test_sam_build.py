@@ -23,6 +23,9 @@ from deploy_tools_support import CACHE, REPO, missing
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+# One build per test process: under xdist, --dist loadgroup keeps these on one worker.
+pytestmark = pytest.mark.xdist_group("sam-build")
+
 SCRIPT = REPO / "scripts" / "sam_build.sh"
 INSTALL = "scripts/install_sam_cli.sh"
 WHEELS = CACHE / "layer-wheels"

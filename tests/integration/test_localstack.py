@@ -21,6 +21,7 @@ install script.
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -46,7 +47,12 @@ from stepq.runtime.scheduler import Scheduler
 from stepq.runtime.worker import Worker
 from stepq.testing import example
 
-pytestmark = [pytest.mark.integration, pytest.mark.localstack]
+# One LocalStack per test process: under xdist, --dist loadgroup keeps these on one worker.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.localstack,
+    pytest.mark.xdist_group("localstack"),
+]
 
 RUN_SECONDS = 60.0
 BIG = 240 * 1024  # over SQS's claim-check threshold (192 KiB) and DynamoDB's (64 KiB)
@@ -197,7 +203,8 @@ def test_order_saga_on_localstack_sqs_and_s3(
     stack, _ = _stack(localstack, dynamodb, "order_saga")
     order = {"order_id": "o-1001", "amount": 42.5, "items": ["book", "lamp"]}
     # Items too large for an SQS message or a table item: they go by claim check.
-    big = {"order_id": "o-big", "amount": 7, "items": ["x" * BIG]}
+    noise = base64.b64encode(os.urandom(BIG * 3 // 4)).decode()  # does not compress away
+    big = {"order_id": "o-big", "amount": 7, "items": [noise]}
     happy = stack.start("order_saga", "happy", order)
     compensated = stack.start("order_saga", "compensated", {**order, "fail_at": "ship"})
     large = stack.start("order_saga", "large", big)
