@@ -63,8 +63,12 @@ LOCAL_ONLY = (
     "hosting/dev.py",
     "cli",
 )
-# Distributions of the dev tooling, and boto3/botocore, which the runtime brings.
-NOT_IN_LAYER = ("moto", "pytest", "hypothesis", "typer", "boto3", "botocore", "dbos")
+# Distributions of the dev tooling, and boto3 with what it needs, which the runtime
+# brings (a copy in the layer would shadow the runtime's own).
+NOT_IN_LAYER = (
+    *("moto", "pytest", "hypothesis", "typer", "dbos"),
+    *("boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six"),
+)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -110,6 +114,23 @@ def _distributions(folder: Path) -> dict[str, str]:
         canonicalize_name(dist.metadata["Name"]): dist.version
         for dist in metadata.distributions(path=[str(folder)])
     }
+
+
+def _extra_needs(folder: Path, name: str, extra: str) -> list[str]:
+    """The distributions ``name[extra]`` adds, as the copy in ``folder`` declares them."""
+    dist = next(
+        d
+        for d in metadata.distributions(path=[str(folder)])
+        if canonicalize_name(d.metadata["Name"]) == canonicalize_name(name)
+    )
+    needs = [Requirement(text) for text in dist.requires or []]
+    return [
+        need.name
+        for need in needs
+        if need.marker is not None
+        and need.marker.evaluate({"extra": extra})
+        and not need.marker.evaluate({"extra": ""})
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +199,9 @@ def test_layer_holds_stepq_runtime_and_its_dependencies_for_arm64(build_dir: Pat
         have = versions.get(canonicalize_name(wanted.name))
         assert have is not None, f"the layer lacks {wanted.name}"
         assert wanted.specifier.contains(have, prereleases=True), f"{wanted.name} {have}"
+        for extra in wanted.extras:  # e.g. powertools[tracer]: aws-xray-sdk
+            for needed in _extra_needs(python, wanted.name, extra):
+                assert canonicalize_name(needed) in versions, f"{wanted.name}[{extra}]: {needed}"
     # Compiled parts are Lambda's (arm64, CPython 3.12), not this machine's.
     compiled = [path.name for path in python.rglob("*.so")]
     assert compiled, "no compiled extension (pydantic_core has one)"
