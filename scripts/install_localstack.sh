@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs LocalStack (localstack-core with its runtime extra) into its own
 # virtual environment, .cache/localstack-venv: it pins boto3/botocore and ships
-# its own moto fork, so it stays out of the project's venv. No Docker: the
+# its own moto fork, so it stays out of the project's venv (a link to a venv
+# other clones reuse, see scripts/tool_venv.sh). No Docker: the
 # tests start it as a plain process on a loopback port
 # (tests/integration/localstack_server.py: `python -m localstack.runtime.main`).
 #
@@ -27,9 +28,12 @@ cd "$(dirname "$0")/.."
 VERSION="${STEPQ_LOCALSTACK_VERSION:-2026.3.0}"
 BEFORE="${STEPQ_LOCALSTACK_DEPS_BEFORE:-2026-04-01T00:00:00Z}"
 PIP_VERSION="26.3" # the first pip here with --uploaded-prior-to is newer than 3.13's own
-VENV=".cache/localstack-venv"
-STAMP="$VENV/.stepq-install"
 SPEC="localstack-core[runtime]==$VERSION"
+PYTHON="${PYTHON:-$(bash scripts/find_python.sh 3.13)}"
+. scripts/tool_venv.sh
+tool_venv localstack "localstack-venv-$VERSION-before-${BEFORE%%T*}-py$("$PYTHON" -c 'import platform; print(platform.python_version())')"
+tool_venv_lock
+STAMP="$VENV/.stepq-install"
 
 say() { echo "install_localstack: $*"; }
 
@@ -38,8 +42,6 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$wanted" ] && [ -x "$VENV/bin/pytho
     say "$SPEC already installed: $VENV"
     exit 0
 fi
-
-PYTHON="${PYTHON:-$(bash scripts/find_python.sh 3.13)}"
 export PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ -z "${PIP_CERT:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
     export PIP_CERT=/etc/ssl/certs/ca-certificates.crt # the system's CAs, as pip.conf gave them

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what scripts/sam_build.sh needs to build offline:
 #   - the AWS SAM CLI in its own virtual environment, .cache/sam-venv (it pins
-#     its own boto3, aws-sam-translator and Flask, so not the project's venv);
+#     its own boto3, aws-sam-translator and Flask, so not the project's venv; a
+#     link to a venv other clones reuse, see scripts/tool_venv.sh);
 #   - the Lambda layer's wheels (shared/requirements.txt, arm64, CPython 3.12)
 #     in .cache/layer-wheels, so the build's pip (shared/Makefile) needs no index.
 # Idempotent: an install of the pinned SAM CLI is left as it is; the wheels are
@@ -13,9 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSION="${STEPQ_SAM_CLI_VERSION:-1.170.0}"
-VENV=".cache/sam-venv"
 WHEELS=".cache/layer-wheels"
 PYTHON="${PYTHON:-python3}"
+. scripts/tool_venv.sh
+tool_venv sam "sam-venv-$VERSION-py$("$PYTHON" -c 'import platform; print(platform.python_version())')"
+tool_venv_lock
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 say() { echo "install_sam_cli: $*"; }
@@ -25,7 +28,7 @@ installed=$("$VENV/bin/python" -c 'from importlib.metadata import version; print
 if [ "$installed" = "$VERSION" ] && [ -x "$VENV/bin/sam" ]; then
     say "aws-sam-cli $VERSION already installed: $VENV/bin/sam"
 else
-    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$PYTHON" -m venv --clear "$VENV"
     "$VENV/bin/python" -m pip install --quiet "aws-sam-cli==$VERSION"
     say "aws-sam-cli $VERSION installed: $VENV/bin/sam"
 fi
