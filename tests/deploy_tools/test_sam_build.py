@@ -23,7 +23,8 @@ from deploy_tools_support import CACHE, REPO, missing
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-# One build per test process: under xdist, --dist loadgroup keeps these on one worker.
+# One build per test process (a session fixture); under xdist, --dist loadgroup keeps
+# these on one worker.
 pytestmark = pytest.mark.xdist_group("sam-build")
 
 SCRIPT = REPO / "scripts" / "sam_build.sh"
@@ -133,7 +134,7 @@ def _extra_needs(folder: Path, name: str, extra: str) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     found = subprocess.run(
         ["bash", str(REPO / "scripts" / "find_python.sh"), "3.12"], capture_output=True, text=True

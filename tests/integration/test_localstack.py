@@ -48,7 +48,8 @@ from stepq.runtime.scheduler import Scheduler
 from stepq.runtime.worker import Worker
 from stepq.testing import example
 
-# One LocalStack per test process: under xdist, --dist loadgroup keeps these on one worker.
+# One LocalStack per test process (a session fixture, so other modules run in
+# between do not restart it); under xdist, --dist loadgroup keeps these on one worker.
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.localstack,
@@ -66,7 +67,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def localstack(wire_env: None) -> Iterator[localstack_server.LocalStack]:
     try:
         server = localstack_server.start()
@@ -79,7 +80,7 @@ def localstack(wire_env: None) -> Iterator[localstack_server.LocalStack]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dynamodb(wire_env: None) -> servers.Server:
     try:
         return servers.shared(servers.DYNAMODB_LOCAL)
