@@ -23,10 +23,6 @@ from deploy_tools_support import CACHE, REPO, missing
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-# One build per test process (a session fixture); under xdist, --dist loadgroup keeps
-# these on one worker.
-pytestmark = pytest.mark.xdist_group("sam-build")
-
 SCRIPT = REPO / "scripts" / "sam_build.sh"
 INSTALL = "scripts/install_sam_cli.sh"
 WHEELS = CACHE / "layer-wheels"
@@ -134,6 +130,7 @@ def _extra_needs(folder: Path, name: str, extra: str) -> list[str]:
     ]
 
 
+# One build per test process; under xdist, --dist loadfile keeps this file on one worker.
 @pytest.fixture(scope="session")
 def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     found = subprocess.run(

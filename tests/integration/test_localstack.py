@@ -48,13 +48,9 @@ from stepq.runtime.scheduler import Scheduler
 from stepq.runtime.worker import Worker
 from stepq.testing import example
 
-# One LocalStack per test process (a session fixture, so other modules run in
-# between do not restart it); under xdist, --dist loadgroup keeps these on one worker.
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.localstack,
-    pytest.mark.xdist_group("localstack"),
-]
+# One LocalStack per test process (a session fixture); under xdist, --dist loadfile
+# keeps this file on one worker, so one LocalStack per run.
+pytestmark = [pytest.mark.integration, pytest.mark.localstack]
 
 RUN_SECONDS = 60.0
 BIG = 240 * 1024  # over SQS's claim-check threshold (192 KiB) and DynamoDB's (64 KiB)
