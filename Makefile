@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint conformance bench clean
+.PHONY: install run test lint conformance bench clean sam-build localstack
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "stepq needs Python 3.11+"; exit 1; }
@@ -35,6 +35,20 @@ conformance: install
 
 bench: install
 	$(BIN)/python scripts/bench_core.py
+
+# `sam build` of template.yaml, without Docker (needs a python3.12: pyenv, uv or the
+# system's): installs the SAM CLI and the layer's wheels under .cache/, then the test
+# builds offline into a temp folder and checks what was built.
+sam-build: install
+	bash scripts/install_sam_cli.sh
+	$(BIN)/pytest -q -p no:cacheprovider tests/deploy_tools/test_sam_build.py
+
+# The examples through stepq on LocalStack's SQS and S3 (LocalStack in its own venv
+# under .cache/, run without Docker on a loopback port) and DynamoDB Local.
+localstack: install
+	VENV_BIN=$(BIN) bash scripts/install_test_services.sh
+	bash scripts/install_localstack.sh
+	STEPQ_LOCALSTACK=1 $(BIN)/pytest -q -p no:cacheprovider -m localstack tests/integration/test_localstack.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache conformance-results.jsonl
