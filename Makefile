@@ -21,8 +21,13 @@ run: install
 		--input '{"order_id": "o-1001", "amount": 42.5, "items": ["book", "lamp"]}'
 
 # Every test: lint, unit, functional, conformance (against ../shared/conformance when present).
+# The tools the deploy checks run (checkov, the SAM CLI, LocalStack) live in venvs of
+# their own under .cache/ (linked to a per-user cache, so a second clone reuses them).
 test: install
 	VENV_BIN=$(BIN) bash scripts/install_test_services.sh
+	bash scripts/install_checkov.sh
+	bash scripts/install_sam_cli.sh
+	bash scripts/install_localstack.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 -q
@@ -48,7 +53,7 @@ sam-build: install
 localstack: install
 	VENV_BIN=$(BIN) bash scripts/install_test_services.sh
 	bash scripts/install_localstack.sh
-	STEPQ_LOCALSTACK=1 $(BIN)/pytest -q -p no:cacheprovider -m localstack tests/integration/test_localstack.py
+	$(BIN)/pytest -q -p no:cacheprovider -m localstack tests/integration/test_localstack.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache conformance-results.jsonl

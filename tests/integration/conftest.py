@@ -6,7 +6,6 @@ A server that cannot run here skips the tests that need it, with the reason.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -39,15 +38,3 @@ def dynamodb_local(wire_env: None) -> servers.Server:
 @pytest.fixture(scope="session")
 def moto_server(wire_env: None) -> servers.Server:
     return servers.need(servers.MOTO_SERVER)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``localstack`` are left out (not skipped) unless STEPQ_LOCALSTACK=1:
-    the project does not install LocalStack, so a run that did not ask for it
-    does not claim to have tested it."""
-    if os.environ.get("STEPQ_LOCALSTACK") == "1":
-        return
-    kept = [item for item in items if item.get_closest_marker("localstack") is None]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
-        items[:] = kept

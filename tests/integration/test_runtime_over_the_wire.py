@@ -10,7 +10,6 @@ and polls the store until they finish.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -221,33 +220,3 @@ def test_order_saga_runs_over_the_wire_in_three_processes(
     queues = make_client(settings, "sqs").list_queues(QueueNamePrefix=settings.queue_prefix)
     names = {url.rsplit("/", 1)[-1] for url in queues.get("QueueUrls", [])}
     assert {f"{settings.queue_prefix}-events", f"{settings.queue_prefix}-tasks-charge"} <= names
-
-
-# --- LocalStack: only where one answers on localhost:4566 ---------------------------
-
-LOCALSTACK_PORT = 4566
-
-
-def _localstack_running() -> bool:
-    connection = http.client.HTTPConnection(servers.HOST, LOCALSTACK_PORT, timeout=2)
-    try:
-        connection.request("GET", "/_localstack/health")
-        reply = connection.getresponse()
-        reply.read()
-        return reply.status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
-@pytest.mark.localstack
-def test_order_saga_on_localstack(wire_env: None, tmp_path: Path) -> None:
-    """The same run with one endpoint for every service: LocalStack, which needs
-    Docker and is not installed by the project: the test runs only when asked
-    (STEPQ_LOCALSTACK=1, see tests/integration/conftest.py), and then fails
-    if LocalStack does not answer."""
-    assert _localstack_running(), f"LocalStack does not answer on localhost:{LOCALSTACK_PORT}"
-    environ = deployment_environ(f"http://localhost:{LOCALSTACK_PORT}")
-    with running_loops(environ, tmp_path) as started:
-        _run_order_saga(environ, started)
