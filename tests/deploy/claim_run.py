@@ -208,6 +208,12 @@ def run_claims(stack: OfflineStack) -> ClaimRun:
         MaxNumberOfMessages=10,
         MessageAttributeNames=["All"],
     ).get("Messages", [])
+    for message in run.dead_lettered:  # a look, not a take: the operator's tools see it next
+        sqs.change_message_visibility(
+            QueueUrl=stack.outputs["InboxDLQUrl"],
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=0,
+        )
     return run
 
 

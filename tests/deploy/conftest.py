@@ -55,6 +55,9 @@ class OfflineRun:
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> as deployed
     # Generated physical names (table, bucket, functions) -> logical ids, for stable reports.
     physical_names: dict[str, str] = field(default_factory=dict)
+    # `stepq ops ...` run against the stack after the claims, as an operator would:
+    # the arguments after `ops` -> (exit code, output).
+    ops: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
@@ -105,8 +108,31 @@ def offline_run() -> OfflineRun:
                 resource_calls=set(recorder.resources.get(logical_id, ()))
                 | set(recorder.resources.get(logical_id + EVENT_SOURCE, ())),
             )
+        run.ops = _operator_commands(stack.outputs)
         named = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Lambda::Function")
         run.physical_names = {
             stack.resources[path].ref: path for path, type_ in stack.types.items() if type_ in named
         }
     return run
+
+
+OPS_COMMANDS = (
+    "stuck --older-than 0",
+    "dlq list",
+    "dlq redrive inbox --all --dry-run",
+    "reconcile --quiet-minutes 0",
+)
+
+
+def _operator_commands(outputs: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """The operator tools on the deployed stack: the settings path, named by its outputs."""
+    from stepq.cli import app
+    from typer.testing import CliRunner
+
+    where = ["--table", outputs["TableName"], "--queue-prefix", outputs["QueuePrefix"]]
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "STEPQ_API_URL": ""}
+    done = {}
+    for command in OPS_COMMANDS:
+        result = CliRunner().invoke(app, ["ops", *command.split(), *where], env=env)
+        done[command] = (result.exit_code, result.output)
+    return done
