@@ -38,6 +38,8 @@ class ApiContext:
     wake: Callable[[], None] = field(default=lambda: None)
     # What starts resolve through (machines, versions, aliases), kept a second.
     cache: CatalogCache = field(default_factory=CatalogCache)
+    # `stepq dev --dev-identities`: trust the X-Stepq-Dev-User header (api/identity.py).
+    dev_identities: bool = False
 
     @classmethod
     def build(

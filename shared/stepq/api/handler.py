@@ -15,6 +15,7 @@ from typing import Any
 
 from stepq.api import model
 from stepq.api.context import ApiContext
+from stepq.api.identity import identity_of
 from stepq.api.protocol import (
     CONTENT_TYPE,
     STEPQ_PREFIX,
@@ -26,7 +27,7 @@ from stepq.api.protocol import (
     ok_response,
     parse_body,
 )
-from stepq.api.registry import OPERATIONS, STEPQ_OPERATIONS
+from stepq.api.registry import OPERATIONS, STEPQ_OPERATIONS, WITH_IDENTITY
 from stepq.errors import ConflictError, StepqError, StoreError
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,11 @@ class ApiHandler:
             name, params, fn = self._route(request)
             if not name.startswith(STEPQ_PREFIX):
                 model.check_input(name, params)
-            result = fn(self.ctx, params)
+            if name.startswith(STEPQ_PREFIX) and name[len(STEPQ_PREFIX) :] in WITH_IDENTITY:
+                caller = identity_of(request, dev_identities=self.ctx.dev_identities)
+                result = fn(self.ctx, params, caller)
+            else:
+                result = fn(self.ctx, params)
         except ApiError as exc:
             return error_response(exc, request_id)
         except ConflictError as exc:

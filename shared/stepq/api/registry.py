@@ -18,15 +18,23 @@ Operation = Callable[["ApiContext", dict[str, Any]], dict[str, Any]]
 
 OPERATIONS: dict[str, Operation] = {}  # "StartExecution" -> its function
 STEPQ_OPERATIONS: dict[str, Operation] = {}  # stepq's own: "SearchExecutions" -> ...
+# stepq operations that act as the caller: called fn(ctx, params, identity)
+# (``api.identity.Identity`` or None when the request carries no identity).
+WITH_IDENTITY: set[str] = set()
 
 
-def operation(name: str, *, stepq: bool = False) -> Callable[[Operation], Operation]:
+def operation(name: str, *, stepq: bool = False, identity: bool = False) -> Callable[[Any], Any]:
+    """Register an operation; ``identity=True`` (stepq operations only) passes the caller."""
     table = STEPQ_OPERATIONS if stepq else OPERATIONS
+    if identity and not stepq:
+        raise RuntimeError(f"operation {name}: only stepq operations take the caller")
 
-    def register(fn: Operation) -> Operation:
+    def register(fn: Any) -> Any:
         if name in table:
             raise RuntimeError(f"operation {name} registered twice")
         table[name] = fn
+        if identity:
+            WITH_IDENTITY.add(name)
         return fn
 
     return register

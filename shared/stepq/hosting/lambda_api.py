@@ -74,11 +74,16 @@ def request_of(event: Mapping[str, Any]) -> ApiRequest:
         http = context.get("http") or {}
         method = str(http.get("method", "")) if isinstance(http, Mapping) else ""
         path = _relative(str(event.get("rawPath") or "/"), str(context.get("stage") or ""))
-        caller = _dig(context, "authorizer", "iam", "userArn")
+        caller = _dig(context, "authorizer", "jwt", "claims", "cognito:username") or _dig(
+            context, "authorizer", "iam", "userArn"
+        )
     else:  # REST API (payload 1.0): ``path`` is already relative to the stage
         method = str(event.get("httpMethod") or "")
         path = str(event.get("path") or "/")
-        caller = _dig(context, "identity", "userArn")
+        # A Cognito user pool authorizer names a person; IAM auth, a machine's ARN.
+        caller = _dig(context, "authorizer", "claims", "cognito:username") or _dig(
+            context, "identity", "userArn"
+        )
     headers = event.get("headers") or {}
     if not isinstance(headers, Mapping):
         raise ApiError("ValidationException", "the event's headers are not an object")

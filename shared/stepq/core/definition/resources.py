@@ -10,7 +10,10 @@ later as a missing Lambda function. stepq runs:
   each also as ``.waitForTaskToken``;
 - ``arn:aws:states:::aws-sdk:SERVICE:ACTION`` (request-response, or
   ``.waitForTaskToken``), run through boto3;
-- activities: ``arn:aws:states:REGION:ACCOUNT:activity:NAME``.
+- activities: ``arn:aws:states:REGION:ACCOUNT:activity:NAME``;
+- stepq's people resources (docs/PEOPLE.md): ``arn:aws:states:::stepq:humanTask.waitForTaskToken``
+  (a human task, answered only through the inbox) and ``arn:aws:states:::stepq:processActivities``
+  (notes, e-mails, stakeholders; request-response).
 
 The optimised ``sqs:sendMessage`` and ``sns:publish`` integrations take only
 the fields Step Functions lets through (an unknown one is refused, as AWS
@@ -25,6 +28,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from stepq.core.people.model import HUMAN_TASK_RESOURCE, PROCESS_ACTIVITIES_RESOURCE
+
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 _PARTITION = r"arn:aws[a-zA-Z-]*"
 _LAMBDA_FUNCTION = re.compile(rf"^{_PARTITION}:lambda:[^:]*:[^:]*:function:[^:]+(?::[^:]+)?$")
@@ -38,7 +43,11 @@ _AWS_SDK = re.compile(
 )
 _ACTIVITY = re.compile(rf"^{_PARTITION}:states:[a-z0-9-]+:\d{{12}}:activity:[^:]+$")
 
-SUPPORTED = "Lambda functions, lambda:invoke, sqs:sendMessage, sns:publish, aws-sdk:*, activities"
+PEOPLE_RESOURCES = frozenset({HUMAN_TASK_RESOURCE, PROCESS_ACTIVITIES_RESOURCE})
+SUPPORTED = (
+    "Lambda functions, lambda:invoke, sqs:sendMessage, sns:publish, aws-sdk:*, activities, "
+    "stepq:humanTask.waitForTaskToken, stepq:processActivities"
+)
 
 # The fields the optimised integrations pass on (Step Functions refuses others).
 FIELDS: dict[str, frozenset[str]] = {
@@ -82,14 +91,24 @@ def check_resource(resource: str) -> str | None:
         or _OPTIMISED.match(resource)
         or _AWS_SDK.match(resource)
         or _ACTIVITY.match(resource)
+        or resource in PEOPLE_RESOURCES
     ):
         return None
+    if resource.startswith("arn:aws:states:::stepq:"):
+        return (
+            f"{resource} is not a stepq resource; stepq's are {', '.join(sorted(PEOPLE_RESOURCES))}"
+        )
     return f"{resource} is not supported; stepq runs: {SUPPORTED}"
 
 
 def is_service_integration(resource: str) -> bool:
     """sqs:sendMessage, sns:publish or aws-sdk:*: what a host's integrations run."""
     return optimised_name(resource) in FIELDS or bool(_AWS_SDK.match(resource))
+
+
+def is_people_resource(resource: str) -> bool:
+    """A human task or process activities: what the host's people runner runs."""
+    return resource in PEOPLE_RESOURCES
 
 
 def optimised_name(resource: str) -> str | None:

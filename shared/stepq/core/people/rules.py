@@ -1,0 +1,208 @@
+"""Who may act on a human task, and which transition an action completes.
+
+The rules (docs/PEOPLE.md, "Rules"):
+
+- A person qualifies for a requirement when its target resolves to them;
+  a delegate stands in for the person who delegated the task to them (for
+  that task only), and that person no longer acts on it themselves.
+- Each principal's newest action is the one that counts (a change of mind
+  replaces the earlier action; every action stays in the record).
+- A requirement holds when ``Count`` distinct principals whose counted action
+  is its ``Action`` qualify for it. One principal counts for every
+  requirement they qualify for, unless a requirement is ``Distinct``: the
+  principals it counts count for no other requirement of that transition.
+- After each action the transitions are checked in the order written; the
+  first whose requirements all hold completes the task, and the others'
+  pending actions are disabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from stepq.core.people.model import ActionRecord, HumanTaskSpec, Requirement, Target, Transition
+
+ACTIVE, DONE, DISABLED = "ACTIVE", "DONE", "DISABLED"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules need to know about the request and the people around it."""
+
+    requester: str | None = None
+    stakeholders: frozenset[str] = frozenset()
+    groups: Mapping[str, frozenset[str]] = field(default_factory=dict)  # name -> members
+    admins: str = "Admins"  # the group of the process admins
+    assignee: str | None = None
+    delegations: Mapping[str, str] = field(default_factory=dict)  # principal -> delegate
+
+    def members(self, group: str) -> frozenset[str]:
+        return self.groups.get(group, frozenset())
+
+
+class Refused(Exception):
+    """An action, claim or delegation the rules do not allow; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def qualifies(person: str, target: Target, facts: Facts) -> bool:
+    if target.Requester:
+        return person == facts.requester
+    if target.Stakeholders:
+        return person in facts.stakeholders
+    if target.Group is not None:
+        return person in facts.members(target.Group)
+    if target.Admins:
+        return person in facts.members(facts.admins)
+    if target.Person is not None:
+        return person == target.Person
+    return target.Assignee is True and person == facts.assignee
+
+
+def resolve(target: Target, facts: Facts) -> set[str]:
+    """Every person a target names (what an e-mail to it reaches)."""
+    if target.Requester:
+        return {facts.requester} if facts.requester else set()
+    if target.Stakeholders:
+        return set(facts.stakeholders)
+    if target.Group is not None:
+        return set(facts.members(target.Group))
+    if target.Admins:
+        return set(facts.members(facts.admins))
+    if target.Person is not None:
+        return {target.Person}
+    return {facts.assignee} if facts.assignee else set()
+
+
+def principal_for(
+    spec: HumanTaskSpec, facts: Facts, actor: str, action: str, on_behalf_of: str | None = None
+) -> str:
+    """Whose standing ``actor`` uses to perform ``action``; ``Refused`` if none."""
+    if action not in spec.actions():
+        raise Refused(
+            f"{action} is not an action of this task (it has {', '.join(spec.actions())})"
+        )
+    if on_behalf_of is not None and on_behalf_of != actor:
+        if facts.delegations.get(on_behalf_of) != actor:
+            raise Refused(f"{on_behalf_of} has not delegated this task to {actor}")
+        principal = on_behalf_of
+    else:
+        if actor in facts.delegations:
+            raise Refused(f"{actor} delegated this task to {facts.delegations[actor]}")
+        principal = actor
+    if not any(
+        req.Action == action and qualifies(principal, req.By, facts)
+        for transition in spec.Transitions
+        for req in transition.Requires
+    ):
+        raise Refused(f"{principal} is not a target of {action} on this task")
+    return principal
+
+
+def standing(actions: list[ActionRecord]) -> dict[str, str]:
+    """principal -> the action that counts (their newest)."""
+    return {a.principal: a.action for a in actions}
+
+
+def _candidates(req: Requirement, counted: Mapping[str, str], facts: Facts) -> set[str]:
+    return {p for p, act in counted.items() if act == req.Action and qualifies(p, req.By, facts)}
+
+
+def holds(transition: Transition, counted: Mapping[str, str], facts: Facts) -> bool:
+    """Whether every requirement of ``transition`` holds (Distinct ones exclusively)."""
+    pools = [_candidates(req, counted, facts) for req in transition.Requires]
+    shared = [(r, p) for r, p in zip(transition.Requires, pools, strict=True) if not r.Distinct]
+    exclusive = [(r, p) for r, p in zip(transition.Requires, pools, strict=True) if r.Distinct]
+    if any(len(pool) < req.Count for req, pool in shared + exclusive):
+        return False
+    return any(
+        all(len(pool - used) >= req.Count for req, pool in shared)
+        for used in _exclusive_picks(exclusive, frozenset())
+    )
+
+
+def _exclusive_picks(
+    exclusive: list[tuple[Requirement, set[str]]], used: frozenset[str]
+) -> Iterator[frozenset[str]]:
+    """Every way to give each Distinct requirement its own principals (tasks are small)."""
+    if not exclusive:
+        yield used
+        return
+    (req, pool), rest = exclusive[0], exclusive[1:]
+    for picked in combinations(sorted(pool - used), req.Count):
+        yield from _exclusive_picks(rest, used | frozenset(picked))
+
+
+def completed(spec: HumanTaskSpec, actions: list[ActionRecord], facts: Facts) -> str | None:
+    """The transition the actions complete (the first written that holds), or None."""
+    counted = standing(actions)
+    for transition in spec.Transitions:
+        if holds(transition, counted, facts):
+            return transition.Name
+    return None
+
+
+@dataclass(frozen=True)
+class RequirementView:
+    action: str
+    target: str  # Target.describe()
+    needed: int
+    counted: list[str]  # principals whose counted action meets it (sorted)
+    status: str  # ACTIVE, DONE (holds on its own) or DISABLED (another transition completed)
+
+
+@dataclass(frozen=True)
+class TransitionView:
+    name: str
+    status: str  # ACTIVE, DONE (this one completed) or DISABLED
+    requirements: list[RequirementView]
+
+
+def progress(
+    spec: HumanTaskSpec, actions: list[ActionRecord], facts: Facts, done: str | None
+) -> list[TransitionView]:
+    """Every transition's requirements: what is possible, done or disabled (for queries)."""
+    counted = standing(actions)
+    views = []
+    for transition in spec.Transitions:
+        if done is None:
+            status = ACTIVE
+        else:
+            status = DONE if transition.Name == done else DISABLED
+        reqs = []
+        for req in transition.Requires:
+            who = sorted(_candidates(req, counted, facts))
+            if status == DISABLED:
+                req_status = DISABLED
+            else:
+                req_status = DONE if len(who) >= req.Count or status == DONE else ACTIVE
+            reqs.append(RequirementView(req.Action, req.By.describe(), req.Count, who, req_status))
+        views.append(TransitionView(transition.Name, status, reqs))
+    return views
+
+
+def possible_actions(spec: HumanTaskSpec, facts: Facts, person: str) -> list[str]:
+    """The actions ``person`` may perform now (as themselves or a delegate), in task order."""
+    principals = [p for p, d in facts.delegations.items() if d == person]
+    if person not in facts.delegations:
+        principals.insert(0, person)
+    return [
+        action
+        for action in spec.actions()
+        if any(
+            req.Action == action and qualifies(p, req.By, facts)
+            for p in principals
+            for transition in spec.Transitions
+            for req in transition.Requires
+        )
+    ]
+
+
+def is_target(spec: HumanTaskSpec, facts: Facts, person: str) -> bool:
+    """Whether the task belongs in ``person``'s inbox (assigned, delegated, or a target)."""
+    return person == facts.assignee or bool(possible_actions(spec, facts, person))
