@@ -110,7 +110,8 @@ def test_validation_reports_each_refusal_with_its_path() -> None:
     assert (
         "/States/Put/Resource",
         "arn:aws:states:::dynamodb:putItem is not supported; stepq runs: Lambda functions, "
-        "lambda:invoke, sqs:sendMessage, sns:publish, aws-sdk:*, activities",
+        "lambda:invoke, sqs:sendMessage, sns:publish, aws-sdk:*, activities, "
+        "stepq:humanTask.waitForTaskToken, stepq:processActivities",
     ) in found
     assert ("/States/Map/ItemReader", "ItemReader (S3) is not supported yet") in found
     assert ("/States/Map/ResultWriter", "ResultWriter (S3) is not supported yet") in found
