@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,13 @@ class Recorder:
     # who -> (action, resource ARN) for the services whose resources are modelled
     resources: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
     account: str = "123456789012"
+    # (who, operation, callback): run once just before who's next such call is sent.
+    staged: list[tuple[str, str, Callable[[], None]]] = field(default_factory=list)
+
+    def before_call(self, who: str, operation: str, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once, just before ``who``'s next ``operation`` (``PutItem``)
+        request goes out: what another writer does between its read and its write."""
+        self.staged.append((who, operation, callback))
 
     @contextlib.contextmanager
     def acting_as(self, who: str) -> Iterator[None]:
@@ -54,6 +61,10 @@ class Recorder:
                 recorder.calls[owner].update(actions)
                 arns = resource_arns(prefix, params, region, recorder.account)
                 recorder.resources[owner].update((a, r) for a in actions for r in arns)
+                for staged in list(recorder.staged):
+                    if staged[:2] == (owner, model.name):
+                        recorder.staged.remove(staged)
+                        staged[2]()
 
             client.meta.events.register("before-parameter-build", record)
             return client

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from deploy.claim_run import ROOT, ClaimRun, parameters_for, run_claims
+from deploy.outcomes_run import OutcomesRun, run_outcomes
 
 # Another template (e.g. a branch's) can be run with STEPQ_OFFLINE_TEMPLATE=path.
 TEMPLATE = Path(os.environ.get("STEPQ_OFFLINE_TEMPLATE") or ROOT / "template.yaml")
@@ -48,6 +49,8 @@ class FunctionRecord:
 @dataclass
 class OfflineRun:
     claims: ClaimRun
+    # Then executions that fail, stop, time out, retry and race (outcomes_run.py).
+    outcomes: OutcomesRun = field(default_factory=OutcomesRun)
     functions: dict[str, FunctionRecord] = field(default_factory=dict)
     template: dict[str, Any] = field(default_factory=dict)  # translated
     api_present: bool = False
@@ -79,10 +82,12 @@ def offline_run() -> OfflineRun:
             stack = OfflineStack(TEMPLATE, parameters_for(load_yaml(TEMPLATE)), recorder, clock)
             stack.deploy()
             claims = run_claims(stack)
+            outcomes = run_outcomes(stack)
         iam = stack.deployer_client("iam")
         assert stack.translated is not None
         run = OfflineRun(
             claims=claims,
+            outcomes=outcomes,
             template=stack.translated.template,
             api_present=stack.api is not None,
             resource_types=dict(stack.types),

@@ -151,18 +151,32 @@ class SqsEventSource:
 
     def poll(self) -> bool:
         """One batch, if the queue has one; True if the function was invoked."""
-        received = self.sqs.receive_message(
+        received = self.receive()
+        if not received:
+            return False
+        self.deliver(received)
+        return True
+
+    def receive(self) -> list[dict[str, Any]]:
+        """One receive of the poller: the messages it would invoke the function with."""
+        messages: list[dict[str, Any]] = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(self.batch_size, 10),
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
             WaitTimeSeconds=0,
         ).get("Messages", [])
-        if not received:
-            return False
+        return messages
+
+    def deliver(
+        self, received: list[dict[str, Any]], function: LambdaFunction | None = None
+    ) -> None:
+        """Invoke ``function`` (by default the mapping's) with ``received`` as one batch;
+        delete what it handled, keep what failed (``failed``) for its visibility to end."""
+        function = function or self.function
         event = {"Records": [self._record(m) for m in received]}
         try:
-            response = self.function.invoke(event)
+            response = function.invoke(event)
             failures = self._failures(response, {m["MessageId"] for m in received})
         except Exception:  # the whole batch stays on the queue (Lambda retries it)
             failures = {m["MessageId"] for m in received}
@@ -176,7 +190,6 @@ class SqsEventSource:
                 ],
             )
         self.failed += [m for m in received if m["MessageId"] in failures]
-        return True
 
     def _failures(self, response: Any, ids: set[str]) -> set[str]:
         if not self.report_failures:

@@ -1,5 +1,13 @@
 """Metrics the offline run emits (EMF on each function's stdout) and the alarms that watch them.
 
+Each metric the runtime names must come out of the functions that decide
+what it counts, in their OWN output (``EXPECTED``): a dashboard or alarm on
+``service=stepq-orchestrator`` only sees what the orchestrator printed.
+The run (claim_run.py, then outcomes_run.py) makes each happen: executions
+start, succeed, fail, time out and are stopped, a Retry fires, a duplicated
+delivery races a commit, a message's lease runs out, a timer fires late, an
+inbox message is dead-lettered, and the reconcile re-sends quiet work.
+
 An alarm on a metric nobody emits never fires: every alarm in the Stepq
 namespace must name a metric, with the same dimensions, that the run's EMF
 output carries. ``KNOWN_FAILURES`` lists what does not hold yet, with why;
@@ -10,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stepq.runtime import metrics as m
+
 from deploy.conftest import OfflineRun
 from deploy.emf import Emitted, emitted
 
@@ -19,20 +29,37 @@ STEPQ_ALARMS = {
     "AlarmSchedulerLag": ("SchedulerLag", "stepq-scheduler"),
     "AlarmTimerLateness": ("TimerLateness", "stepq-scheduler"),
 }
-# What this run must make someone emit: executions start and succeed, transitions
-# commit, tasks run, a Wait's timer fires late (a day is skipped), the scheduler
-# ticks, an inbox message is dead-lettered, and the reconcile re-sends quiet work.
-RUN_METRICS = {
-    "ExecutionsStarted",
-    "ExecutionsSucceeded",
-    "Transitions",
-    "TaskLatency",
-    "TimerLateness",
-    "SchedulerLag",
-    "HistoryAppendLatency",
-    "ConditionalWrites",
-    "DlqArrivals",
-    "Repairs",
+
+API, INBOX, SCHEDULER = "ApiFunction", "InboxFunction", "SchedulerFunction"
+ORCHESTRATOR, WORKER = "OrchestratorFunction", "WorkerFunction"
+PAY_OUT_WORKER = "Slot0WorkerFunction"  # the worker of DedicatedStepFunctions' first name
+COMMITTERS = (API, INBOX, ORCHESTRATOR, WORKER, PAY_OUT_WORKER)  # each writes history
+# Metric -> function -> the dimensions, besides service, it must also be emitted with.
+# Where each is decided in the run:
+EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
+    # StartExecution commits the start where it is received.
+    m.EXECUTIONS_STARTED: {API: (), INBOX: ()},
+    # pay_out's worker ends the claims; raced ends when the orchestrator fires its Wait.
+    m.EXECUTIONS_SUCCEEDED: {PAY_OUT_WORKER: (), ORCHESTRATOR: ()},
+    # retried's last attempt fails unhandled: the worker commits the failure.
+    m.EXECUTIONS_FAILED: {WORKER: ()},
+    # The timeout timer and StopExecution's StopRequested are events on the events queue.
+    m.EXECUTIONS_TIMED_OUT: {ORCHESTRATOR: ()},
+    m.EXECUTIONS_ABORTED: {ORCHESTRATOR: ()},
+    m.TRANSITIONS: dict.fromkeys(COMMITTERS, ()),
+    m.CONDITIONAL_WRITES: dict.fromkeys(COMMITTERS, ()),
+    m.HISTORY_APPEND_LATENCY: dict.fromkeys(COMMITTERS, ()),
+    # The duplicated delivery: the orchestrator instance that lost the commit race.
+    m.CONDITIONAL_WRITE_CONFLICTS: {ORCHESTRATOR: ()},
+    # ... and the instance that received it again (ApproximateReceiveCount 2).
+    m.LEASE_EXPIRATIONS: {ORCHESTRATOR: ()},
+    # Per step: WorkerFunction's held timings are written once the clock has moved on.
+    m.TASK_LATENCY: {WORKER: ("step",), PAY_OUT_WORKER: ()},
+    m.TASK_RETRIES: {WORKER: ("step", "error")},
+    m.TIMER_LATENESS: {SCHEDULER: ()},
+    m.SCHEDULER_LAG: {SCHEDULER: ()},
+    m.REPAIRS: {SCHEDULER: ()},
+    m.DLQ_ARRIVALS: {INBOX: ("queue",)},
 }
 
 # What does not hold yet, with the reason; only ever shrinks.
@@ -68,12 +95,37 @@ def _watched(alarm: dict[str, Any]) -> list[Emitted]:
     metrics += [q["MetricStat"]["Metric"] for q in alarm.get("Metrics", []) if "MetricStat" in q]
     return [
         Emitted(
-            m.get("Namespace", ""),
-            m["MetricName"],
-            frozenset((d["Name"], d["Value"]) for d in m.get("Dimensions", [])),
+            metric.get("Namespace", ""),
+            metric["MetricName"],
+            frozenset((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])),
         )
-        for m in metrics
+        for metric in metrics
     ]
+
+
+def _missing(by_function: dict[str, tuple[str, set[Emitted]]]) -> dict[str, str]:
+    """``metric <name> in <function>`` -> what its own output lacks (``EXPECTED``)."""
+    failures = {}
+    for name, functions in sorted(EXPECTED.items()):
+        for logical_id, extra in sorted(functions.items()):
+            if logical_id not in by_function:
+                failures[f"metric {name} in {logical_id}"] = "no such function in the stack"
+                continue
+            service, records = by_function[logical_id]
+            sets = {
+                frozenset(d for d, _ in r.dimensions)
+                for r in records
+                if r.namespace == NAMESPACE and r.name == name
+            }
+            wanted = [frozenset({"service"}), frozenset({"service", *extra})]
+            lacking = [", ".join(sorted(w)) for w in wanted if w not in sets]
+            if lacking:
+                found = "; ".join(sorted(", ".join(sorted(d)) for d in sets)) or "nothing"
+                missing = " nor ".join(f"[{d}]" for d in dict.fromkeys(lacking))
+                failures[f"metric {name} in {logical_id}"] = (
+                    f"{service} never emitted it with dimensions {missing} (found: {found})"
+                )
+    return failures
 
 
 def _failures(run: OfflineRun) -> dict[str, str]:
@@ -87,13 +139,14 @@ def _failures(run: OfflineRun) -> dict[str, str]:
         if stray:
             names = ", ".join(sorted(f"{r.namespace}/{r.name}" for r in stray))
             failures[f"emf {logical_id}"] = f"outside {NAMESPACE}/service={service}: {names}"
-    emitted_names = {e.name for e in everything if e.namespace == NAMESPACE}
-    failures.update({f"metric {m}": "not emitted" for m in RUN_METRICS - emitted_names})
+    failures.update(_missing(by_function))
     failures.update(_alarm_failures(run, everything))
     return failures
 
 
-def test_alarms_watch_metrics_the_run_emits(offline_run: OfflineRun) -> None:
+def test_each_function_emits_its_metrics_and_alarms_watch_emitted_ones(
+    offline_run: OfflineRun,
+) -> None:
     failures = _failures(offline_run)
     new = {k: v for k, v in failures.items() if k not in KNOWN_FAILURES}
     fixed = sorted(set(KNOWN_FAILURES) - set(failures))
@@ -108,3 +161,10 @@ def test_alarms_watch_metrics_the_run_emits(offline_run: OfflineRun) -> None:
 def test_every_known_failure_says_why() -> None:
     for key, reason in KNOWN_FAILURES.items():
         assert key.split(" ", 1)[0] in ("alarm", "metric", "emf") and len(reason) > 20, key
+
+
+def test_the_table_covers_every_metric_the_runtime_names() -> None:
+    # The issue's list (executions started ... repairs) is the runtime's names.
+    assert set(EXPECTED) == m.NAMES, set(EXPECTED) ^ m.NAMES
+    for name, functions in EXPECTED.items():
+        assert functions, f"{name}: no function must emit it"
