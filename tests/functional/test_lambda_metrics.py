@@ -9,16 +9,12 @@ the ``service`` dimension, each dimension set a blob declares).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,6 +22,8 @@ import pytest
 pytest.importorskip("aws_lambda_powertools")
 moto = pytest.importorskip("moto")
 
+from lambda_support import FakeContext, queue_url, receive_all, sqs_records  # noqa: E402
+from lambda_support import load_app as _load  # noqa: E402
 from stepq.api.catalog import MachineDoc  # noqa: E402
 from stepq.backends.aws import settings as aws  # noqa: E402
 from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
@@ -80,17 +78,6 @@ def hello(event, context):
 
 
 @dataclass
-class FakeContext:
-    function_name: str = "stepq-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:stepq-test"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-@dataclass
 class Env:
     settings: aws.Settings
     store: Any
@@ -141,60 +128,16 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         yield Env(settings, store, queues._client)
 
 
-def _load(name: str) -> ModuleType:
-    """A fresh import of functions/<name>/app.py (its cached runtime starts empty)."""
-    spec = importlib.util.spec_from_file_location(
-        f"stepq_metrics_app_{name}_{uuid.uuid4().hex}", ROOT / "functions" / name / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _url(sqs: Any, name: str) -> str:
-    return sqs.get_queue_url(QueueName=f"{PREFIX}-{name}")["QueueUrl"]
+    return queue_url(sqs, PREFIX, name)
 
 
 def _receive(sqs: Any, queue: str, wait: float = 0.0) -> list[dict[str, Any]]:
-    """Every message visible in ``queue`` (waiting up to ``wait`` s for the first)."""
-    url, out = _url(sqs, queue), []
-    deadline = time.monotonic() + wait
-    while True:
-        reply = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-        )
-        if reply.get("Messages"):
-            out.extend(reply["Messages"])
-            continue
-        if out or time.monotonic() >= deadline:
-            return out
-        time.sleep(0.1)
+    return receive_all(sqs, PREFIX, queue, wait)
 
 
 def _records(sqs: Any, queue: str, wait: float = 0.0) -> list[dict[str, Any]]:
-    """The event source mapping's records for what ``queue`` holds."""
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}-{queue}"
-    return [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {
-                k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]}
-                for k, v in m.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": REGION,
-        }
-        for m in _receive(sqs, queue, wait)
-    ]
+    return sqs_records(sqs, PREFIX, queue, wait)
 
 
 def _signed(env: Env, queue: str, body: dict[str, Any]) -> str:

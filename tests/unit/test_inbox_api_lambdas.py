@@ -8,13 +8,10 @@ events of both payload formats (REST 1.0 and HTTP API 2.0).
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,6 +19,8 @@ import pytest
 pytest.importorskip("aws_lambda_powertools")
 moto = pytest.importorskip("moto")
 
+from lambda_support import FakeContext, queue_url, receive_all, sqs_records  # noqa: E402
+from lambda_support import load_app as _load  # noqa: E402
 from stepq.api.catalog import MachineDoc  # noqa: E402
 from stepq.backends.aws import settings as aws  # noqa: E402
 from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
@@ -32,27 +31,6 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 PREFIX = "ib"
 ECHO = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "stepq-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:stepq-test"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"stepq_app_{name}_{uuid.uuid4().hex}", ROOT / "functions" / name / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -90,40 +68,15 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
 
 def _url(sqs: Any, name: str) -> str:
-    return sqs.get_queue_url(QueueName=f"{PREFIX}-{name}")["QueueUrl"]
+    return queue_url(sqs, PREFIX, name)
 
 
 def _drain(sqs: Any, queue: str) -> list[dict[str, Any]]:
-    url, out = _url(sqs, queue), []
-    while True:
-        reply = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-        )
-        if not reply.get("Messages"):
-            return out
-        out.extend(reply["Messages"])
+    return receive_all(sqs, PREFIX, queue)
 
 
 def _lambda_event(sqs: Any, queue: str) -> dict[str, Any]:
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}-{queue}"
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": REGION,
-        }
-        for m in _drain(sqs, queue)
-    ]
-    return {"Records": records}
+    return {"Records": sqs_records(sqs, PREFIX, queue)}
 
 
 # --- inbox --------------------------------------------------------------------------

@@ -6,14 +6,11 @@ Lambda event source mapping delivers them, so receipt handles are genuine.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,6 +20,8 @@ moto = pytest.importorskip("moto")
 
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from lambda_support import FakeContext, queue_url, receive_all, sqs_records  # noqa: E402
+from lambda_support import load_app as _load  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 from stepq.backends.aws import settings as aws  # noqa: E402
 from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
@@ -64,28 +63,6 @@ STEPS = """
 def hello(event, context):
     return {"greeting": "Hello, " + event["name"] + "!"}
 """
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "stepq-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:stepq-test"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def _load(name: str) -> ModuleType:
-    """A fresh import of functions/<name>/app.py (so its cached runtime starts empty)."""
-    spec = importlib.util.spec_from_file_location(
-        f"stepq_app_{name}_{uuid.uuid4().hex}", ROOT / "functions" / name / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -133,7 +110,7 @@ def sqs(env: Env) -> Any:
 
 
 def _url(sqs: Any, name: str) -> str:
-    return sqs.get_queue_url(QueueName=f"{PREFIX}-{name}")["QueueUrl"]
+    return queue_url(sqs, PREFIX, name)
 
 
 def _send_raw(sqs: Any, queue: str, bodies: list[str]) -> None:
@@ -142,40 +119,12 @@ def _send_raw(sqs: Any, queue: str, bodies: list[str]) -> None:
 
 
 def _drain(sqs: Any, queue: str) -> list[dict[str, Any]]:
-    url, out = _url(sqs, queue), []
-    while True:
-        reply = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-        )
-        if not reply.get("Messages"):
-            return out
-        out.extend(reply["Messages"])
+    return receive_all(sqs, PREFIX, queue)
 
 
 def _lambda_event(sqs: Any, queue: str) -> dict[str, Any]:
     """What the event source mapping hands the function for the messages in ``queue``."""
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}-{queue}"
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {
-                k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]}
-                for k, v in m.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": REGION,
-        }
-        for m in _drain(sqs, queue)
-    ]
-    return {"Records": records}
+    return {"Records": sqs_records(sqs, PREFIX, queue)}
 
 
 def _start_body(env: Env, machine: str, name: str, execution_input: Any) -> str:
