@@ -24,5 +24,5 @@ if [ "$installed" = "$VERSION" ] && [ -x "$VENV/bin/checkov" ]; then
     exit 0
 fi
 "$PYTHON" -m venv --clear "$VENV"
-"$VENV/bin/python" -m pip install --quiet "checkov==$VERSION"
+tool_install "checkov==$VERSION"
 say "checkov $VERSION installed: $VENV/bin/checkov"

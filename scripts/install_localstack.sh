@@ -27,7 +27,6 @@ cd "$(dirname "$0")/.."
 
 VERSION="${STEPQ_LOCALSTACK_VERSION:-2026.3.0}"
 BEFORE="${STEPQ_LOCALSTACK_DEPS_BEFORE:-2026-04-01T00:00:00Z}"
-PIP_VERSION="26.3" # the first pip here with --uploaded-prior-to is newer than 3.13's own
 SPEC="localstack-core[runtime]==$VERSION"
 PYTHON="${PYTHON:-$(bash scripts/find_python.sh 3.13)}"
 . scripts/tool_venv.sh
@@ -47,8 +46,7 @@ if [ -z "${PIP_CERT:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
     export PIP_CERT=/etc/ssl/certs/ca-certificates.crt # the system's CAs, as pip.conf gave them
 fi
 "$PYTHON" -m venv --clear "$VENV"
-"$VENV/bin/python" -m pip install --quiet "pip==$PIP_VERSION"
-"$VENV/bin/python" -m pip install --quiet --uploaded-prior-to "$BEFORE" "$SPEC"
+tool_install --before "$BEFORE" "$SPEC"
 "$VENV/bin/python" -c 'import localstack.aws.components' # it loads: LocalStack's gateway and services
 echo "$wanted" >"$STAMP"
 say "$SPEC installed: $VENV"

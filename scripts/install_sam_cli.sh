@@ -29,7 +29,7 @@ if [ "$installed" = "$VERSION" ] && [ -x "$VENV/bin/sam" ]; then
     say "aws-sam-cli $VERSION already installed: $VENV/bin/sam"
 else
     "$PYTHON" -m venv --clear "$VENV"
-    "$VENV/bin/python" -m pip install --quiet "aws-sam-cli==$VERSION"
+    tool_install "aws-sam-cli==$VERSION"
     say "aws-sam-cli $VERSION installed: $VENV/bin/sam"
 fi
 

@@ -30,3 +30,34 @@ tool_venv_lock() {
     exec 9>"$VENV.lock"
     flock 9
 }
+
+# tool_install [--before ISO-INSTANT] REQUIREMENT...: install into VENV. With uv
+# (the project's venv has it: `make install`), which downloads and unpacks in
+# parallel: a cold LocalStack install took 44 s instead of pip's 171 s. uv reads
+# no pip configuration, as these installs want (PyPI only, upload times exist
+# there). If uv is missing or fails (an old one, a proxy it cannot pass), pip does it.
+# --before: only releases uploaded before that instant (pip's --uploaded-prior-to).
+tool_install() {
+    local before=""
+    if [ "${1:-}" = --before ]; then
+        before=$2
+        shift 2
+    fi
+    local uv=${UV:-.venv/bin/uv}
+    if [ -x "$uv" ]; then
+        local uv_args=(pip install --quiet --python "$VENV/bin/python" --index-url https://pypi.org/simple)
+        [ -n "$before" ] && uv_args+=(--exclude-newer "$before")
+        if [ -f /etc/ssl/certs/ca-certificates.crt ] && [ -z "${SSL_CERT_FILE:-}" ]; then
+            SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt "$uv" "${uv_args[@]}" "$@" && return 0
+        else
+            "$uv" "${uv_args[@]}" "$@" && return 0
+        fi
+        echo "tool_install: uv could not install $*; trying pip" >&2
+    fi
+    local pip_args=(install --quiet)
+    if [ -n "$before" ]; then
+        "$VENV/bin/python" -m pip install --quiet "pip>=26.3" # the first with --uploaded-prior-to
+        pip_args+=(--uploaded-prior-to "$before")
+    fi
+    "$VENV/bin/python" -m pip "${pip_args[@]}" "$@"
+}
