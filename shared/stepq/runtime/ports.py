@@ -156,6 +156,13 @@ class Store(Protocol):
     def claim_timer(self, timer: Timer) -> bool: ...
     def claim_key(self, key: str, ttl_seconds: int = 86400) -> bool: ...
 
+    # retention (runtime/retention.py): the days finished executions are kept
+    # (None: forever). ``renew_expiry`` re-stamps a running execution's commits
+    # when their expiry is due (the scheduler's daily renewal); whether it did.
+    retention_days: int | None
+
+    def renew_expiry(self, execution_id: str) -> bool: ...
+
     # The deployment's signing key (32 random bytes, made on first use; every
     # caller of one table gets the same). It never leaves the table: messages
     # are signed with keys derived from it (``runtime.signing``).
