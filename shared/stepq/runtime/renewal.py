@@ -29,6 +29,7 @@ from stepq.runtime.ports import Store, list_cursor
 log = logging.getLogger(__name__)
 
 PAGE = 100
+CLAIM_PREFIX = "stepq-renewal/"  # the day's claim of a machine: stepq-renewal/<machine>/<day>
 KEY_DAYS = 2  # the day's claim outlives the day (clocks differ a little)
 
 
@@ -60,7 +61,7 @@ class Renewal:
                 report.stopped = True
                 return report
             # A conditional put: exactly one scheduler walks this machine today.
-            if not self.store.claim_key(f"stepq-renewal/{machine}/{today}", KEY_DAYS * 86400):
+            if not self.store.claim_key(f"{CLAIM_PREFIX}{machine}/{today}", KEY_DAYS * 86400):
                 continue
             report.machines.append(machine)
             self.renew_machine(machine, report)

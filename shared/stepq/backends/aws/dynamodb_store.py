@@ -368,7 +368,7 @@ class DynamoDBStore:
                 if after is not None and item["gsi1sk"]["S"] == prefix + after:
                     continue
                 header = self._items.header(item)
-                if self._ended_long_ago(header):
+                if self._ended_long_ago(header) or self._first_gone(header, what):
                     continue
                 out.append(header)
                 if len(out) >= limit:
@@ -389,7 +389,7 @@ class DynamoDBStore:
         ):
             header = self._items.header(item)
             newest = self._status_of(header.execution_id, what)
-            if newest is None:  # expired (or deleted by TTL)
+            if newest is None or self._first_gone(header, what):  # expired
                 continue
             header.status = newest["status"]["S"]
             header.stop_time = optional_text(newest, "stop_time")
@@ -405,6 +405,26 @@ class DynamoDBStore:
         ``stop_time`` + R + W or a moment later: ``_expires``)."""
         least = retention.stopped_expiry(header.stop_time, self.retention_days)
         return retention.expired(least, self._clock.now())
+
+    def _first_gone(self, header: ExecutionHeader, what: str) -> bool:
+        """Whether the execution's first commit has expired (it expires first: then the
+        execution is gone, as ``describe`` says). Read (a GetItem) only once it may
+        have: written at its start, it lasts at least R + W from then."""
+        start = retention.instant_of(header.start_time)
+        if self.retention_days is None or start is None:
+            return False
+        earliest = retention.expires_at(start - retention.CLOCK_SKEW, self.retention_days)
+        if not retention.expired(earliest, self._clock.now()):
+            return False
+        first = self._call(
+            "get_item",
+            what,
+            TableName=self._table,
+            Key={"pk": s(f"EX#{header.execution_id}"), "sk": s(seq_key(1))},
+            ProjectionExpression="#e",
+            ExpressionAttributeNames={"#e": TTL_ATTRIBUTE},
+        ).get("Item")
+        return first is None or self._live(first) is None
 
     # --- history -------------------------------------------------------------
 
@@ -497,17 +517,21 @@ class DynamoDBStore:
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        live = False  # whether the newest commit read so far is live
+        gone = NotFoundError(f"execution {execution_id} has no commits")
+        found = live = False  # any live commit; whether the newest read so far is
         for item in self._query(
             f"history {execution_id}",
             **_in_partition(f"EX#{execution_id}", "C#"),
             ConsistentRead=True,
         ):
             live = self._live(item) is not None
+            if item["sk"]["S"] == seq_key(1) and not live:
+                raise gone  # the first commit expired (it expires first): the execution has
             if live:
+                found = True
                 events.extend((self._items.unpack(item, "body") or {}).get("events") or [])
-        if not live:  # none, or the newest has expired: the execution is gone
-            raise NotFoundError(f"execution {execution_id} has no commits")
+        if not found or not live:  # none left, or the newest has expired: gone
+            raise gone
         return events
 
     # --- retention: keeping a running execution alive ------------------------

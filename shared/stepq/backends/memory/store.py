@@ -347,7 +347,7 @@ class MemoryStore:
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         with self._lock:
             commits = self._commits.get(execution_id)
-            if not commits or not self._live(execution_id, max(commits)):
+            if not commits or not all(self._live(execution_id, s) for s in (1, max(commits))):
                 raise NotFoundError(f"execution {execution_id} has no commits")
             live = [seq for seq in sorted(commits) if self._live(execution_id, seq)]
             return _copy([event for seq in live for event in commits[seq].events])
