@@ -6,7 +6,9 @@ so one scheduler of the deployment does it), the renewal walks the machine's
 RUNNING executions started more than W/2 ago and asks the store to renew
 each (``Store.renew_expiry``): one GetItem of commit 1 when it was renewed
 less than W/2 ago, else its commits re-stamped to R + W from the moment it
-was seen RUNNING. W/2 (15 days) of daily chances: a missed day costs nothing.
+was seen RUNNING (the time taken before the listing's read, less
+``CLOCK_SKEW``), never from the moment of stamping: a final commit written
+in between still expires last. W/2 (15 days) of daily chances: a missed day costs nothing.
 
 Cost: the walk is ``list_executions(machine, "RUNNING")`` past the first W/2,
 i.e. one small status read per execution started between R + W and W/2 ago,
@@ -76,11 +78,14 @@ class Renewal:
         started_before = self.clock.now() - retention.SLACK / 2
         cursor: str | None = f"{codec.sortable_instant(codec.instant(started_before) or '')}#"
         while cursor is not None:
+            # Taken before the read that shows them RUNNING: a final commit written
+            # after it is stamped later than the renewal stamps (runtime/retention.py).
+            observed = self.clock.now()
             page = self.store.list_executions(machine, RUNNING, PAGE, after=cursor)
             for header in page:
                 report.looked_at += 1
                 try:
-                    if self.store.renew_expiry(header.execution_id):
+                    if self.store.renew_expiry(header.execution_id, observed):
                         report.renewed.append(header.execution_id)
                 except StepqError as exc:  # one execution's failure stops no other
                     log.warning("renewing %s failed: %s", header.execution_id, exc)

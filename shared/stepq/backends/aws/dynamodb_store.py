@@ -31,6 +31,7 @@ import binascii
 import secrets
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -536,16 +537,16 @@ class DynamoDBStore:
 
     # --- retention: keeping a running execution alive ------------------------
 
-    def renew_expiry(self, execution_id: str) -> bool:
-        """Re-stamp a running execution's commits to expire R + W from now; whether it did.
+    def renew_expiry(self, execution_id: str, observed: datetime) -> bool:
+        """Re-stamp a running execution's commits to expire R + W after ``observed``
+        (a time taken before the read that found it RUNNING); whether it did.
 
         One GetItem of commit 1 when nothing is due (its expiry is further than
-        R + W/2 away, or it has none, or it has expired: never revived). Else the
-        time is taken, *then* the newest commit read: only if it is RUNNING are
-        the commits stamped, with that time (less ``CLOCK_SKEW``), so a final
-        commit written meanwhile, stamped later, still expires last. Each
-        UpdateItem only raises an expiry that is live and lower (a commit
-        written since keeps its own) and never makes an item that is gone."""
+        R + W/2 away, or it has none, or it has expired: never revived). A final
+        commit written since ``observed`` was stamped from a later time, so it
+        still expires last. Each UpdateItem only raises an expiry that is live
+        and lower (a commit written since keeps its own) and never makes an
+        item that is gone."""
         if self.retention_days is None:
             return False
         pk = f"EX#{execution_id}"
@@ -554,10 +555,6 @@ class DynamoDBStore:
         if first is None:
             return False
         if not retention.renewal_due(expiry_of(first), self._clock.now(), self.retention_days):
-            return False
-        observed = self._clock.now()
-        latest = self._latest_item(execution_id, what)
-        if latest is None or latest["status"]["S"] != "RUNNING":
             return False
         stamp = retention.renewal_stamp(observed, self.retention_days)
         now = n(retention.epoch(self._clock.now()))

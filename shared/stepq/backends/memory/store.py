@@ -21,6 +21,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from stepq.backends import is_own_resend
@@ -201,23 +202,18 @@ class MemoryStore:
         least = retention.stopped_expiry(header.stop_time, self.retention_days)
         return retention.expired(least, self._clock.now())
 
-    def renew_expiry(self, execution_id: str) -> bool:
+    def renew_expiry(self, execution_id: str, observed: datetime) -> bool:
         """As ``DynamoDBStore.renew_expiry``: re-stamp a running execution's commits."""
         if self.retention_days is None:
             return False
         with self._lock:
-            commits = self._commits.get(execution_id)
-            if not commits or 1 not in commits:
+            if 1 not in self._commits.get(execution_id, {}):
                 return False
             first = self._expiry.get((execution_id, 1))
             if not retention.renewal_due(first, self._clock.now(), self.retention_days):
                 return False
-            observed = self._clock.now()
-            newest = max(commits)
-            if not self._live(execution_id, newest) or commits[newest].status != "RUNNING":
-                return False
             stamp = retention.renewal_stamp(observed, self.retention_days)
-            for seq in commits:
+            for seq in self._commits[execution_id]:
                 old = self._expiry.get((execution_id, seq))
                 if old is not None and self._live(execution_id, seq) and old < stamp:
                     self._expiry[(execution_id, seq)] = stamp
