@@ -8,6 +8,7 @@ and in any order; ``_ttl_deletes`` plays it (every expired item, at once).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -202,7 +203,7 @@ def test_a_long_running_execution_is_renewed_and_finishes_whole(
         _ttl_deletes(backend, kept, clock.now())
         assert kept.get_execution(eid).status == "RUNNING", day
     assert clock.now() > T0 + RW + DAY  # past the first commit's written expiry
-    assert renewed_on[0] == 16 and all(b - a == 15 for a, b in zip(renewed_on, renewed_on[1:]))
+    assert renewed_on[0] == 16 and all(b - a == 15 for a, b in itertools.pairwise(renewed_on))
     assert all(
         e >= epoch(clock.now() + timedelta(days=R))
         for e in _raw_expiries(backend, kept, eid).values()
