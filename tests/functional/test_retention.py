@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from stepq.clock import ManualClock
-from stepq.errors import NotFoundError
+from stepq.errors import NotFoundError, NotRedrivableError
 from stepq.runtime.retention import SLACK
 
 R = 90
@@ -64,7 +64,11 @@ def test_a_callback_longer_than_r_plus_w_is_renewed_and_finishes(
     end = clock.now()
     clock.set(end + timedelta(days=R) - DAY)
     assert [h.name for h in runtime.store.list_executions("sm", "SUCCEEDED")] == ["slow"]
+    with pytest.raises(NotRedrivableError):  # succeeded: found, and not redrivable
+        runtime.client.redrive_execution(arn)
     clock.set(end + timedelta(days=R) + SLACK + timedelta(seconds=1))
     with pytest.raises(NotFoundError):
         runtime.store.describe(arn)
+    with pytest.raises(NotFoundError):  # RedriveExecution: ExecutionDoesNotExist
+        runtime.client.redrive_execution(arn)
     assert runtime.store.list_executions("sm") == []
