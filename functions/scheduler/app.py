@@ -1,8 +1,10 @@
 """Scheduler Lambda: every minute (EventBridge), fire the durable timers that are due.
 
-Each run also sweeps the dead-letter queues (``stepq.runtime.poison``), and
+Each run also sweeps the dead-letter queues (``stepq.runtime.poison``),
 every five minutes reconciles executions that went quiet
-(``stepq.runtime.reconcile``): work a crash left unsent is sent again.
+(``stepq.runtime.reconcile``): work a crash left unsent is sent again, and
+once a day renews the expiry of long-running executions
+(``stepq.runtime.renewal``, with STEPQ_RETENTION_DAYS).
 """
 
 from __future__ import annotations
@@ -52,7 +54,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     poisoned = sweeper.sweep()
     swept = scheduler.sweep_quiet()  # at most every five minutes (kept while warm)
     reconciled = len(swept.reconciled) if swept else 0
+    renewal = scheduler.renew_expiries(
+        lambda: context.get_remaining_time_in_millis() < RESERVE_MS
+    )  # once a day per machine; the machines left by a run out of time go next minute
+    renewed = len(renewal.renewed) if renewal else 0
     logger.info(
-        "scheduler tick", fired=fired, ticks=ticks, poisoned=poisoned, reconciled=reconciled
+        "scheduler tick",
+        fired=fired,
+        ticks=ticks,
+        poisoned=poisoned,
+        reconciled=reconciled,
+        renewed=renewed,
     )
     return {"fired": fired, "ticks": ticks, "poisoned": poisoned, "reconciled": reconciled}

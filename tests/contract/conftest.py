@@ -35,6 +35,7 @@ class StoreFactory(Protocol):
         blobs: Blobs | None = None,
         clock: Clock | None = None,
         blob_threshold: int | None = None,
+        retention_days: int | None = None,
     ) -> Store: ...
 
 
@@ -48,10 +49,14 @@ class Backend:
 @contextmanager
 def memory_backend() -> Iterator[Backend]:
     def make(
-        *, blobs: Blobs | None = None, clock: Clock | None = None, blob_threshold: int | None = None
+        *,
+        blobs: Blobs | None = None,
+        clock: Clock | None = None,
+        blob_threshold: int | None = None,
+        retention_days: int | None = None,
     ) -> Store:
         # DynamoDB's item size limit, lifted when a blob store would take large values
-        return MemoryStore(clock=clock, blobs=blobs)
+        return MemoryStore(clock=clock, blobs=blobs, retention_days=retention_days)
 
     yield Backend("memory", make)
 
@@ -82,11 +87,19 @@ def moto_backend(direct: bool = False) -> Iterator[Backend]:
             blobs: Blobs | None = None,
             clock: Clock | None = None,
             blob_threshold: int | None = None,
+            retention_days: int | None = None,
         ) -> Store:
             name = f"stepq-contract-{next(numbers)}"
             create_table(boto, name)  # waiters need botocore
             threshold = DEFAULT_BLOB_THRESHOLD if blob_threshold is None else blob_threshold
-            return DynamoDBStore(name, client, blobs=blobs, clock=clock, blob_threshold=threshold)
+            return DynamoDBStore(
+                name,
+                client,
+                blobs=blobs,
+                clock=clock,
+                blob_threshold=threshold,
+                retention_days=retention_days,
+            )
 
         yield Backend("moto-direct" if direct else "moto", make, client)
 
@@ -128,12 +141,23 @@ def _wire_store_backend(name: str, server_name: str, serialize: bool) -> Iterato
     numbers = itertools.count(1)
 
     def make(
-        *, blobs: Blobs | None = None, clock: Clock | None = None, blob_threshold: int | None = None
+        *,
+        blobs: Blobs | None = None,
+        clock: Clock | None = None,
+        blob_threshold: int | None = None,
+        retention_days: int | None = None,
     ) -> Store:
         table = f"stepq-contract-{run}-{next(numbers)}"
         create_table(client, table)
         threshold = DEFAULT_BLOB_THRESHOLD if blob_threshold is None else blob_threshold
-        return DynamoDBStore(table, client, blobs=blobs, clock=clock, blob_threshold=threshold)
+        return DynamoDBStore(
+            table,
+            client,
+            blobs=blobs,
+            clock=clock,
+            blob_threshold=threshold,
+            retention_days=retention_days,
+        )
 
     yield Backend(name, make, client)
 

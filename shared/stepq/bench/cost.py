@@ -238,6 +238,7 @@ def run_example(
     """
     from stepq.clock import monotonic
     from stepq.hosting.embedded import TABLE, EmbeddedRuntime
+    from stepq.runtime.retention import DEFAULT_RETENTION_DAYS
     from stepq.testing import example
 
     clients: dict[str, Any] = {}
@@ -252,7 +253,10 @@ def run_example(
     # unless the workflow waits for days: then time is skipped and every delay
     # is a timer in the table, which costs a little more.
     skip_time = name in SKIPPED_TIME
-    with EmbeddedRuntime(functions, skip_time=skip_time, on_client=hook) as runtime:
+    # Retention on, as deployed: every commit carries expires_at (its bytes count).
+    with EmbeddedRuntime(
+        functions, skip_time=skip_time, on_client=hook, retention_days=DEFAULT_RETENTION_DAYS
+    ) as runtime:
         meter.describe(clients["dynamodb"], TABLE)  # the runtime has made the table
         runtime.deploy(name, definition)
         if emf is not None:  # one RuntimeConfig: orchestrator, worker, client starts

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepq.backends.aws import commit_dictionary
+from stepq.runtime.renewal import CLAIM_PREFIX
 
 KB = 1024
 SQS_CHUNK = 64 * KB
@@ -374,6 +375,8 @@ class Meter:
                 False,
                 "signing key: read once per process, made once per table",
             )
+        if op == "PutItem" and _is_renewal_claim(params):
+            call.billable, call.why_not = False, "the renewal's claim: one per machine and day"
 
     def _key(self, item: dict[str, Any]) -> tuple[str, str] | None:
         try:
@@ -448,6 +451,12 @@ class Meter:
         key = self._key(key_item)
         old = self._items.pop(key, {}) if key else {}
         return write_units(sum(old.values())) + self._index_writes(old)
+
+
+def _is_renewal_claim(params: dict[str, Any]) -> bool:
+    """The daily renewal's claim of a machine (``runtime.renewal``): fixed per deployment."""
+    pk = ((params.get("Item") or {}).get("pk") or {}).get("S") or ""
+    return pk.startswith(f"IK#{CLAIM_PREFIX}")
 
 
 def _is_signing_key(params: dict[str, Any]) -> bool:

@@ -81,6 +81,7 @@ class EmbeddedRuntime:
         region: str | None = None,
         account: str | None = None,
         integrations: Any = None,
+        retention_days: int | None = None,
     ) -> None:
         """``backend="moto"`` (the default) is moto in-process behind boto3;
         ``"memory"`` uses ``MemoryStore``/``MemoryQueues``, the in-process
@@ -105,7 +106,7 @@ class EmbeddedRuntime:
             from stepq.backends.memory.queues import MemoryQueues
             from stepq.backends.memory.store import MemoryStore
 
-            self.store: Any = MemoryStore(clock=self.clock)
+            self.store: Any = MemoryStore(clock=self.clock, retention_days=retention_days)
             self.queues: Any = MemoryQueues(clock=self.clock)
         else:
             import boto3
@@ -146,7 +147,9 @@ class EmbeddedRuntime:
             # so conditional writes are atomic here as they are in DynamoDB.
             dynamodb = SerializedClient(raw_dynamodb)
             self._sqs = sqs
-            self.store = DynamoDBStore(TABLE, client=dynamodb)
+            self.store = DynamoDBStore(
+                TABLE, client=dynamodb, clock=self.clock, retention_days=retention_days
+            )
             self.queues = SqsQueues(client=sqs, prefix="stepq")
         # Every writer is in this process too: final commits wake ``wait``.
         self.finished = FinishWatch()
@@ -354,6 +357,7 @@ class EmbeddedRuntime:
                 if monotonic() >= next_sweep:
                     self.sweeper.sweep()
                     self.scheduler.sweep_quiet()
+                    self.scheduler.renew_expiries(self._stop.is_set)  # retention on only
                     next_sweep = monotonic() + SWEEP_SECONDS
             except Exception:  # the store is unreachable: the loop stays up, tries again
                 log.warning("a scheduler tick failed; trying again", exc_info=True)

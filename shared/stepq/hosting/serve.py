@@ -316,6 +316,7 @@ def _schedule(
             while scheduler.tick(limit=TICK_LIMIT) >= TICK_LIMIT and not stop.is_set():
                 pass  # more may be due (the store or the scheduler was down)
             scheduler.sweep_quiet()
+            scheduler.renew_expiries(stop.is_set)  # once a day; nothing with retention off
         except Exception as exc:
             stop.wait(min(interval, streak.failed(exc)))
             continue

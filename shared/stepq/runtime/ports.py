@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from stepq.runtime.codec import sortable_instant
@@ -155,6 +156,14 @@ class Store(Protocol):
     def due_timers(self, now: str, limit: int = 100) -> list[Timer]: ...
     def claim_timer(self, timer: Timer) -> bool: ...
     def claim_key(self, key: str, ttl_seconds: int = 86400) -> bool: ...
+
+    # retention (runtime/retention.py): the days finished executions are kept
+    # (None: forever). ``renew_expiry`` re-stamps the commits of an execution seen
+    # RUNNING at ``observed`` (a time taken before that read) to expire R + W after
+    # it, when their expiry is due (the scheduler's daily renewal); whether it did.
+    retention_days: int | None
+
+    def renew_expiry(self, execution_id: str, observed: datetime) -> bool: ...
 
     # The deployment's signing key (32 random bytes, made on first use; every
     # caller of one table gets the same). It never leaves the table: messages

@@ -9,11 +9,14 @@ queue takes it: due timers are sent ten to a request, page after page.
 
 Every ``RECONCILE_EVERY`` it also reconciles executions that have gone quiet
 (``reconcile.Reconciler.sweep``): what a crash left unsent is sent again.
+Once a day it renews the expiry of long-running executions
+(``renewal.Renewal``), so retention never deletes one that still runs.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from stepq.clock import Clock
@@ -23,6 +26,7 @@ from stepq.runtime.messages import EVENTS_QUEUE
 from stepq.runtime.metrics import SCHEDULER_LAG, TIMER_LATENESS, Metrics
 from stepq.runtime.ports import Message, Queues, Store
 from stepq.runtime.reconcile import Reconciler, SweepReport
+from stepq.runtime.renewal import Renewal, RenewalReport
 from stepq.runtime.signing import signed
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ class Scheduler:
         self.queues = signed(queues, store)  # a timer's event is signed as it is sent
         self.clock = clock
         self.reconciler = Reconciler(store, self.queues, clock, config)
+        self.renewal = Renewal(store, clock)
         self._swept: datetime | None = None
 
     @property
@@ -98,6 +103,13 @@ class Scheduler:
                 " ".join(report.reconciled),
             )
         return report
+
+    def renew_expiries(
+        self, out_of_time: Callable[[], bool] = lambda: False
+    ) -> RenewalReport | None:
+        """Keep running executions from expiring: each machine once a day (None: nothing
+        to do in this process today, or retention is off)."""
+        return self.renewal.run(out_of_time)
 
     def next_due(self) -> datetime | None:
         """The earliest pending timer (for an embedded run that skips time)."""

@@ -30,7 +30,7 @@ import json
 from typing import Any
 
 from stepq.backends.aws import commit_dictionary
-from stepq.backends.aws.dynamodb_table import TIMER_SHARD, Item
+from stepq.backends.aws.dynamodb_table import TIMER_SHARD, TTL_ATTRIBUTE, Item
 from stepq.errors import BlobNotFoundError, StoreError
 from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import Blobs, Commit, ExecutionHeader, Timer
@@ -54,6 +54,12 @@ def optional_text(item: Item, name: str) -> str | None:
     """The string attribute ``name`` of ``item``, or None when it has none."""
     value = item.get(name)
     return None if value is None else value["S"]
+
+
+def expiry_of(item: Item) -> int | None:
+    """The item's ``expires_at`` (epoch seconds), or None: it never expires."""
+    value = item.get(TTL_ATTRIBUTE)
+    return None if value is None else int(value["N"])
 
 
 def seq_key(seq: int) -> str:
@@ -183,7 +189,11 @@ class ItemCodec:
     # --- commits -------------------------------------------------------------
 
     def commit_item(
-        self, execution_id: str, commit: Commit, header: ExecutionHeader | None = None
+        self,
+        execution_id: str,
+        commit: Commit,
+        header: ExecutionHeader | None = None,
+        expires: int | None = None,
     ) -> Item:
         scope = f"executions/{execution_id}"
         body: dict[str, Any] = {"events": commit.events}
@@ -217,6 +227,8 @@ class ItemCodec:
             item["gsi1sk"] = s(f"{done.status}#{start}#{done.name}")
             body["output"] = done.output
         item["status"] = s(commit.status)
+        if expires is not None:  # the TTL attribute (runtime/retention.py)
+            item[TTL_ATTRIBUTE] = n(expires)
         item.update(self.pack("body", body, scope))
         self.check_size(item, f"commit {commit.seq} of {execution_id}")
         return item

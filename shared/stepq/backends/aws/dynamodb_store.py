@@ -6,7 +6,8 @@ encoding and the table layout already live in their own modules (below).
 CONTRACT (others code against these signatures)::
 
     DynamoDBStore(table_name, client=..., *, blobs=None, clock=None,
-                  blob_threshold=DEFAULT_BLOB_THRESHOLD)   # implements ports.Store
+                  blob_threshold=DEFAULT_BLOB_THRESHOLD,
+                  retention_days=None)                     # implements ports.Store
     create_table(client, name) -> None                     # idempotent, on-demand
     default_client_config() -> botocore.config.Config      # adaptive retries
 
@@ -14,6 +15,10 @@ This module holds the store's requests; the table's item layout, indexes and
 creation are in ``dynamodb_table``, and how payloads are encoded (JSON text
 or compressed, the item size limit, the claim check to ``blobs``) in
 ``dynamodb_items``. Both re-export from here. docs/STORAGE.md has the costs.
+
+With ``retention_days``, every commit carries ``expires_at`` (the table's
+TTL attribute; the rule is in ``runtime/retention.py``) and every read treats
+an expired item as absent: DynamoDB deletes expired items up to days late.
 
 Every botocore error becomes a ``ports`` error; throttling and 5xx are
 retried inside botocore (``default_client_config``), never here.
@@ -26,6 +31,7 @@ import binascii
 import secrets
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,6 +44,7 @@ from stepq.backends.aws.dynamodb_items import (
     DEFAULT_BLOB_THRESHOLD,
     MAX_ITEM_BYTES,
     ItemCodec,
+    expiry_of,
     n,
     optional_text,
     s,
@@ -56,6 +63,7 @@ from stepq.backends.aws.dynamodb_table import (
 )
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
+from stepq.runtime import retention
 from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, Doc, ExecutionHeader, Timer
 
@@ -92,8 +100,11 @@ class DynamoDBStore:
         blobs: Blobs | None = None,
         clock: Clock | None = None,
         blob_threshold: int = DEFAULT_BLOB_THRESHOLD,
+        retention_days: int | None = None,
     ) -> None:
         self._table = table_name
+        # None or 0: nothing expires (tests, the embedded runtime, unless asked).
+        self.retention_days = retention_days or None
         self._client = client
         self._items = ItemCodec(blobs, blob_threshold)
         self._clock = clock or SystemClock()
@@ -149,6 +160,22 @@ class DynamoDBStore:
             if len(items) >= limit:
                 break
         return items
+
+    def _expires(self, commit: Commit) -> int | None:
+        """The ``expires_at`` a commit is written with (None: retention is off)."""
+        if self.retention_days is None:
+            return None
+        written = self._clock.now()
+        stop = retention.instant_of(commit.outcome.stop_time) if commit.outcome else None
+        if stop is not None and stop > written:  # the status index tells expiry by stop_time
+            written = stop
+        return retention.expires_at(written, self.retention_days)
+
+    def _live(self, item: Item | None) -> Item | None:
+        """``item``, or None when it has expired (TTL deletes it later, maybe days later)."""
+        if item is None or retention.expired(expiry_of(item), self._clock.now()):
+            return None
+        return item
 
     def _get(self, pk: str, sk: str, what: str) -> Item | None:
         reply = self._call(
@@ -254,8 +281,11 @@ class DynamoDBStore:
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None:
         # One conditional PutItem: the first commit is the header (no transaction,
         # no separate header item: an execution's bookkeeping costs no extra write).
+        item = self._items.commit_item(
+            header.execution_id, first, header=header, expires=self._expires(first)
+        )
         self._put_commit(
-            self._items.commit_item(header.execution_id, first, header=header),
+            item,
             f"create_execution {header.execution_id}",
             AlreadyExistsError,
             f"execution {header.execution_id} exists already",
@@ -275,7 +305,7 @@ class DynamoDBStore:
             raise NotFoundError(f"execution {execution_id} does not exist")
         first = latest if latest["sk"]["S"] == seq_key(1) else None
         if first is None:
-            first = self._get(f"EX#{execution_id}", seq_key(1), what)
+            first = self._live(self._get(f"EX#{execution_id}", seq_key(1), what))
             if first is None:
                 raise NotFoundError(f"execution {execution_id} does not exist")
         header = self._items.header(first, self._items.unpack(first, "body"))
@@ -295,10 +325,10 @@ class DynamoDBStore:
             what,
             f"EX#{execution_id}",
             "C#",
-            ExpressionAttributeNames={"#s": "status"},
-            ProjectionExpression="#s, stop_time, gsi1sk",
+            ExpressionAttributeNames={"#s": "status", "#e": TTL_ATTRIBUTE},
+            ProjectionExpression="#s, stop_time, gsi1sk, #e",
         )
-        return items[0] if items else None
+        return self._live(items[0]) if items else None
 
     def list_executions(
         self,
@@ -338,7 +368,10 @@ class DynamoDBStore:
             ):
                 if after is not None and item["gsi1sk"]["S"] == prefix + after:
                     continue
-                out.append(self._items.header(item))
+                header = self._items.header(item)
+                if self._ended_long_ago(header) or self._first_gone(header, what):
+                    continue
+                out.append(header)
                 if len(out) >= limit:
                     break
             return out
@@ -357,19 +390,47 @@ class DynamoDBStore:
         ):
             header = self._items.header(item)
             newest = self._status_of(header.execution_id, what)
-            if newest is not None:
-                header.status = newest["status"]["S"]
-                header.stop_time = optional_text(newest, "stop_time")
+            if newest is None or self._first_gone(header, what):  # expired
+                continue
+            header.status = newest["status"]["S"]
+            header.stop_time = optional_text(newest, "stop_time")
             if status is None or header.status == status:
                 out.append(header)
                 if len(out) >= limit:
                     break
         return out
 
+    def _ended_long_ago(self, header: ExecutionHeader) -> bool:
+        """Whether a finished execution has expired, told from the status index, which
+        projects ``stop_time`` but not ``expires_at`` (the final commit expires at
+        ``stop_time`` + R + W or a moment later: ``_expires``)."""
+        least = retention.stopped_expiry(header.stop_time, self.retention_days)
+        return retention.expired(least, self._clock.now())
+
+    def _first_gone(self, header: ExecutionHeader, what: str) -> bool:
+        """Whether the execution's first commit has expired (it expires first: then the
+        execution is gone, as ``describe`` says). Read (a GetItem) only once it may
+        have: written at its start, it lasts at least R + W from then."""
+        start = retention.instant_of(header.start_time)
+        if self.retention_days is None or start is None:
+            return False
+        earliest = retention.expires_at(start - retention.CLOCK_SKEW, self.retention_days)
+        if not retention.expired(earliest, self._clock.now()):
+            return False
+        first = self._call(
+            "get_item",
+            what,
+            TableName=self._table,
+            Key={"pk": s(f"EX#{header.execution_id}"), "sk": s(seq_key(1))},
+            ProjectionExpression="#e",
+            ExpressionAttributeNames={"#e": TTL_ATTRIBUTE},
+        ).get("Item")
+        return first is None or self._live(first) is None
+
     # --- history -------------------------------------------------------------
 
     def append(self, execution_id: str, commit: Commit) -> None:
-        item = self._items.commit_item(execution_id, commit)
+        item = self._items.commit_item(execution_id, commit, expires=self._expires(commit))
         what = f"append {commit.seq} to {execution_id}"
         taken = f"commit {commit.seq} of {execution_id} exists already (another writer won)"
         if not commit.reopens:
@@ -414,9 +475,12 @@ class DynamoDBStore:
         self, execution_id: str, what: str, limit: int, before: int | None = None
     ) -> list[Item]:
         below = None if before is None else seq_key(max(0, before))
-        return self._newest(
+        items = self._newest(
             what, f"EX#{execution_id}", "C#", limit, below=below, ConsistentRead=True
         )
+        # Expired commits are absent; the newest one expired means the whole
+        # execution has (the final commit expires last: runtime/retention.py).
+        return [item for item in items if self._live(item) is not None]
 
     def latest(self, execution_id: str) -> Commit:
         item = self._latest_item(execution_id, f"latest {execution_id}")
@@ -429,7 +493,9 @@ class DynamoDBStore:
         return [self._items.commit(item) for item in items]
 
     def commit(self, execution_id: str, seq: int) -> Commit:
-        item = self._get(f"EX#{execution_id}", seq_key(seq), f"commit {seq} of {execution_id}")
+        item = self._live(
+            self._get(f"EX#{execution_id}", seq_key(seq), f"commit {seq} of {execution_id}")
+        )
         if item is None:
             raise NotFoundError(f"execution {execution_id} has no commit {seq}")
         return self._items.commit(item)
@@ -447,21 +513,75 @@ class DynamoDBStore:
             },
             ConsistentRead=True,
         ):
-            yield self._items.commit(item)
+            if self._live(item) is not None:
+                yield self._items.commit(item)
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        found = False
+        gone = NotFoundError(f"execution {execution_id} has no commits")
+        found = live = False  # any live commit; whether the newest read so far is
         for item in self._query(
             f"history {execution_id}",
             **_in_partition(f"EX#{execution_id}", "C#"),
             ConsistentRead=True,
         ):
-            found = True
-            events.extend((self._items.unpack(item, "body") or {}).get("events") or [])
-        if not found:
-            raise NotFoundError(f"execution {execution_id} has no commits")
+            live = self._live(item) is not None
+            if item["sk"]["S"] == seq_key(1) and not live:
+                raise gone  # the first commit expired (it expires first): the execution has
+            if live:
+                found = True
+                events.extend((self._items.unpack(item, "body") or {}).get("events") or [])
+        if not found or not live:  # none left, or the newest has expired: gone
+            raise gone
         return events
+
+    # --- retention: keeping a running execution alive ------------------------
+
+    def renew_expiry(self, execution_id: str, observed: datetime) -> bool:
+        """Re-stamp a running execution's commits to expire R + W after ``observed``
+        (a time taken before the read that found it RUNNING); whether it did.
+
+        One GetItem of commit 1 when nothing is due (its expiry is further than
+        R + W/2 away, or it has none, or it has expired: never revived). A final
+        commit written since ``observed`` was stamped from a later time, so it
+        still expires last. Each UpdateItem only raises an expiry that is live
+        and lower (a commit written since keeps its own) and never makes an
+        item that is gone."""
+        if self.retention_days is None:
+            return False
+        pk = f"EX#{execution_id}"
+        what = f"renew_expiry {execution_id}"
+        first = self._get(pk, seq_key(1), what)
+        if first is None:
+            return False
+        if not retention.renewal_due(expiry_of(first), self._clock.now(), self.retention_days):
+            return False
+        stamp = retention.renewal_stamp(observed, self.retention_days)
+        now = n(retention.epoch(self._clock.now()))
+        for item in self._query(
+            what,
+            **_in_partition(pk, "C#"),
+            ConsistentRead=True,
+            ProjectionExpression="sk, #e",
+            ExpressionAttributeNames={"#e": TTL_ATTRIBUTE},
+        ):
+            old = expiry_of(item)
+            if old is None or old >= stamp:
+                continue
+            try:
+                self._call(
+                    "update_item",
+                    what,
+                    TableName=self._table,
+                    Key={"pk": s(pk), "sk": item["sk"]},
+                    UpdateExpression="SET #e = :stamp",
+                    ConditionExpression="attribute_exists(sk) AND #e > :now AND #e < :stamp",
+                    ExpressionAttributeNames={"#e": TTL_ATTRIBUTE},
+                    ExpressionAttributeValues={":stamp": n(stamp), ":now": now},
+                )
+            except ConditionFailed:
+                continue  # expired, deleted or already later: leave it
+        return True
 
     # --- timers and idempotency ----------------------------------------------
 

@@ -24,6 +24,9 @@ Environment (all optional; the defaults suit a local run):
     STEPQ_FUNCTIONS     module (``pkg.mod`` or a ``.py`` path) of step functions (worker)
     STEPQ_TASK_VISIBILITY_TIMEOUT  the task queues' visibility timeout in seconds (worker;
                         default: 720 on Lambda as template.yaml sets it, 60 for stepq worker)
+    STEPQ_RETENTION_DAYS  days a finished execution is kept (its items expire through
+                        DynamoDB TTL between that and 30 days more: runtime/retention.py);
+                        unset, empty or 0: kept forever. template.yaml sets it (90).
     STEPQ_TASK_QUEUES   comma-separated step functions that have their own task queue;
                         tasks for any other function go to ``tasks-unknown``. Unset: one
                         queue per function (``tasks-<name>``, created with ``ensure``).
@@ -76,6 +79,8 @@ class Settings(BaseModel):
     account: str = Field("111111111111", alias="STEPQ_ACCOUNT", pattern=r"^\d{12}$")
     functions: str | None = Field(None, alias="STEPQ_FUNCTIONS")
     task_queues: tuple[str, ...] | None = Field(None, alias="STEPQ_TASK_QUEUES")
+    # None: nothing expires. The deployed functions get RetentionDays (template.yaml).
+    retention_days: int | None = Field(None, alias="STEPQ_RETENTION_DAYS", ge=0, le=36500)
     # The task queues' visibility timeout; the worker keeps running tasks' messages
     # invisible by this much at a time. Unset: the host's default.
     task_visibility_timeout: int | None = Field(
@@ -89,6 +94,7 @@ class Settings(BaseModel):
         "sqs_endpoint_url",
         "s3_endpoint_url",
         "functions",
+        "retention_days",
         mode="before",
     )
     @classmethod
@@ -158,7 +164,12 @@ def build(
         from stepq.backends.aws.s3_blobs import S3Blobs
 
         blobs = S3Blobs(settings.bucket, client=client("s3"), region=settings.region)
-    store = DynamoDBStore(settings.table, client=client("dynamodb"), blobs=blobs)
+    store = DynamoDBStore(
+        settings.table,
+        client=client("dynamodb"),
+        blobs=blobs,
+        retention_days=settings.retention_days,
+    )
     # With a bucket, queue messages over the claim threshold travel through it too.
     queues = SqsQueues(client=client("sqs"), prefix=settings.queue_prefix, blobs=blobs)
     return store, queues, blobs

@@ -2,7 +2,7 @@
 
 CONTRACT (others code against these signatures)::
 
-    MemoryStore(*, clock=None, blobs=None)   # implements ports.Store; thread-safe
+    MemoryStore(*, clock=None, blobs=None, retention_days=None)   # ports.Store; thread-safe
 
 Everything is copied in and out through JSON, like a real backend: a caller
 can never mutate stored state, and a value that is not JSON-safe fails here
@@ -10,6 +10,8 @@ as it would in DynamoDB. A commit too large for a DynamoDB item (350 KB after
 compression, as ``DynamoDBStore`` counts it) is refused as there, unless a
 blob store is given (where DynamoDBStore would claim-check large values). The behaviour (ordering, errors, what a listing
 returns) matches ``aws.dynamodb_store``; the contract suite runs both.
+Retention too: each commit keeps the ``expires_at`` DynamoDB's would carry,
+and an expired commit reads as absent (nothing is ever deleted here).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from stepq.backends import is_own_resend
@@ -26,6 +29,7 @@ from stepq.backends.aws import commit_dictionary
 from stepq.backends.aws.commit_dictionary import COMPRESS_ABOVE, MAX_ITEM_BYTES
 from stepq.clock import Clock, SystemClock
 from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
+from stepq.runtime import retention
 from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import (
     SIGNING_KEY_BYTES,
@@ -91,13 +95,21 @@ def _copy_commit(commit: Commit) -> Commit:
 class MemoryStore:
     """``ports.Store`` on dicts under one lock."""
 
-    def __init__(self, *, clock: Clock | None = None, blobs: Blobs | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        blobs: Blobs | None = None,
+        retention_days: int | None = None,
+    ) -> None:
         self._clock = clock or SystemClock()
+        self.retention_days = retention_days or None  # None or 0: nothing expires
         self._limited = blobs is None  # with a blob store, large values would go there
         self._lock = threading.Lock()
         self._machines: dict[str, list[dict[str, Any]]] = {}
         self._headers: dict[str, ExecutionHeader] = {}
         self._commits: dict[str, dict[int, Commit]] = {}
+        self._expiry: dict[tuple[str, int], int] = {}  # (execution, seq) -> expires_at
         self._timers: dict[str, Timer] = {}
         self._keys: dict[str, int] = {}  # key -> expires_at (epoch seconds)
         self._signing_key: bytes | None = None
@@ -166,6 +178,47 @@ class MemoryStore:
         found.sort(key=lambda d: d.key)
         return [Doc(d.key, _copy(d.body), d.rev) for d in found]
 
+    # --- retention -----------------------------------------------------------
+
+    def _expires(self, commit: Commit) -> int | None:
+        """As ``DynamoDBStore._expires``: written + R + W, the final commit from its stop."""
+        if self.retention_days is None:
+            return None
+        written = self._clock.now()
+        stop = retention.instant_of(commit.outcome.stop_time) if commit.outcome else None
+        if stop is not None and stop > written:
+            written = stop
+        return retention.expires_at(written, self.retention_days)
+
+    def _stamp(self, execution_id: str, seq: int, expires: int | None) -> None:
+        if expires is not None:
+            self._expiry[(execution_id, seq)] = expires
+
+    def _live(self, execution_id: str, seq: int) -> bool:
+        return not retention.expired(self._expiry.get((execution_id, seq)), self._clock.now())
+
+    def _ended_long_ago(self, header: ExecutionHeader) -> bool:
+        """As the DynamoDB store's status index tells expiry: from ``stop_time``."""
+        least = retention.stopped_expiry(header.stop_time, self.retention_days)
+        return retention.expired(least, self._clock.now())
+
+    def renew_expiry(self, execution_id: str, observed: datetime) -> bool:
+        """As ``DynamoDBStore.renew_expiry``: re-stamp a running execution's commits."""
+        if self.retention_days is None:
+            return False
+        with self._lock:
+            if 1 not in self._commits.get(execution_id, {}):
+                return False
+            first = self._expiry.get((execution_id, 1))
+            if not retention.renewal_due(first, self._clock.now(), self.retention_days):
+                return False
+            stamp = retention.renewal_stamp(observed, self.retention_days)
+            for seq in self._commits[execution_id]:
+                old = self._expiry.get((execution_id, seq))
+                if old is not None and self._live(execution_id, seq) and old < stamp:
+                    self._expiry[(execution_id, seq)] = stamp
+            return True
+
     # --- executions ----------------------------------------------------------
 
     def create_execution(self, header: ExecutionHeader, first: Commit) -> None:
@@ -173,17 +226,22 @@ class MemoryStore:
             _check_size(first, header)
         stored = _copy_header(header)
         commit = _copy_commit(first)
+        expires = self._expires(first)
         with self._lock:
             if header.execution_id in self._headers:
                 raise AlreadyExistsError(f"execution {header.execution_id} exists already")
             self._headers[header.execution_id] = stored
             self._commits[header.execution_id] = {commit.seq: commit}
+            self._stamp(header.execution_id, commit.seq, expires)
 
     def _current(self, execution_id: str) -> ExecutionHeader:
         """The header as the newest commit leaves it (the DynamoDB store reads it so)."""
         header = self._headers.get(execution_id)
         commits = self._commits.get(execution_id)
         if header is None or not commits:
+            raise NotFoundError(f"execution {execution_id} does not exist")
+        # The newest commit expired: the whole execution has (it expires last).
+        if not self._live(execution_id, max(commits)) or not self._live(execution_id, 1):
             raise NotFoundError(f"execution {execution_id} does not exist")
         newest = commits[max(commits)]
         if newest.outcome is not None:
@@ -210,12 +268,19 @@ class MemoryStore:
         """Newest first, strictly older than ``after`` (a ``list_cursor``) when given;
         ``input`` and ``output`` are None, as in the DynamoDB store."""
         with self._lock:
-            current = [self._current(eid) for eid in self._headers]
+            current = []
+            for eid in self._headers:
+                try:
+                    current.append(self._current(eid))
+                except NotFoundError:  # expired
+                    continue
         found = [
             (list_cursor(h), h)
             for h in current
             if h.machine == machine and (status is None or h.status == status)
         ]
+        if status not in (None, "RUNNING"):  # the status index's view (DynamoDBStore)
+            found = [(key, h) for key, h in found if not self._ended_long_ago(h)]
         if after is not None:
             found = [(key, h) for key, h in found if key < after]
         found.sort(key=lambda pair: pair[0], reverse=True)
@@ -231,6 +296,7 @@ class MemoryStore:
         if self._limited:
             _check_size(commit, commit.outcome)
         stored = _copy_commit(commit)
+        expires = self._expires(commit)
         with self._lock:
             commits = self._commits.setdefault(execution_id, {})
             if commit.seq in commits:
@@ -240,41 +306,47 @@ class MemoryStore:
                     f"commit {commit.seq} of {execution_id} exists already (another writer won)"
                 )
             commits[commit.seq] = stored
+            self._stamp(execution_id, commit.seq, expires)
 
     def recent(self, execution_id: str, limit: int, before: int | None = None) -> list[Commit]:
         with self._lock:
             commits = self._commits.get(execution_id, {})
             older = [seq for seq in commits if before is None or seq < before]
             seqs = sorted(older, reverse=True)[: max(1, limit)]
-            return [_copy_commit(commits[seq]) for seq in seqs]
+            return [_copy_commit(commits[s]) for s in seqs if self._live(execution_id, s)]
 
     def latest(self, execution_id: str) -> Commit:
         with self._lock:
             commits = self._commits.get(execution_id)
-            if not commits:
+            if not commits or not self._live(execution_id, max(commits)):
                 raise NotFoundError(f"execution {execution_id} has no commits")
             return _copy_commit(commits[max(commits)])
 
     def commit(self, execution_id: str, seq: int) -> Commit:
         with self._lock:
             found = self._commits.get(execution_id, {}).get(seq)
-            if found is None:
+            if found is None or not self._live(execution_id, seq):
                 raise NotFoundError(f"execution {execution_id} has no commit {seq}")
             return _copy_commit(found)
 
     def commit_range(self, execution_id: str, first: int, last: int) -> Iterator[Commit]:
         with self._lock:
             commits = self._commits.get(execution_id, {})
-            found = [commits[seq] for seq in sorted(commits) if first <= seq <= last]
+            found = [
+                commits[seq]
+                for seq in sorted(commits)
+                if first <= seq <= last and self._live(execution_id, seq)
+            ]
         for commit in found:  # copied one at a time, as pages are read
             yield _copy_commit(commit)
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         with self._lock:
             commits = self._commits.get(execution_id)
-            if not commits:
+            if not commits or not all(self._live(execution_id, s) for s in (1, max(commits))):
                 raise NotFoundError(f"execution {execution_id} has no commits")
-            return _copy([event for seq in sorted(commits) for event in commits[seq].events])
+            live = [seq for seq in sorted(commits) if self._live(execution_id, seq)]
+            return _copy([event for seq in live for event in commits[seq].events])
 
     # --- timers and idempotency ----------------------------------------------
 
