@@ -70,6 +70,8 @@ DOCUMENTED_EXCEPTIONS: dict[str, dict[str, str]] = {
         "with a commit (runtime/poison.py); nothing is poisoned in the run",
         "s3:PutObject": "a timer event over SQS's 256 KiB is claim-checked into the bucket when "
         "the scheduler sends it (backends/queue_wire.py); the run's timers are small",
+        "dynamodb:UpdateItem": "the daily retention renewal re-stamps expires_at on the commits "
+        "of executions open more than 15 days (runtime/renewal.py); the run's are younger",
         "sqs:DeleteMessage": "the dead-letter sweep removes the poison messages whose "
         "executions it failed (runtime/poison.py); nothing is poisoned in the run",
     },
