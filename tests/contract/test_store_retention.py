@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from stepq.backends.memory.store import MemoryStore
 from stepq.clock import ManualClock
-from stepq.errors import NotFoundError
+from stepq.errors import ConflictError, NotFoundError
 from stepq.runtime.ports import Commit, ExecutionHeader, Store
 from stepq.runtime.renewal import Renewal
 from stepq.runtime.retention import SLACK, epoch
@@ -35,8 +35,8 @@ def _header(name: str, **kw: Any) -> ExecutionHeader:
         machine_version=1,
         name=name,
         status=kw.pop("status", "RUNNING"),
-        start_time=T0.isoformat(),
-        input={"n": 1},
+        start_time=kw.pop("start_time", T0.isoformat()),
+        input=kw.pop("input", {"n": 1}),
         **kw,
     )
 
@@ -45,7 +45,7 @@ def _commit(seq: int, at: datetime, **kw: Any) -> Commit:
     return Commit(
         seq=seq,
         snapshot={"seq": seq},
-        events=[{"id": seq, "type": f"Event{seq}"}],
+        events=kw.pop("events", [{"id": seq, "type": f"Event{seq}"}]),
         commands=[],
         cause_id=f"cause-{seq}",
         at=at.isoformat(),
@@ -105,6 +105,16 @@ def _ttl_deletes(backend: Any, store: Any, now: datetime) -> int:
             backend.client.delete_item(TableName=store._table, Key=key)
             gone += 1
     return gone
+
+
+def _ttl_deletes_only(backend: Any, store: Any, execution_id: str, seqs: list[int]) -> None:
+    """Delete these commits, as DynamoDB's TTL does first (it deletes in any order)."""
+    for seq in seqs:
+        if isinstance(store, MemoryStore):
+            del store._commits[execution_id][seq], store._expiry[(execution_id, seq)]
+        else:
+            key = {"pk": {"S": f"EX#{execution_id}"}, "sk": {"S": f"C#{seq:010d}"}}
+            backend.client.delete_item(TableName=store._table, Key=key)
 
 
 @pytest.fixture
@@ -252,3 +262,57 @@ def test_without_retention_nothing_expires(
     assert [h.name for h in store.list_executions(MACHINE, "SUCCEEDED")] == ["forever"]
     assert not store.renew_expiry(done.execution_id, clock.now())
     assert Renewal(store, clock).run() is None
+
+
+@pytest.mark.parametrize(
+    "deleted", [[], [1], [8], list(range(1, 8))], ids=["all", "no-first", "no-final", "only-final"]
+)
+def test_a_name_is_reused_once_its_old_execution_has_expired(
+    backend: Any, kept: Store, clock: ManualClock, deleted: list[int]
+) -> None:
+    """Step Functions frees a name once its execution is gone. TTL deletes the old
+    commits days late and in any order: a new start overwrites the expired ones in
+    its slots, and readers read past those still above the new commits."""
+    old = _run(kept, clock, "again", [timedelta(hours=1)] * 7)  # commits 1..8, 8 final
+    eid = old.execution_id
+    clock.advance((RW + timedelta(seconds=1)).total_seconds())
+    _ttl_deletes_only(backend, kept, eid, deleted)
+    assert set(_raw_expiries(backend, kept, eid)) == set(range(1, 9)) - set(deleted)
+    with pytest.raises(NotFoundError):
+        kept.get_execution(eid)
+
+    start = clock.now()
+    new = _header("again", start_time=start.isoformat(), input={"n": 2})
+    kept.create_execution(new, _commit(1, start, events=[{"id": "new-1"}]))
+    assert (kept.get_execution(eid).status, kept.get_execution(eid).input) == ("RUNNING", {"n": 2})
+    assert kept.latest(eid).seq == 1 and kept.describe(eid)[1].seq == 1
+    assert [(h.name, h.status) for h in kept.list_executions(MACHINE)] == [("again", "RUNNING")]
+    assert [h.name for h in kept.list_executions(MACHINE, "RUNNING")] == ["again"]
+    assert kept.list_executions(MACHINE, "SUCCEEDED") == []  # not the old final commit
+    clock.advance(60)
+    kept.append(eid, _commit(2, clock.now(), events=[{"id": "new-2"}]))
+    assert [c.seq for c in kept.recent(eid, 5)] == [2, 1]
+    clock.advance(60)
+    end = clock.now()
+    done = _header("again", status="SUCCEEDED", start_time=start.isoformat(), input=None)
+    done.stop_time, done.output = end.isoformat(), [2]
+    kept.append(eid, _commit(3, end, events=[{"id": "new-3"}], status="SUCCEEDED", outcome=done))
+
+    header, latest = kept.describe(eid)
+    assert (header.status, header.output, header.input, latest.seq) == (
+        "SUCCEEDED",
+        [2],
+        {"n": 2},
+        3,
+    )
+    assert header.start_time == start.isoformat()
+    assert [e["id"] for e in kept.history(eid)] == ["new-1", "new-2", "new-3"]
+    assert [c.seq for c in kept.recent(eid, 5)] == [3, 2, 1]
+    assert [c.seq for c in kept.commit_range(eid, 1, 8)] == [1, 2, 3]
+    with pytest.raises(NotFoundError):
+        kept.commit(eid, 4)
+    for status in (None, "SUCCEEDED"):
+        listed = kept.list_executions(MACHINE, status)
+        assert [(h.name, h.start_time) for h in listed] == [("again", start.isoformat())]
+    with pytest.raises(ConflictError):  # a live commit still guards its slot
+        kept.append(eid, _commit(3, end, events=[{"id": "other"}]))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import secrets
 import threading
 from collections.abc import Iterator
@@ -82,6 +83,7 @@ __all__ = [
 ]
 
 _MAX_CONDITION_RETRIES = 20
+_MAX_PAGE_ITEMS = 1000  # a Query page stops at 1 MB anyway
 _SIGNING_KEY = {"pk": s("KEY#signing"), "sk": s("KEY")}
 
 
@@ -144,7 +146,9 @@ class DynamoDBStore:
     ) -> list[Item]:
         """The newest ``limit`` items of partition ``pk`` whose sort key starts with
         ``prefix`` (and sorts before ``below``), following pages: a page stops at
-        1 MB, so a few large items fill one before ``limit`` is reached."""
+        1 MB, so a few large items fill one before ``limit`` is reached. Expired
+        items are skipped: with a reused name, the old execution's leftovers sort
+        above the new one's commits until TTL deletes them."""
         if below is None:
             keys = _in_partition(pk, prefix)
         else:
@@ -153,13 +157,24 @@ class DynamoDBStore:
                 "ExpressionAttributeValues": {":pk": s(pk), ":lo": s(prefix), ":hi": s(below)},
             }
         items: list[Item] = []
-        for item in self._query(what, **keys, ScanIndexForward=False, Limit=limit, **kwargs):
-            if below is not None and item["sk"]["S"] >= below:
-                continue  # BETWEEN is inclusive
-            items.append(item)
-            if len(items) >= limit:
-                break
-        return items
+        request = {**keys, "ScanIndexForward": False, "Limit": limit, **kwargs}
+        while True:
+            page = self._call("query", what, TableName=self._table, **request)
+            for item in page.get("Items", []):
+                if below is not None and item["sk"]["S"] >= below:
+                    continue  # BETWEEN is inclusive
+                if self._live(item) is None:
+                    continue  # an expired leftover (a reused name's old commit): read past it
+                items.append(item)
+                if len(items) >= limit:
+                    return items
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return items
+            request["ExclusiveStartKey"] = start
+            # Leftovers can be many (an old run's tail): each further page doubles,
+            # so reading past them takes log-many round trips, not one per item.
+            request["Limit"] = min(2 * request["Limit"], _MAX_PAGE_ITEMS)
 
     def _expires(self, commit: Commit) -> int | None:
         """The ``expires_at`` a commit is written with (None: retention is off)."""
@@ -187,6 +202,19 @@ class DynamoDBStore:
         )
         return reply.get("Item")
 
+    def _free_slot(self) -> dict[str, Any]:
+        """The condition of a commit's put: its slot is free, or (with retention on)
+        holds an expired item, a leftover of an old execution of the same name that
+        TTL has not deleted yet (it may take days): a reused name overwrites it."""
+        if self.retention_days is None:
+            return {"ConditionExpression": "attribute_not_exists(sk)"}
+        return {
+            "ConditionExpression": "attribute_not_exists(sk) OR #e <= :now",
+            "ExpressionAttributeNames": {"#e": TTL_ATTRIBUTE},
+            # expired(): expires_at <= now, in whole seconds
+            "ExpressionAttributeValues": {":now": n(math.floor(self._clock.now().timestamp()))},
+        }
+
     def _put_commit(
         self, item: Item, what: str, taken: type[StoreError], taken_message: str
     ) -> None:
@@ -197,8 +225,8 @@ class DynamoDBStore:
                 what,
                 TableName=self._table,
                 Item=item,
-                ConditionExpression="attribute_not_exists(sk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **self._free_slot(),
             )
         except ConditionFailed as exc:
             # botocore may resend a put whose reply was lost: finding our own
@@ -328,7 +356,7 @@ class DynamoDBStore:
             ExpressionAttributeNames={"#s": "status", "#e": TTL_ATTRIBUTE},
             ProjectionExpression="#s, stop_time, gsi1sk, #e",
         )
-        return self._live(items[0]) if items else None
+        return items[0] if items else None
 
     def list_executions(
         self,
@@ -448,7 +476,7 @@ class DynamoDBStore:
                         "Put": {
                             "TableName": self._table,
                             "Item": item,
-                            "ConditionExpression": "attribute_not_exists(sk)",
+                            **self._free_slot(),
                         }
                     },
                     {
@@ -478,9 +506,10 @@ class DynamoDBStore:
         items = self._newest(
             what, f"EX#{execution_id}", "C#", limit, below=below, ConsistentRead=True
         )
-        # Expired commits are absent; the newest one expired means the whole
-        # execution has (the final commit expires last: runtime/retention.py).
-        return [item for item in items if self._live(item) is not None]
+        # Expired commits are skipped (``_newest``): for one execution, its older
+        # commits have expired too (the final commit expires last); with a reused
+        # name, the live ones below are the new execution's.
+        return items
 
     def latest(self, execution_id: str) -> Commit:
         item = self._latest_item(execution_id, f"latest {execution_id}")
@@ -519,19 +548,19 @@ class DynamoDBStore:
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         gone = NotFoundError(f"execution {execution_id} has no commits")
-        found = live = False  # any live commit; whether the newest read so far is
+        first = True
         for item in self._query(
             f"history {execution_id}",
             **_in_partition(f"EX#{execution_id}", "C#"),
             ConsistentRead=True,
         ):
             live = self._live(item) is not None
-            if item["sk"]["S"] == seq_key(1) and not live:
-                raise gone  # the first commit expired (it expires first): the execution has
-            if live:
-                found = True
+            if first and (item["sk"]["S"] != seq_key(1) or not live):
+                raise gone  # the first commit is gone (it expires first): the execution is
+            first = False
+            if live:  # skip expired ones: a reused name's old commits above the new
                 events.extend((self._items.unpack(item, "body") or {}).get("events") or [])
-        if not found or not live:  # none left, or the newest has expired: gone
+        if first:
             raise gone
         return events
 

@@ -195,7 +195,23 @@ class MemoryStore:
             self._expiry[(execution_id, seq)] = expires
 
     def _live(self, execution_id: str, seq: int) -> bool:
+        """Whether commit ``seq`` is there and not expired (an expired one is absent
+        to readers, and a new commit may take its slot: a reused name)."""
+        if seq not in self._commits.get(execution_id, {}):
+            return False
         return not retention.expired(self._expiry.get((execution_id, seq)), self._clock.now())
+
+    def _newest_live(self, execution_id: str, before: int | None = None) -> list[int]:
+        """The live commits' numbers below ``before``, newest first (an expired leftover
+        of an old execution of the same name is skipped, as ``DynamoDBStore`` does)."""
+        seqs = sorted(self._commits.get(execution_id, {}), reverse=True)
+        return [s for s in seqs if (before is None or s < before) and self._live(execution_id, s)]
+
+    def _put(self, execution_id: str, commit: Commit, expires: int | None) -> None:
+        """Put ``commit`` in its slot, over an expired leftover if one is there."""
+        self._commits.setdefault(execution_id, {})[commit.seq] = commit
+        self._expiry.pop((execution_id, commit.seq), None)
+        self._stamp(execution_id, commit.seq, expires)
 
     def _ended_long_ago(self, header: ExecutionHeader) -> bool:
         """As the DynamoDB store's status index tells expiry: from ``stop_time``."""
@@ -228,22 +244,20 @@ class MemoryStore:
         commit = _copy_commit(first)
         expires = self._expires(first)
         with self._lock:
-            if header.execution_id in self._headers:
+            # Taken while its first commit is live; an expired one is overwritten.
+            if self._live(header.execution_id, commit.seq):
                 raise AlreadyExistsError(f"execution {header.execution_id} exists already")
             self._headers[header.execution_id] = stored
-            self._commits[header.execution_id] = {commit.seq: commit}
-            self._stamp(header.execution_id, commit.seq, expires)
+            self._put(header.execution_id, commit, expires)
 
     def _current(self, execution_id: str) -> ExecutionHeader:
         """The header as the newest commit leaves it (the DynamoDB store reads it so)."""
         header = self._headers.get(execution_id)
-        commits = self._commits.get(execution_id)
-        if header is None or not commits:
+        live = self._newest_live(execution_id)
+        # Gone once its first commit has expired (the first to expire).
+        if header is None or not self._live(execution_id, 1):
             raise NotFoundError(f"execution {execution_id} does not exist")
-        # The newest commit expired: the whole execution has (it expires last).
-        if not self._live(execution_id, max(commits)) or not self._live(execution_id, 1):
-            raise NotFoundError(f"execution {execution_id} does not exist")
-        newest = commits[max(commits)]
+        newest = self._commits[execution_id][live[0]]
         if newest.outcome is not None:
             return replace(_copy_header(newest.outcome), input=_copy(header.input))
         return replace(_copy_header(header), status=newest.status)
@@ -255,8 +269,8 @@ class MemoryStore:
     def describe(self, execution_id: str) -> tuple[ExecutionHeader, Commit]:
         with self._lock:
             header = self._current(execution_id)
-            commits = self._commits[execution_id]
-            return header, _copy_commit(commits[max(commits)])
+            newest = self._newest_live(execution_id)[0]
+            return header, _copy_commit(self._commits[execution_id][newest])
 
     def list_executions(
         self,
@@ -298,29 +312,25 @@ class MemoryStore:
         stored = _copy_commit(commit)
         expires = self._expires(commit)
         with self._lock:
-            commits = self._commits.setdefault(execution_id, {})
-            if commit.seq in commits:
-                if is_own_resend(commits[commit.seq], stored):
+            if self._live(execution_id, commit.seq):
+                if is_own_resend(self._commits[execution_id][commit.seq], stored):
                     return  # a resent identical write, as the DynamoDB store allows
                 raise ConflictError(
                     f"commit {commit.seq} of {execution_id} exists already (another writer won)"
                 )
-            commits[commit.seq] = stored
-            self._stamp(execution_id, commit.seq, expires)
+            self._put(execution_id, stored, expires)
 
     def recent(self, execution_id: str, limit: int, before: int | None = None) -> list[Commit]:
         with self._lock:
-            commits = self._commits.get(execution_id, {})
-            older = [seq for seq in commits if before is None or seq < before]
-            seqs = sorted(older, reverse=True)[: max(1, limit)]
-            return [_copy_commit(commits[s]) for s in seqs if self._live(execution_id, s)]
+            seqs = self._newest_live(execution_id, before)[: max(1, limit)]
+            return [_copy_commit(self._commits[execution_id][s]) for s in seqs]
 
     def latest(self, execution_id: str) -> Commit:
         with self._lock:
-            commits = self._commits.get(execution_id)
-            if not commits or not self._live(execution_id, max(commits)):
+            live = self._newest_live(execution_id)
+            if not live:
                 raise NotFoundError(f"execution {execution_id} has no commits")
-            return _copy_commit(commits[max(commits)])
+            return _copy_commit(self._commits[execution_id][live[0]])
 
     def commit(self, execution_id: str, seq: int) -> Commit:
         with self._lock:
@@ -342,10 +352,10 @@ class MemoryStore:
 
     def history(self, execution_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            commits = self._commits.get(execution_id)
-            if not commits or not all(self._live(execution_id, s) for s in (1, max(commits))):
+            commits = self._commits.get(execution_id, {})
+            if not self._live(execution_id, 1):  # the first to expire: then all is gone
                 raise NotFoundError(f"execution {execution_id} has no commits")
-            live = [seq for seq in sorted(commits) if self._live(execution_id, seq)]
+            live = sorted(self._newest_live(execution_id))
             return _copy([event for seq in live for event in commits[seq].events])
 
     # --- timers and idempotency ----------------------------------------------
