@@ -72,3 +72,30 @@ def test_a_callback_longer_than_r_plus_w_is_renewed_and_finishes(
     with pytest.raises(NotFoundError):  # RedriveExecution: ExecutionDoesNotExist
         runtime.client.redrive_execution(arn)
     assert runtime.store.list_executions("sm") == []
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_a_name_is_reused_once_its_old_execution_has_expired(embedded: Any, backend: str) -> None:
+    """Its old commits still in the table (TTL deletes days late), a new execution of
+    the same name starts, runs and lists as itself alone."""
+    clock = ManualClock()
+    runtime = embedded({}, backend=backend, clock=clock, retention_days=R)
+    steps = {f"S{i}": {"Type": "Wait", "Seconds": 1, "Next": f"S{i + 1}"} for i in range(5)}
+    steps["S5"] = {"Type": "Pass", "End": True}  # a commit per Wait: leftovers above the new
+    runtime.deploy("sm", {"StartAt": "S0", "States": steps})
+    arn = runtime.start("sm", {"run": 1}, "again")
+    runtime.run_until_idle()
+    old_events, old_seq = len(runtime.history(arn)), runtime.store.latest(arn).seq
+    assert runtime.store.get_execution(arn).output == {"run": 1}
+
+    clock.advance((timedelta(days=R) + SLACK + DAY).total_seconds())
+    runtime.deploy("sm", {"StartAt": "Only", "States": {"Only": {"Type": "Pass", "End": True}}})
+    assert runtime.start("sm", {"run": 2}, "again") == arn
+    runtime.run_until_idle()
+    done = runtime.store.get_execution(arn)
+    assert (done.status, done.output) == ("SUCCEEDED", {"run": 2})
+    kinds = [e["type"] for e in runtime.history(arn)]
+    assert kinds.count("ExecutionStarted") == 1 and len(kinds) < old_events
+    assert runtime.store.latest(arn).seq < old_seq  # read past the old commits above it
+    assert [h.name for h in runtime.store.list_executions("sm")] == ["again"]
+    assert [h.name for h in runtime.store.list_executions("sm", "SUCCEEDED")] == ["again"]
