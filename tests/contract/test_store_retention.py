@@ -316,3 +316,25 @@ def test_a_name_is_reused_once_its_old_execution_has_expired(
         assert [(h.name, h.start_time) for h in listed] == [("again", start.isoformat())]
     with pytest.raises(ConflictError):  # a live commit still guards its slot
         kept.append(eid, _commit(3, end, events=[{"id": "other"}]))
+
+
+def test_a_redrive_of_a_reused_name_overwrites_an_old_commit_too(
+    backend: Any, kept: Store, clock: ManualClock
+) -> None:
+    """A redrive's commit is a transaction (its put, and the final commit it follows
+    taken out of the status index): its slot may hold an old expired commit too."""
+    old = _run(kept, clock, "again", [timedelta(hours=1)] * 4)  # commits 1..5
+    eid = old.execution_id
+    clock.advance((RW + timedelta(seconds=1)).total_seconds())
+    start = clock.now()
+    kept.create_execution(_header("again", start_time=start.isoformat()), _commit(1, start))
+    clock.advance(60)
+    failed = _header("again", status="FAILED", start_time=start.isoformat(), input=None)
+    failed.stop_time, failed.error = clock.now().isoformat(), "Boom"
+    kept.append(eid, _commit(2, clock.now(), status="FAILED", outcome=failed))
+    assert [h.name for h in kept.list_executions(MACHINE, "FAILED")] == ["again"]
+    clock.advance(60)
+    kept.append(eid, _commit(3, clock.now(), status="RUNNING", reopens=2))
+    assert kept.get_execution(eid).status == "RUNNING" and kept.latest(eid).seq == 3
+    assert kept.list_executions(MACHINE, "FAILED") == []
+    assert [h.name for h in kept.list_executions(MACHINE, "RUNNING")] == ["again"]
