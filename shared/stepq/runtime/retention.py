@@ -10,7 +10,9 @@ The final commit takes ``max(written, stop_time)``, so the status index,
 which projects ``stop_time`` but not ``expires_at``, can tell expiry too.
 
 Readers treat an item whose ``expires_at <= now`` as absent (DynamoDB deletes
-expired items up to days late). A running execution is kept alive by the
+expired items up to days late, in any order) and read on past it; a commit's
+put may overwrite one, so a name is free again once its execution has expired
+(docs/STORAGE.md, "Reusing a name"). A running execution is kept alive by the
 scheduler's renewal (``runtime.renewal``), which re-stamps its commits.
 """
 

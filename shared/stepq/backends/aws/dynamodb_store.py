@@ -19,6 +19,8 @@ or compressed, the item size limit, the claim check to ``blobs``) in
 With ``retention_days``, every commit carries ``expires_at`` (the table's
 TTL attribute; the rule is in ``runtime/retention.py``) and every read treats
 an expired item as absent: DynamoDB deletes expired items up to days late.
+A commit's put overwrites an expired item in its slot (``_free_slot``), so a
+name is reused once its old execution has expired.
 
 Every botocore error becomes a ``ports`` error; throttling and 5xx are
 retried inside botocore (``default_client_config``), never here.
