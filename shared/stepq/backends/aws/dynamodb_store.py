@@ -419,8 +419,12 @@ class DynamoDBStore:
             Limit=limit,
         ):
             header = self._items.header(item)
+            # Gone first (a read only once it may be): an expired execution's commits
+            # would otherwise all be read past, looking for a live one.
+            if self._first_gone(header, what):
+                continue
             newest = self._status_of(header.execution_id, what)
-            if newest is None or self._first_gone(header, what):  # expired
+            if newest is None:  # expired meanwhile
                 continue
             header.status = newest["status"]["S"]
             header.stop_time = optional_text(newest, "stop_time")
