@@ -10,6 +10,9 @@
     ├── ExecutionTimeoutError      an execution did not finish within a caller's wait
     ├── NotRedrivableError         RedriveExecution refused (the reason, in Step Functions' words)
     ├── TaskNotOpenError           a task token names no waiting task (``code``: Step Functions')
+    ├── PeopleError                a people operation (docs/PEOPLE.md) cannot be done
+    │   ├── HumanTaskNotFoundError no human task of that id
+    │   └── ActionRefusedError     the rules refused it (``reason``; the API's 403)
     ├── IdempotencyConfigError     ``idempotent_step`` set up wrongly (also ``ValueError``)
     │   ├── MissingIdempotencyKeyError
     │   └── MissingTableNameError
@@ -126,6 +129,23 @@ class TaskNotOpenError(StepqError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class PeopleError(StepqError):
+    """A people operation (docs/PEOPLE.md) that cannot be done as asked."""
+
+
+class HumanTaskNotFoundError(PeopleError):
+    """No human task has that id."""
+
+
+class ActionRefusedError(PeopleError):
+    """The rules refused what a person asked (not a target, the task completed...):
+    the API's AccessDeniedException (403). ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class IdempotencyConfigError(StepqError, ValueError):

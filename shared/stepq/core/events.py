@@ -81,7 +81,11 @@ class TimerFired:
 
 @dataclass(frozen=True, slots=True)
 class CallbackReceived:
-    """SendTaskSuccess / SendTaskFailure for a ``.waitForTaskToken`` task."""
+    """SendTaskSuccess / SendTaskFailure for a ``.waitForTaskToken`` task.
+
+    ``via_inbox``: sent by the people inbox (``runtime/people``) after it checked
+    who acted; a human task takes no other callback (docs/PEOPLE.md).
+    """
 
     token: str
     at: datetime
@@ -89,6 +93,7 @@ class CallbackReceived:
     error: str | None = None
     cause: str | None = None
     failed: bool = False
+    via_inbox: bool = False
 
 
 @dataclass(frozen=True, slots=True)

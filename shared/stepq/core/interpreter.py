@@ -449,6 +449,9 @@ class Run:
         task_id = self.s.tokens.get(event.token)
         if task_id is None:
             return  # the task is no longer waiting
+        frame = self.s.frames.get(self.s.tasks.get(task_id, ""))
+        if frame is not None and frame.scratch.get("human") and not event.via_inbox:
+            return  # a human task is answered only through the inbox, which checks who acts
         if event.failed:
             self.task_event(task_id, "callback_failed", event.error, event.cause)
         else:
