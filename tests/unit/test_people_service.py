@@ -225,3 +225,21 @@ def test_concurrent_actors_complete_exactly_one_transition(runtime: EmbeddedRunt
     result = runtime.store.get_execution(arn).output["a"]
     assert result["Transition"] == completions[0]["transition"]
     assert 3 <= len(result["Actions"]) <= 5  # 3 of one kind, at most 2 of the other
+
+
+def test_a_lost_completion_is_sent_again_by_the_operators_reconcile(
+    runtime: EmbeddedRuntime,
+) -> None:
+    from stepq.runtime.reconcile import Reconciler
+
+    arn, task_id = request(runtime, APPROVAL)
+    svc = service(runtime)
+    svc.completions.send = lambda *args: None  # type: ignore[method-assign]
+    svc.act("gary", task_id, "Deny")  # completed in the document, never sent
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "RUNNING"
+    config = runtime.orchestrator.config
+    Reconciler(runtime.store, runtime.queues, runtime.clock, config).reconcile(arn)
+    runtime.run_until_idle()  # the RunTask again: the runner finds it COMPLETED and sends it
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.output["a"]["Transition"]) == ("SUCCEEDED", "denied")
