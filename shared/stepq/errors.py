@@ -24,8 +24,9 @@
     │   ├── QueueNotFoundError
     │   ├── MessageTooLargeError   over SQS's limit and no blob store (also ``ValueError``)
     │   └── ClaimCheckError        a claim-checked body could not be stored or read just now
-    └── BlobError                  the blob store failed (``code``: the backend's code)
-        └── BlobNotFoundError      no blob or bucket behind a ref
+    ├── BlobError                  the blob store failed (``code``: the backend's code)
+    │   └── BlobNotFoundError      no blob or bucket behind a ref
+    └── MailError                  an e-mail was not sent (``code``: the backend's code)
 
 Adapters turn library exceptions (botocore's ``ClientError`` and friends)
 into these, so callers never depend on a backend's own error types.
@@ -234,3 +235,15 @@ class BlobNotFoundError(BlobError):
     Not a ``NotFoundError``: that means "no such execution". A store that
     cannot find a blob it wrote reports a ``StoreError`` (the item is damaged).
     """
+
+
+# --- mail --------------------------------------------------------------------------
+
+
+class MailError(StepqError):
+    """An e-mail was not sent (SES refused it, the outbox folder is not writable).
+    ``code`` is the backend's code, or ``""``."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code

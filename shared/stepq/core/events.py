@@ -128,6 +128,20 @@ class MapRunUpdated:
     tolerated_failure_percentage: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRecorded:
+    """A line of a request's audit trail (docs/PEOPLE.md): who did what, on which
+    human task. A running execution appends it to its history (a
+    ``RequestAuditRecorded`` event) and changes nothing else; a finished one
+    decides nothing."""
+
+    at: datetime
+    who: str
+    what: str
+    task_id: str | None = None
+    detail: Any = None
+
+
 Event = (
     StartExecution
     | TaskSucceeded
@@ -140,6 +154,7 @@ Event = (
     | StopRequested
     | RedriveRequested
     | MapRunUpdated
+    | AuditRecorded
 )
 
 # --- commands -------------------------------------------------------------
