@@ -183,6 +183,15 @@ def test_walkthrough_a_non_member_is_refused_and_recorded(dev: DevServer, sfn: A
         ("jane", "Deny"),
     ]
     assert detail["actions"] == [] and detail["status"] == "OPEN"
+    # ... and in the request's audit trail (its history), once the events queue applied it.
+    deadline = time.monotonic() + 20
+    while True:
+        audit = call(dev, "DescribeTask", {"taskId": a["taskId"]}, "jane")["audit"]
+        lines = [(x["who"], x["what"]) for x in audit if x["what"].startswith("refused")]
+        if len(lines) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert lines == [("mallory", "refused Approve"), ("jane", "refused Deny")]
     with pytest.raises(Refused) as unseen:  # mallory may not even look
         call(dev, "DescribeTask", {"taskId": a["taskId"]}, "mallory")
     assert unseen.value.status == 403

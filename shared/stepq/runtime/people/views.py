@@ -95,7 +95,7 @@ def detail(
 
 def notes(request: RequestDoc) -> list[dict[str, Any]]:
     return [
-        {"noteId": n.note_id, "by": n.by, "at": n.at, "text": n.text}
-        | ({"taskId": n.task_id} if n.task_id else {})
+        {"noteId": n.id, "by": n.by, "at": n.at, "text": n.text}
+        | ({"taskId": n.taskId} if n.taskId else {})
         for n in request.notes
     ]
