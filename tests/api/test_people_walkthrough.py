@@ -128,7 +128,7 @@ def test_walkthrough_jane_then_tom_moves_a_to_b(dev: DevServer, sfn: Any) -> Non
     after = call(dev, "DescribeTask", {"taskId": a["taskId"]}, "tom")
     assert (after["status"], after["transition"]) == ("COMPLETED", "toB")
     assert requirements(after)[("toC", "Deny", "group Executives")] == "DISABLED"
-    assert [(x["By"], x.get("Comment")) for x in after["actions"]] == [
+    assert [(x["by"], x.get("comment")) for x in after["actions"]] == [
         ("jane", None),
         ("tom", "ok"),
     ]
