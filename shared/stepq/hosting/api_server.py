@@ -51,6 +51,9 @@ class ApiServer:
     ) -> None:
         self.handler = handler
         self.loopback_only = is_loopback(host)
+        # Bound to loopback, a request without an identity is the operator at this
+        # machine (who can read the table anyway): it may administer groups.
+        handler.ctx.local_operator = self.loopback_only
         self._httpd = _Server((host, port), _RequestHandler)
         self._httpd.api = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None

@@ -59,6 +59,7 @@ class DevServer:
         backend: str = "moto",
         environ: Mapping[str, str] | None = None,
         services: bool = True,
+        dev_identities: bool = False,
         **runtime_options: Any,
     ) -> None:
         region, account = arn_settings(environ)
@@ -85,6 +86,8 @@ class DevServer:
             raise
         try:
             self.context = api_context(self.runtime)
+            # Unsafe outside development: the X-Stepq-Dev-User header names the caller.
+            self.context.dev_identities = dev_identities
             self.server = ApiServer(ApiHandler(self.context), host, port)
         except BaseException:
             self.runtime.close()
