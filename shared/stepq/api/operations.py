@@ -12,6 +12,7 @@ from stepq.api import (  # noqa: F401
     machines,
     map_runs,
     ops,
+    people,
     ping,
     redrive,
     tags,

@@ -62,6 +62,9 @@ class DevServer:
         dev_identities: bool = False,
         **runtime_options: Any,
     ) -> None:
+        """``dev_identities``: trust the ``X-Stepq-Dev-User`` header as the caller of
+        people operations (``stepq dev --dev-identities``; unsafe beyond development:
+        anyone who reaches the port can claim any name)."""
         region, account = arn_settings(environ)
         env = os.environ if environ is None else environ
         self.services: Any = None
