@@ -7,6 +7,7 @@ from stepq.api import (  # noqa: F401
     activities,
     callbacks,
     executions,
+    groups,
     history,
     machines,
     map_runs,

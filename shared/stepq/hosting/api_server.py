@@ -54,6 +54,9 @@ class ApiServer:
     ) -> None:
         self.handler = handler
         self.loopback_only = is_loopback(host)
+        # Bound to loopback, a request without an identity is the operator at this
+        # machine (who can read the table anyway): it may administer groups.
+        handler.ctx.local_operator = self.loopback_only
         if handler.ctx.dev_identities and not self.loopback_only:
             # X-Stepq-Dev-User names the caller: off loopback anyone can act as anyone.
             log.warning(

@@ -89,6 +89,7 @@ class DevServer:
             raise
         try:
             self.context = api_context(self.runtime)
+            # Unsafe outside development: the X-Stepq-Dev-User header names the caller.
             self.context.dev_identities = dev_identities
             self.server = ApiServer(ApiHandler(self.context), host, port)
         except BaseException:
