@@ -136,8 +136,11 @@ def test_a_callback_not_from_the_inbox_moves_nothing(runtime: EmbeddedRuntime) -
 
 
 def test_an_invalid_spec_fails_the_task(runtime: EmbeddedRuntime) -> None:
-    runtime.deploy("bad", machine(human([{"Name": "x", "Requires": []}])))
-    arn = runtime.start("bad", {}, "b1")
+    # Resolved at run time (a static one is refused when the machine is created).
+    state = human([])
+    state["Parameters"] = {"Title": "t", "Transitions.$": "$.transitions"}
+    runtime.deploy("bad", machine(state))
+    arn = runtime.start("bad", {"transitions": [{"Name": "x", "Requires": []}]}, "b1")
     runtime.run_until_idle()
     header = runtime.store.get_execution(arn)
     assert (header.status, header.error) == ("FAILED", "Stepq.InvalidHumanTask")
