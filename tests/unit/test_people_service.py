@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from stepq.clock import ManualClock
 from stepq.core.people.model import HUMAN_TASK_RESOURCE, PROCESS_ACTIVITIES_RESOURCE
 from stepq.errors import ActionRefusedError, TaskNotOpenError
 from stepq.hosting.embedded import EmbeddedRuntime
 from stepq.runtime.open_tasks import HUMAN_TOKEN, open_task, waiting_state
 from stepq.runtime.people.directory import Directory
 from stepq.runtime.people.documents import COMPLETED, HTASK, load_task, task_id_for
-from stepq.runtime.people.service import PeopleService
+from stepq.runtime.people.service import REPAIR_AFTER, PeopleService
 from stepq.runtime.signing import keys_of
 
 APPROVE_BY_REQUESTER = {"Action": "Approve", "By": {"Requester": True}}
@@ -231,6 +232,12 @@ def test_a_lost_completion_is_sent_again_when_the_task_is_read(runtime: Embedded
     runtime.run_until_idle()
     assert sent and runtime.store.get_execution(arn).status == "RUNNING"
     svc.completions.send = real_send  # type: ignore[method-assign]
+    # Read at once, the completion may still be on its way: not sent again yet.
+    assert svc.describe_task(task_id, "jane")["status"] == COMPLETED
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "RUNNING"
+    later = ManualClock(runtime.clock.now() + REPAIR_AFTER)
+    svc.clock = later
     assert svc.describe_task(task_id, "jane")["status"] == COMPLETED
     runtime.run_until_idle()
     header = runtime.store.get_execution(arn)
@@ -298,3 +305,31 @@ def test_a_lost_completion_is_sent_again_by_the_operators_reconcile(
     runtime.run_until_idle()  # the RunTask again: the runner finds it COMPLETED and sends it
     header = runtime.store.get_execution(arn)
     assert (header.status, header.output["a"]["Transition"]) == ("SUCCEEDED", "denied")
+
+
+def test_nobody_becomes_the_requester_of_an_execution_started_otherwise(
+    runtime: EmbeddedRuntime,
+) -> None:
+    from stepq.errors import ExecutionAlreadyExistsError
+    from stepq.runtime.people.documents import REQUEST
+
+    runtime.deploy("m", APPROVAL)
+    arn = runtime.start("m", {"x": 1}, "plain")
+    with pytest.raises(ExecutionAlreadyExistsError):
+        service(runtime).create_request(
+            "mallory", arn, [], lambda: runtime.start("m", {"x": 1}, "plain")
+        )
+    assert runtime.store.get_doc(REQUEST, arn) is None
+
+
+def test_a_start_that_fails_leaves_no_request(runtime: EmbeddedRuntime) -> None:
+    from stepq.runtime.people.documents import REQUEST
+
+    arn = "arn:aws:states:us-east-1:111111111111:execution:m:never"
+
+    def fails() -> str:
+        raise RuntimeError("the machine is gone")
+
+    with pytest.raises(RuntimeError):
+        service(runtime).create_request("jane", arn, [], fails)
+    assert runtime.store.get_doc(REQUEST, arn) is None

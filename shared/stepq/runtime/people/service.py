@@ -17,9 +17,11 @@ revision it wrote, so a retried send is one line.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from stepq.clock import Clock
@@ -64,6 +66,9 @@ from stepq.runtime.ports import Queues, Store
 
 T = TypeVar("T")
 RETRIES = 50  # conditional writes lost in a row before the caller is told to retry
+# A completed task whose execution still waits this long after its completion was
+# sent has it sent again (the completing write, then a crash, sent nothing).
+REPAIR_AFTER = timedelta(seconds=10)
 AUDIT_EVENT = "RequestAuditRecorded"  # the history event of an audit line (core.interpreter)
 
 
@@ -102,15 +107,24 @@ class PeopleService:
         starts again (the start answers as a retried start does)."""
         people = sorted({check_person(p) for p in stakeholders})
         body = RequestDoc(requester=requester, stakeholders=people).body()
+        taken = ExecutionAlreadyExistsError(f"Execution Already Exists: '{execution_arn}'")
         try:
             self.store.put_doc(REQUEST, execution_arn, body, None)
         except AlreadyExistsError:
             existing, _ = load_request(self.store, execution_arn)
             if existing.requester != requester:
-                raise ExecutionAlreadyExistsError(
-                    f"Execution Already Exists: '{execution_arn}'"
-                ) from None
-        result = start()
+                raise taken from None
+        else:
+            if self._exists(execution_arn):  # started otherwise: nobody may claim it
+                self.store.delete_doc(REQUEST, execution_arn)
+                raise taken
+        try:
+            result = start()
+        except BaseException:
+            if not self._exists(execution_arn):  # a name a later start may take again
+                with contextlib.suppress(NotFoundError):
+                    self.store.delete_doc(REQUEST, execution_arn)
+            raise
         self._audit(execution_arn, requester, "CreateRequest", None, {"stakeholders": people})
         return result
 
@@ -325,6 +339,13 @@ class PeopleService:
 
     # --- internals --------------------------------------------------------------------
 
+    def _exists(self, execution_arn: str) -> bool:
+        try:
+            self.store.get_execution(execution_arn)
+        except NotFoundError:
+            return False
+        return True
+
     def _now(self) -> str:
         return self.clock.now().isoformat()
 
@@ -350,8 +371,17 @@ class PeopleService:
         task = item.task
         token = self.completions.waiting_token(task.execution_arn, task.run_task_id)
         if task.status == COMPLETED and token is not None:
-            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
+            self._repair(task, token)
         return views.shown_status(task, token is not None)
+
+    def _repair(self, task: TaskDoc, token: str) -> None:
+        """Send a COMPLETED task's completion again, once it is overdue: sent just now,
+        it is most likely on the events queue still (a repeat is harmless, but the
+        applier would send the commit's work again for it)."""
+        assert task.completed_at is not None
+        completed_at = datetime.fromisoformat(task.completed_at)
+        if self.clock.now() - completed_at >= REPAIR_AFTER:
+            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
 
     def _summary(self, item: _Loaded, person: str) -> dict[str, Any]:
         return views.summary(item.task, item.spec, item.facts, person, self._status(item))
@@ -401,10 +431,8 @@ class PeopleService:
             token = self.completions.waiting_token(task.execution_arn, task.run_task_id)
             try:
                 if task.status == COMPLETED:
-                    if token is not None:  # repair: the completion may not have been sent
-                        self.completions.send(
-                            task.execution_arn, task.run_task_id, token, task.result
-                        )
+                    if token is not None:  # the completion may not have been sent
+                        self._repair(task, token)
                     raise Refused(f"the task is completed (transition {task.transition})")
                 if token is None:
                     raise Refused("the task is closed: its execution no longer waits on it")
