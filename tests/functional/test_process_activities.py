@@ -229,5 +229,5 @@ def test_a_writer_that_keeps_only_the_request_fields_erases_no_mark(request_: Re
     store.put_doc(REQUEST, request_.arn, known, doc.rev)  # the inbox's RequestDoc, dumped
     request_.run(EVERYTHING)
     assert len(request_.mail()) == 1 and len(request_.doc()["notes"]) == 1
-    # The inbox's note shape: note_id, by, at, text.
-    assert set(request_.doc()["notes"][0]) == {"note_id", "by", "at", "text"}
+    # The inbox's note shape: note_id, by, at, text, task_id.
+    assert set(request_.doc()["notes"][0]) == {"note_id", "by", "at", "text", "task_id"}

@@ -95,7 +95,7 @@ class ProcessActivities:
             mark = f"{key}#{index}"
             record = self._marks(execution_arn).get(mark)
             if record is None:
-                record = self._do(execution_arn, activity, facts, mark)
+                record = self._do(execution_arn, activity, facts, mark, task_id)
             if isinstance(activity, model.Stakeholders):  # later targets see the change
                 stakeholders = self._request(execution_arn)["stakeholders"]
                 facts = dataclasses.replace(facts, stakeholders=frozenset(stakeholders))
@@ -127,10 +127,14 @@ class ProcessActivities:
 
     # --- one activity -------------------------------------------------------------
 
-    def _do(self, arn: str, activity: model.Activity, facts: Facts, mark: str) -> dict[str, Any]:
+    def _do(
+        self, arn: str, activity: model.Activity, facts: Facts, mark: str, task_id: str | None
+    ) -> dict[str, Any]:
         at = self.clock.now().isoformat()
         if isinstance(activity, model.Note):
             note = {"note_id": mark, "by": PROCESS, "at": at, "text": activity.Text}
+            if task_id is not None:
+                note["task_id"] = task_id
 
             def add_note(body: dict[str, Any]) -> None:
                 if all(n.get("note_id") != mark for n in body["notes"]):  # not added yet
