@@ -16,6 +16,7 @@ from stepq.errors import MailError
 from stepq.runtime.people.activities import (
     INVALID,
     MAIL_FAILED,
+    MARKS,
     REQUEST,
     ProcessActivities,
     run_task,
@@ -163,7 +164,8 @@ def test_a_request_without_a_document_gets_one(request_: Request) -> None:
     request_.runtime.store.delete_doc(REQUEST, request_.arn)
     lines = request_.run([{"Type": "Email", "To": {"Requester": True}, "Subject": "Hi"}])
     assert lines == ["no one to e-mail: requester names nobody"]
-    assert request_.doc()["activitiesDone"]["k1#0"]["line"] == lines[0]
+    marks = request_.runtime.store.get_doc(MARKS, request_.arn)
+    assert marks is not None and marks.body["done"]["k1#0"]["line"] == lines[0]
 
 
 def _context(key: str) -> StepContext:
@@ -188,3 +190,44 @@ def test_the_task_resource_answers_done_or_a_named_failure(
     mail = {"Activities": EVERYTHING[1:2]}
     failed = run_task(refused, mail, _context(key), request_.arn)
     assert failed.error == MAIL_FAILED and "SES is down" in (failed.cause or "")
+
+
+class CrashOnMark:
+    """The store, but the first write of a mark fails (a crash after the change)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.crashed = store, False
+
+    def put_doc(self, kind: str, key: str, body: dict[str, Any], rev: int | None) -> int:
+        if kind == MARKS and not self.crashed:
+            self.crashed = True
+            raise RuntimeError("crash")
+        return int(self.store.put_doc(kind, key, body, rev))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_a_crash_between_a_change_and_its_mark_repeats_nothing(request_: Request) -> None:
+    runner = request_.activities
+    runner.store = CrashOnMark(runner.store)
+    note = [{"Type": "Note", "Text": "once"}, {"Type": "AddStakeholders", "People": ["ann"]}]
+    with pytest.raises(RuntimeError):
+        request_.run(note)
+    assert len(request_.doc()["notes"]) == 1  # written, not marked
+    assert request_.run(note) == ["note added", "stakeholders added: ann"]
+    assert len(request_.doc()["notes"]) == 1
+    assert request_.doc()["stakeholders"] == ["ann", "sam"]
+
+
+def test_a_writer_that_keeps_only_the_request_fields_erases_no_mark(request_: Request) -> None:
+    request_.run(EVERYTHING)
+    store = request_.runtime.store
+    doc = store.get_doc(REQUEST, request_.arn)
+    assert doc is not None
+    known = {k: doc.body[k] for k in ("requester", "stakeholders", "notes", "attachments")}
+    store.put_doc(REQUEST, request_.arn, known, doc.rev)  # the inbox's RequestDoc, dumped
+    request_.run(EVERYTHING)
+    assert len(request_.mail()) == 1 and len(request_.doc()["notes"]) == 1
+    # The inbox's note shape: note_id, by, at, text, task_id.
+    assert set(request_.doc()["notes"][0]) == {"note_id", "by", "at", "text", "task_id"}

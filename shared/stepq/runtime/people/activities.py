@@ -19,13 +19,18 @@ ProcessActivities`` fail with ``Stepq.InvalidProcessActivities``; an e-mail
 the mailer refused fails with ``Stepq.MailError`` (a Retry on the Task runs
 only what is left: the key is the state's visit, not the attempt).
 
-Everything lives in the request's document ``request/<execution ARN>``
-(``{requester, stakeholders, notes, attachments}``, created here if absent),
-changed by conditional puts on its revision. ``activitiesDone`` maps
-``<key>#<index>`` to ``{line, at}``: a note or a stakeholder change is
-written in the same put as its mark, so it happens exactly once. Each
-activity is also an audit line (``who: "process"``), sent with a key of its
-own, so a redelivery re-sends it harmlessly (the applier drops the repeat).
+What they change lives in the request's document ``request/<execution
+ARN>`` (``{requester, stakeholders, notes, attachments}``, created here if
+absent), by conditional puts on its revision. Which activities are done
+lives apart, in ``processActivities/<execution ARN>``: ``{"done": {"<key>#<index>":
+{line, at}}}``, so that a writer of the request document that keeps only the
+fields it knows (the inbox's ``RequestDoc``) cannot erase the marks. The
+request's changes are safe to make twice, so the mark may follow them: a note
+carries its mark as its ``note_id`` and is not appended again; a stakeholder
+change is a set operation. An e-mail is marked after it is sent (see
+``_email``). Each activity is also an audit line (``who: "process"``), sent
+with a key of its own, so a redelivery re-sends it harmlessly (the applier
+drops the repeat).
 """
 
 from __future__ import annotations
@@ -48,8 +53,8 @@ from stepq.runtime.ports import Mailer, Store
 from stepq.runtime.steps import Outcome, StepContext
 
 REQUEST = "request"  # the document kind: request/<execution ARN>
+MARKS = "processActivities"  # the document kind: processActivities/<execution ARN>
 PROCESS = "process"  # who the audit trail names for what the process did
-DONE = "activitiesDone"
 INVALID = "Stepq.InvalidProcessActivities"
 MAIL_FAILED = "Stepq.MailError"
 _RETRIES = 20
@@ -88,12 +93,12 @@ class ProcessActivities:
         lines = []
         for index, activity in enumerate(activities):
             mark = f"{key}#{index}"
-            body = self._body(execution_arn)
-            record = body.get(DONE, {}).get(mark)
+            record = self._marks(execution_arn).get(mark)
             if record is None:
-                body, record = self._do(execution_arn, activity, facts, mark)
+                record = self._do(execution_arn, activity, facts, mark, task_id)
             if isinstance(activity, model.Stakeholders):  # later targets see the change
-                facts = dataclasses.replace(facts, stakeholders=frozenset(body["stakeholders"]))
+                stakeholders = self._request(execution_arn)["stakeholders"]
+                facts = dataclasses.replace(facts, stakeholders=frozenset(stakeholders))
             lines.append(record["line"])
             self.audit.record(
                 execution_arn,
@@ -107,7 +112,7 @@ class ProcessActivities:
         return lines
 
     def facts_for(self, execution_arn: str, activities: list[model.Activity]) -> Facts:
-        body = self._body(execution_arn)
+        body = self._request(execution_arn)
         named = {model.ADMINS_GROUP}
         for activity in activities:
             targets = [activity.To] if isinstance(activity, model.Email) else []
@@ -123,29 +128,38 @@ class ProcessActivities:
     # --- one activity -------------------------------------------------------------
 
     def _do(
-        self, arn: str, activity: model.Activity, facts: Facts, mark: str
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        self, arn: str, activity: model.Activity, facts: Facts, mark: str, task_id: str | None
+    ) -> dict[str, Any]:
         at = self.clock.now().isoformat()
         if isinstance(activity, model.Note):
-            note = {"id": mark, "by": PROCESS, "at": at, "text": activity.Text}
-            return self._mark(arn, mark, "note added", at, lambda b: b["notes"].append(note))
+            note = {"note_id": mark, "by": PROCESS, "at": at, "text": activity.Text}
+            if task_id is not None:
+                note["task_id"] = task_id
+
+            def add_note(body: dict[str, Any]) -> None:
+                if all(n.get("note_id") != mark for n in body["notes"]):  # not added yet
+                    body["notes"].append(note)
+
+            self._change(arn, add_note)
+            return self._mark(arn, mark, "note added", at)
         if isinstance(activity, model.Stakeholders):
             people = set(activity.People)
             for target in activity.Targets:
                 people |= resolve(target, facts)
             adding = activity.Type == "AddStakeholders"
-            line = f"stakeholders {'added' if adding else 'removed'}: {', '.join(sorted(people))}"
 
             def change(body: dict[str, Any]) -> None:
                 now = set(body["stakeholders"])
                 body["stakeholders"] = sorted(now | people if adding else now - people)
 
-            return self._mark(arn, mark, line, at, change)
+            self._change(arn, change)
+            line = f"stakeholders {'added' if adding else 'removed'}: {', '.join(sorted(people))}"
+            return self._mark(arn, mark, line, at)
         return self._email(arn, activity, facts, mark, at)
 
     def _email(
         self, arn: str, email: model.Email, facts: Facts, mark: str, at: str
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> dict[str, Any]:
         people = sorted(resolve(email.To, facts))
         found = {p: address_of(self.store, p) for p in people}
         addresses = sorted({a for a in found.values() if a is not None})
@@ -161,34 +175,51 @@ class ProcessActivities:
             parts.append(f"e-mailed {', '.join(p for p in people if found[p])}: {email.Subject}")
         if missing:
             parts.append(f"no address for {', '.join(missing)}")
-        return self._mark(arn, mark, "; ".join(parts), at, lambda body: None)
+        return self._mark(arn, mark, "; ".join(parts), at)
 
-    # --- the request document -----------------------------------------------------
+    # --- the documents ------------------------------------------------------------
 
-    def _body(self, arn: str) -> dict[str, Any]:
+    def _request(self, arn: str) -> dict[str, Any]:
         doc = self.store.get_doc(REQUEST, arn)
         return _complete(doc.body if doc is not None else {})
 
-    def _mark(
-        self, arn: str, mark: str, line: str, at: str, change: Change
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Apply ``change`` and mark ``mark`` done in one conditional put (once:
-        a writer that finds the mark there already changes nothing)."""
+    def _marks(self, arn: str) -> dict[str, Any]:
+        doc = self.store.get_doc(MARKS, arn)
+        return dict(doc.body.get("done") or {}) if doc is not None else {}
+
+    def _change(self, arn: str, change: Change) -> None:
+        """``change`` the request document (created if absent), on its revision."""
+
+        def changed(body: dict[str, Any]) -> dict[str, Any]:
+            full = _complete(body)
+            change(full)
+            return full
+
+        self._put(REQUEST, arn, changed)
+
+    def _mark(self, arn: str, mark: str, line: str, at: str) -> dict[str, Any]:
+        """``mark`` done with its line; the record kept (the first one, if two raced)."""
+        kept: dict[str, Any] = {}
+
+        def add(body: dict[str, Any]) -> dict[str, Any]:
+            done = dict(body.get("done") or {})
+            done.setdefault(mark, {"line": line, "at": at})
+            kept.update(done[mark])
+            return {**body, "done": done}
+
+        self._put(MARKS, arn, add)
+        return kept
+
+    def _put(self, kind: str, arn: str, change: Callable[[dict[str, Any]], Any]) -> None:
         for _ in range(_RETRIES):
-            doc = self.store.get_doc(REQUEST, arn)
-            body = _complete(dict(doc.body) if doc is not None else {})
-            done = dict(body[DONE])
-            if mark in done:
-                return body, done[mark]
-            change(body)
-            done[mark] = {"line": line, "at": at}
-            body[DONE] = done
+            doc = self.store.get_doc(kind, arn)
+            body = change(dict(doc.body) if doc is not None else {})
             try:
-                self.store.put_doc(REQUEST, arn, body, doc.rev if doc is not None else None)
+                self.store.put_doc(kind, arn, body, doc.rev if doc is not None else None)
             except (ConflictError, AlreadyExistsError):
-                continue  # another writer changed the request: read it again
-            return body, done[mark]
-        raise ConflictError(f"the request {arn!r} kept changing; try again")
+                continue  # another writer changed it: read it again
+            return
+        raise ConflictError(f"the {kind} document of {arn!r} kept changing; try again")
 
 
 def _complete(body: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +228,7 @@ def _complete(body: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("requester", None)
     out["stakeholders"] = list(out.get("stakeholders") or [])
     out["notes"] = list(out.get("notes") or [])
-    out.setdefault("attachments", [])
-    out[DONE] = dict(out.get(DONE) or {})
+    out["attachments"] = list(out.get("attachments") or [])
     return out
 
 

@@ -65,11 +65,11 @@ class Assignment(_Doc):
 class Note(_Doc):
     """A note on the request: by a person (AddNote) or the process (a Note activity)."""
 
-    id: str
+    note_id: str
     by: str
     at: str
     text: str
-    taskId: str | None = None
+    task_id: str | None = None
 
 
 class RequestDoc(BaseModel):

@@ -160,7 +160,7 @@ class PeopleService:
                 detail = {"reason": f"{person} takes no part in the request"}
                 self._audit(execution_arn, person, "refused AddNote", task_id, detail, note_id)
                 raise ActionRefusedError(f"{person} takes no part in {execution_arn}")
-            note = Note(id=note_id, by=person, at=self._now(), text=text, taskId=task_id)
+            note = Note(note_id=note_id, by=person, at=self._now(), text=text, task_id=task_id)
             request.notes = [*request.notes, note]
             try:
                 self.store.put_doc(REQUEST, execution_arn, request.body(), rev)

@@ -106,7 +106,7 @@ def action_view(action: ActionRecord) -> dict[str, Any]:
 
 def notes(request: RequestDoc) -> list[dict[str, Any]]:
     return [
-        {"noteId": n.id, "by": n.by, "at": n.at, "text": n.text}
-        | ({"taskId": n.taskId} if n.taskId else {})
+        {"noteId": n.note_id, "by": n.by, "at": n.at, "text": n.text}
+        | ({"taskId": n.task_id} if n.task_id else {})
         for n in request.notes
     ]
