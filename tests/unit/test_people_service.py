@@ -136,8 +136,13 @@ def test_a_callback_not_from_the_inbox_moves_nothing(runtime: EmbeddedRuntime) -
 
 
 def test_an_invalid_spec_fails_the_task(runtime: EmbeddedRuntime) -> None:
-    runtime.deploy("bad", machine(human([{"Name": "x", "Requires": []}])))
-    arn = runtime.start("bad", {}, "b1")
+    # A static mistake is refused at deploy (core/definition/people_checks.py): this one
+    # comes from the input, known only when the task opens.
+    state = human([])
+    del state["Parameters"]["Transitions"]
+    state["Parameters"]["Transitions.$"] = "$.transitions"
+    runtime.deploy("bad", machine(state))
+    arn = runtime.start("bad", {"transitions": [{"Name": "x", "Requires": []}]}, "b1")
     runtime.run_until_idle()
     header = runtime.store.get_execution(arn)
     assert (header.status, header.error) == ("FAILED", "Stepq.InvalidHumanTask")

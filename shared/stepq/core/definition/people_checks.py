@@ -50,8 +50,8 @@ _REQUIRED = {
 def problems(state: dict[str, Any]) -> Iterator[tuple[Where, str]]:
     """(path under the state, message) for each static problem of a people resource."""
     resource = state.get("Resource")
-    if resource not in _REQUIRED:
-        return
+    if not isinstance(resource, str) or resource not in _REQUIRED:
+        return  # a Resource that is no string is the other checks' business
     if state.get("Type") != "Task":
         yield ("Resource",), f"{resource} is a Task resource: only a Task state may name it"
         return
