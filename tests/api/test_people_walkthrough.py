@@ -18,7 +18,6 @@ import pytest
 from botocore.exceptions import ClientError
 from stepq.hosting.dev import DevServer
 from stepq.runtime.open_tasks import waiting_state
-from stepq.runtime.people.directory import Directory
 from stepq.runtime.signing import keys_of
 
 from api.people_support import ROLE, Refused, by, call, human, walkthrough
@@ -28,7 +27,8 @@ from api.server_support import client, module_server, unique
 @pytest.fixture(scope="module")
 def dev() -> Iterator[DevServer]:
     with module_server(dev_identities=True) as server:
-        Directory(server.runtime.store).create("Executives", ["tom", "gary"])
+        # The operator at the machine (no identity, loopback) administers groups.
+        call(server, "CreateGroup", {"name": "Executives", "members": ["tom", "gary"]}, None)
         yield server
 
 
@@ -128,7 +128,7 @@ def test_walkthrough_jane_then_tom_moves_a_to_b(dev: DevServer, sfn: Any) -> Non
     after = call(dev, "DescribeTask", {"taskId": a["taskId"]}, "tom")
     assert (after["status"], after["transition"]) == ("COMPLETED", "toB")
     assert requirements(after)[("toC", "Deny", "group Executives")] == "DISABLED"
-    assert [(x["By"], x.get("Comment")) for x in after["actions"]] == [
+    assert [(x["by"], x.get("comment")) for x in after["actions"]] == [
         ("jane", None),
         ("tom", "ok"),
     ]
@@ -183,6 +183,15 @@ def test_walkthrough_a_non_member_is_refused_and_recorded(dev: DevServer, sfn: A
         ("jane", "Deny"),
     ]
     assert detail["actions"] == [] and detail["status"] == "OPEN"
+    # ... and in the request's audit trail (its history), once the events queue applied it.
+    deadline = time.monotonic() + 20
+    while True:
+        audit = call(dev, "DescribeTask", {"taskId": a["taskId"]}, "jane")["audit"]
+        lines = [(x["who"], x["what"]) for x in audit if x["what"].startswith("refused")]
+        if len(lines) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert lines == [("mallory", "refused Approve"), ("jane", "refused Deny")]
     with pytest.raises(Refused) as unseen:  # mallory may not even look
         call(dev, "DescribeTask", {"taskId": a["taskId"]}, "mallory")
     assert unseen.value.status == 403
@@ -233,7 +242,7 @@ def test_walkthrough_the_token_is_refused_and_never_shown(dev: DevServer, sfn: A
 def test_walkthrough_concurrent_approvals_complete_one_transition(dev: DevServer, sfn: Any) -> None:
     board = [f"member{i}" for i in range(6)]
     group = unique("Board")
-    Directory(dev.runtime.store).create(group, board)
+    call(dev, "CreateGroup", {"name": group, "members": board}, None)
     two_of = {"Group": group}
     definition = {
         "StartAt": "Vote",

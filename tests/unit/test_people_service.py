@@ -136,11 +136,9 @@ def test_a_callback_not_from_the_inbox_moves_nothing(runtime: EmbeddedRuntime) -
 
 
 def test_an_invalid_spec_fails_the_task(runtime: EmbeddedRuntime) -> None:
-    # A static mistake is refused at deploy (core/definition/people_checks.py): this one
-    # comes from the input, known only when the task opens.
+    # Resolved at run time (a static one is refused when the machine is created).
     state = human([])
-    del state["Parameters"]["Transitions"]
-    state["Parameters"]["Transitions.$"] = "$.transitions"
+    state["Parameters"] = {"Title": "t", "Transitions.$": "$.transitions"}
     runtime.deploy("bad", machine(state))
     arn = runtime.start("bad", {"transitions": [{"Name": "x", "Requires": []}]}, "b1")
     runtime.run_until_idle()
@@ -149,7 +147,7 @@ def test_an_invalid_spec_fails_the_task(runtime: EmbeddedRuntime) -> None:
     assert "Transitions.0.Requires" in (header.cause or "")
 
 
-def test_process_activities_fail_until_they_are_built(runtime: EmbeddedRuntime) -> None:
+def test_process_activities_run_as_a_task(runtime: EmbeddedRuntime) -> None:
     state = {
         "Type": "Task",
         "Resource": PROCESS_ACTIVITIES_RESOURCE,
@@ -160,7 +158,59 @@ def test_process_activities_fail_until_they_are_built(runtime: EmbeddedRuntime) 
     arn = runtime.start("pa", {}, "p1")
     runtime.run_until_idle()
     header = runtime.store.get_execution(arn)
-    assert (header.status, header.cause) == ("FAILED", "process activities not available")
+    assert (header.status, header.output) == ("SUCCEEDED", {"Done": ["note added"]})
+
+
+def test_opening_runs_the_tasks_activities_once(runtime: EmbeddedRuntime) -> None:
+    note = {"Type": "Note", "Text": "waiting for the Executives"}
+    definition = machine(
+        human(
+            [{"Name": "no", "Requires": [{"Action": "Deny", "By": {"Group": "Executives"}}]}],
+            Activities=[note],
+        )
+    )
+    arn, task_id = request(runtime, definition)
+    runtime.run_until_idle()
+    found = load_task(runtime.store, task_id)
+    assert found is not None and found[0].opened
+    # A re-sent RunTask (the operator's reconcile) opens it again: nothing repeats.
+    from stepq.runtime.reconcile import Reconciler
+
+    Reconciler(runtime.store, runtime.queues, runtime.clock, runtime.orchestrator.config).reconcile(
+        arn
+    )
+    runtime.run_until_idle()
+    detail = service(runtime).describe_task(task_id, "jane")
+    assert [n["text"] for n in detail["notes"]] == ["waiting for the Executives"]
+    assert [(a["who"], a["what"]) for a in detail["audit"]] == [
+        ("jane", "CreateRequest"),
+        ("process", "Note"),
+    ]
+
+
+def test_every_action_and_refusal_is_a_line_of_the_audit_trail(runtime: EmbeddedRuntime) -> None:
+    arn, task_id = request(runtime, APPROVAL)
+    svc = service(runtime)
+    svc.act("jane", task_id, "Approve", comment="mine")
+    with pytest.raises(ActionRefusedError):
+        svc.act("mallory", task_id, "Approve")
+    with pytest.raises(ActionRefusedError):
+        svc.act("mallory", task_id, "Approve")  # again: a line of its own
+    svc.claim("tom", task_id)
+    svc.act("tom", task_id, "Approve")
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+    lines = [(a["who"], a["what"], a.get("taskId")) for a in svc.audit_trail(arn)]
+    assert lines == [
+        ("jane", "CreateRequest", None),
+        ("jane", "ActOnTask", task_id),
+        ("mallory", "refused Approve", task_id),
+        ("mallory", "refused Approve", task_id),
+        ("tom", "ClaimTask", task_id),
+        ("tom", "ActOnTask", task_id),
+        ("tom", "TaskCompleted", task_id),
+    ]
+    assert svc.audit_trail(arn)[1]["detail"] == {"action": "Approve", "comment": "mine"}
 
 
 def test_an_action_after_completion_is_refused(runtime: EmbeddedRuntime) -> None:

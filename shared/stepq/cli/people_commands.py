@@ -241,10 +241,10 @@ def tasks_show(
                 f"{len(req.get('counted', []))}/{req.get('needed')} ({counted}) "
                 f"[{req.get('status')}]"
             )
-    for action in detail.get("actions", []):  # as in the task's result (PascalCase)
-        behalf = f" for {action['OnBehalfOf']}" if action.get("OnBehalfOf") else ""
-        comment = f": {action['Comment']}" if action.get("Comment") else ""
-        _say(f"  {action.get('At', '')} {action.get('By')}{behalf} {action.get('Action')}{comment}")
+    for action in detail.get("actions", []):
+        behalf = f" for {action['onBehalfOf']}" if action.get("onBehalfOf") else ""
+        comment = f": {action['comment']}" if action.get("comment") else ""
+        _say(f"  {action.get('at', '')} {action.get('by')}{behalf} {action.get('action')}{comment}")
 
 
 def _task_step(

@@ -63,18 +63,28 @@ class Assignment(_Doc):
 
 
 class Note(_Doc):
-    note_id: str
+    """A note on the request: by a person (AddNote) or the process (a Note activity)."""
+
+    id: str
     by: str
     at: str
     text: str
-    task_id: str | None = None
+    taskId: str | None = None
 
 
-class RequestDoc(_Doc):
+class RequestDoc(BaseModel):
+    """``request/<execution ARN>``. Fields it does not name (the process activities'
+    ``activitiesDone`` marks, ``runtime/people/activities.py``) are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
     requester: str | None = None
     stakeholders: list[str] = []
     notes: list[Note] = []
     attachments: list[dict[str, Any]] = []
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True) | {"requester": self.requester}
 
 
 class TaskDoc(_Doc):

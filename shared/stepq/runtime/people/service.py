@@ -9,7 +9,10 @@ repaired by any later read of the task: a COMPLETED task whose execution
 still waits on it has its completion sent again (the core ignores a second).
 
 Refusals (``core.people.rules.Refused``) are recorded in the task and the
-audit trail, then raised as ``ActionRefusedError`` (the API's 403).
+audit trail, then raised as ``ActionRefusedError`` (the API's 403). Every
+accepted or refused action, claim, delegation and note is a line of the
+request's audit trail (``audit.AuditTrail``), keyed by the task document's
+revision it wrote, so a retried send is one line.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from stepq.errors import (
     NotFoundError,
 )
 from stepq.runtime.people import views
+from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.completion import Completions
 from stepq.runtime.people.directory import Directory
 from stepq.runtime.people.documents import (
@@ -60,9 +64,7 @@ from stepq.runtime.ports import Queues, Store
 
 T = TypeVar("T")
 RETRIES = 50  # conditional writes lost in a row before the caller is told to retry
-AUDIT_EVENT = "RequestAuditRecorded"
-# (execution ARN, who, what, task id, detail): records one entry of the audit trail.
-AuditSender = Callable[[str, str, str, str | None, dict[str, Any]], None]
+AUDIT_EVENT = "RequestAuditRecorded"  # the history event of an audit line (core.interpreter)
 
 
 @dataclasses.dataclass
@@ -70,7 +72,7 @@ class _Loaded:
     """One read of a task and everything a decision about it needs."""
 
     task: TaskDoc
-    rev: int
+    rev: int  # read; after a write, the revision written
     spec: HumanTaskSpec
     request: RequestDoc
     facts: Facts
@@ -83,13 +85,12 @@ class PeopleService:
         queues: Queues,
         clock: Clock,
         directory: Directory | None = None,
-        audit: AuditSender | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.directory = directory or Directory(store)
         self.completions = Completions(store, queues, clock)
-        self._audit_sender = audit
+        self.trail = AuditTrail(self.completions.queues, clock)
 
     # --- requests ---------------------------------------------------------------------
 
@@ -100,7 +101,7 @@ class PeopleService:
         runs without its requester. Asked again by the same requester (a retry) it
         starts again (the start answers as a retried start does)."""
         people = sorted({check_person(p) for p in stakeholders})
-        body = RequestDoc(requester=requester, stakeholders=people).model_dump(mode="json")
+        body = RequestDoc(requester=requester, stakeholders=people).body()
         try:
             self.store.put_doc(REQUEST, execution_arn, body, None)
         except AlreadyExistsError:
@@ -142,15 +143,16 @@ class PeopleService:
         for _ in range(RETRIES):
             request, rev = load_request(self.store, execution_arn)
             if not self._involved_in_request(person, request, loaded):
-                self._audit(execution_arn, person, "refused AddNote", task_id, {})
+                detail = {"reason": f"{person} takes no part in the request"}
+                self._audit(execution_arn, person, "refused AddNote", task_id, detail, note_id)
                 raise ActionRefusedError(f"{person} takes no part in {execution_arn}")
-            note = Note(note_id=note_id, by=person, at=self._now(), text=text, task_id=task_id)
+            note = Note(id=note_id, by=person, at=self._now(), text=text, taskId=task_id)
             request.notes = [*request.notes, note]
             try:
-                self.store.put_doc(REQUEST, execution_arn, request.model_dump(mode="json"), rev)
+                self.store.put_doc(REQUEST, execution_arn, request.body(), rev)
             except (ConflictError, AlreadyExistsError):
                 continue
-            self._audit(execution_arn, person, "AddNote", task_id, {"noteId": note_id})
+            self._audit(execution_arn, person, "AddNote", task_id, {"noteId": note_id}, note_id)
             return note_id
         raise ConflictError(f"the request {execution_arn} kept changing; try again")
 
@@ -186,17 +188,15 @@ class PeopleService:
             detail["comment"] = comment
         if on_behalf_of and on_behalf_of != person:
             detail["onBehalfOf"] = on_behalf_of
-        self._audit(task.execution_arn, person, "ActOnTask", task_id, detail)
+        key = f"{task_id}|{item.rev}"
+        self._audit(task.execution_arn, person, "ActOnTask", task_id, detail, key)
         if task.status == COMPLETED:
             assert token is not None
+            # The trail first: once the completion lands the execution may finish,
+            # and a finished execution records no more lines.
+            done = {"transition": task.transition}
+            self._audit(task.execution_arn, person, "TaskCompleted", task_id, done, key + "|done")
             self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
-            self._audit(
-                task.execution_arn,
-                person,
-                "TaskCompleted",
-                task_id,
-                {"transition": task.transition},
-            )
             return {"status": COMPLETED, "transition": task.transition}
         return {"status": OPEN}
 
@@ -317,7 +317,11 @@ class PeopleService:
             history = self.store.history(execution_arn)
         except NotFoundError:
             return []
-        return [e for e in history if e.get("type") == AUDIT_EVENT]
+        return [
+            {"at": e["timestamp"], **(e.get("details") or {})}
+            for e in history
+            if e.get("type") == AUDIT_EVENT
+        ]
 
     # --- internals --------------------------------------------------------------------
 
@@ -415,13 +419,17 @@ class PeopleService:
                         on_behalf_of=on_behalf_of,
                     )
                 )
-                if not self._put(task, rev):
+                written = self._put(task, rev)
+                if written is None:
                     continue
                 detail = {"reason": refused.reason}
-                self._audit(task.execution_arn, person, f"refused {what}", task_id, detail)
+                key = f"{task_id}|{written}"
+                self._audit(task.execution_arn, person, f"refused {what}", task_id, detail, key)
                 raise ActionRefusedError(refused.reason) from None
-            if not self._put(task, rev):
+            written = self._put(task, rev)
+            if written is None:
                 continue
+            item.rev = written
             return item, token
         raise ConflictError(f"the task {task_id} kept changing; try again")
 
@@ -434,20 +442,27 @@ class PeopleService:
         detail: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         item, _ = self._change(task_id, person, what, change)
-        self._audit(item.task.execution_arn, person, what, task_id, detail or {})
+        key = f"{task_id}|{item.rev}"
+        self._audit(item.task.execution_arn, person, what, task_id, detail or {}, key)
         after = self._decided(item.task, item.request)  # the facts as changed
         return views.summary(after.task, after.spec, after.facts, person, OPEN)
 
-    def _put(self, task: TaskDoc, rev: int) -> bool:
+    def _put(self, task: TaskDoc, rev: int) -> int | None:
+        """The revision written (None: another write won)."""
         try:
-            self.store.put_doc(HTASK, task.task_id, task.body(), rev)
+            return self.store.put_doc(HTASK, task.task_id, task.body(), rev)
         except ConflictError:
-            return False
-        return True
+            return None
 
     def _audit(
-        self, execution_arn: str, who: str, what: str, task_id: str | None, detail: dict[str, Any]
+        self,
+        execution_arn: str,
+        who: str,
+        what: str,
+        task_id: str | None,
+        detail: dict[str, Any],
+        key: str | None = None,
     ) -> None:
-        """The one place every entry of the audit trail goes through."""
-        if self._audit_sender is not None:
-            self._audit_sender(execution_arn, who, what, task_id, detail)
+        """The one place every line of the audit trail goes through. ``key`` makes
+        the line one of a kind (the task revision written; default: its words)."""
+        self.trail.record(execution_arn, who, what, task_id=task_id, detail=detail, key=key)

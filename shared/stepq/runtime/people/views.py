@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from stepq.core.people.model import HumanTaskSpec
+from stepq.core.people.model import ActionRecord, HumanTaskSpec
 from stepq.core.people.rules import Facts, possible_actions, progress
 from stepq.runtime.people.documents import CLOSED, OPEN, RequestDoc, TaskDoc
 
@@ -75,7 +75,7 @@ def detail(
             }
             for t in transitions
         ],
-        "actions": [a.as_result() for a in task.actions],
+        "actions": [action_view(a) for a in task.actions],
         "refused": [
             {"who": r.who, "what": r.what, "reason": r.reason, "at": r.at}
             | ({"onBehalfOf": r.on_behalf_of} if r.on_behalf_of else {})
@@ -93,9 +93,20 @@ def detail(
     }
 
 
+def action_view(action: ActionRecord) -> dict[str, Any]:
+    """An accepted action as the API shows it (camelCase; the task's result, which a
+    Choice reads, keeps the result schema's ``Action``, ``By``, ...)."""
+    view: dict[str, Any] = {"action": action.action, "by": action.actor, "at": action.at}
+    if action.principal != action.actor:
+        view["onBehalfOf"] = action.principal
+    if action.comment:
+        view["comment"] = action.comment
+    return view
+
+
 def notes(request: RequestDoc) -> list[dict[str, Any]]:
     return [
-        {"noteId": n.note_id, "by": n.by, "at": n.at, "text": n.text}
-        | ({"taskId": n.task_id} if n.task_id else {})
+        {"noteId": n.id, "by": n.by, "at": n.at, "text": n.text}
+        | ({"taskId": n.taskId} if n.taskId else {})
         for n in request.notes
     ]
