@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stepq.core.definition import find_problems, load_definition
 from stepq.core.people.model import HUMAN_TASK_RESOURCE, PROCESS_ACTIVITIES_RESOURCE
 from stepq.errors import DefinitionError
@@ -260,3 +262,48 @@ def test_process_activities_parameters_are_checked() -> None:
     )
     assert "/States/A/Parameters/Other" in activities({"Activities.$": "$.a", "Other": 1})
     assert "/States/A/Parameters" in activities(None)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["", "x", "$.a", "{% $x %}"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "Title",
+                    "Transitions",
+                    "Name",
+                    "Requires",
+                    "Action",
+                    "By",
+                    "Count",
+                    "Distinct",
+                    "Group",
+                    "Person",
+                    "Requester",
+                    "Type",
+                    "To",
+                    "Activities",
+                    "Data.$",
+                    "By.$",
+                    "Group.$",
+                    "Reminders",
+                    "AfterSeconds",
+                    "Subject",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.sampled_from([HUMAN_TASK_RESOURCE, PROCESS_ACTIVITIES_RESOURCE]))
+def test_any_parameters_give_problems_never_a_crash(params: Any, resource: str) -> None:
+    state = {"Type": "Task", "Resource": resource, "Parameters": params}
+    for problem in find_problems(machine(state)):
+        assert problem.path.startswith("/States/A")

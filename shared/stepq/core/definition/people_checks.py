@@ -51,7 +51,7 @@ def problems(state: dict[str, Any]) -> Iterator[tuple[Where, str]]:
     """(path under the state, message) for each static problem of a people resource."""
     resource = state.get("Resource")
     if not isinstance(resource, str) or resource not in _REQUIRED:
-        return  # not a people resource (a non-string one is the other checks' business)
+        return  # a Resource that is no string is the other checks' business
     if state.get("Type") != "Task":
         yield ("Resource",), f"{resource} is a Task resource: only a Task state may name it"
         return
