@@ -333,3 +333,12 @@ def test_a_start_that_fails_leaves_no_request(runtime: EmbeddedRuntime) -> None:
     with pytest.raises(RuntimeError):
         service(runtime).create_request("jane", arn, [], fails)
     assert runtime.store.get_doc(REQUEST, arn) is None
+
+
+def test_a_worker_without_a_people_runner_fails_the_task(runtime: EmbeddedRuntime) -> None:
+    runtime.worker.people = None  # e.g. a host that wires none
+    runtime.deploy("m", APPROVAL)
+    arn = runtime.start("m", {}, "nobody")
+    runtime.run_until_idle()
+    header = runtime.store.get_execution(arn)
+    assert (header.status, header.error) == ("FAILED", "Stepq.PeopleUnavailable")
