@@ -40,6 +40,10 @@ class ApiContext:
     cache: CatalogCache = field(default_factory=CatalogCache)
     # `stepq dev --dev-identities`: trust the X-Stepq-Dev-User header (api/identity.py).
     dev_identities: bool = False
+    # A request with no identity comes from the operator at this machine: true only
+    # for a server bound to loopback (hosting/api_server.py), never in Lambda.
+    # It may administer groups (api/groups.py).
+    local_operator: bool = False
 
     @classmethod
     def build(

@@ -30,6 +30,7 @@ from stepq.backends.aws.connect import EXECUTE_API, client, region_of
 from stepq.cli.app import CliError
 
 DEFAULT_API_URL = "http://127.0.0.1:8083"
+DEV_USER_HEADER = "X-Stepq-Dev-User"  # as api/identity.py reads it
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 70.0  # above GetActivityTask's 60 s long poll
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -52,8 +53,10 @@ def is_loopback(url: str) -> bool:
 class ApiClient:
     """One API endpoint; the boto3 client is built on first use."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, dev_user: str | None = None) -> None:
         self.url = (url or os.environ.get("STEPQ_API_URL") or DEFAULT_API_URL).rstrip("/")
+        # ``--as USER``: sent as X-Stepq-Dev-User, which only `stepq dev --dev-identities` reads.
+        self.dev_user = dev_user
         parsed = urlparse(self.url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise CliError(f"--api-url must be an http(s) URL, not {self.url!r}", 2)
@@ -188,6 +191,7 @@ class ApiClient:
             headers={
                 "Content-Type": "application/x-amz-json-1.0",
                 "X-Amz-Target": f"Stepq.{operation}",
+                **({DEV_USER_HEADER: self.dev_user} if self.dev_user else {}),
             },
         )
         SigV4Auth(self._session_credentials(), self.signing_name, self.region).add_auth(request)

@@ -407,6 +407,14 @@ def dev(
     skip_time: Annotated[
         bool, typer.Option("--skip-time", help="Jump over Waits, retries and timeouts")
     ] = False,
+    dev_identities: Annotated[
+        bool,
+        typer.Option(
+            "--dev-identities",
+            help="UNSAFE, development only: take the caller of people operations from the "
+            "X-Stepq-Dev-User header (anyone who reaches the port can claim any name)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Step Functions API on the embedded runtime until interrupted."""
     import threading
@@ -418,7 +426,9 @@ def dev(
 
     try:
         steps = load_functions(functions) if functions else {}
-        server = DevServer(steps, host=host, port=port, skip_time=skip_time)
+        server = DevServer(
+            steps, host=host, port=port, skip_time=skip_time, dev_identities=dev_identities
+        )
     except StepqError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -433,6 +443,13 @@ def dev(
             highlight=False,
         )
         out.print(f"try: aws stepfunctions --endpoint-url {server.url} list-state-machines")
+        if dev_identities:
+            out.print(
+                "--dev-identities: callers name themselves (X-Stepq-Dev-User, stepq ... --as "
+                "USER); unsafe beyond development",
+                style="yellow",
+                highlight=False,
+            )
         if server.services_url:  # the machines' sqs/sns/aws-sdk calls land there
             out.print(f"services your machines call (moto): {server.services_url}")
         while not stop.wait(0.5):

@@ -19,6 +19,9 @@ def _brief(value: Any, limit: int = 60) -> str:
 
 def _detail(event: dict[str, Any]) -> str:
     details = event.get("details") or {}
+    if event["type"] == "RequestAuditRecorded":  # who did what (through the API: in output)
+        line = details.get("output") if isinstance(details.get("output"), dict) else details
+        return " ".join(str(line[k]) for k in ("who", "what", "taskId") if line.get(k))
     detail = str(details.get("name") or details.get("error") or "")
     if "output" in details and event["type"].endswith(("Succeeded", "Exited")):
         detail = f"{detail} → {_brief(details['output'])}".strip()

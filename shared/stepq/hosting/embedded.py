@@ -82,6 +82,7 @@ class EmbeddedRuntime:
         account: str | None = None,
         integrations: Any = None,
         retention_days: int | None = None,
+        mailer: Any = None,
     ) -> None:
         """``backend="moto"`` (the default) is moto in-process behind boto3;
         ``"memory"`` uses ``MemoryStore``/``MemoryQueues``, the in-process
@@ -93,7 +94,9 @@ class EmbeddedRuntime:
         (one hop and commit per step); ``on_client(service, client)`` sees each
         boto3 client before use (the cost benchmark registers its meter there).
         ``integrations`` runs Tasks on services (sqs:sendMessage, sns:publish,
-        aws-sdk:*); default: ``AwsIntegrations()``, boto3's own settings."""
+        aws-sdk:*); default: ``AwsIntegrations()``, boto3's own settings.
+        ``mailer`` sends the people's e-mail (process activities); default: the
+        outbox folder (``STEPQ_OUTBOX``, else ``.stepq/outbox``), one .eml each."""
         if backend not in ("moto", "memory"):
             raise ValueError(f"backend must be 'moto' or 'memory', not {backend!r}")
         self.backend = backend
@@ -164,6 +167,11 @@ class EmbeddedRuntime:
 
             integrations = AwsIntegrations()
         self.integrations = integrations
+        if mailer is None:
+            from stepq.backends.local_outbox import outbox_from_env
+
+            mailer = outbox_from_env(clock=self.clock)
+        self.mailer = mailer
         self.visibility_timeout = visibility_timeout
         self.task_queues = sorted(
             {task_queue(name) for name in self.functions} | {task_queue(None)}
@@ -469,6 +477,7 @@ class SerializedClient:
 
 
 def _worker(runtime: EmbeddedRuntime, commits: bool) -> Any:
+    from stepq.runtime.people.runner import PeopleRunner
     from stepq.runtime.worker import Worker
 
     return Worker(
@@ -483,4 +492,5 @@ def _worker(runtime: EmbeddedRuntime, commits: bool) -> Any:
         visibility_timeout=runtime.visibility_timeout,
         store=runtime.store,
         integrations=runtime.integrations,
+        people=PeopleRunner(runtime.store, runtime.queues, runtime.clock, runtime.mailer),
     )

@@ -153,7 +153,9 @@ def serve(
         on_dead = None  # a dead inbox message owns no execution
     else:
         from stepq.backends.aws.integrations import AwsIntegrations, CatalogRoles
+        from stepq.backends.local_outbox import outbox_from_env
         from stepq.runtime.client import Client
+        from stepq.runtime.people.runner import PeopleRunner
         from stepq.runtime.worker import DEFAULT_VISIBILITY_TIMEOUT, Worker
 
         names = sorted({task_queue(name) for name in functions} | {task_queue(None)})
@@ -172,6 +174,8 @@ def serve(
             # The user's services, through boto3's own settings (AWS_ENDPOINT_URL...).
             # Run as each machine's roleArn when STEPQ_ASSUME_ROLE says so (off here by default).
             integrations=AwsIntegrations(region=settings.region, roles=CatalogRoles(store)),
+            # Human tasks and process activities; e-mail as .eml files (STEPQ_OUTBOX).
+            people=PeopleRunner(store, queues, clock, outbox_from_env(clock=clock)),
         )
         handle = worker.handle_batch
     # One long-polling pump per queue, each on its own thread: polled one after

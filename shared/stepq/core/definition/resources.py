@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from stepq.core.definition import people_checks
 from stepq.core.people.model import HUMAN_TASK_RESOURCE, PROCESS_ACTIVITIES_RESOURCE
 
 WAIT_FOR_TOKEN = ".waitForTaskToken"
@@ -120,6 +121,8 @@ def optimised_name(resource: str) -> str | None:
 def problems(state: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], str]]:
     """(path under the state, message) for each resource problem of a state."""
     kind = state.get("Type")
+    # A human task's or process activities' Parameters, and those resources elsewhere.
+    yield from people_checks.problems(state)
     if kind == "Map":
         for field in _S3_FIELDS:
             if field in state:

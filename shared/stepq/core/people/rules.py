@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import combinations
 
 from stepq.core.people.model import ActionRecord, HumanTaskSpec, Requirement, Target, Transition
 
@@ -115,27 +114,55 @@ def _candidates(req: Requirement, counted: Mapping[str, str], facts: Facts) -> s
 
 def holds(transition: Transition, counted: Mapping[str, str], facts: Facts) -> bool:
     """Whether every requirement of ``transition`` holds (Distinct ones exclusively)."""
-    pools = [_candidates(req, counted, facts) for req in transition.Requires]
-    shared = [(r, p) for r, p in zip(transition.Requires, pools, strict=True) if not r.Distinct]
-    exclusive = [(r, p) for r, p in zip(transition.Requires, pools, strict=True) if r.Distinct]
-    if any(len(pool) < req.Count for req, pool in shared + exclusive):
+    reqs = transition.Requires
+    pools = [_candidates(req, counted, facts) for req in reqs]
+    if any(len(pool) < req.Count for req, pool in zip(reqs, pools, strict=True)):
         return False
+    if not any(req.Distinct for req in reqs):
+        return True
+    # People who meet the same requirements are interchangeable: search over how
+    # many of each kind every Distinct requirement takes, not over who (a group of
+    # 40 approvers would otherwise mean millions of combinations).
+    kinds: dict[tuple[bool, ...], int] = {}
+    for person in set().union(*pools):
+        kind = tuple(person in pool for pool in pools)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    distinct = [i for i, req in enumerate(reqs) if req.Distinct]
+    shared = [i for i, req in enumerate(reqs) if not req.Distinct]
     return any(
-        all(len(pool - used) >= req.Count for req, pool in shared)
-        for used in _exclusive_picks(exclusive, frozenset())
+        all(sum(n for kind, n in left.items() if kind[i]) >= reqs[i].Count for i in shared)
+        for left in _exclusive_picks(reqs, distinct, kinds)
     )
 
 
 def _exclusive_picks(
-    exclusive: list[tuple[Requirement, set[str]]], used: frozenset[str]
-) -> Iterator[frozenset[str]]:
-    """Every way to give each Distinct requirement its own principals (tasks are small)."""
-    if not exclusive:
-        yield used
+    reqs: list[Requirement], distinct: list[int], left: dict[tuple[bool, ...], int]
+) -> Iterator[dict[tuple[bool, ...], int]]:
+    """Every way to give each Distinct requirement ``Count`` people of its own, as the
+    people of each kind left over after."""
+    if not distinct:
+        yield left
         return
-    (req, pool), rest = exclusive[0], exclusive[1:]
-    for picked in combinations(sorted(pool - used), req.Count):
-        yield from _exclusive_picks(rest, used | frozenset(picked))
+    index, rest = distinct[0], distinct[1:]
+    eligible = [kind for kind, n in left.items() if kind[index] and n > 0]
+    for taken in _splits(reqs[index].Count, [left[kind] for kind in eligible]):
+        after = dict(left)
+        for kind, n in zip(eligible, taken, strict=True):
+            after[kind] -= n
+        yield from _exclusive_picks(reqs, rest, after)
+
+
+def _splits(total: int, caps: list[int]) -> Iterator[tuple[int, ...]]:
+    """Every way to write ``total`` as a sum of one count per cap, each at most its cap."""
+    if not caps:
+        if total == 0:
+            yield ()
+        return
+    if total > sum(caps):
+        return
+    for first in range(min(total, caps[0]), -1, -1):
+        for rest in _splits(total - first, caps[1:]):
+            yield (first, *rest)
 
 
 def completed(spec: HumanTaskSpec, actions: list[ActionRecord], facts: Facts) -> str | None:
