@@ -282,7 +282,7 @@ class StateSpec(_Format):
         }[kinds[0]]
         extra = sorted(self.model_fields_set - allowed - {kinds[0]})
         if extra:
-            raise ValueError(f"a {self.kind()} state takes no {', '.join(extra)}")
+            raise ValueError(f"{self.kind()} states take no {', '.join(extra)}")
         if self.transitions and self.title is None:
             raise ValueError("a human task needs a title (what the inbox shows)")
         return self
