@@ -60,3 +60,10 @@ def test_a_people_example_is_sound(path: Path) -> None:
             ProcessActivities.model_validate(state["Parameters"])
             assert state["ResultPath"] is None, name  # the data goes on unchanged
     assert tasks >= 2
+
+
+def test_people_md_shows_the_expense_example_as_it_is() -> None:
+    doc = (EXAMPLES.parent / "docs" / "PEOPLE.md").read_text(encoding="utf-8")
+    shown = doc.split("### The example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    source = (EXAMPLES / "expense_approval.process.yaml").read_text(encoding="utf-8")
+    assert shown == source[source.index("process:") :]
