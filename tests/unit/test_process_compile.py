@@ -431,7 +431,7 @@ def test_every_problem_is_reported_at_its_path_at_once() -> None:
             "colour": "blue",
             "states": {
                 "A": _task({"to": "Z", **APPROVE_BY_BOSS}, timeout={"after": "2d", "to": "Y"}),
-                "B": _task({"action": "Approve", "by": "boss"}),
+                "B": _task({"action": "Approve", "by": "boss", "to": "X"}),
                 "C": {"end": "maybe"},
                 "D": {"title": "no way out"},
                 "E": {"choices": [{"when": {"Variable": "$.x", "IsNull": True}, "to": "Q"}]},
@@ -449,6 +449,7 @@ def test_every_problem_is_reported_at_its_path_at_once() -> None:
         "or end (got none)",
         "states.bad name: a state name is a letter, then up to 63 letters, digits or _",
         'start: no state "Nowhere"',
+        'states.B.transitions.0.to: no state "X"',  # B was refused, its destinations still count
         'states.A.transitions.0.to: no state "Z"',
         'states.A.timeout.to: no state "Y"',
         'states.E.choices.0.to: no state "Q"',

@@ -194,6 +194,9 @@ class _Compiler:
     def compile(self) -> dict[str, Any]:
         if self.spec.start and self.spec.start not in self.spec.states:
             self.problem("start", f'no state "{self.spec.start}"')
+        for name, body in self.spec.states.items():
+            if name not in self.states and isinstance(body, dict):
+                self.raw_references(name, body)  # refused, but its destinations still count
         for name, state in self.states.items():
             if state.transitions:
                 self.human_task(name, state)
@@ -214,6 +217,22 @@ class _Compiler:
         asl["StartAt"] = self.spec.start
         asl["States"] = self.asl_states
         return asl
+
+    def raw_references(self, name: str, body: dict[str, Any]) -> None:
+        """The written destinations of a state the format refused (``to``, ``default``)."""
+        path = f"states.{name}"
+        found: list[tuple[str, Any]] = [(f"{path}.default", body.get("default"))]
+        for key in ("transitions", "choices"):
+            items = body.get(key)
+            for i, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, dict):
+                    found.append((f"{path}.{key}.{i}.to", item.get("to")))
+        timeout = body.get("timeout")
+        if isinstance(timeout, dict):
+            found.append((f"{path}.timeout.to", timeout.get("to")))
+        for where, to in found:
+            if isinstance(to, str):
+                self.known(to, where)
 
     def human_task(self, name: str, state: StateSpec) -> None:
         path = f"states.{name}"
