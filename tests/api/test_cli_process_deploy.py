@@ -39,6 +39,9 @@ def test_deploy_creates_then_publishes_a_new_version(
         yaml.safe_load(EXAMPLE.read_text())
     )
 
+    again = stepq(dev, "process", "deploy", str(EXAMPLE))  # nothing changed: no new version
+    assert again.output.strip() == f"updated {ARN}:1"
+
     changed = tmp_path / "expense.process.yaml"
     changed.write_text(
         EXAMPLE.read_text().replace("version: 1", "version: 2").replace("after: 2d", "after: 3d")
