@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,20 @@ def test_deploy_to_an_unreachable_api_is_one_line() -> None:
     assert code == 1
     lines = output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"cannot reach the stepq API at {url}")
+
+
+def test_as_a_real_process_no_traceback(tmp_path: Path) -> None:
+    source = tmp_path / "bad.process.yaml"
+    source.write_text("process: [unclosed")
+    shared = str(Path(__file__).resolve().parents[2] / "shared")
+    done = subprocess.run(
+        [sys.executable, "-m", "stepq.cli", "process", "compile", str(source)],
+        env={**os.environ, "PYTHONPATH": shared},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "is not YAML" in done.stderr
+    assert "Traceback" not in done.stderr
