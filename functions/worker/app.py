@@ -24,6 +24,7 @@ from stepq.hosting.lambda_metrics import Observability
 from stepq.hosting.lambda_sqs import consume_batch, warm
 from stepq.runtime.client import Client
 from stepq.runtime.orchestrator import Orchestrator
+from stepq.runtime.people.runner import PeopleRunner
 from stepq.runtime.steps import StepFunction, load_functions
 from stepq.runtime.worker import Worker
 
@@ -60,6 +61,8 @@ def _get() -> tuple[Settings, Worker]:
         visibility_timeout=_or(settings.task_visibility_timeout, 720),
         # sqs:sendMessage, sns:publish, aws-sdk:* (the worker role's IAM decides what).
         integrations=AwsIntegrations(region=settings.region, roles=CatalogRoles(store)),
+        # Human tasks and process activities (docs/PEOPLE.md).
+        people=PeopleRunner(store, queues, clock),
     )
     return settings, worker
 

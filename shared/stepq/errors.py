@@ -11,6 +11,9 @@
     ├── ExecutionTimeoutError      an execution did not finish within a caller's wait
     ├── NotRedrivableError         RedriveExecution refused (the reason, in Step Functions' words)
     ├── TaskNotOpenError           a task token names no waiting task (``code``: Step Functions')
+    ├── PeopleError                a people operation (docs/PEOPLE.md) cannot be done
+    │   ├── HumanTaskNotFoundError no human task of that id
+    │   └── ActionRefusedError     the rules refused it (``reason``; the API's 403)
     ├── IdempotencyConfigError     ``idempotent_step`` set up wrongly (also ``ValueError``)
     │   ├── MissingIdempotencyKeyError
     │   └── MissingTableNameError
@@ -22,8 +25,9 @@
     │   ├── QueueNotFoundError
     │   ├── MessageTooLargeError   over SQS's limit and no blob store (also ``ValueError``)
     │   └── ClaimCheckError        a claim-checked body could not be stored or read just now
-    └── BlobError                  the blob store failed (``code``: the backend's code)
-        └── BlobNotFoundError      no blob or bucket behind a ref
+    ├── BlobError                  the blob store failed (``code``: the backend's code)
+    │   └── BlobNotFoundError      no blob or bucket behind a ref
+    └── MailError                  an e-mail was not sent (``code``: the backend's code)
 
 Adapters turn library exceptions (botocore's ``ClientError`` and friends)
 into these, so callers never depend on a backend's own error types.
@@ -141,6 +145,23 @@ class TaskNotOpenError(StepqError):
         self.code = code
 
 
+class PeopleError(StepqError):
+    """A people operation (docs/PEOPLE.md) that cannot be done as asked."""
+
+
+class HumanTaskNotFoundError(PeopleError):
+    """No human task has that id."""
+
+
+class ActionRefusedError(PeopleError):
+    """The rules refused what a person asked (not a target, the task completed...):
+    the API's AccessDeniedException (403). ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class IdempotencyConfigError(StepqError, ValueError):
     """``idempotent_step`` cannot record results as configured."""
 
@@ -227,3 +248,15 @@ class BlobNotFoundError(BlobError):
     Not a ``NotFoundError``: that means "no such execution". A store that
     cannot find a blob it wrote reports a ``StoreError`` (the item is damaged).
     """
+
+
+# --- mail --------------------------------------------------------------------------
+
+
+class MailError(StepqError):
+    """An e-mail was not sent (SES refused it, the outbox folder is not writable).
+    ``code`` is the backend's code, or ``""``."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code

@@ -9,6 +9,14 @@ Functions puts the details of each type under its own member
 type and action. Which members exist is read from botocore's model, so every
 event type the core emits maps onto a member the boto3 client parses, and a
 detail the model has no place for is left out rather than sent unread.
+
+One type is stepq's own: ``RequestAuditRecorded`` (a line of a request's
+audit trail, docs/PEOPLE.md). Its details go under
+``requestAuditRecordedEventDetails`` for readers of the raw JSON, and, since
+botocore drops a member its model does not know (boto3 and the AWS CLI would
+show the type with no details), also as JSON text in the ``output`` of
+``taskSubmittedEventDetails`` (resourceType ``stepq``, resource ``audit``),
+a member botocore parses whatever the type.
 """
 
 from __future__ import annotations
@@ -23,10 +31,13 @@ from stepq.api.executions import load_execution
 from stepq.api.model import service_model
 from stepq.api.protocol import epoch
 from stepq.api.registry import operation
+from stepq.core.interpreter import AUDIT_EVENT
 
 _INTEGRATION = "arn:aws:states:::"
 # Data members: JSON text, with a "<member>Details" {"truncated": ...} beside them.
 _DATA = ("input", "output")
+AUDIT_MEMBER = "requestAuditRecordedEventDetails"  # not in botocore's model: raw JSON only
+AUDIT_CARRIER = "taskSubmittedEventDetails"  # where boto3 finds the audit line
 
 
 @cache
@@ -86,10 +97,12 @@ def convert(
     }
     if event.get("previousEventId") is not None:
         out["previousEventId"] = int(event["previousEventId"])
+    details = event.get("details") or {}
+    if event_type == AUDIT_EVENT:
+        return {**out, **audit_members(details, include_data=include_data)}
     member = details_member(event_type)
     if member is None:
         return out
-    details = event.get("details") or {}
     shape = detail_members()[member]
     body: dict[str, Any] = {}
     for name, type_name in shape.items():
@@ -122,6 +135,21 @@ def convert(
             body[name] = int(details[name])
     out[member] = body
     return out
+
+
+def audit_members(details: dict[str, Any], *, include_data: bool = True) -> dict[str, Any]:
+    """An audit line's details, in both members (the module's docstring says why).
+    Without execution data, ``detail`` (which may quote people's comments) is left out."""
+    line = {k: details[k] for k in ("who", "what", "taskId", "detail") if k in details}
+    if not include_data:
+        line.pop("detail", None)
+    carrier = {
+        "resourceType": "stepq",
+        "resource": "audit",
+        "output": _json(line),
+        "outputDetails": {"truncated": False},
+    }
+    return {AUDIT_MEMBER: line, AUDIT_CARRIER: carrier}
 
 
 def _parameters(details: dict[str, Any]) -> Any:

@@ -11,6 +11,7 @@ from stepq.api import (  # noqa: F401
     machines,
     map_runs,
     ops,
+    people,
     ping,
     redrive,
     tags,

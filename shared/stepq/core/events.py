@@ -81,7 +81,11 @@ class TimerFired:
 
 @dataclass(frozen=True, slots=True)
 class CallbackReceived:
-    """SendTaskSuccess / SendTaskFailure for a ``.waitForTaskToken`` task."""
+    """SendTaskSuccess / SendTaskFailure for a ``.waitForTaskToken`` task.
+
+    ``via_inbox``: sent by the people inbox (``runtime/people``) after it checked
+    who acted; a human task takes no other callback (docs/PEOPLE.md).
+    """
 
     token: str
     at: datetime
@@ -89,6 +93,7 @@ class CallbackReceived:
     error: str | None = None
     cause: str | None = None
     failed: bool = False
+    via_inbox: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,20 @@ class MapRunUpdated:
     tolerated_failure_percentage: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRecorded:
+    """A line of a request's audit trail (docs/PEOPLE.md): who did what, on which
+    human task. A running execution appends it to its history (a
+    ``RequestAuditRecorded`` event) and changes nothing else; a finished one
+    decides nothing."""
+
+    at: datetime
+    who: str
+    what: str
+    task_id: str | None = None
+    detail: Any = None
+
+
 Event = (
     StartExecution
     | TaskSucceeded
@@ -135,6 +154,7 @@ Event = (
     | StopRequested
     | RedriveRequested
     | MapRunUpdated
+    | AuditRecorded
 )
 
 # --- commands -------------------------------------------------------------

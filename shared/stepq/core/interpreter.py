@@ -25,6 +25,7 @@ from typing import Any
 from stepq.core import dataflow, retry
 from stepq.core.events import (
     ActivityTaken,
+    AuditRecorded,
     CallbackReceived,
     CancelTask,
     Command,
@@ -66,6 +67,7 @@ from stepq.core.tokens import parse_token as parse_token  # re-exported: hosts r
 from stepq.core.tokens import verify_token
 
 EXECUTION_TIMEOUT_TIMER = "execution-timeout"
+AUDIT_EVENT = "RequestAuditRecorded"  # a history event type of stepq's own (docs/PEOPLE.md)
 _RETRYABLE_TYPES = frozenset({"Task", "Parallel", "Map"})
 
 
@@ -412,6 +414,8 @@ class Run:
             self.finish(FAILED if event.fail else ABORTED, error=event.error, cause=event.cause)
         elif isinstance(event, MapRunUpdated):
             self.map_run_updated(event)
+        elif isinstance(event, AuditRecorded):
+            self.audit(event)
         self.drain()
 
     def start(self, event: StartExecution) -> None:
@@ -449,6 +453,9 @@ class Run:
         task_id = self.s.tokens.get(event.token)
         if task_id is None:
             return  # the task is no longer waiting
+        frame = self.s.frames.get(self.s.tasks.get(task_id, ""))
+        if frame is not None and frame.scratch.get("human") and not event.via_inbox:
+            return  # a human task is answered only through the inbox, which checks who acts
         if event.failed:
             self.task_event(task_id, "callback_failed", event.error, event.cause)
         else:
@@ -465,6 +472,14 @@ class Run:
         if not verify_token(self.s, event.token) or self.s.tokens.get(event.token) != event.task_id:
             return  # forged, stale (answered or timed out already), or another task's
         self.task_event(event.task_id, "task_taken", event.worker)
+
+    def audit(self, event: AuditRecorded) -> None:
+        """One line of the request's audit trail: history only, no state moves."""
+        if not self.s.last_event_id:
+            return  # not started (cannot happen through the applier): nothing to audit
+        fields = {"who": event.who, "what": event.what, "taskId": event.task_id}
+        fields["detail"] = event.detail
+        self.emit(AUDIT_EVENT, **{k: v for k, v in fields.items() if v is not None})
 
     def map_run_updated(self, event: MapRunUpdated) -> None:
         for frame in list(self.s.frames.values()):

@@ -4,7 +4,10 @@ A threading HTTP server in front of ``api.handler.ApiHandler``. Secure by
 default: it binds to 127.0.0.1; bound to loopback it answers only requests
 whose Host is a loopback name (a web page cannot reach it through DNS
 rebinding); a state-changing request needs the JSON 1.0 content type and an
-``X-Amz-Target`` header, which a cross-site form cannot send.
+``X-Amz-Target`` header, which a cross-site form cannot send. With
+``ApiContext.dev_identities`` (``stepq dev --dev-identities``) the
+``X-Stepq-Dev-User`` header names the caller of people operations: a warning
+is logged when that is served beyond loopback.
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ class ApiServer:
     ) -> None:
         self.handler = handler
         self.loopback_only = is_loopback(host)
+        if handler.ctx.dev_identities and not self.loopback_only:
+            # X-Stepq-Dev-User names the caller: off loopback anyone can act as anyone.
+            log.warning(
+                "dev identities on %s: whoever reaches this port can act as any person", host
+            )
         self._httpd = _Server((host, port), _RequestHandler)
         self._httpd.api = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None

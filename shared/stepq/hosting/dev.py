@@ -59,8 +59,12 @@ class DevServer:
         backend: str = "moto",
         environ: Mapping[str, str] | None = None,
         services: bool = True,
+        dev_identities: bool = False,
         **runtime_options: Any,
     ) -> None:
+        """``dev_identities``: trust the ``X-Stepq-Dev-User`` header as the caller of
+        people operations (``stepq dev --dev-identities``; unsafe beyond development:
+        anyone who reaches the port can claim any name)."""
         region, account = arn_settings(environ)
         env = os.environ if environ is None else environ
         self.services: Any = None
@@ -85,6 +89,7 @@ class DevServer:
             raise
         try:
             self.context = api_context(self.runtime)
+            self.context.dev_identities = dev_identities
             self.server = ApiServer(ApiHandler(self.context), host, port)
         except BaseException:
             self.runtime.close()

@@ -465,6 +465,7 @@ class SerializedClient:
 
 
 def _worker(runtime: EmbeddedRuntime, commits: bool) -> Any:
+    from stepq.runtime.people.runner import PeopleRunner
     from stepq.runtime.worker import Worker
 
     return Worker(
@@ -479,4 +480,5 @@ def _worker(runtime: EmbeddedRuntime, commits: bool) -> Any:
         visibility_timeout=runtime.visibility_timeout,
         store=runtime.store,
         integrations=runtime.integrations,
+        people=PeopleRunner(runtime.store, runtime.queues, runtime.clock),
     )

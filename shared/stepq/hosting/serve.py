@@ -154,6 +154,7 @@ def serve(
     else:
         from stepq.backends.aws.integrations import AwsIntegrations, CatalogRoles
         from stepq.runtime.client import Client
+        from stepq.runtime.people.runner import PeopleRunner
         from stepq.runtime.worker import DEFAULT_VISIBILITY_TIMEOUT, Worker
 
         names = sorted({task_queue(name) for name in functions} | {task_queue(None)})
@@ -172,6 +173,7 @@ def serve(
             # The user's services, through boto3's own settings (AWS_ENDPOINT_URL...).
             # Run as each machine's roleArn when STEPQ_ASSUME_ROLE says so (off here by default).
             integrations=AwsIntegrations(region=settings.region, roles=CatalogRoles(store)),
+            people=PeopleRunner(store, queues, clock),  # human tasks, process activities
         )
         handle = worker.handle_batch
     # One long-polling pump per queue, each on its own thread: polled one after

@@ -7,7 +7,9 @@ as stale. The check reads the execution's latest commit:
 
 - not a stepq token at all, or its signature does not verify: ``InvalidToken``;
 - its execution does not exist: ``TaskDoesNotExist``;
-- its task has closed (answered, timed out, execution finished): ``TaskTimedOut``.
+- its task has closed (answered, timed out, execution finished): ``TaskTimedOut``;
+- its task is a human task (``HUMAN_TASK_RESOURCE``): ``InvalidToken``, since only
+  the people inbox answers one (``runtime/people``), after checking who acts.
 
 A task that closes after the check drops the callback, as stale.
 """
@@ -24,7 +26,9 @@ from stepq.runtime import codec
 from stepq.runtime.ports import Store
 from stepq.runtime.signing import Keys
 
-__all__ = ["open_task"]
+__all__ = ["HUMAN_TOKEN", "is_human", "open_task", "waiting_state"]
+
+HUMAN_TOKEN = "Invalid Token: answer a human task through the inbox"
 
 
 def open_task(store: Store, keys: Keys, token: str) -> tuple[str, str]:
@@ -51,7 +55,24 @@ def open_task(store: Store, keys: Keys, token: str) -> tuple[str, str]:
         )
     if state.status != RUNNING or token not in state.tokens:
         raise TaskNotOpenError("TaskTimedOut", "Task Timed Out: the task is no longer waiting")
+    if is_human(state, task_id):
+        raise TaskNotOpenError("InvalidToken", HUMAN_TOKEN)
     return arn, task_id
+
+
+def is_human(state: ExecutionState, task_id: str) -> bool:
+    """Whether ``task_id`` is a human task (its resource is ``HUMAN_TASK_RESOURCE``):
+    only the people inbox answers it, after checking who acts."""
+    frame = state.frames.get(state.tasks.get(task_id, ""))
+    return frame is not None and bool(frame.scratch.get("human"))
+
+
+def waiting_state(store: Store, keys: Keys, arn: str) -> ExecutionState | None:
+    """The running execution's state, its token secret derived (None: finished)."""
+    latest = store.latest(arn)
+    if latest.status != RUNNING:
+        return None
+    return _state(latest.snapshot, keys.token_secret(arn))
 
 
 def _state(snapshot: dict[str, Any], secret: str) -> ExecutionState | None:

@@ -1,4 +1,4 @@
-"""What the runtime needs from the world: a store, queues and a blob store.
+"""What the runtime needs from the world: a store, queues, a blob store (and a mailer).
 
 Small Protocols; adapters (DynamoDB, SQS, S3 — the only modules importing
 boto3) implement them and turn backend errors into ``stepq.errors`` types.
@@ -218,6 +218,14 @@ class QueueAdmin(Protocol):
     # Send ``text`` as it is with these attributes (a moved message keeps its MAC and id).
     def send_raw(self, queue: str, text: str, attributes: dict[str, str] | None = None) -> None: ...
     def depth(self, queue: str) -> int: ...  # approximate: visible, in flight and delayed
+
+
+class Mailer(Protocol):
+    """Sends e-mail: SES in AWS (``backends/aws/ses_mailer.py``), a folder of
+    ``.eml`` files locally (``backends/local_outbox.py``). ``to`` holds
+    addresses; the answer is the sent message's id. Failures are ``MailError``."""
+
+    def send(self, to: list[str], subject: str, body: str) -> str: ...
 
 
 class Blobs(Protocol):

@@ -46,6 +46,9 @@ StepFunction = Callable[[Any, Any], Any]
 # A host's service integrations (sqs:sendMessage, sns:publish, aws-sdk:*):
 # ``integrations(resource, parameters, context) -> Outcome``; see backends/aws/integrations.
 ServiceIntegrations = Callable[[str, Any, "StepContext"], "Outcome"]
+# A host's people runner (runtime/people/runner.py): runs the human-task and
+# process-activities Tasks, ``people(execution_id, command, context) -> Outcome``.
+PeopleTasks = Callable[[str, RunTask, "StepContext"], "Outcome"]
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"

@@ -32,7 +32,7 @@ from typing import Any
 from stepq.clock import Clock, SystemClock, monotonic
 from stepq.core import dataflow
 from stepq.core import events as ev
-from stepq.core.definition.resources import is_service_integration
+from stepq.core.definition.resources import is_people_resource, is_service_integration
 from stepq.core.failures import DATA_LIMIT_EXCEEDED
 from stepq.core.states.task_state import size_label
 from stepq.runtime import codec
@@ -52,6 +52,8 @@ from stepq.runtime.metrics import NO_METRICS, TASK_LATENCY, Metrics
 from stepq.runtime.ports import Commit, Queues, Received, Store, Timer
 from stepq.runtime.signing import DEFECT, signed
 from stepq.runtime.steps import (
+    Outcome,
+    PeopleTasks,
     ServiceIntegrations,
     StepContext,
     StepFunction,
@@ -62,6 +64,10 @@ from stepq.runtime.steps import (
 log = logging.getLogger(__name__)
 
 DEFAULT_VISIBILITY_TIMEOUT = 60  # seconds: what ``Queues.ensure`` gives a queue by default
+NO_PEOPLE = Outcome(
+    error="Stepq.PeopleUnavailable",
+    cause="this worker runs no human tasks or process activities (it was given no people runner)",
+)
 
 
 class _KeepInvisible:
@@ -131,11 +137,16 @@ class Worker:
         store: Store | None = None,
         integrations: ServiceIntegrations | None = None,
         metrics: Metrics | None = None,
+        people: PeopleTasks | None = None,
     ) -> None:
         self.functions = functions
         # Runs the Tasks whose resource is a service integration (None: they fail
         # as not found); injected by the host, the runtime knows no service.
         self.integrations = integrations
+        # Runs human tasks and process activities (runtime/people/runner.py; None:
+        # they fail, NO_PEOPLE). A human task is a callback task: the runner opens
+        # it and answers an acknowledgement; the inbox brings the result later.
+        self.people = people
         # The table's signing key signs what the worker sends and checks what it runs.
         store = store or (applier.store if applier is not None else deferred_results)
         if store is None:
@@ -294,7 +305,9 @@ class Worker:
         request_id = context.aws_request_id
         started = self.clock.now()
         began = monotonic()
-        if self.integrations is not None and is_service_integration(command.resource):
+        if is_people_resource(command.resource):
+            outcome = self.people(execution_id, command, context) if self.people else NO_PEOPLE
+        elif self.integrations is not None and is_service_integration(command.resource):
             outcome = self.integrations(command.resource, command.input, context)
         else:
             outcome = invoke(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from stepq.core import dataflow
 from stepq.core.events import RunTask, ScheduleHeartbeatCheck
 from stepq.core.failures import HEARTBEAT_TIMEOUT, TIMEOUT, runtime_error
+from stepq.core.people.model import HUMAN_TASK_RESOURCE
 from stepq.core.states.common import Launching, effective_input, finish_with_result
 from stepq.core.tokens import make_token
 
@@ -160,6 +161,11 @@ class TaskState(Launching):
             run.emit(f"{family}Started", resource=resource)
         task_id = f"{frame.id}:{scheduled}"
         frame.scratch.update(task=task_id, kind=kind, family=family, token=token)
+        # A human task takes its callback only from the inbox (interpreter.callback,
+        # runtime/open_tasks.py): marked here so neither needs the definition.
+        frame.scratch.pop("human", None)
+        if resource == HUMAN_TASK_RESOURCE:
+            frame.scratch["human"] = True
         # Heartbeat bookkeeping is per task: a retry starts afresh.
         for key in (*_HEARTBEAT_KEYS, "taken"):
             frame.scratch.pop(key, None)

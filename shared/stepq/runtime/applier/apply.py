@@ -23,7 +23,7 @@ from stepq.runtime.applier.inbound import Inbound, InlineResult, InlineRunner
 from stepq.runtime.applier.machines import Machines
 from stepq.runtime.applier.observe import count_commit, count_conflict, retries_of
 from stepq.runtime.applier.outbox import Dispatcher, Outbox
-from stepq.runtime.applier.redelivery import cause_digest, resend_stale
+from stepq.runtime.applier.redelivery import applied_before, cause_digest, resend_stale
 from stepq.runtime.applier.snapshots import Gathered, Loaded, Snapshots
 from stepq.runtime.ports import Commit, ExecutionHeader, Store, Timer
 from stepq.runtime.signing import Keys
@@ -157,6 +157,7 @@ class Applier:
                 or (state.done and not isinstance(item.event, ev.RedriveRequested))
                 or (is_start and seq > 1)
                 or (is_start and item is not inbound[0])
+                or self._repeated(execution_id, item, applied, seq)
             ):
                 stale.append(item)
                 continue
@@ -298,6 +299,15 @@ class Applier:
         if latest.status != RUNNING:
             return False
         return task_id in codec.decode_state(latest.snapshot["state"]).tasks
+
+    def _repeated(self, execution_id: str, item: Inbound, applied: list[str], seq: int) -> bool:
+        """An audit record whose message was applied already (in this commit or one
+        before): the core would record it again, so only its message id tells."""
+        if not isinstance(item.event, ev.AuditRecorded):
+            return False
+        if item.message_id in applied:
+            return True
+        return seq > 1 and applied_before(self.store, execution_id, item.message_id, item.event.at)
 
     def _resend_stale(self, execution_id: str, inbound: list[Inbound], outbox: Outbox) -> None:
         """Re-send the commits of the redelivered messages among ``inbound``."""

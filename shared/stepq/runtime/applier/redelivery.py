@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from stepq.runtime import codec
 from stepq.runtime.applier.inbound import Inbound
@@ -26,6 +26,8 @@ LOOKBACK = 16  # the old fixed window: only with the test-only "lookback" defect
 # Clocks of different machines disagree a little: a commit decided on a host
 # whose clock is behind may carry an instant earlier than the event it applied.
 CLOCK_SKEW = timedelta(minutes=5)
+# How far back a once-only event's message id is looked for (``applied_before``).
+ONCE_WINDOW = timedelta(hours=1)
 
 
 def cause_digest(message_id: str) -> str:
@@ -42,6 +44,26 @@ def newest_first(store: Store, execution_id: str, page: int = PAGE) -> Iterator[
             return
         yield from commits
         before = commits[-1].seq
+
+
+def applied_before(store: Store, execution_id: str, message_id: str, at: datetime) -> bool:
+    """Whether a commit made since ``at - ONCE_WINDOW`` applied ``message_id``.
+
+    For events the core cannot tell apart from a repeat (an audit record: each
+    one is news to it), the message id is the only sign of a duplicate: the
+    events queue is not FIFO, and a caller's retry sends the same id again.
+    The search stops at the first commit older than the window (usually the
+    first page: an execution waiting on people commits little).
+    """
+    wanted = cause_digest(message_id)
+    floor = at - ONCE_WINDOW
+    for commit in newest_first(store, execution_id):
+        if wanted in commit.causes:
+            return True
+        when = codec.parse_instant(commit.at) if commit.at else None
+        if when is not None and when < floor:
+            return False
+    return False
 
 
 def resend_stale(

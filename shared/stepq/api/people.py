@@ -1,0 +1,257 @@
+"""The inbox's operations: people create requests and act on human tasks.
+
+``X-Amz-Target: Stepq.<Name>``, each acting as the caller (``api/identity.py``;
+none: AccessDeniedException). docs/PEOPLE.md's "Requests and tasks" table:
+
+- ``CreateRequest``     {stateMachineArn, name?, input?, stakeholders?} -> {executionArn, startDate}
+- ``DescribeRequest``   {executionArn} -> {executionArn, requester, stakeholders, notes, ...}
+- ``ListMyTasks``       {status?: OPEN|ALL, maxResults?, nextToken?} -> {tasks, nextToken?}
+- ``ListRequestTasks``  {executionArn} -> {tasks}
+- ``DescribeTask``      {taskId} -> TaskDetail
+- ``ActOnTask``         {taskId, action, comment?, onBehalfOf?} -> {status, transition?}
+- ``ClaimTask``, ``UnclaimTask`` {taskId}; ``DelegateTask`` {taskId, to, onBehalfOf?};
+  ``ReassignTask`` {taskId, to} -> TaskSummary
+- ``AddNote``           {executionArn, text, taskId?} -> {noteId}
+
+A refusal of the rules is AccessDeniedException (403), recorded as refused;
+an unknown task is ResourceNotFound. No response carries a task token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from stepq.api import catalog, executions, paging
+from stepq.api.context import ApiContext
+from stepq.api.identity import Identity, required
+from stepq.api.protocol import ApiError, epoch
+from stepq.api.registry import operation
+from stepq.errors import (
+    ActionRefusedError,
+    ExecutionAlreadyExistsError,
+    HumanTaskNotFoundError,
+    NotFoundError,
+)
+from stepq.runtime.people.service import PeopleService
+
+T = TypeVar("T")
+Person = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TaskId = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CreateRequestRequest(_Request):
+    stateMachineArn: str
+    name: str | None = None
+    input: str | None = None
+    stakeholders: Annotated[list[Person], Field(max_length=100)] = []
+
+
+class ExecutionRequest(_Request):
+    executionArn: str
+
+
+class ListMyTasksRequest(_Request):
+    status: Literal["OPEN", "ALL"] = "OPEN"
+    maxResults: int | None = None
+    nextToken: str | None = None
+
+
+class TaskRequest(_Request):
+    taskId: TaskId
+
+
+class ActRequest(TaskRequest):
+    action: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    comment: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    onBehalfOf: Person | None = None
+
+
+class DelegateRequest(TaskRequest):
+    to: Person
+    onBehalfOf: Person | None = None
+
+
+class ReassignRequest(TaskRequest):
+    to: Person
+
+
+class NoteRequest(_Request):
+    executionArn: str
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    taskId: TaskId | None = None
+
+
+_R = TypeVar("_R", bound=_Request)
+
+
+def _parse(model: type[_R], params: dict[str, Any]) -> _R:
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ApiError("ValidationException", f"Invalid request: {problems}") from None
+
+
+def people_service(ctx: ApiContext) -> PeopleService:
+    """The inbox over this API's table and (signed) queues."""
+    return PeopleService(ctx.store, ctx.queues, ctx.clock)
+
+
+def _answer(ctx: ApiContext, call: Callable[[], T]) -> T:
+    """Run a service call; its errors as the API's."""
+    try:
+        result = call()
+    except ActionRefusedError as exc:
+        raise ApiError("AccessDeniedException", exc.reason, 403) from None
+    except HumanTaskNotFoundError as exc:
+        raise ApiError("ResourceNotFound", str(exc)) from None
+    except ValueError as exc:  # a person's id that is not one (check_person)
+        raise ApiError("ValidationException", str(exc)) from None
+    ctx.wake()  # a completion was sent: the embedded runtime's pumps look now
+    return result
+
+
+def _execution(ctx: ApiContext, arn: str) -> str:
+    executions.load_execution(ctx, arn)  # InvalidArn, ExecutionDoesNotExist
+    return arn
+
+
+@operation("CreateRequest", stepq=True, identity=True)
+def create_request(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    request = _parse(CreateRequestRequest, params)
+    start_params = request.model_dump(exclude_none=True, exclude={"stakeholders"})
+    start_params["name"] = executions.execution_name(start_params)
+    executions.parse_input(start_params)  # a bad input refused before anything is written
+    target = catalog.resolve(ctx, request.stateMachineArn)
+    arn = ctx.arns.execution(target.name, start_params["name"])
+    try:
+        arn, started = _answer(
+            ctx,
+            lambda: people_service(ctx).create_request(
+                caller.id, arn, request.stakeholders, lambda: executions.start(ctx, start_params)
+            ),
+        )
+    except ExecutionAlreadyExistsError:
+        raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'") from None
+    return {"executionArn": arn, "startDate": epoch(started)}
+
+
+@operation("DescribeRequest", stepq=True, identity=True)
+def describe_request(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    arn = _execution(ctx, _parse(ExecutionRequest, params).executionArn)
+    return _answer(ctx, lambda: people_service(ctx).describe_request(arn, caller.id))
+
+
+@operation("ListMyTasks", stepq=True, identity=True)
+def list_my_tasks(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    request = _parse(ListMyTasksRequest, params)
+    size = paging.page_size(request.maxResults)
+    query = paging.fingerprint("ListMyTasks", caller.id, request.status)
+    position = paging.read_token(request.nextToken, query)
+    tasks = _answer(ctx, lambda: people_service(ctx).my_tasks(caller.id, request.status))
+    start = int(position.get("i", 0)) if position else 0
+    page = tasks[start : start + size]
+    result: dict[str, Any] = {"tasks": page}
+    if start + size < len(tasks):
+        result["nextToken"] = paging.make_token(query, {"i": start + size})
+    return result
+
+
+@operation("ListRequestTasks", stepq=True, identity=True)
+def list_request_tasks(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    arn = _execution(ctx, _parse(ExecutionRequest, params).executionArn)
+    return {"tasks": _answer(ctx, lambda: people_service(ctx).request_tasks(arn, caller.id))}
+
+
+@operation("DescribeTask", stepq=True, identity=True)
+def describe_task(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    task_id = _parse(TaskRequest, params).taskId
+    return _answer(ctx, lambda: people_service(ctx).describe_task(task_id, caller.id))
+
+
+@operation("ActOnTask", stepq=True, identity=True)
+def act_on_task(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    r = _parse(ActRequest, params)
+    return _answer(
+        ctx,
+        lambda: people_service(ctx).act(caller.id, r.taskId, r.action, r.comment, r.onBehalfOf),
+    )
+
+
+@operation("ClaimTask", stepq=True, identity=True)
+def claim_task(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    task_id = _parse(TaskRequest, params).taskId
+    return _answer(ctx, lambda: people_service(ctx).claim(caller.id, task_id))
+
+
+@operation("UnclaimTask", stepq=True, identity=True)
+def unclaim_task(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    task_id = _parse(TaskRequest, params).taskId
+    return _answer(ctx, lambda: people_service(ctx).unclaim(caller.id, task_id))
+
+
+@operation("DelegateTask", stepq=True, identity=True)
+def delegate_task(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    r = _parse(DelegateRequest, params)
+    return _answer(
+        ctx, lambda: people_service(ctx).delegate(caller.id, r.taskId, r.to, r.onBehalfOf)
+    )
+
+
+@operation("ReassignTask", stepq=True, identity=True)
+def reassign_task(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    r = _parse(ReassignRequest, params)
+    return _answer(ctx, lambda: people_service(ctx).reassign(caller.id, r.taskId, r.to))
+
+
+@operation("AddNote", stepq=True, identity=True)
+def add_note(ctx: ApiContext, params: dict[str, Any], identity: Identity | None) -> dict[str, Any]:
+    caller = required(identity)
+    r = _parse(NoteRequest, params)
+    arn = _execution(ctx, r.executionArn)
+    try:
+        note_id = _answer(
+            ctx, lambda: people_service(ctx).add_note(caller.id, arn, r.text, r.taskId)
+        )
+    except NotFoundError:
+        raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'") from None
+    return {"noteId": note_id}

@@ -1,0 +1,453 @@
+"""The inbox: people create requests and act on human tasks (docs/PEOPLE.md).
+
+Every change to a task is one conditional ``put_doc`` on the revision read.
+Two people acting at once: one write wins, the other reads again and is
+decided against the new state, so exactly one transition completes. The
+completing write marks the task COMPLETED with its transition and result;
+then the completion is sent (``completion.py``). A crash between the two is
+repaired by any later read of the task: a COMPLETED task whose execution
+still waits on it has its completion sent again (the core ignores a second).
+
+Refusals (``core.people.rules.Refused``) are recorded in the task and the
+audit trail, then raised as ``ActionRefusedError`` (the API's 403).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from stepq.clock import Clock
+from stepq.core.people.model import ActionRecord, HumanTaskSpec, check_person, task_result
+from stepq.core.people.rules import (
+    Facts,
+    Refused,
+    completed,
+    is_target,
+    principal_for,
+)
+from stepq.errors import (
+    ActionRefusedError,
+    AlreadyExistsError,
+    ConflictError,
+    ExecutionAlreadyExistsError,
+    HumanTaskNotFoundError,
+    NotFoundError,
+)
+from stepq.runtime.people import views
+from stepq.runtime.people.completion import Completions
+from stepq.runtime.people.directory import Directory
+from stepq.runtime.people.documents import (
+    COMPLETED,
+    HTASK,
+    OPEN,
+    REQUEST,
+    Assignment,
+    Delegation,
+    Note,
+    Refusal,
+    RequestDoc,
+    TaskDoc,
+    all_tasks,
+    load_request,
+    load_task,
+    tasks_of,
+)
+from stepq.runtime.people.facts import facts_for
+from stepq.runtime.ports import Queues, Store
+
+T = TypeVar("T")
+RETRIES = 50  # conditional writes lost in a row before the caller is told to retry
+AUDIT_EVENT = "RequestAuditRecorded"
+# (execution ARN, who, what, task id, detail): records one entry of the audit trail.
+AuditSender = Callable[[str, str, str, str | None, dict[str, Any]], None]
+
+
+@dataclasses.dataclass
+class _Loaded:
+    """One read of a task and everything a decision about it needs."""
+
+    task: TaskDoc
+    rev: int
+    spec: HumanTaskSpec
+    request: RequestDoc
+    facts: Facts
+
+
+class PeopleService:
+    def __init__(
+        self,
+        store: Store,
+        queues: Queues,
+        clock: Clock,
+        directory: Directory | None = None,
+        audit: AuditSender | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.directory = directory or Directory(store)
+        self.completions = Completions(store, queues, clock)
+        self._audit_sender = audit
+
+    # --- requests ---------------------------------------------------------------------
+
+    def create_request(
+        self, requester: str, execution_arn: str, stakeholders: list[str], start: Callable[[], T]
+    ) -> T:
+        """Write the request document, then ``start()`` the execution: no request ever
+        runs without its requester. Asked again by the same requester (a retry) it
+        starts again (the start answers as a retried start does)."""
+        people = sorted({check_person(p) for p in stakeholders})
+        body = RequestDoc(requester=requester, stakeholders=people).model_dump(mode="json")
+        try:
+            self.store.put_doc(REQUEST, execution_arn, body, None)
+        except AlreadyExistsError:
+            existing, _ = load_request(self.store, execution_arn)
+            if existing.requester != requester:
+                raise ExecutionAlreadyExistsError(
+                    f"Execution Already Exists: '{execution_arn}'"
+                ) from None
+        result = start()
+        self._audit(execution_arn, requester, "CreateRequest", None, {"stakeholders": people})
+        return result
+
+    def describe_request(self, execution_arn: str, person: str) -> dict[str, Any]:
+        request, _ = load_request(self.store, execution_arn)
+        tasks = tasks_of(self.store, execution_arn)
+        loaded = [self._decided(t) for t in tasks]
+        if not self._involved_in_request(person, request, loaded):
+            raise ActionRefusedError(f"{person} takes no part in {execution_arn}")
+        header = self.store.get_execution(execution_arn)  # NotFoundError
+        return {
+            "executionArn": execution_arn,
+            "requester": request.requester,
+            "stakeholders": list(request.stakeholders),
+            "notes": views.notes(request),
+            "attachments": list(request.attachments),
+            "status": header.status,
+            "tasks": [self._summary(item, person) for item in loaded],
+        }
+
+    def add_note(
+        self, person: str, execution_arn: str, text: str, task_id: str | None = None
+    ) -> str:
+        """A note on the request (and one of its tasks); its id."""
+        self.store.get_execution(execution_arn)  # NotFoundError: no such request
+        loaded = [self._decided(t) for t in tasks_of(self.store, execution_arn)]
+        if task_id is not None and not any(item.task.task_id == task_id for item in loaded):
+            raise HumanTaskNotFoundError(f"{execution_arn} has no task {task_id}")
+        note_id = uuid.uuid4().hex
+        for _ in range(RETRIES):
+            request, rev = load_request(self.store, execution_arn)
+            if not self._involved_in_request(person, request, loaded):
+                self._audit(execution_arn, person, "refused AddNote", task_id, {})
+                raise ActionRefusedError(f"{person} takes no part in {execution_arn}")
+            note = Note(note_id=note_id, by=person, at=self._now(), text=text, task_id=task_id)
+            request.notes = [*request.notes, note]
+            try:
+                self.store.put_doc(REQUEST, execution_arn, request.model_dump(mode="json"), rev)
+            except (ConflictError, AlreadyExistsError):
+                continue
+            self._audit(execution_arn, person, "AddNote", task_id, {"noteId": note_id})
+            return note_id
+        raise ConflictError(f"the request {execution_arn} kept changing; try again")
+
+    # --- acting on a task -------------------------------------------------------------
+
+    def act(
+        self,
+        person: str,
+        task_id: str,
+        action: str,
+        comment: str | None = None,
+        on_behalf_of: str | None = None,
+    ) -> dict[str, Any]:
+        """Perform ``action``: ``{"status": OPEN|COMPLETED, "transition"?}``."""
+
+        def change(item: _Loaded) -> None:
+            principal = principal_for(item.spec, item.facts, person, action, on_behalf_of)
+            record = ActionRecord(
+                action=action, actor=person, principal=principal, at=self._now(), comment=comment
+            )
+            task = item.task
+            actions = [*task.actions, record]
+            done = completed(item.spec, actions, item.facts)
+            task.actions = actions
+            if done is not None:
+                task.status, task.transition, task.completed_at = COMPLETED, done, record.at
+                task.result = task_result(task.task_id, task.state, done, actions)
+
+        item, token = self._change(task_id, person, action, change, on_behalf_of)
+        task = item.task
+        detail: dict[str, Any] = {"action": action}
+        if comment:
+            detail["comment"] = comment
+        if on_behalf_of and on_behalf_of != person:
+            detail["onBehalfOf"] = on_behalf_of
+        self._audit(task.execution_arn, person, "ActOnTask", task_id, detail)
+        if task.status == COMPLETED:
+            assert token is not None
+            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
+            self._audit(
+                task.execution_arn,
+                person,
+                "TaskCompleted",
+                task_id,
+                {"transition": task.transition},
+            )
+            return {"status": COMPLETED, "transition": task.transition}
+        return {"status": OPEN}
+
+    def claim(self, person: str, task_id: str) -> dict[str, Any]:
+        def change(item: _Loaded) -> None:
+            task = item.task
+            if task.assignee is not None and task.assignee != person:
+                raise Refused(f"the task is assigned to {task.assignee}")
+            if not is_target(item.spec, item.facts, person):
+                raise Refused(f"{person} is not a target of this task")
+            task.assignee = person
+            task.assignments = [*task.assignments, self._assignment("Claim", person, person)]
+
+        return self._assigned(person, task_id, "ClaimTask", change)
+
+    def unclaim(self, person: str, task_id: str) -> dict[str, Any]:
+        def change(item: _Loaded) -> None:
+            task = item.task
+            if task.assignee != person:
+                raise Refused(f"{person} is not the task's assignee")
+            task.assignee = None
+            task.assignments = [*task.assignments, self._assignment("Unclaim", person, None)]
+
+        return self._assigned(person, task_id, "UnclaimTask", change)
+
+    def reassign(self, person: str, task_id: str, to: str) -> dict[str, Any]:
+        check_person(to)
+
+        def change(item: _Loaded) -> None:
+            task = item.task
+            if task.assignee != person and person not in item.facts.members(item.facts.admins):
+                raise Refused(
+                    f"only the assignee or a process admin reassigns ({person} is neither)"
+                )
+            task.assignee = to
+            task.assignments = [*task.assignments, self._assignment("Reassign", person, to)]
+
+        return self._assigned(person, task_id, "ReassignTask", change, {"to": to})
+
+    def delegate(
+        self, person: str, task_id: str, to: str, on_behalf_of: str | None = None
+    ) -> dict[str, Any]:
+        """``on_behalf_of`` (default: the caller) lets ``to`` stand in for them on this
+        task; delegating to oneself takes a delegation back."""
+        check_person(to)
+        principal = on_behalf_of or person
+
+        def change(item: _Loaded) -> None:
+            task, facts = item.task, item.facts
+            current = facts.delegations.get(principal)
+            admin = person in facts.members(facts.admins)
+            if person != principal and current != person and not admin:
+                raise Refused(f"{person} may not delegate for {principal}")
+            standing = dataclasses.replace(
+                facts, delegations={p: d for p, d in facts.delegations.items() if p != principal}
+            )
+            if not is_target(item.spec, standing, principal):
+                raise Refused(f"{principal} is not a target of this task")
+            delegations = dict(task.delegations)
+            if to == principal:
+                delegations.pop(principal, None)
+            else:
+                delegations[principal] = to
+            task.delegations = delegations
+            entry = Delegation(principal=principal, to=to, by=person, at=self._now())
+            task.delegation_log = [*task.delegation_log, entry]
+
+        detail = {"to": to, "onBehalfOf": principal}
+        return self._assigned(person, task_id, "DelegateTask", change, detail)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def describe_task(self, task_id: str, person: str) -> dict[str, Any]:
+        item = self._decided(self._load(task_id))
+        if not self._involved(person, item):
+            raise ActionRefusedError(f"{person} takes no part in task {task_id}")
+        status = self._status(item)
+        return views.detail(
+            item.task,
+            item.spec,
+            item.facts,
+            person,
+            status,
+            item.request,
+            self.audit_trail(item.task.execution_arn),
+        )
+
+    def request_tasks(self, execution_arn: str, person: str) -> list[dict[str, Any]]:
+        request, _ = load_request(self.store, execution_arn)
+        loaded = [self._decided(t) for t in tasks_of(self.store, execution_arn)]
+        if not self._involved_in_request(person, request, loaded):
+            raise ActionRefusedError(f"{person} takes no part in {execution_arn}")
+        return [self._summary(item, person) for item in loaded]
+
+    def my_tasks(self, person: str, status: str = OPEN) -> list[dict[str, Any]]:
+        """Tasks assigned or delegated to ``person``, or for which they are a target
+        (``status`` OPEN: those still open; ALL: every one), oldest first."""
+        requests: dict[str, RequestDoc] = {}
+        mine = []
+        for task in all_tasks(self.store):
+            if status == OPEN and task.status != OPEN:
+                continue
+            if task.execution_arn not in requests:
+                requests[task.execution_arn] = load_request(self.store, task.execution_arn)[0]
+            item = self._decided(task, requests[task.execution_arn])
+            if not self._mine(person, item):
+                continue
+            summary = self._summary(item, person)
+            if status == OPEN and summary["status"] != OPEN:
+                continue
+            mine.append(summary)
+        mine.sort(key=lambda s: (s["createdAt"], s["taskId"]))
+        return mine
+
+    def audit_trail(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The request's audit trail: its history's ``RequestAuditRecorded`` events."""
+        try:
+            history = self.store.history(execution_arn)
+        except NotFoundError:
+            return []
+        return [e for e in history if e.get("type") == AUDIT_EVENT]
+
+    # --- internals --------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat()
+
+    def _assignment(self, kind: str, by: str, to: str | None) -> Assignment:
+        return Assignment(kind=kind, by=by, to=to, at=self._now())  # type: ignore[arg-type]
+
+    def _load(self, task_id: str) -> TaskDoc:
+        found = load_task(self.store, task_id)
+        if found is None:
+            raise HumanTaskNotFoundError(f"no human task {task_id!r}")
+        return found[0]
+
+    def _decided(self, task: TaskDoc, request: RequestDoc | None = None) -> _Loaded:
+        """A task read for a view (its revision is not used)."""
+        spec = task.parsed_spec()
+        if request is None:
+            request, _ = load_request(self.store, task.execution_arn)
+        return _Loaded(task, 0, spec, request, facts_for(self.directory, spec, task, request))
+
+    def _status(self, item: _Loaded) -> str:
+        """OPEN, COMPLETED or CLOSED, decided now; a COMPLETED task whose execution still
+        waits on it has its completion sent again (a crash after the completing write)."""
+        task = item.task
+        token = self.completions.waiting_token(task.execution_arn, task.run_task_id)
+        if task.status == COMPLETED and token is not None:
+            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
+        return views.shown_status(task, token is not None)
+
+    def _summary(self, item: _Loaded, person: str) -> dict[str, Any]:
+        return views.summary(item.task, item.spec, item.facts, person, self._status(item))
+
+    def _mine(self, person: str, item: _Loaded) -> bool:
+        return person in item.task.delegations.values() or is_target(item.spec, item.facts, person)
+
+    def _involved(self, person: str, item: _Loaded) -> bool:
+        """Whether ``person`` may see the task: a target, the assignee, a delegate, the
+        requester or a stakeholder, someone who acted or delegated, or an admin."""
+        task, facts = item.task, item.facts
+        return (
+            self._mine(person, item)
+            or person in (facts.requester, task.assignee)
+            or person in facts.stakeholders
+            or person in task.delegations
+            or any(a.actor == person for a in task.actions)
+            or person in facts.members(facts.admins)
+        )
+
+    def _involved_in_request(self, person: str, request: RequestDoc, loaded: list[_Loaded]) -> bool:
+        if person == request.requester or person in request.stakeholders:
+            return True
+        if any(self._involved(person, item) for item in loaded):
+            return True
+        return person in self.directory.members("Admins")
+
+    def _change(
+        self,
+        task_id: str,
+        person: str,
+        what: str,
+        change: Callable[[_Loaded], None],
+        on_behalf_of: str | None = None,
+    ) -> tuple[_Loaded, str | None]:
+        """Decide ``change`` on the newest revision of the task and write it
+        conditionally (read again and decided again when another write won).
+        ``change`` raises ``Refused`` before it changes anything."""
+        for _ in range(RETRIES):
+            found = load_task(self.store, task_id)
+            if found is None:
+                raise HumanTaskNotFoundError(f"no human task {task_id!r}")
+            task, rev = found
+            spec = task.parsed_spec()
+            request, _ = load_request(self.store, task.execution_arn)
+            item = _Loaded(task, rev, spec, request, facts_for(self.directory, spec, task, request))
+            token = self.completions.waiting_token(task.execution_arn, task.run_task_id)
+            try:
+                if task.status == COMPLETED:
+                    if token is not None:  # repair: the completion may not have been sent
+                        self.completions.send(
+                            task.execution_arn, task.run_task_id, token, task.result
+                        )
+                    raise Refused(f"the task is completed (transition {task.transition})")
+                if token is None:
+                    raise Refused("the task is closed: its execution no longer waits on it")
+                change(item)
+            except Refused as refused:
+                task.refuse(
+                    Refusal(
+                        who=person,
+                        what=what,
+                        reason=refused.reason,
+                        at=self._now(),
+                        on_behalf_of=on_behalf_of,
+                    )
+                )
+                if not self._put(task, rev):
+                    continue
+                detail = {"reason": refused.reason}
+                self._audit(task.execution_arn, person, f"refused {what}", task_id, detail)
+                raise ActionRefusedError(refused.reason) from None
+            if not self._put(task, rev):
+                continue
+            return item, token
+        raise ConflictError(f"the task {task_id} kept changing; try again")
+
+    def _assigned(
+        self,
+        person: str,
+        task_id: str,
+        what: str,
+        change: Callable[[_Loaded], None],
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        item, _ = self._change(task_id, person, what, change)
+        self._audit(item.task.execution_arn, person, what, task_id, detail or {})
+        after = self._decided(item.task, item.request)  # the facts as changed
+        return views.summary(after.task, after.spec, after.facts, person, OPEN)
+
+    def _put(self, task: TaskDoc, rev: int) -> bool:
+        try:
+            self.store.put_doc(HTASK, task.task_id, task.body(), rev)
+        except ConflictError:
+            return False
+        return True
+
+    def _audit(
+        self, execution_arn: str, who: str, what: str, task_id: str | None, detail: dict[str, Any]
+    ) -> None:
+        """The one place every entry of the audit trail goes through."""
+        if self._audit_sender is not None:
+            self._audit_sender(execution_arn, who, what, task_id, detail)
