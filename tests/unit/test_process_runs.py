@@ -31,7 +31,8 @@ START = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
 def _run(answers: dict[str, str | None], data: dict[str, Any]) -> tuple[Any, list[str], list]:
     """Run to the end. ``answers``: a human task's state -> the transition it completes
-    with (an hour after it opens), or None: nobody acts and it times out."""
+    with (an hour after it opens, through the inbox: the only way the core takes a
+    human task's completion), or None: nobody acts and it times out."""
     machine = Machine(json.loads(EXAMPLE.read_text()), name="expense_approval")
     state = new_execution(name="e1", state_machine_name=machine.name, start_time=START)
     queue: list[tuple[datetime, int, Any]] = [(START, 0, StartExecution(data, START))]
@@ -60,7 +61,12 @@ def _run(answers: dict[str, str | None], data: dict[str, Any]) -> tuple[Any, lis
                 at = now + timedelta(hours=1)
                 result = {"Transition": transition, "TaskId": command.task_id, "State": task_state}
                 heapq.heappush(
-                    queue, (at, next(order), CallbackReceived(command.token or "", at, result))
+                    queue,
+                    (
+                        at,
+                        next(order),
+                        CallbackReceived(command.token or "", at, result, via_inbox=True),
+                    ),
                 )
     assert state.done
     return state, entered, activities
