@@ -4,6 +4,7 @@
 
     StepqError
     ├── DefinitionError            an ASL definition was refused (``problems``: every reason)
+    │   └── ProcessDefinitionError a process definition (docs/PEOPLE.md) was refused
     ├── ConformanceCaseError       a conformance case file could not be read
     ├── FunctionsLoadError         a ``--functions`` module could not be imported
     ├── MalformedMessageError      a message that can never be processed (-> dead-letter queue)
@@ -96,6 +97,18 @@ class DefinitionError(StepqError):
         super().__init__(
             f"invalid state machine definition ({len(self.problems)} problems):\n{lines}"
         )
+
+
+class ProcessDefinitionError(DefinitionError):
+    """A process definition (states and transitions, compiled to ASL) was refused;
+    ``problems`` lists every reason, each at a dotted path such as
+    ``states.Review.transitions.0.to``. Not in ``__all__`` (``stepq.__all__`` is
+    pinned, and the compiler is not public yet): catch ``DefinitionError``."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        self.args = (f"invalid process definition ({len(self.problems)} problems):\n{lines}",)
 
 
 class ConformanceCaseError(StepqError):

@@ -9,6 +9,7 @@
 - ``machines_sync.py`` ``machines sync DIR``: create or update every ``*.asl.json`` through the API
 - ``task_commands.py`` ``send-task-success|failure|heartbeat``
 - ``people_commands.py`` ``groups ...``, ``whoami``, ``tasks ...``, ``request create`` (docs/PEOPLE.md)
+- ``process_commands.py`` ``process compile|deploy FILE``: a process definition (YAML) as ASL
 - ``api_client.py``   boto3's ``stepfunctions`` client pointed at ``--api-url`` (signed for
   ``execute-api`` when the URL is not loopback), stepq's own operations
 - ``listing.py``      ``list``: ListExecutions, or stepq's SearchExecutions when filters need it
@@ -30,6 +31,7 @@ from stepq.cli import (  # noqa: F401  (each registers its commands)
     graph_command,
     ops_commands,
     people_commands,
+    process_commands,
     task_commands,
 )
 from stepq.cli.app import app, main
