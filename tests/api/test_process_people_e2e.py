@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stepq.backends.local_outbox import OutboxFolder
 from stepq.hosting.dev import DevServer
 from stepq.runtime.people.directory import Directory
 
@@ -22,8 +25,15 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "state_machine" / "expense_appro
 
 
 @pytest.fixture(scope="module")
-def dev() -> Iterator[DevServer]:
-    with module_server(dev_identities=True) as server:
+def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("outbox")
+
+
+@pytest.fixture(scope="module")
+def dev(outbox: Path) -> Iterator[DevServer]:
+    with module_server(dev_identities=True, mailer=OutboxFolder(outbox)) as server:
+        # jane's address, where the e-mail activities find it (docs/PEOPLE.md, "E-mail")
+        server.runtime.store.put_doc("person", "jane", {"email": "jane@example.com"}, None)
         groups = Directory(server.runtime.store)
         groups.create("Managers", ["mary"])
         groups.create("Finance", ["f1", "f2", "f3"])
@@ -86,7 +96,27 @@ def _left(events: list[dict[str, Any]], state: str) -> Any:
     raise AssertionError(f"{state} was not left")
 
 
-def test_a_large_expense_two_of_three_finance_approve(dev: DevServer) -> None:
+def _finished(dev: DevServer, execution: str) -> str:
+    sfn = client(dev)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status = str(sfn.describe_execution(executionArn=execution)["status"])
+        if status != "RUNNING":
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"{execution} still runs")
+
+
+def _mail(outbox: Path) -> list[tuple[str, str]]:
+    """(To, Subject) of every e-mail in the outbox folder."""
+    found = []
+    for path in sorted(outbox.glob("*.eml")):
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        found.append((str(message["To"]), str(message["Subject"])))
+    return found
+
+
+def test_a_large_expense_two_of_three_finance_approve(dev: DevServer, outbox: Path) -> None:
     version = _deploy(dev, EXAMPLE)
     expense = {"amount": 5000, "what": "laptop"}
     execution = _request(dev, version, {"expense": expense})
@@ -123,6 +153,10 @@ def test_a_large_expense_two_of_three_finance_approve(dev: DevServer) -> None:
     assert data["expense"] == expense  # the request's data, kept beside the people's results
     assert data["people"]["ManagerReview"]["Transition"] == "to_AmountCheck"
     assert [a["By"] for a in data["people"]["FinanceReview"]["Actions"]] == ["f1", "f2"]
+
+    # Approved's e-mail to the requester goes out, then the request ends.
+    assert _finished(dev, execution) == "SUCCEEDED"
+    assert ("jane@example.com", "Your expense was approved") in _mail(outbox)
 
 
 def test_the_requester_cancels_and_the_request_ends_in_cancelled(
