@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from stepq.backends.memory.store import MemoryStore
 from stepq.clock import ManualClock
-from stepq.errors import ConflictError, NotFoundError
+from stepq.errors import ConflictError, ExecutionAlreadyExistsError, NotFoundError
 from stepq.runtime.ports import Commit, ExecutionHeader, Store
 from stepq.runtime.renewal import Renewal
 from stepq.runtime.retention import SLACK, epoch
@@ -338,3 +338,51 @@ def test_a_redrive_of_a_reused_name_overwrites_an_old_commit_too(
     assert kept.get_execution(eid).status == "RUNNING" and kept.latest(eid).seq == 3
     assert kept.list_executions(MACHINE, "FAILED") == []
     assert [h.name for h in kept.list_executions(MACHINE, "RUNNING")] == ["again"]
+
+
+@pytest.mark.parametrize("deleted", [[], [2]], ids=["all", "no-middle"])
+def test_a_start_is_refused_while_an_expired_executions_later_commits_live(
+    backend: Any, kept: Store, clock: ManualClock, deleted: list[int]
+) -> None:
+    """The old execution is gone once its first commit has expired, but its later ones
+    (the final one last) may live on: a new run's commits would sit below them and
+    never be read. The start is refused, saying when the name is free, and leaves
+    nothing of its own; once they have expired too the name is reused."""
+    old = _run(kept, clock, "held", [DAY, 10 * DAY])  # commits 1..3: 3 is 11 days younger
+    eid = old.execution_id
+    clock.set(T0 + RW + timedelta(seconds=1))
+    _ttl_deletes_only(backend, kept, eid, deleted)
+    before = _raw_expiries(backend, kept, eid)
+    assert before[1] <= clock.now().timestamp() < before[3]
+    with pytest.raises(NotFoundError):
+        kept.get_execution(eid)
+
+    start = clock.now()
+    new = _header("held", start_time=start.isoformat(), input={"n": 2})
+    with pytest.raises(ExecutionAlreadyExistsError) as refused:
+        kept.create_execution(new, _commit(1, start, events=[{"id": "new-1"}]))
+    assert datetime.fromtimestamp(before[3], UTC).isoformat() in str(refused.value)
+    after = _raw_expiries(backend, kept, eid)
+    assert after.get(1, 0) <= clock.now().timestamp()  # none of ours: an expired one or none
+    assert {seq: e for seq, e in after.items() if seq != 1} == {
+        seq: e for seq, e in before.items() if seq != 1
+    }
+    with pytest.raises(NotFoundError):
+        kept.get_execution(eid)
+    assert kept.list_executions(MACHINE) == []
+
+    clock.set(datetime.fromtimestamp(before[3] + 1, UTC))
+    start = clock.now()
+    new = _header("held", start_time=start.isoformat(), input={"n": 3})
+    kept.create_execution(new, _commit(1, start, events=[{"id": "new-1"}]))
+    clock.advance(60)
+    kept.append(eid, _commit(2, clock.now(), events=[{"id": "new-2"}]))
+    clock.advance(60)
+    done = _header("held", status="SUCCEEDED", start_time=start.isoformat(), input=None)
+    done.stop_time, done.output = clock.now().isoformat(), [3]
+    kept.append(
+        eid, _commit(3, clock.now(), events=[{"id": "new-3"}], status="SUCCEEDED", outcome=done)
+    )
+    header, latest = kept.describe(eid)
+    assert (header.status, header.input, latest.seq) == ("SUCCEEDED", {"n": 3}, 3)
+    assert [e["id"] for e in kept.history(eid)] == ["new-1", "new-2", "new-3"]

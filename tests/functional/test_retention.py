@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from stepq.clock import ManualClock
-from stepq.errors import NotFoundError, NotRedrivableError
+from stepq.errors import ExecutionAlreadyExistsError, NotFoundError, NotRedrivableError
 from stepq.runtime.retention import SLACK
 
 R = 90
@@ -99,3 +99,47 @@ def test_a_name_is_reused_once_its_old_execution_has_expired(embedded: Any, back
     assert runtime.store.latest(arn).seq < old_seq  # read past the old commits above it
     assert [h.name for h in runtime.store.list_executions("sm")] == ["again"]
     assert [h.name for h in runtime.store.list_executions("sm", "SUCCEEDED")] == ["again"]
+
+
+@pytest.mark.parametrize("backend", ["memory", "moto"])
+def test_a_name_held_by_an_expired_executions_final_commit_is_refused_until_it_expires(
+    embedded: Any, backend: str
+) -> None:
+    """The old run's first commit has expired (it is gone) but its final commit, written
+    10 days later, has not: a start now would sit below it and never finish, so it is
+    refused, saying until when; after that the name is reused."""
+    tokens: list[str] = []
+    clock = ManualClock()
+    runtime = embedded(
+        {"ask": lambda event, context: tokens.append(event["token"])},
+        backend=backend,
+        clock=clock,
+        retention_days=R,
+    )
+    runtime.deploy("sm", CALLBACK)
+    arn = runtime.start("sm", {"n": 1}, "held")
+    runtime.run_until_idle()
+    started = clock.now()
+    clock.advance((10 * DAY).total_seconds())
+    runtime.client.send_task_success(tokens[0], {"answer": 1})
+    runtime.run_until_idle()
+    end = clock.now()
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+
+    clock.set(started + timedelta(days=R) + SLACK + timedelta(seconds=1))
+    with pytest.raises(NotFoundError):
+        runtime.store.get_execution(arn)
+    with pytest.raises(ExecutionAlreadyExistsError, match="kept until"):
+        runtime.start("sm", {"n": 2}, "held")
+    with pytest.raises(NotFoundError):  # nothing of the refused start is left
+        runtime.store.get_execution(arn)
+    assert runtime.store.list_executions("sm") == []
+
+    clock.set(end + timedelta(days=R) + SLACK + timedelta(seconds=1))
+    assert runtime.start("sm", {"n": 3}, "held") == arn
+    runtime.run_until_idle()
+    runtime.client.send_task_success(tokens[-1], {"answer": 3})
+    runtime.run_until_idle()
+    done = runtime.store.get_execution(arn)
+    assert (done.status, done.input, done.output) == ("SUCCEEDED", {"n": 3}, {"answer": 3})
+    assert len(tokens) == 2

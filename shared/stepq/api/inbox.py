@@ -42,7 +42,11 @@ def starter(ctx: ApiContext) -> Starter:
         except ExecutionAlreadyExistsError as exc:
             # The same input: this message was applied before and the execution has
             # closed since (a redelivery); another input: the name is taken.
-            if ctx.store.get_execution(execution).input != execution_input:
+            try:
+                same = ctx.store.get_execution(execution).input == execution_input
+            except NotFoundError:  # refused by the store: an expired execution holds the name
+                same = False
+            if not same:
                 raise MalformedMessageError(f"ExecutionAlreadyExists: {exc}") from None
         except NotFoundError as exc:  # in the catalog, but its revision is gone
             raise MalformedMessageError(f"StateMachineDoesNotExist: {exc}") from None

@@ -111,6 +111,8 @@ class Orchestrator:
             raise NotFoundError(str(exc)) from None
         try:
             content_errors_are_malformed(self.applier.apply)(arn, [inbound], outbox, exclusive=True)
+        except ExecutionAlreadyExistsError:
+            raise  # the store refused the name itself (held by an expired execution's tail)
         except AlreadyExistsError:
             return Begun(arn, self._started_before(arn, machine, name, execution_input), False)
         if outbox.flush(self.queues, self.store):

@@ -12,7 +12,8 @@ which projects ``stop_time`` but not ``expires_at``, can tell expiry too.
 Readers treat an item whose ``expires_at <= now`` as absent (DynamoDB deletes
 expired items up to days late, in any order) and read on past it; a commit's
 put may overwrite one, so a name is free again once its execution has expired
-(docs/STORAGE.md, "Reusing a name"). A running execution is kept alive by the
+and no later commit of it is live (``held_message``: docs/STORAGE.md, "Reusing
+a name"). A running execution is kept alive by the
 scheduler's renewal (``runtime.renewal``), which re-stamps its commits.
 """
 
@@ -85,3 +86,13 @@ def stopped_expiry(stop_time: str | None, retention_days: int | None) -> int | N
     if retention_days is None or stop is None:
         return None
     return expires_at(stop, retention_days)
+
+
+def held_message(execution_id: str, expires: int | None) -> str:
+    """Why a start of a reused name is refused: the old execution's first commit has
+    expired (it is gone) but a later one is live until ``expires`` (epoch seconds)."""
+    until = datetime.fromtimestamp(expires, UTC).isoformat() if expires is not None else "later"
+    return (
+        f"execution {execution_id}: the name is still held by an expired execution "
+        f"whose later commits are kept until {until}; start it again after that"
+    )

@@ -20,7 +20,8 @@ With ``retention_days``, every commit carries ``expires_at`` (the table's
 TTL attribute; the rule is in ``runtime/retention.py``) and every read treats
 an expired item as absent: DynamoDB deletes expired items up to days late.
 A commit's put overwrites an expired item in its slot (``_free_slot``), so a
-name is reused once its old execution has expired.
+name is reused once its old execution has expired; a start that overwrote an
+old commit 1 while a later one is live is undone and refused (``_refuse_if_held``).
 
 Every botocore error becomes a ``ports`` error; throttling and 5xx are
 retried inside botocore (``default_client_config``), never here.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import math
 import secrets
 import threading
@@ -65,7 +67,13 @@ from stepq.backends.aws.dynamodb_table import (
     translate,
 )
 from stepq.clock import Clock, SystemClock
-from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
+from stepq.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    ExecutionAlreadyExistsError,
+    NotFoundError,
+    StoreError,
+)
 from stepq.runtime import retention
 from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import SIGNING_KEY_BYTES, Blobs, Commit, Doc, ExecutionHeader, Timer
@@ -86,6 +94,7 @@ __all__ = [
 
 _MAX_CONDITION_RETRIES = 20
 _MAX_PAGE_ITEMS = 1000  # a Query page stops at 1 MB anyway
+_LAST_SEQ_KEY = "C#9999999999"  # sorts above every commit's key (seq_key)
 _SIGNING_KEY = {"pk": s("KEY#signing"), "sk": s("KEY")}
 
 
@@ -219,14 +228,16 @@ class DynamoDBStore:
 
     def _put_commit(
         self, item: Item, what: str, taken: type[StoreError], taken_message: str
-    ) -> None:
-        """Put a commit into its free slot; ``taken(taken_message)`` when another write holds it."""
+    ) -> Item | None:
+        """Put a commit into its free slot; ``taken(taken_message)`` when another write holds
+        it. Returns the expired item it overwrote, if any (ALL_OLD costs no read units)."""
         try:
-            self._call(
+            reply = self._call(
                 "put_item",
                 what,
                 TableName=self._table,
                 Item=item,
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **self._free_slot(),
             )
@@ -234,8 +245,9 @@ class DynamoDBStore:
             # botocore may resend a put whose reply was lost: finding our own
             # item is success, not a conflict (the old item saves a read here).
             if is_own_resend(exc.old, item):
-                return
+                return None
             raise taken(taken_message) from exc
+        return reply.get("Attributes")
 
     # --- documents (dynamodb_docs.py) ---------------------------------------
 
@@ -314,12 +326,55 @@ class DynamoDBStore:
         item = self._items.commit_item(
             header.execution_id, first, header=header, expires=self._expires(first)
         )
-        self._put_commit(
-            item,
-            f"create_execution {header.execution_id}",
-            AlreadyExistsError,
-            f"execution {header.execution_id} exists already",
+        what = f"create_execution {header.execution_id}"
+        overwrote = self._put_commit(
+            item, what, AlreadyExistsError, f"execution {header.execution_id} exists already"
         )
+        if overwrote is not None:  # a reused name: is the old execution wholly gone?
+            self._refuse_if_held(header.execution_id, item, what)
+
+    def _refuse_if_held(self, execution_id: str, ours: Item, what: str) -> None:
+        """Undo our commit 1 and refuse the start while the old execution's later
+        commits are live: its first commit expires first, its newest last, and a live
+        old commit would shadow the new run's in its slot (the run would be stuck).
+        Only after overwriting an old commit 1 (one Query, eventually consistent: the
+        old items are R days old); a commit 1 that TTL already deleted is not seen
+        (docs/STORAGE.md, "Reusing a name")."""
+        newest = next(
+            iter(
+                self._call(
+                    "query",
+                    what,
+                    TableName=self._table,
+                    # Ours has only commit 1 yet: any commit above it is the old run's.
+                    KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+                    ExpressionAttributeValues={
+                        ":pk": s(f"EX#{execution_id}"),
+                        ":lo": s(seq_key(2)),
+                        ":hi": s(_LAST_SEQ_KEY),
+                    },
+                    ScanIndexForward=False,  # the newest expires last
+                    Limit=1,
+                    ProjectionExpression="#e",
+                    ExpressionAttributeNames={"#e": TTL_ATTRIBUTE},
+                ).get("Items", [])
+            ),
+            None,
+        )
+        if self._live(newest) is None:
+            return
+        # Only our own commit 1 (a racing start of the same name may have taken it).
+        with contextlib.suppress(ConditionFailed):
+            self._call(
+                "delete_item",
+                what,
+                TableName=self._table,
+                Key={"pk": ours["pk"], "sk": ours["sk"]},
+                ConditionExpression="cause_id = :c AND #at = :at",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues={":c": ours["cause_id"], ":at": ours["at"]},
+            )
+        raise ExecutionAlreadyExistsError(retention.held_message(execution_id, expiry_of(newest)))
 
     def get_execution(self, execution_id: str) -> ExecutionHeader:
         return self._header_and_latest(execution_id, f"get_execution {execution_id}")[0]

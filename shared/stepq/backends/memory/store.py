@@ -28,7 +28,13 @@ from stepq.backends import is_own_resend
 from stepq.backends.aws import commit_dictionary
 from stepq.backends.aws.commit_dictionary import COMPRESS_ABOVE, MAX_ITEM_BYTES
 from stepq.clock import Clock, SystemClock
-from stepq.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
+from stepq.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    ExecutionAlreadyExistsError,
+    NotFoundError,
+    StoreError,
+)
 from stepq.runtime import retention
 from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import (
@@ -247,6 +253,16 @@ class MemoryStore:
             # Taken while its first commit is live; an expired one is overwritten.
             if self._live(header.execution_id, commit.seq):
                 raise AlreadyExistsError(f"execution {header.execution_id} exists already")
+            # As DynamoDBStore: only when an expired commit 1 is overwritten, refuse
+            # while the old run's newest commit (it expires last) is still live.
+            held = self._commits.get(header.execution_id, {})
+            if commit.seq in held:
+                newest = max(held)
+                if newest > commit.seq and self._live(header.execution_id, newest):
+                    until = self._expiry.get((header.execution_id, newest))
+                    raise ExecutionAlreadyExistsError(
+                        retention.held_message(header.execution_id, until)
+                    )
             self._headers[header.execution_id] = stored
             self._put(header.execution_id, commit, expires)
 

@@ -16,7 +16,13 @@ from stepq.core import events as ev
 from stepq.core.execution import RUNNING, ExecutionState, ResultsNeeded, new_execution
 from stepq.core.interpreter import decide
 from stepq.core.machine import Machine
-from stepq.errors import AlreadyExistsError, ConflictError, MalformedMessageError, NotFoundError
+from stepq.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    ExecutionAlreadyExistsError,
+    MalformedMessageError,
+    NotFoundError,
+)
 from stepq.runtime import codec
 from stepq.runtime.applier.config import RuntimeConfig
 from stepq.runtime.applier.inbound import Inbound, InlineResult, InlineRunner
@@ -97,7 +103,10 @@ class Applier:
                 self.snapshots.gather(execution_id, need.held, gathered)
                 continue
             except (ConflictError, AlreadyExistsError) as exc:
-                if exclusive and isinstance(exc, AlreadyExistsError):
+                # The store refusing a name outright is no race to retry against.
+                if isinstance(exc, ExecutionAlreadyExistsError) or (
+                    exclusive and isinstance(exc, AlreadyExistsError)
+                ):
                     raise
                 races.lost_one(exc)  # waits, or raises ConflictError saying why it stops
             fresh, prior = False, None
