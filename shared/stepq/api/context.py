@@ -11,6 +11,7 @@ from stepq.api.catalog_cache import CatalogCache
 from stepq.clock import Clock
 from stepq.runtime.client import Client
 from stepq.runtime.orchestrator import Orchestrator
+from stepq.runtime.people.attachments import AttachmentUrls
 from stepq.runtime.ports import Queues, Store
 
 
@@ -44,6 +45,9 @@ class ApiContext:
     # for a server bound to loopback (hosting/api_server.py), never in Lambda.
     # It may administer groups (api/groups.py).
     local_operator: bool = False
+    # Where attachment bytes go (AttachFile): presigned S3 in AWS, the dev server's
+    # signed URLs locally; None: attachments are not available.
+    attachments: AttachmentUrls | None = None
 
     @classmethod
     def build(

@@ -12,6 +12,9 @@ none: AccessDeniedException). docs/PEOPLE.md's "Requests and tasks" table:
 - ``ClaimTask``, ``UnclaimTask`` {taskId}; ``DelegateTask`` {taskId, to, onBehalfOf?};
   ``ReassignTask`` {taskId, to} -> TaskSummary
 - ``AddNote``           {executionArn, text, taskId?} -> {noteId}
+- ``AttachFile``        {executionArn, name, contentType, size?} -> {attachmentId, uploadUrl, expires, headers?}
+- ``ConfirmAttachment`` {executionArn, attachmentId} -> the attachment (after the upload)
+- ``GetAttachment``     {executionArn, attachmentId} -> {downloadUrl, expires, ...}
 
 A refusal of the rules is AccessDeniedException (403), recorded as refused;
 an unknown task is ResourceNotFound. No response carries a task token.
@@ -35,6 +38,7 @@ from stepq.errors import (
     HumanTaskNotFoundError,
     NotFoundError,
 )
+from stepq.runtime.people.attachments import Attachments
 from stepq.runtime.people.service import PeopleService
 
 T = TypeVar("T")
@@ -255,3 +259,66 @@ def add_note(ctx: ApiContext, params: dict[str, Any], identity: Identity | None)
     except NotFoundError:
         raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'") from None
     return {"noteId": note_id}
+
+
+class AttachRequest(_Request):
+    executionArn: str
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    contentType: Annotated[
+        str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    ]
+    size: Annotated[int, Field(ge=0)] | None = None
+
+
+class AttachmentRequest(_Request):
+    executionArn: str
+    attachmentId: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+def _attachments(ctx: ApiContext) -> Attachments:
+    if ctx.attachments is None:
+        raise ApiError("ValidationException", "attachments are not available on this API")
+    return Attachments(people_service(ctx), ctx.attachments)
+
+
+def _on_request(ctx: ApiContext, arn: str, call: Callable[[], T]) -> T:
+    try:
+        return _answer(ctx, call)
+    except NotFoundError:
+        raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'") from None
+
+
+@operation("AttachFile", stepq=True, identity=True)
+def attach_file(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    """A PENDING attachment and where to PUT its bytes (docs/PEOPLE.md "Attachments")."""
+    caller = required(identity)
+    r = _parse(AttachRequest, params)
+    arn = _execution(ctx, r.executionArn)
+    files = _attachments(ctx)
+    return _on_request(
+        ctx, arn, lambda: files.attach(caller.id, arn, r.name, r.contentType, r.size)
+    )
+
+
+@operation("ConfirmAttachment", stepq=True, identity=True)
+def confirm_attachment(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    r = _parse(AttachmentRequest, params)
+    arn = _execution(ctx, r.executionArn)
+    files = _attachments(ctx)
+    return _on_request(ctx, arn, lambda: files.confirm(caller.id, arn, r.attachmentId))
+
+
+@operation("GetAttachment", stepq=True, identity=True)
+def get_attachment(
+    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+) -> dict[str, Any]:
+    caller = required(identity)
+    r = _parse(AttachmentRequest, params)
+    arn = _execution(ctx, r.executionArn)
+    files = _attachments(ctx)
+    return _on_request(ctx, arn, lambda: files.download(caller.id, arn, r.attachmentId))

@@ -7,7 +7,9 @@ rebinding); a state-changing request needs the JSON 1.0 content type and an
 ``X-Amz-Target`` header, which a cross-site form cannot send. With
 ``ApiContext.dev_identities`` (``stepq dev --dev-identities``) the
 ``X-Stepq-Dev-User`` header names the caller of people operations: a warning
-is logged when that is served beyond loopback.
+is logged when that is served beyond loopback. With ``attachments``
+(``hosting/attachment_links.py``) it also serves the signed attachment URLs:
+``PUT``/``GET /attachments/...``; a bad or expired signature is a 403.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from stepq.api.handler import ApiHandler
 from stepq.api.protocol import MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, error_response
+from stepq.hosting.attachment_links import MAX_BYTES, PREFIX, LocalAttachmentUrls
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class ApiServer:
         self._httpd = _Server((host, port), _RequestHandler)
         self._httpd.api = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+        self.attachments: LocalAttachmentUrls | None = None  # set by DevServer
 
     @property
     def url(self) -> str:
@@ -208,13 +212,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         self._send(self._api().respond(self._request("POST", body)))
 
-    def _discard(self, length: int) -> None:
+    def _discard(self, length: int, limit: int = _DISCARD_LIMIT) -> None:
         """Read and drop a refused body (up to a bound), so the client reads our 413.
 
         Closing with the body unread resets the connection under a client
         that is still sending, which then sees a broken pipe instead of the answer.
         """
-        left = min(length, _DISCARD_LIMIT)
+        left = min(length, limit)
         try:
             while left > 0:
                 chunk = self.rfile.read(min(left, 64 * 1024))
@@ -230,6 +234,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if api.loopback_only and not is_loopback(host_name(request.header("host"))):
             self._send(api.respond(request))
             return
+        if self.path.startswith(PREFIX):
+            self._download(api)
+            return
         if self.path in ("/", "/health"):
             body = json.dumps({"service": "stepq", "api": "POST / (JSON 1.0)"}).encode()
             self._send(ApiResponse(200, body, {"Content-Type": "application/json"}))
@@ -237,15 +244,61 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(api.respond(request))
 
     def do_PUT(self) -> None:
+        api = self._api()
+        if not self.path.startswith(PREFIX) or api.attachments is None:
+            self._refuse()
+            return
+        if api.loopback_only and not is_loopback(host_name(self.headers.get("Host", ""))):
+            self._discard(self._length())
+            self._send(api.respond(self._request("PUT", b"")))
+            self.close_connection = True
+            return
+        key = api.attachments.verify("PUT", self.path, self.headers.get("Content-Type", ""))
+        length = self._length()
+        problem = None
+        if key is None:
+            problem = ApiError("AccessDeniedException", "bad or expired signature", 403)
+        elif length < 0 or length > MAX_BYTES:
+            problem = ApiError("ValidationException", f"at most {MAX_BYTES} bytes", 413)
+        if problem is not None or key is None:
+            self._discard(length, 2 * MAX_BYTES)
+            self._send(error_response(problem or ApiError("AccessDeniedException", "", 403)))
+            self.close_connection = True
+            return
+        api.attachments.put(key, self.rfile.read(length) if length else b"")
+        self._send(ApiResponse(200, b"", {}))
+
+    def do_DELETE(self) -> None:
         self._refuse()
 
-    do_DELETE = do_PATCH = do_PUT
+    do_PATCH = do_DELETE
+
+    def _download(self, api: ApiServer) -> None:
+        links = api.attachments
+        key = links.verify("GET", self.path) if links is not None else None
+        data = links.get(key) if links is not None and key is not None else None
+        if data is None:
+            refused = ApiError("AccessDeniedException", "bad or expired signature", 403)
+            self._send(error_response(refused))
+            return
+        self._send(ApiResponse(200, data, {"Content-Type": "application/octet-stream"}))
+
+    def _length(self) -> int:
+        try:
+            return int(self.headers.get("Content-Length", "-1"))
+        except ValueError:
+            return -1
 
     def _refuse(self) -> None:
         self._send(error_response(ApiError("UnknownOperationException", "use POST /", 405)))
 
     def _api(self) -> ApiServer:
         return self.server.api  # type: ignore[attr-defined, no-any-return]
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The request line of an attachment URL holds its signature: never logged.
+        line = self.requestline.split("?")[0]
+        log.debug("%s %s %s", self.address_string(), line, code)
 
     def _request(self, method: str, body: bytes) -> ApiRequest:
         return ApiRequest(method, self.path.split("?")[0], dict(self.headers), body)

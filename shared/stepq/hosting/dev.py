@@ -20,6 +20,7 @@ from typing import Any
 from stepq.api.context import ApiContext
 from stepq.api.handler import ApiHandler
 from stepq.hosting.api_server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
+from stepq.hosting.attachment_links import LocalAttachmentUrls
 from stepq.hosting.embedded import EmbeddedRuntime
 from stepq.runtime.steps import StepFunction
 
@@ -92,6 +93,11 @@ class DevServer:
             # Unsafe outside development: the X-Stepq-Dev-User header names the caller.
             self.context.dev_identities = dev_identities
             self.server = ApiServer(ApiHandler(self.context), host, port)
+            links = LocalAttachmentUrls(
+                self.runtime.orchestrator.store, self.runtime.orchestrator.clock, self._url
+            )
+            self.server.attachments = links
+            self.context.attachments = links
         except BaseException:
             self.runtime.close()
             self._close_services()
@@ -99,6 +105,9 @@ class DevServer:
 
     @property
     def url(self) -> str:
+        return self.server.url
+
+    def _url(self) -> str:
         return self.server.url
 
     @property

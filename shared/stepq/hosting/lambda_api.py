@@ -22,6 +22,7 @@ from typing import Any
 from stepq.api.context import ApiContext
 from stepq.api.handler import ApiHandler
 from stepq.api.protocol import ApiError, ApiRequest, ApiResponse, error_response
+from stepq.backends.aws.s3_blobs import S3Blobs
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
 from stepq.runtime.client import Client
@@ -43,7 +44,7 @@ def build_context(
 ) -> ApiContext:
     """What the API sees of the deployment ``settings`` names (its table, queues, account);
     the commits it writes (starts, redrives) count through ``metrics``."""
-    store, queues, _ = build(settings)
+    store, queues, blobs = build(settings)
     config = runtime_config(settings)
     config.metrics = metrics
     orchestrator = Orchestrator(store, queues, SystemClock(), config)
@@ -51,6 +52,8 @@ def build_context(
     ctx = ApiContext.build(orchestrator, client, orchestrator.queues, functions=functions)
     # API Gateway ends a request after 29 s: GetActivityTask answers empty well before.
     ctx.receive_wait = API_GATEWAY_POLL_SECONDS
+    # Attachments bypass API Gateway's 10 MB body cap: presigned S3 URLs.
+    ctx.attachments = blobs if isinstance(blobs, S3Blobs) else None
     return ctx
 
 

@@ -42,6 +42,44 @@ class S3Blobs:
         finally:
             body.close()
 
+    # --- attachments (runtime/people/attachments.py's AttachmentUrls) ----------------
+
+    def upload_url(self, key: str, content_type: str, expires_s: int) -> tuple[str, dict[str, str]]:
+        """A presigned PUT of ``key``; the client sends the signed Content-Type."""
+        check_blob_key(key)
+        params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        url = self._call(
+            "presign put",
+            key,
+            lambda: self._client.generate_presigned_url(
+                "put_object", Params=params, ExpiresIn=expires_s
+            ),
+        )
+        return url, {"Content-Type": content_type}
+
+    def download_url(self, key: str, expires_s: int) -> str:
+        check_blob_key(key)
+        params = {"Bucket": self.bucket, "Key": key}
+        return str(
+            self._call(
+                "presign get",
+                key,
+                lambda: self._client.generate_presigned_url(
+                    "get_object", Params=params, ExpiresIn=expires_s
+                ),
+            )
+        )
+
+    def size(self, key: str) -> int | None:
+        """The object's size (None: not there): a HEAD."""
+        try:
+            reply = self._call(
+                "head", key, lambda: self._client.head_object(Bucket=self.bucket, Key=key)
+            )
+        except BlobNotFoundError:
+            return None
+        return int(reply["ContentLength"])
+
     def ensure_bucket(self) -> None:
         request: dict[str, Any] = {"Bucket": self.bucket}
         if self._region and self._region != "us-east-1":

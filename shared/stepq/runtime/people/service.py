@@ -41,7 +41,7 @@ from stepq.errors import (
     HumanTaskNotFoundError,
     NotFoundError,
 )
-from stepq.runtime.people import views
+from stepq.runtime.people import attachments, views
 from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.completion import Completions
 from stepq.runtime.people.directory import Directory
@@ -140,7 +140,7 @@ class PeopleService:
             "requester": request.requester,
             "stakeholders": list(request.stakeholders),
             "notes": views.notes(request),
-            "attachments": list(request.attachments),
+            "attachments": attachments.shown(request.attachments),
             "status": header.status,
             "tasks": [self._summary(item, person) for item in loaded],
         }
