@@ -180,3 +180,28 @@ def test_help_says_dev_identities_are_for_development_only() -> None:
     assert "--dev-identities" in dev_help and "UNSAFE, development only" in dev_help
     mine_help = help_of("tasks", "mine")
     assert "--as" in mine_help and "development only" in mine_help
+
+
+def test_tasks_attach_uploads_and_lists_the_file(dev: DevServer, tmp_path: Any) -> None:
+    from api.people_support import call
+
+    sfn = client(dev)
+    arn = sfn.create_state_machine(
+        name=unique("cli-attach"), definition=json.dumps(walkthrough()), roleArn=ROLE
+    )["stateMachineArn"]
+    data = json.dumps({"expense": {"amount": 5}})
+    created = ok(dev, "request", "create", arn, "--input", data, "--as", "jane", "-o", "json")
+    execution = json.loads(created)["executionArn"]
+    receipt = tmp_path / "receipt.txt"
+    receipt.write_bytes(b"lunch, 5 EUR")
+    said = ok(dev, "tasks", "attach", execution, str(receipt), "--as", "jane")
+    assert said.startswith("attached receipt.txt (12 bytes)")
+    described = call(dev, "DescribeRequest", {"executionArn": execution}, "jane")
+    [listed] = described["attachments"]
+    assert (listed["name"], listed["contentType"], listed["size"]) == (
+        "receipt.txt",
+        "text/plain",
+        12,
+    )
+    line = one_line_error(dev, "tasks", "attach", execution, str(receipt), "--as", "mallory")
+    assert line.startswith("AccessDeniedException")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from stepq.clock import SystemClock
 from stepq.hosting.attachment_links import MAX_BYTES
 from stepq.hosting.dev import DevServer
 
@@ -68,7 +69,7 @@ def test_attach_upload_confirm_list_download(dev: DevServer, request_arn: str) -
     data = b"%PDF-1.4 receipt bytes" * 100
     answer = attach(dev, request_arn, "sam", size=len(data))
     assert set(answer) == {"attachmentId", "uploadUrl", "expires", "headers"}
-    assert answer["expires"] > time.time() + 14 * 60
+    assert answer["expires"] > SystemClock().now().timestamp() + 14 * 60
     # Not listed until confirmed (it may never be uploaded).
     described = call(dev, "DescribeRequest", {"executionArn": request_arn}, "jane")
     assert described["attachments"] == []
@@ -135,7 +136,7 @@ def test_tampered_expired_and_oversized_uploads_are_refused(
     url, headers = answer["uploadUrl"], answer["headers"]
     sig = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["sig"]
     tampered = with_query(url, sig=("A" if sig[0] != "A" else "B") + sig[1:])
-    expired = with_query(url, expires=str(int(time.time()) - 1))
+    expired = with_query(url, expires=str(int(SystemClock().now().timestamp()) - 1))
     other_key = url.replace(answer["attachmentId"], "0" * 32)
     for bad in (tampered, expired, other_key):
         status, body = http("PUT", bad, b"x", **headers)

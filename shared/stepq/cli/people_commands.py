@@ -2,7 +2,7 @@
 
 - ``groups create|delete|add|remove|list``  the groups targets name (admins only)
 - ``whoami``                                 who the API takes you for, and your groups
-- ``tasks mine|of|show|act|claim|unclaim|delegate|reassign|note``  a person's inbox
+- ``tasks mine|of|show|act|claim|unclaim|delegate|reassign|note|attach``  a person's inbox
 - ``request create``                         start an execution as its requester
 
 Each is one ``Stepq.<Operation>`` call through ``ApiClient.stepq``. ``--as
@@ -13,6 +13,10 @@ authorizer instead.
 
 from __future__ import annotations
 
+import mimetypes
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -353,6 +357,44 @@ def tasks_note(
         params["taskId"] = task
     reply = api.stepq("AddNote", params)
     _show(reply, output, f"noted {reply.get('noteId', '')}".strip())
+
+
+@tasks.command("attach")
+@_guarded
+def tasks_attach(
+    execution: Annotated[str, typer.Argument(help="Execution ARN (or MACHINE:EXECUTION)")],
+    file: Annotated[Path, typer.Argument(help="The file to attach", exists=True, dir_okay=False)],
+    content_type: Annotated[
+        str | None, typer.Option("--content-type", help="Default: guessed from the name")
+    ] = None,
+    api_url: ClientApiUrl = None,
+    as_user: AsUser = None,
+    output: OutputOption = Output.text,
+) -> None:
+    """Attach a file to a request: Stepq.AttachFile, the upload, Stepq.ConfirmAttachment."""
+    api = _client(api_url, as_user)
+    arn = api.execution_arn(execution)
+    data = file.read_bytes()
+    kind = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    params = {"executionArn": arn, "name": file.name, "contentType": kind, "size": len(data)}
+    link = api.stepq("AttachFile", params)
+    upload(link["uploadUrl"], data, link.get("headers") or {"Content-Type": kind})
+    reply = api.stepq(
+        "ConfirmAttachment", {"executionArn": arn, "attachmentId": link["attachmentId"]}
+    )
+    _show(reply, output, f"attached {file.name} ({len(data)} bytes) {link['attachmentId']}")
+
+
+def upload(url: str, data: bytes, headers: dict[str, str]) -> None:
+    """PUT the bytes to a signed URL (the URL is a credential: never shown in errors)."""
+    request = urllib.request.Request(url, data=data, headers=headers, method="PUT")
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        raise CliError(f"the upload was refused: HTTP {exc.code}") from None
+    except urllib.error.URLError as exc:
+        raise CliError(f"the upload failed: {exc.reason}") from None
 
 
 # --- requests -----------------------------------------------------------------------
