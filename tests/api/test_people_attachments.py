@@ -60,6 +60,16 @@ def http(method: str, url: str, data: bytes | None = None, **headers: str) -> tu
         return exc.code, exc.read()
 
 
+def the_task(dev: DevServer, arn: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        tasks = call(dev, "ListRequestTasks", {"executionArn": arn}, "jane")["tasks"]
+        if tasks:
+            return str(tasks[0]["taskId"])
+        time.sleep(0.05)
+    raise AssertionError(f"no task opened for {arn}")
+
+
 def attach(dev: DevServer, arn: str, who: str = "jane", **more: Any) -> dict[str, Any]:
     params = {"executionArn": arn, "name": "receipt.pdf", "contentType": "application/pdf"}
     return dict(call(dev, "AttachFile", {**params, **more}, who))
@@ -89,6 +99,9 @@ def test_attach_upload_confirm_list_download(dev: DevServer, request_arn: str) -
     assert listed == confirmed
     assert listed["name"] == "receipt.pdf" and listed["contentType"] == "application/pdf"
     assert set(listed) == {"attachmentId", "name", "contentType", "by", "at", "size"}
+
+    shown = call(dev, "DescribeTask", {"taskId": the_task(dev, request_arn)}, "sam")
+    assert shown["attachments"] == [confirmed]
 
     link = call(dev, "GetAttachment", ref, "jane")
     status, body = http("GET", link["downloadUrl"])

@@ -12,6 +12,7 @@ from typing import Any
 
 from stepq.core.people.model import ActionRecord, HumanTaskSpec
 from stepq.core.people.rules import Facts, possible_actions, progress
+from stepq.runtime.people import attachments
 from stepq.runtime.people.documents import CLOSED, OPEN, RequestDoc, TaskDoc
 
 
@@ -89,6 +90,7 @@ def detail(
             {"kind": a.kind, "by": a.by, "to": a.to, "at": a.at} for a in task.assignments
         ],
         "notes": notes(request),
+        "attachments": attachments.shown(request.attachments),
         "audit": audit,
     }
 
