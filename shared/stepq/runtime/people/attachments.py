@@ -12,9 +12,9 @@ again finishes it. Only a participant of the request may attach or download.
 
 from __future__ import annotations
 
-import re
 import uuid
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stepq.errors import (
     ActionRefusedError,
@@ -22,12 +22,15 @@ from stepq.errors import (
     ConflictError,
     HumanTaskNotFoundError,
 )
-from stepq.runtime.people.documents import REQUEST, load_request, tasks_of
+from stepq.runtime.people.documents import REQUEST, RequestDoc, load_request, tasks_of
+
+if TYPE_CHECKING:  # the service imports this module (its views list attachments)
+    from stepq.runtime.people.service import PeopleService
 
 PENDING, ATTACHED = "PENDING", "ATTACHED"
 DEFAULT_EXPIRES_S = 15 * 60  # a URL is a bearer capability: keep it short
 MAX_ATTACHMENTS = 200
-ATTACHMENT_ID = re.compile(r"^[0-9a-f]{32}$")
+RETRIES = 50  # lost conditional writes in a row before the caller is told to retry
 
 
 class AttachmentUrls(Protocol):
@@ -54,8 +57,8 @@ def attachment_key(execution_arn: str, attachment_id: str) -> str:
 class Attachments:
     """Attach, confirm and download files of a request, as a participant."""
 
-    def __init__(self, people: Any, urls: AttachmentUrls) -> None:
-        self.people = people  # PeopleService: the store, the participant check, the audit
+    def __init__(self, people: PeopleService, urls: AttachmentUrls) -> None:
+        self.people = people  # the store, its participant check and its audit trail
         self.urls = urls
 
     def attach(
@@ -134,15 +137,21 @@ class Attachments:
         expires = self.people.clock.now().timestamp() + expires_s
         return {"downloadUrl": url, "expires": expires, **_shown(found)}
 
-    def _check(self, person: str, execution_arn: str, request: Any) -> None:
+    def _check(self, person: str, execution_arn: str, request: RequestDoc) -> None:
         loaded = [self.people._decided(t) for t in tasks_of(self.people.store, execution_arn)]
         if not self.people._involved_in_request(person, request, loaded):
             raise ActionRefusedError(f"{person} takes no part in {execution_arn}")
 
-    def _change(self, person: str, execution_arn: str, what: str, change: Any) -> None:
+    def _change(
+        self,
+        person: str,
+        execution_arn: str,
+        what: str,
+        change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    ) -> None:
         """``change`` the request's attachments with one conditional write (retried)."""
         self.people.store.get_execution(execution_arn)  # NotFoundError: no such request
-        for _ in range(50):
+        for _ in range(RETRIES):
             request, rev = load_request(self.people.store, execution_arn)
             try:
                 self._check(person, execution_arn, request)
