@@ -75,8 +75,8 @@ def mailer_of(settings: Settings) -> Mailer:
     """SES from STEPQ_MAIL_FROM (template.yaml's MailFrom), else a mailer that refuses."""
     if not settings.mail_from:
         return NoSender()
-    from stepq.backends.aws.settings import make_client
     from stepq.backends.aws.ses_mailer import SesMailer
+    from stepq.backends.aws.settings import make_client
 
     return SesMailer(make_client(settings, "sesv2"), settings.mail_from)
 
