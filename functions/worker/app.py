@@ -7,7 +7,9 @@ itself and runs the steps they lead to inline when it hosts them (see
 queue round trip per step. With ``STEPQ_DIRECT_LAMBDA=1`` a function that
 module lacks is invoked as the deployed Lambda function of that name
 (``stepq.backends.aws.lambda_invoke``); ``STEPQ_FUNCTIONS`` may then be unset.
-Partial batch responses as in the orchestrator.
+Partial batch responses as in the orchestrator. The people's e-mail goes
+through SES from ``STEPQ_MAIL_FROM`` when it is set; unset, it is refused
+("no sender configured (MailFrom)").
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from stepq.backends.aws.integrations import AwsIntegrations, CatalogRoles
 from stepq.backends.aws.lambda_invoke import DirectLambdaFunctions, direct_lambda_enabled
 from stepq.backends.aws.settings import Settings, build, runtime_config
 from stepq.clock import SystemClock
+from stepq.errors import MailError
 from stepq.hosting.lambda_metrics import Observability
 from stepq.hosting.lambda_sqs import consume_batch, warm
 from stepq.runtime.client import Client
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.people.runner import PeopleRunner
+from stepq.runtime.ports import Mailer
 from stepq.runtime.steps import StepFunction, load_functions
 from stepq.runtime.worker import Worker
 
@@ -62,9 +66,26 @@ def _get() -> tuple[Settings, Worker]:
         # sqs:sendMessage, sns:publish, aws-sdk:* (the worker role's IAM decides what).
         integrations=AwsIntegrations(region=settings.region, roles=CatalogRoles(store)),
         # Human tasks and process activities (docs/PEOPLE.md).
-        people=PeopleRunner(store, queues, clock),
+        people=PeopleRunner(store, queues, clock, mailer_of(settings)),
     )
     return settings, worker
+
+
+def mailer_of(settings: Settings) -> Mailer:
+    """SES from STEPQ_MAIL_FROM (template.yaml's MailFrom), else a mailer that refuses."""
+    if not settings.mail_from:
+        return NoSender()
+    from stepq.backends.aws.ses_mailer import SesMailer
+    from stepq.backends.aws.settings import make_client
+
+    return SesMailer(make_client(settings, "sesv2"), settings.mail_from)
+
+
+class NoSender:
+    """No MailFrom: every e-mail is refused, and the process activity's line says why."""
+
+    def send(self, to: list[str], subject: str, body: str) -> str:
+        raise MailError("no sender configured (MailFrom)")
 
 
 @obs.tracer.capture_lambda_handler

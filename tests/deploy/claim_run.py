@@ -38,6 +38,9 @@ OWN_QUEUE = (
 )
 
 
+OFFLINE_SENDER = "stepq@example.com"
+
+
 def parameters_for(template: dict[str, Any]) -> dict[str, str]:
     """The stack parameters of the run: the example's steps, pay_out on a queue of its own."""
     declared = template.get("Parameters", {})
@@ -45,6 +48,8 @@ def parameters_for(template: dict[str, Any]) -> dict[str, str]:
     for name in ("ExampleFunctionName", "DedicatedStepFunctions"):  # before / after issue 11
         if name in declared:
             chosen[name] = OWN_QUEUE
+    if "MailFrom" in declared:  # the workers' SES grant and sender, as deployed with e-mail
+        chosen["MailFrom"] = OFFLINE_SENDER
     return chosen
 
 

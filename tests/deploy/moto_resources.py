@@ -351,6 +351,50 @@ def _log_group(acct: Account, logical_id: str, props: dict[str, Any]) -> Physica
     return Physical(name, {"Arn": acct.arn("logs", f"log-group:{name}:*")})
 
 
+def _user_pool(acct: Account, logical_id: str, props: dict[str, Any]) -> Physical:
+    name = props.get("UserPoolName") or acct.name(logical_id, limit=128)
+    keys = (
+        "AdminCreateUserConfig",
+        "UsernameConfiguration",
+        "AutoVerifiedAttributes",
+        "Schema",
+        "Policies",
+        "MfaConfiguration",
+        "AccountRecoverySetting",
+    )
+    kwargs = {k: props[k] for k in keys if k in props}
+    if "Schema" in kwargs:  # CloudFormation's Schema is the API's
+        kwargs["Schema"] = [
+            {k: _bool(v) if k in ("Required", "Mutable") else v for k, v in a.items()}
+            for a in kwargs["Schema"]
+        ]
+    if "AdminCreateUserConfig" in kwargs:
+        config = dict(kwargs["AdminCreateUserConfig"])
+        if "AllowAdminCreateUserOnly" in config:
+            config["AllowAdminCreateUserOnly"] = _bool(config["AllowAdminCreateUserOnly"])
+        kwargs["AdminCreateUserConfig"] = config
+    pool = acct.clients("cognito-idp").create_user_pool(PoolName=name, **kwargs)["UserPool"]
+    return Physical(
+        pool["Id"],
+        {
+            "Arn": pool["Arn"],
+            "ProviderName": f"cognito-idp.{acct.region}.amazonaws.com/{pool['Id']}",
+        },
+    )
+
+
+def _user_pool_client(acct: Account, logical_id: str, props: dict[str, Any]) -> Physical:
+    keys = ("ExplicitAuthFlows", "PreventUserExistenceErrors", "EnableTokenRevocation")
+    kwargs = {k: props[k] for k in keys if k in props}
+    client = acct.clients("cognito-idp").create_user_pool_client(
+        UserPoolId=props["UserPoolId"],
+        ClientName=props.get("ClientName") or logical_id,
+        GenerateSecret=_bool(props.get("GenerateSecret", False)),
+        **{k: _bool(v) if k == "EnableTokenRevocation" else v for k, v in kwargs.items()},
+    )["UserPoolClient"]
+    return Physical(client["ClientId"], {"ClientSecret": client.get("ClientSecret", "")})
+
+
 # --- played by the harness: identifiers only -------------------------------------
 
 
@@ -387,6 +431,8 @@ CREATED_ON_MOTO: dict[str, Creator] = {
     "AWS::KMS::Key": _key,
     "AWS::KMS::Alias": _alias,
     "AWS::Logs::LogGroup": _log_group,
+    "AWS::Cognito::UserPool": _user_pool,
+    "AWS::Cognito::UserPoolClient": _user_pool_client,
 }
 
 PLAYED_BY_HARNESS: dict[str, Creator] = {

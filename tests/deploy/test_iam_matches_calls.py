@@ -60,6 +60,8 @@ DOCUMENTED_EXCEPTIONS: dict[str, dict[str, str]] = {
         "Wait's), as WorkerFunction's do; not on the run's one step there",
         "dynamodb:UpdateItem": "a slot worker keeps Powertools idempotency records of "
         "idempotent steps, as WorkerFunction does; the run's step there is not one",
+        "ses:SendEmail": "MailFrom set: a human task's or process activity's e-mail goes "
+        "through SES (backends/aws/ses_mailer.py); the claim run has no people in it",
     },
     "stepq-inbox": {
         "s3:GetObject": "a machine definition too large for an item is kept in the bucket and "

@@ -61,3 +61,16 @@ def test_every_call_is_allowed_on_its_resource(offline_run: OfflineRun) -> None:
     if fixed:
         text += f"\nholding now -- remove from KNOWN_FAILURES:\n  {fixed}"
     assert not text, text
+
+
+def test_the_people_pool_client_and_mail_sender_are_deployed(offline_run: OfflineRun) -> None:
+    from deploy.claim_run import OFFLINE_SENDER
+
+    types = offline_run.resource_types
+    assert types["UserPool"] == "AWS::Cognito::UserPool"
+    assert types["UserPoolClient"] == "AWS::Cognito::UserPoolClient"
+    workers = [f for f in offline_run.functions.values() if f.service == "stepq-worker"]
+    assert workers
+    for worker in workers:
+        assert worker.environment["STEPQ_MAIL_FROM"] == OFFLINE_SENDER
+        assert worker.granted.allows("ses:SendEmail"), worker.logical_id

@@ -22,6 +22,7 @@ moto = pytest.importorskip("moto")
 from lambda_support import FakeContext, queue_url, receive_all, sqs_records  # noqa: E402
 from lambda_support import load_app as _load  # noqa: E402
 from stepq.api.catalog import MachineDoc  # noqa: E402
+from stepq.api.protocol import ApiError  # noqa: E402
 from stepq.backends.aws import settings as aws  # noqa: E402
 from stepq.backends.aws.dynamodb_store import create_table  # noqa: E402
 from stepq.hosting.lambda_api import request_of  # noqa: E402
@@ -175,3 +176,105 @@ def test_the_api_lambda_long_polls_activities_within_api_gateways_29_seconds(
 
     ctx = build_context(aws.Settings.from_env())
     assert ctx.receive_wait == API_GATEWAY_POLL_SECONDS < 29
+
+
+# --- POST /people: the Cognito-authorized path (template.yaml's StepqPeopleApi) -------
+# Events as a COGNITO_USER_POOLS authorizer (REST 1.0) or a JWT authorizer (HTTP
+# API 2.0) delivers them: the person is the ``cognito:username`` claim. People
+# reach only the people operations; machines (IAM) keep the whole API at POST /.
+
+MACHINE = "arn:aws:iam::123456789012:user/operator"
+
+
+def _people_event(target: str, username: str, body: str = "{}") -> dict[str, Any]:
+    claims = {"cognito:username": username, "token_use": "id", "sub": "0000-1111"}
+    return {
+        "resource": "/people",
+        "path": "/people",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": JSON10, "X-Amz-Target": target},
+        "requestContext": {
+            "stage": "prod",
+            "resourcePath": "/people",
+            # A Cognito authorizer leaves the IAM fields empty.
+            "identity": {"userArn": None, "sourceIp": "127.0.0.1"},
+            "authorizer": {"claims": claims},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def _machine_event(target: str, body: str = "{}") -> dict[str, Any]:
+    return {
+        "resource": "/",
+        "path": "/",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": JSON10, "X-Amz-Target": target},
+        "requestContext": {"stage": "prod", "identity": {"userArn": MACHINE}},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def _call(app: Any, event: dict[str, Any]) -> tuple[int, Any]:
+    reply = app.handler(event, FakeContext())
+    return reply["statusCode"], json.loads(reply["body"])
+
+
+def test_a_person_at_post_people_is_the_cognito_user(env: Env) -> None:
+    app = _load("api")
+    status, body = _call(app, _people_event("Stepq.WhoAmI", "tom"))
+    assert status == 200, body
+    assert (body["id"], body["kind"]) == ("tom", "person")
+    # The same handler at POST / with IAM: a machine.
+    status, body = _call(app, _machine_event("Stepq.WhoAmI"))
+    assert status == 200, body
+    assert (body["id"], body["kind"]) == (MACHINE, "machine")
+
+
+def test_a_person_reaches_only_the_people_operations(env: Env) -> None:
+    app = _load("api")
+    for target in (
+        "AWSStepFunctions.ListStateMachines",
+        "AWSStepFunctions.DeleteStateMachine",
+        "Stepq.RedriveDeadLetters",
+        "Stepq.SearchExecutions",
+    ):
+        status, body = _call(app, _people_event(target, "tom"))
+        assert (status, body["__type"]) == (403, "AccessDeniedException"), target
+    # A machine still has the Step Functions API.
+    status, body = _call(app, _machine_event("AWSStepFunctions.ListStateMachines"))
+    assert status == 200, body
+
+
+def test_a_user_named_like_an_arn_never_passes_as_a_machine(env: Env) -> None:
+    app = _load("api")
+    status, body = _call(app, _people_event("Stepq.WhoAmI", MACHINE))
+    assert (status, body["__type"]) == (403, "AccessDeniedException")
+    with pytest.raises(ApiError):
+        request_of(_people_event("Stepq.WhoAmI", "arn:x"))
+
+
+def test_the_http_api_people_path_loses_its_stage() -> None:
+    event = {
+        "version": "2.0",
+        "rawPath": "/prod/people",
+        "headers": {"content-type": JSON10, "x-amz-target": "Stepq.WhoAmI"},
+        "requestContext": {
+            "stage": "prod",
+            "http": {"method": "POST", "path": "/prod/people"},
+            "authorizer": {"jwt": {"claims": {"cognito:username": "jane"}}},
+        },
+        "body": "{}",
+    }
+    request = request_of(event)
+    assert (request.path, request.caller) == ("/people", "jane")
+
+
+def test_other_paths_stay_unknown(env: Env) -> None:
+    app = _load("api")
+    event = _people_event("Stepq.WhoAmI", "tom")
+    event["path"] = "/people/else"
+    status, body = _call(app, event)
+    assert (status, body["__type"]) == (404, "UnknownOperationException")

@@ -83,3 +83,21 @@ def test_ses_refusal_is_a_mail_error_with_its_code(sesv2: Any) -> None:
     with pytest.raises(MailError) as refused:
         SesMailer(sesv2, "nobody@example.com").send(["tom@example.com"], "s", "b")
     assert refused.value.code == "MessageRejected"
+
+
+def test_the_worker_lambda_mails_through_ses_only_with_a_sender(sesv2: Any) -> None:
+    pytest.importorskip("aws_lambda_powertools")
+    from lambda_support import load_app
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+    from stepq.backends.aws.settings import Settings
+
+    worker = load_app("worker")
+    unset = worker.mailer_of(Settings.from_env({"STEPQ_MAIL_FROM": ""}))
+    with pytest.raises(MailError, match=r"no sender configured \(MailFrom\)"):
+        unset.send(["tom@example.com"], "s", "b")
+    sesv2.create_email_identity(EmailIdentity="stepq@example.com")
+    mailer = worker.mailer_of(Settings.from_env({"STEPQ_MAIL_FROM": "stepq@example.com"}))
+    mailer.send(["tom@example.com"], "An expense waits", "Look.")
+    [sent] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    assert sent.source == "stepq@example.com"

@@ -403,9 +403,53 @@ def test_the_api_url_is_the_stage_of_the_iam_api(template: dict[str, Any]) -> No
     assert api["Type"] == "AWS::Serverless::Api"
     assert api["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
     assert api["Properties"]["StageName"] == {"Ref": "Stage"}
-    (event,) = template["Resources"]["ApiFunction"]["Properties"]["Events"].values()
+    events = template["Resources"]["ApiFunction"]["Properties"]["Events"]
+    assert set(events) == {"Api", "People"}
+    event = events["Api"]
     assert event["Type"] == "Api"
     assert (event["Properties"]["Path"], event["Properties"]["Method"]) == ("/", "POST")
     assert event["Properties"]["RestApiId"] == {"Ref": "StepqApi"}
+    assert "Authorizer" not in event["Properties"]["Auth"]  # the default: AWS_IAM
     url = template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
     assert url == "https://${StepqApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/"
+
+
+def test_people_sign_in_with_cognito_at_post_people(template: dict[str, Any]) -> None:
+    people = template["Resources"]["ApiFunction"]["Properties"]["Events"]["People"]
+    assert (people["Properties"]["Path"], people["Properties"]["Method"]) == ("/people", "POST")
+    assert people["Properties"]["RestApiId"] == {"Ref": "StepqApi"}
+    assert people["Properties"]["Auth"]["Authorizer"] == "PeopleCognito"
+    authorizer = template["Resources"]["StepqApi"]["Properties"]["Auth"]["Authorizers"]
+    assert authorizer["PeopleCognito"]["UserPoolArn"] == {
+        "Fn::If": ["CreateUserPool", {"Fn::GetAtt": ["UserPool", "Arn"]}, {"Ref": "PeopleUserPool"}]
+    }
+    pool = template["Resources"]["UserPool"]
+    assert pool["Condition"] == "CreateUserPool"
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    client = template["Resources"]["UserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False
+    assert "ALLOW_USER_SRP_AUTH" in client["ExplicitAuthFlows"]
+    for name in ("PeopleApiUrl", "UserPoolId", "UserPoolClientId"):
+        assert name in template["Outputs"]
+
+
+def test_workers_mail_through_ses_only_with_mail_from(template: dict[str, Any]) -> None:
+    workers = [
+        name
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and r["Properties"]["CodeUri"] == "functions/worker/"
+    ]
+    assert len(workers) == 9
+    for name in workers:
+        env = template["Resources"][name]["Properties"]["Environment"]["Variables"]
+        assert env["STEPQ_MAIL_FROM"] == {"Ref": "MailFrom"}, name
+        role = template["Resources"][name]["Properties"]["Role"]["Fn::GetAtt"][0]
+        statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"][
+            "Statement"
+        ]
+        mail = [
+            s["Fn::If"] for s in statements if "Fn::If" in s and s["Fn::If"][0] == "HasMailFrom"
+        ]
+        assert len(mail) == 1, name
+        assert mail[0][1]["Action"] == "ses:SendEmail", name

@@ -100,7 +100,8 @@ def test_no_wildcard_actions_and_star_only_for_x_ray(
             # X-Ray has no resource-level permissions; nothing else gets "*".
             assert set(_actions(statement)) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     services = {a.split(":")[0] for s in _statements(template, function) for a in _actions(s)}
-    extra = {"sts", "lambda"} if function in WORKERS else set()
+    # Workers: integration roles, direct Lambda invokes, people's e-mail (MailFrom).
+    extra = {"sts", "lambda", "ses"} if function in WORKERS else set()
     assert services <= COMMON | extra, (function, services)
 
 

@@ -65,23 +65,30 @@ def test_the_api_is_post_slash_with_iam_auth_invoking_the_api_function(
     (api,) = _of_type(translated, "AWS::ApiGateway::RestApi").values()
     body = api["Properties"]["Body"]
     assert body["openapi"].startswith("3.")
-    assert list(body["paths"]) == ["/"]
+    assert sorted(body["paths"]) == ["/", "/people"]
     assert list(body["paths"]["/"]) == ["post"]
     post = body["paths"]["/"]["post"]
     assert post["security"] == [{"AWS_IAM": []}]
     scheme = body["components"]["securitySchemes"]["AWS_IAM"]
     assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"
+    # People: the same function at POST /people, behind the Cognito user pool authorizer.
+    people = body["paths"]["/people"]["post"]
+    assert people["security"] == [{"PeopleCognito": []}]
+    cognito = body["components"]["securitySchemes"]["PeopleCognito"]
+    assert cognito["x-amazon-apigateway-authorizer"]["type"] == "cognito_user_pools"
+    assert "${ApiFunction.Arn}" in people["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
     integration = post["x-amazon-apigateway-integration"]
     assert integration["type"] == "aws_proxy"
     assert "${ApiFunction.Arn}" in integration["uri"]["Fn::Sub"]
     # API Gateway invokes with its own permission, not with each caller's credentials.
     assert "credentials" not in integration
-    (permission,) = [
+    permissions = [
         p["Properties"]
         for p in _of_type(translated, "AWS::Lambda::Permission").values()
         if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
     ]
-    assert permission["FunctionName"] == {"Ref": "ApiFunction"}
+    assert len(permissions) == 2  # POST / and POST /people
+    assert all(p["FunctionName"] == {"Ref": "ApiFunction"} for p in permissions)
     (stage,) = _of_type(translated, "AWS::ApiGateway::Stage").values()
     assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
     assert stage["Properties"]["TracingEnabled"] == {"Fn::If": ["TracingActive", True, False]}

@@ -15,7 +15,7 @@ from typing import Any
 
 from stepq.api import model
 from stepq.api.context import ApiContext
-from stepq.api.identity import identity_of
+from stepq.api.identity import PERSON, identity_of
 from stepq.api.protocol import (
     CONTENT_TYPE,
     STEPQ_PREFIX,
@@ -32,6 +32,10 @@ from stepq.errors import ConflictError, StepqError, StoreError
 
 log = logging.getLogger(__name__)
 
+# The API's paths: "/" (IAM in AWS) and "/people" (the Cognito-authorized path
+# template.yaml adds); both speak the same protocol to the same operations.
+API_PATHS = ("/", "", "/people", "/people/")
+
 
 def load_operations() -> None:
     """Import every module that registers operations (once; the registry is global)."""
@@ -47,6 +51,7 @@ class ApiHandler:
         request_id = str(uuid.uuid4())
         try:
             name, params, fn = self._route(request)
+            _people_only(request, name)
             if not name.startswith(STEPQ_PREFIX):
                 model.check_input(name, params)
             if name.startswith(STEPQ_PREFIX) and name[len(STEPQ_PREFIX) :] in WITH_IDENTITY:
@@ -71,7 +76,7 @@ class ApiHandler:
         return ok_response(result, request_id)
 
     def _route(self, request: ApiRequest) -> tuple[str, dict[str, Any], Any]:
-        if request.method != "POST" or request.path not in ("/", ""):
+        if request.method != "POST" or request.path not in API_PATHS:
             raise ApiError("UnknownOperationException", "use POST / with an X-Amz-Target", 404)
         content_type = request.header("content-type").split(";")[0].strip().lower()
         if content_type not in (CONTENT_TYPE, "application/json"):
@@ -88,3 +93,23 @@ class ApiHandler:
         if fn is None:
             raise ApiError("UnknownOperationException", f"unknown operation {target!r}")
         return name, parse_body(request.body), fn
+
+
+def _people_only(request: ApiRequest, name: str) -> None:
+    """A person (the authorizer named a Cognito user) reaches only the people operations.
+
+    Everything else (the Step Functions API, ops) is for machines: a signed-in
+    user must not delete state machines or redrive dead letters.
+    """
+    if not request.caller:
+        return
+    identity = identity_of(request, dev_identities=False)
+    if identity is None or identity.kind != PERSON:
+        return
+    if name.startswith(STEPQ_PREFIX) and name[len(STEPQ_PREFIX) :] in WITH_IDENTITY:
+        return
+    raise ApiError(
+        "AccessDeniedException",
+        f"{identity.id} is a person: {name} is for IAM callers (people use Stepq.* operations)",
+        403,
+    )

@@ -77,16 +77,15 @@ def request_of(event: Mapping[str, Any]) -> ApiRequest:
         http = context.get("http") or {}
         method = str(http.get("method", "")) if isinstance(http, Mapping) else ""
         path = _relative(str(event.get("rawPath") or "/"), str(context.get("stage") or ""))
-        caller = _dig(context, "authorizer", "jwt", "claims", "cognito:username") or _dig(
-            context, "authorizer", "iam", "userArn"
-        )
+        person = _dig(context, "authorizer", "jwt", "claims", "cognito:username")
+        caller = _person(person) or _dig(context, "authorizer", "iam", "userArn")
     else:  # REST API (payload 1.0): ``path`` is already relative to the stage
+        # (POST /people, the Cognito-authorized path, reaches the same handler)
         method = str(event.get("httpMethod") or "")
         path = str(event.get("path") or "/")
         # A Cognito user pool authorizer names a person; IAM auth, a machine's ARN.
-        caller = _dig(context, "authorizer", "claims", "cognito:username") or _dig(
-            context, "identity", "userArn"
-        )
+        person = _dig(context, "authorizer", "claims", "cognito:username")
+        caller = _person(person) or _dig(context, "identity", "userArn")
     headers = event.get("headers") or {}
     if not isinstance(headers, Mapping):
         raise ApiError("ValidationException", "the event's headers are not an object")
@@ -115,6 +114,17 @@ def response_of(response: ApiResponse) -> dict[str, Any]:
         "body": response.body.decode("utf-8"),
         "isBase64Encoded": False,
     }
+
+
+def _person(username: str | None) -> str | None:
+    """A Cognito user's name as the caller; one that looks like an ARN is refused.
+
+    ``identity_of`` tells machines (IAM ARNs) from people by the ``arn:``
+    prefix, so a user named ``arn:...`` must never pass as a machine.
+    """
+    if username is not None and username.startswith("arn:"):
+        raise ApiError("AccessDeniedException", "a user name may not start with arn:", 403)
+    return username
 
 
 def _relative(path: str, stage: str) -> str:

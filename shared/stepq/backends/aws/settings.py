@@ -27,6 +27,9 @@ Environment (all optional; the defaults suit a local run):
     STEPQ_RETENTION_DAYS  days a finished execution is kept (its items expire through
                         DynamoDB TTL between that and 30 days more: runtime/retention.py);
                         unset, empty or 0: kept forever. template.yaml sets it (90).
+    STEPQ_MAIL_FROM     the verified SES identity people's e-mail is sent from (worker;
+                        template.yaml's MailFrom); unset or empty: e-mail is refused,
+                        "no sender configured (MailFrom)"
     STEPQ_TASK_QUEUES   comma-separated step functions that have their own task queue;
                         tasks for any other function go to ``tasks-unknown``. Unset: one
                         queue per function (``tasks-<name>``, created with ``ensure``).
@@ -87,8 +90,12 @@ class Settings(BaseModel):
         None, alias="STEPQ_TASK_VISIBILITY_TIMEOUT", ge=0, le=43200
     )
 
+    # The sender of the people's e-mail (SES); None: no e-mail is sent.
+    mail_from: str | None = Field(None, alias="STEPQ_MAIL_FROM", max_length=320)
+
     @field_validator(
         "bucket",
+        "mail_from",
         "endpoint_url",
         "dynamodb_endpoint_url",
         "sqs_endpoint_url",
