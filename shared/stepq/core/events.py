@@ -142,6 +142,19 @@ class AuditRecorded:
     detail: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReminderDue:
+    """A human task's reminder ``index`` fell due (a durable timer the people runner
+    put when the task opened; docs/PEOPLE.md, "Reminders"). ``task_id`` is the
+    RunTask's. While the execution still waits on that task, the core issues a
+    ``RunTask`` for ``REMINDER_RESOURCE`` owned by no frame, and records nothing
+    else; otherwise it decides nothing."""
+
+    at: datetime
+    task_id: str
+    index: int
+
+
 Event = (
     StartExecution
     | TaskSucceeded
@@ -155,6 +168,7 @@ Event = (
     | RedriveRequested
     | MapRunUpdated
     | AuditRecorded
+    | ReminderDue
 )
 
 # --- commands -------------------------------------------------------------

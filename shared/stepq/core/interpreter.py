@@ -35,6 +35,8 @@ from stepq.core.events import (
     HistoryEvent,
     MapRunUpdated,
     RedriveRequested,
+    ReminderDue,
+    RunTask,
     StartExecution,
     StartTimer,
     StopRequested,
@@ -59,6 +61,7 @@ from stepq.core.failures import (
     StatesFailure,
 )
 from stepq.core.machine import JSONATA, Machine
+from stepq.core.people.model import REMINDER_RESOURCE
 from stepq.core.redrive import redrive
 from stepq.core.states import HANDLERS
 from stepq.core.states.context import StateHandler as StateHandler  # re-exported
@@ -416,6 +419,8 @@ class Run:
             self.map_run_updated(event)
         elif isinstance(event, AuditRecorded):
             self.audit(event)
+        elif isinstance(event, ReminderDue):
+            self.reminder_due(event)
         self.drain()
 
     def start(self, event: StartExecution) -> None:
@@ -480,6 +485,26 @@ class Run:
         fields = {"who": event.who, "what": event.what, "taskId": event.task_id}
         fields["detail"] = event.detail
         self.emit(AUDIT_EVENT, **{k: v for k, v in fields.items() if v is not None})
+
+    def reminder_due(self, event: ReminderDue) -> None:
+        """A human task's reminder: run by the people runner while the task still waits.
+
+        The execution's state is the truth of whether it waits (the task documents
+        are written after the fact), so the core decides; it records no history
+        (the runner's audit line does), only the command."""
+        frame = self.s.frames.get(self.s.tasks.get(event.task_id, ""))
+        if frame is None or not frame.scratch.get("human"):
+            return  # completed, timed out, stopped: no reminder
+        self.commands.append(
+            RunTask(
+                task_id=f"{event.task_id}:reminder:{event.index}",
+                resource=REMINDER_RESOURCE,
+                function_name=None,  # routed as the human task is (its people runner's queue)
+                input={"RunTaskId": event.task_id, "Index": event.index},
+                attempt=0,
+                idempotency_key=f"{self.s.meta.execution_arn}#{event.task_id}#reminder#{event.index}",
+            )
+        )
 
     def map_run_updated(self, event: MapRunUpdated) -> None:
         for frame in list(self.s.frames.values()):

@@ -29,7 +29,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from stepq.core.definition import people_checks
-from stepq.core.people.model import HUMAN_TASK_RESOURCE, PROCESS_ACTIVITIES_RESOURCE
+from stepq.core.people.model import (
+    HUMAN_TASK_RESOURCE,
+    PROCESS_ACTIVITIES_RESOURCE,
+    REMINDER_RESOURCE,
+)
 
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 _PARTITION = r"arn:aws[a-zA-Z-]*"
@@ -108,8 +112,8 @@ def is_service_integration(resource: str) -> bool:
 
 
 def is_people_resource(resource: str) -> bool:
-    """A human task or process activities: what the host's people runner runs."""
-    return resource in PEOPLE_RESOURCES
+    """A human task, process activities or a reminder: what the host's people runner runs."""
+    return resource in PEOPLE_RESOURCES or resource == REMINDER_RESOURCE
 
 
 def optimised_name(resource: str) -> str | None:

@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 HUMAN_TASK_RESOURCE = "arn:aws:states:::stepq:humanTask.waitForTaskToken"
 PROCESS_ACTIVITIES_RESOURCE = "arn:aws:states:::stepq:processActivities"
+# A human task's reminder, due: a RunTask the core issues on ``ReminderDue`` (owned by
+# no frame) for the people runner. Never written in a definition (refused at create).
+REMINDER_RESOURCE = "arn:aws:states:::stepq:reminder"
 # The action labels every process knows; any other name (e.g. "Escalate") is fine too.
 DEFAULT_ACTIONS = ("Approve", "Deny", "Cancel", "Restart", "Resolve")
 ADMINS_GROUP = "Admins"  # the group whose members are a task's "process admins" unless named

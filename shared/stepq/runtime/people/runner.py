@@ -4,7 +4,8 @@ A human task (``HUMAN_TASK_RESOURCE``) is a callback task. Opening it writes
 its document if absent (``put_doc`` creating: a redelivered or re-sent
 RunTask finds it, and repeats nothing marked done), runs its opening
 process activities (once: keyed by the task, marked in the request
-document, and ``opened`` in the task's), then answers an acknowledgement,
+document, and ``opened`` in the task's), puts a durable timer per reminder
+(``reminders.py``, which also runs a ``REMINDER_RESOURCE`` RunTask), then answers an acknowledgement,
 ``{"TaskId": ...}``, which the core records as ``TaskSubmitted``; the task
 completes when people act (``service.py``). A spec that does not parse
 fails the task, ``Stepq.InvalidHumanTask``, with pydantic's problems as the
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from stepq.clock import Clock
 from stepq.core import events as ev
-from stepq.core.people.model import HUMAN_TASK_RESOURCE, HumanTaskSpec
+from stepq.core.people.model import HUMAN_TASK_RESOURCE, REMINDER_RESOURCE, HumanTaskSpec
 from stepq.errors import AlreadyExistsError, ConflictError, MailError
 from stepq.runtime.people.activities import ProcessActivities, run_task
 from stepq.runtime.people.audit import AuditTrail
@@ -40,6 +41,7 @@ from stepq.runtime.people.documents import (
     task_id_for,
 )
 from stepq.runtime.people.facts import facts_for
+from stepq.runtime.people.reminders import Reminders, schedule
 from stepq.runtime.ports import Mailer, Queues, Store
 from stepq.runtime.steps import Outcome, StepContext
 
@@ -77,10 +79,13 @@ class PeopleRunner:
         self.activities = ProcessActivities(
             store, mailer or NoMailer(), self.directory, trail, clock
         )
+        self.reminders = Reminders(store, self.directory, self.completions, self.activities)
 
     def __call__(self, execution_id: str, command: ev.RunTask, context: StepContext) -> Outcome:
         if command.resource == HUMAN_TASK_RESOURCE:
             return self.open(execution_id, command)
+        if command.resource == REMINDER_RESOURCE:
+            return self.reminders.run(execution_id, command.input)
         return run_task(self.activities, command.input, context, execution_id)
 
     # --- human tasks ------------------------------------------------------------------
@@ -105,8 +110,11 @@ class PeopleRunner:
         return Outcome(output={"TaskId": task_id})
 
     def _run_opening(self, task: TaskDoc, rev: int, spec: HumanTaskSpec) -> None:
-        """The opening process activities (each once: keyed by the task), then
-        ``opened`` marked so a redelivery reads no more."""
+        """The reminders' timers and the opening process activities (each once:
+        keyed by the task), then ``opened`` marked so a redelivery reads no more.
+        The document is written first: a crash before the mark leaves it not
+        ``opened``, and the redelivered RunTask does what is left."""
+        schedule(self.store, task, spec)
         if spec.Activities:
             request, _ = load_request(self.store, task.execution_arn)
             facts = facts_for(self.directory, spec, task, request)
