@@ -19,6 +19,7 @@ from typing import Any
 
 from stepq.api.context import ApiContext
 from stepq.api.handler import ApiHandler
+from stepq.api.protocol import ApiRequest, ApiResponse
 from stepq.hosting.api_server import DEFAULT_HOST, DEFAULT_PORT, ApiServer
 from stepq.hosting.attachment_links import LocalAttachmentUrls
 from stepq.hosting.embedded import EmbeddedRuntime
@@ -92,7 +93,7 @@ class DevServer:
             self.context = api_context(self.runtime)
             # Unsafe outside development: the X-Stepq-Dev-User header names the caller.
             self.context.dev_identities = dev_identities
-            self.server = ApiServer(ApiHandler(self.context), host, port)
+            self.server = ApiServer(_DevHandler(self.context, self.runtime), host, port)
             links = LocalAttachmentUrls(
                 self.runtime.orchestrator.store, self.runtime.orchestrator.clock, self._url
             )
@@ -134,3 +135,20 @@ class DevServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _DevHandler(ApiHandler):
+    """The API on the embedded runtime: with skipped time, the clock stands still
+    while a request is handled (``EmbeddedRuntime.working``), so a start's timeout
+    cannot fire before its task is sent. GetActivityTask's long poll is left out:
+    it only waits, and holding time for it would stall every Wait meanwhile."""
+
+    def __init__(self, ctx: ApiContext, runtime: EmbeddedRuntime) -> None:
+        super().__init__(ctx)
+        self._runtime = runtime
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        if request.header("x-amz-target").endswith(".GetActivityTask"):
+            return super().handle(request)
+        with self._runtime.working():
+            return super().handle(request)
