@@ -1,5 +1,8 @@
 """The embedded backend: the durable runtime on moto in-process.
 
+Long: it wires every role (pumps, scheduler, sweeps, the people runner) and the
+skipped-time idle check that must see all of them; split, each half would need the other.
+
 No servers, no credentials: one DynamoDB table and the SQS queues live in
 moto's in-process mock; the orchestrator, worker and scheduler loops run as
 threads. It is the same code that runs in Lambda, only the clients differ.
