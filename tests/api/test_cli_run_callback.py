@@ -4,13 +4,7 @@ prints the token with the exact command that answers it from a second terminal."
 from __future__ import annotations
 
 import json
-import os
-import queue
 import shlex
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +14,8 @@ from stepq.cli.api_client import ApiClient
 from stepq.core.tokens import parse_token
 from typer.testing import CliRunner
 
-REPO = Path(__file__).resolve().parents[2]
+from api.cli_support import Run, stepq_run
+
 EXECUTION = "arn:aws:states:us-east-1:111111111111:execution:approval:run-1"
 DEFINITION = {
     "StartAt": "AskHuman",
@@ -37,60 +32,13 @@ DEFINITION = {
 STEPS = "def hand_off(event, context):\n    return {'handed_off': True}\n"
 
 
-class Run:
-    """A ``stepq run`` process and the lines it has printed so far."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for(self, prefix: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                assert self.process.poll() is None, "\n".join(self.seen)
-                continue
-            self.seen.append(line)
-            if line.strip().startswith(prefix):
-                return line.strip()
-        raise AssertionError(f"no line starting {prefix!r} in:\n" + "\n".join(self.seen))
-
-
 @pytest.fixture
 def run(tmp_path: Path, aws_env: None) -> Iterator[Run]:
     (tmp_path / "approval.asl.json").write_text(json.dumps(DEFINITION), encoding="utf-8")
     (tmp_path / "steps.py").write_text(STEPS, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "STEPQ_API_URL"}
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO / "shared"), env.get("PYTHONPATH", "")) if p
-    )
-    command = [sys.executable, "-c", "from stepq.cli import main; main()", "run"]
-    command += ["approval.asl.json", "--functions", "steps.py", "--api-port", "0"]
-    command += ["--timeout", "120"]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield Run(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
+    args = ["approval.asl.json", "--functions", "steps.py", "--api-port", "0", "--timeout", "120"]
+    with stepq_run(tmp_path, *args) as process:
+        yield process
 
 
 def _answer(run: Run) -> list[str]:

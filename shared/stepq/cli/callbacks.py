@@ -63,12 +63,17 @@ def tokens_in(event: dict[str, Any], execution_arn: str) -> list[str]:
 class CallbackDesk:
     """The API on loopback for the length of a run, and the tokens announced once each."""
 
-    def __init__(self, runtime: Any, port: int) -> None:
+    def __init__(self, runtime: Any, port: int, dev_identities: bool = False) -> None:
+        """``dev_identities`` (``stepq run --people``): the ``X-Stepq-Dev-User`` header
+        names the caller, so ``stepq tasks act --as USER`` works from a second
+        terminal; on loopback, for the length of the run."""
         from stepq.api.handler import ApiHandler
         from stepq.hosting.api_server import ApiServer
         from stepq.hosting.dev import api_context
 
-        handler = ApiHandler(api_context(runtime))
+        ctx = api_context(runtime)
+        ctx.dev_identities = dev_identities
+        handler = ApiHandler(ctx)
         try:
             server = ApiServer(handler, "127.0.0.1", port)
         except OSError:  # taken (another stepq dev or run): any free port will do

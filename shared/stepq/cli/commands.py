@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from stepq.cli.app import Output, OutputOption, app, err, main, out, print_json
+
+if TYPE_CHECKING:
+    from stepq.hosting.people_script import PeopleFile
 
 __all__ = ["app", "main"]
 
@@ -134,16 +137,27 @@ def run(
         ),
     ] = None,
     api_port: Annotated[int, typer.Option(help="Port of that API (taken: any free one)")] = 8083,
+    people: Annotated[
+        Path | None,
+        typer.Option(
+            help="People file: the requester, groups, e-mail addresses and the answers "
+            "people give to human tasks (docs/PEOPLE.md)",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOption = Output.text,
 ) -> None:
     """Run one execution, print its progress, output and history timeline.
 
     A task that waits for a callback gets its token printed with the command
     that answers it (``stepq send-task-success``), served by the API this run
-    serves on loopback while it runs.
+    serves on loopback while it runs. With ``--people FILE`` the execution is a
+    request of the file's requester, and the file's answers are given to its
+    human tasks as they open (skipped time waits for them).
     """
     from stepq.core.definition import load_definition
     from stepq.errors import DefinitionError, StepqError
+    from stepq.hosting.people_script import load_people_file
     from stepq.runtime.steps import load_functions
 
     try:
@@ -155,22 +169,32 @@ def run(
         definition = _read_json(path)
         load_definition(definition)
         steps = load_functions(functions) if functions else {}
+        cast = load_people_file(people) if people is not None else None
     except DefinitionError as exc:
         for problem in exc.problems:
             err.print(f"{path}:{problem}")
         raise typer.Exit(2) from None
     except StepqError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
     machine_name = path.name.split(".")[0]
     # With --output json, stdout holds one JSON document; progress goes to stderr.
     console = err if output is Output.json else out
     if backend == "memory":
+        if cast is not None:
+            err.print("[red]--people needs the embedded backend (the inbox is durable)[/red]")
+            raise typer.Exit(2)
         status = _run_memory(definition, machine_name, execution_input, steps, name, console)
     elif backend == "embedded":
         from stepq.cli.callbacks import has_callbacks
 
         serve = has_callbacks(definition) if serve_api is None else serve_api
+        if cast is None and _has_human_tasks(definition):
+            err.print(
+                f"{path.name} has human tasks: with --people FILE the run has a requester, "
+                "groups and answers (docs/PEOPLE.md, Running a people example)",
+                highlight=False,
+            )
         status = _run_embedded(
             definition,
             machine_name,
@@ -181,6 +205,7 @@ def run(
             timeout,
             api_port if serve else None,
             console,
+            cast,
         )
     else:
         err.print(f"[red]unknown backend {backend!r}: use embedded or memory[/red]")
@@ -238,23 +263,38 @@ def _run_embedded(
     timeout: float,
     api_port: int | None = None,
     console: Console = out,
+    cast: PeopleFile | None = None,
 ) -> str:
     from contextlib import ExitStack
     from time import monotonic
 
     from stepq.cli.callbacks import CallbackDesk
+    from stepq.cli.people_desk import PeopleDesk
     from stepq.cli.render import print_outcome, print_timeline, progress_line
     from stepq.errors import ExecutionTimeoutError
+    from stepq.hosting.dev import api_context
     from stepq.hosting.embedded import EmbeddedRuntime
+    from stepq.hosting.people_script import PeopleScript
 
     with EmbeddedRuntime(steps, skip_time=skip_time) as runtime, ExitStack() as stack:
         desk = None
         if api_port is not None:
-            desk = CallbackDesk(runtime, api_port)
+            desk = CallbackDesk(runtime, api_port, dev_identities=cast is not None)
             stack.callback(desk.close)
             console.print(f"serving the API at {desk.url} while this runs", highlight=False)
         runtime.deploy(machine_name, definition)  # type: ignore[arg-type]
-        arn = runtime.start(machine_name, execution_input, name)
+        people = None
+        if cast is None:
+            arn = runtime.start(machine_name, execution_input, name)
+        else:
+            script = PeopleScript(api_context(runtime), cast)
+            people = PeopleDesk(script, desk.url if desk else None)
+            script.prepare()
+            arn = script.ctx.arns.execution(machine_name, name)
+            runtime.holds.append(script.holding(arn))  # before a task can open
+            script.start(
+                machine_name, name, lambda: runtime.start(machine_name, execution_input, name)
+            )
         seen = 0
         header = None
         deadline = monotonic() + timeout  # wall time, however long each poll takes
@@ -270,6 +310,8 @@ def _run_embedded(
                         console.print(progress_line(event))
                     if desk is not None:
                         desk.announce(console, arn, events[seen:])
+                    if people is not None:
+                        people.show(console, arn)
                     seen = len(events)
                     status.update(f"running {arn}: {seen} events")
                     if monotonic() > deadline and header is None:
@@ -277,6 +319,9 @@ def _run_embedded(
             except ExecutionTimeoutError as exc:
                 err.print(f"[red]{exc}[/red]")
                 return "TIMED_OUT"
+            finally:
+                if people is not None:
+                    people.finish(console)
         if console is err:
             _print_run(
                 arn, header.status, header.output, header.error, header.cause, runtime.history(arn)
@@ -285,6 +330,12 @@ def _run_embedded(
         print_timeline(out, runtime.history(arn))
         print_outcome(out, header.status, header.output, header.error, header.cause)
         return header.status
+
+
+def _has_human_tasks(definition: object) -> bool:
+    from stepq.core.people.model import HUMAN_TASK_RESOURCE
+
+    return HUMAN_TASK_RESOURCE in json.dumps(definition)
 
 
 def _started(runtime: object, arn: str) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -113,6 +114,7 @@ class _Server(ThreadingHTTPServer):
 _DISCARD_LIMIT = 8 * MAX_BODY_BYTES  # beyond this a refused body is not worth reading
 _MAX_HEADERS = 100  # as http.client allows
 _MAX_LINE = 65536
+_LINGER_SECONDS = 1.0  # how long a refused client may keep sending before the close
 
 
 class _Headers(dict[str, str]):
@@ -191,7 +193,29 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.request_version = "HTTP/1.1"  # so the answer has a status line
         self._send(error_response(ApiError("SerializationException", message, 400)))
         self.close_connection = True
+        self._linger = True
         return False
+
+    _linger = False
+
+    def finish(self) -> None:
+        """Flush, and after a refused head close gracefully (a "lingering close").
+
+        Closing a socket with unread input makes the kernel send a reset,
+        which can destroy the 400 before the client reads it; so the write
+        side is shut first and what the client still sends is drained briefly.
+        """
+        super().finish()
+        if not self._linger:
+            return
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(_LINGER_SECONDS)
+            drained = 0
+            while drained < _DISCARD_LIMIT and (chunk := self.connection.recv(65536)):
+                drained += len(chunk)
+        except OSError:
+            pass  # the client went away first: nothing left to protect
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from stepq.clock import Clock, ManualClock, SystemClock, monotonic
@@ -178,6 +178,9 @@ class EmbeddedRuntime:
         self.visibility_timeout = visibility_timeout
         # Work the pumps cannot see (an API request deciding a start): time stands
         # still meanwhile (``working``, ``_idle``).
+        # More such work, asked about at each jump: ``stepq run --people`` holds time
+        # while a scripted answer waits to be given (hosting/people_script.py).
+        self.holds: list[Callable[[], bool]] = []
         self._outside = 0
         self._outside_lock = threading.Lock()
         self.task_queues = sorted(
@@ -407,6 +410,8 @@ class EmbeddedRuntime:
     def _idle(self) -> bool:
         """No handler running and no message anywhere: only timers can move things on."""
         if self._outside or any(pump.busy for pump in [*self.pumps, self.inbox_pump]):
+            return False
+        if any(hold() for hold in self.holds):
             return False
         for name in [EVENTS_QUEUE, *self.task_queues, INBOX_QUEUE]:
             if self._sqs is None:
