@@ -16,13 +16,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stepq.api import arns as arn_rules
 from stepq.api import catalog, listing, paging, redrive
 from stepq.api.context import ApiContext
 from stepq.api.protocol import ApiError, epoch
 from stepq.api.registry import operation
+from stepq.api.stepq_requests import parse_request
 from stepq.clock import monotonic
 from stepq.errors import AlreadyExistsError, ExecutionAlreadyExistsError, NotFoundError
 from stepq.runtime.codec import sortable_instant
@@ -433,19 +434,9 @@ class SearchRequest(BaseModel):
         return value
 
 
-def _search_request(params: dict[str, Any]) -> SearchRequest:
-    try:
-        return SearchRequest.model_validate(params)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ApiError("ValidationException", f"Invalid request: {problems}") from None
-
-
 @operation("SearchExecutions", stepq=True)
 def search_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    request = _search_request(params)
+    request = parse_request(SearchRequest, params)
     if request.stateMachineArn is not None and request.stateMachineName is not None:
         raise ApiError("ValidationException", "Give stateMachineArn or stateMachineName, not both")
     fingerprint = paging.fingerprint(

@@ -16,14 +16,15 @@ read the table). Anyone else gets AccessDeniedException (403). The first
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from stepq.api.context import ApiContext
 from stepq.api.identity import MACHINE, Identity, required
 from stepq.api.protocol import ApiError
 from stepq.api.registry import operation
+from stepq.api.stepq_requests import StepqRequest, parse_request
 from stepq.core.people.model import ADMINS_GROUP, check_label, check_person
 from stepq.errors import AlreadyExistsError, NotFoundError
 from stepq.runtime.people.directory import GROUP, Directory
@@ -31,11 +32,7 @@ from stepq.runtime.people.directory import GROUP, Directory
 _MAX_MEMBERS = 1000  # per request: a group document stays well under an item's size
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _Named(_Request):
+class _Named(StepqRequest):
     name: str
 
     @field_validator("name")
@@ -72,21 +69,8 @@ class UpdateMembersRequest(_Named):
         return _people(value)
 
 
-class EmptyRequest(_Request):
+class EmptyRequest(StepqRequest):
     pass
-
-
-_R = TypeVar("_R", bound=_Request)
-
-
-def _parse(model: type[_R], params: dict[str, Any]) -> _R:
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ApiError("ValidationException", f"Invalid request: {problems}") from None
 
 
 def may_administer(ctx: ApiContext, caller: Identity | None) -> bool:
@@ -117,7 +101,7 @@ def _missing(name: str) -> ApiError:
 def create_group(
     ctx: ApiContext, params: dict[str, Any], caller: Identity | None
 ) -> dict[str, Any]:
-    request = _parse(CreateGroupRequest, params)
+    request = parse_request(CreateGroupRequest, params)
     _admin(ctx, caller)
     try:
         Directory(ctx.store).create(request.name, request.members, request.description)
@@ -130,7 +114,7 @@ def create_group(
 def delete_group(
     ctx: ApiContext, params: dict[str, Any], caller: Identity | None
 ) -> dict[str, Any]:
-    request = _parse(DeleteGroupRequest, params)
+    request = parse_request(DeleteGroupRequest, params)
     _admin(ctx, caller)
     try:
         Directory(ctx.store).delete(request.name)
@@ -143,7 +127,7 @@ def delete_group(
 def update_members(
     ctx: ApiContext, params: dict[str, Any], caller: Identity | None
 ) -> dict[str, Any]:
-    request = _parse(UpdateMembersRequest, params)
+    request = parse_request(UpdateMembersRequest, params)
     _admin(ctx, caller)
     if not request.add and not request.remove:
         raise ApiError("ValidationException", "Give add or remove (or both)")
@@ -156,7 +140,7 @@ def update_members(
 
 @operation("ListGroups", stepq=True, identity=True)
 def list_groups(ctx: ApiContext, params: dict[str, Any], caller: Identity | None) -> dict[str, Any]:
-    _parse(EmptyRequest, params)
+    parse_request(EmptyRequest, params)
     _admin(ctx, caller)
     groups = [
         {
@@ -171,6 +155,6 @@ def list_groups(ctx: ApiContext, params: dict[str, Any], caller: Identity | None
 
 @operation("WhoAmI", stepq=True, identity=True)
 def who_am_i(ctx: ApiContext, params: dict[str, Any], caller: Identity | None) -> dict[str, Any]:
-    _parse(EmptyRequest, params)
+    parse_request(EmptyRequest, params)
     me = required(caller)
     return {"id": me.id, "kind": me.kind, "groups": Directory(ctx.store).groups_of(me.id)}

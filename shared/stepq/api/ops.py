@@ -18,62 +18,46 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from stepq.api.context import ApiContext
 from stepq.api.protocol import ApiError
 from stepq.api.registry import operation
+from stepq.api.stepq_requests import StepqRequest, parse_request
 from stepq.errors import NotFoundError, QueueError, QueueNotFoundError
 from stepq.runtime import dead_letters, stuck
 from stepq.runtime.reconcile import Reconciler
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class StuckRequest(_Request):
+class StuckRequest(StepqRequest):
     olderThanMinutes: float = Field(15.0, ge=0)
     stateMachineName: str | None = None
     limit: int = Field(stuck.DEFAULT_LIMIT, ge=1, le=100_000)
 
 
-class ReconcileRequest(_Request):
+class ReconcileRequest(StepqRequest):
     executionArn: str | None = None
     quietMinutes: float = Field(15.0, ge=0)
     dryRun: bool = False
 
 
-class ListDeadLettersRequest(_Request):
+class ListDeadLettersRequest(StepqRequest):
     queue: str | None = None
     limit: int = Field(dead_letters.DEFAULT_LIMIT, ge=1, le=10_000)
 
 
-class RedriveRequest(_Request):
+class RedriveRequest(StepqRequest):
     queue: str
     ids: list[str] | None = None
     all: bool = False
     dryRun: bool = False
 
 
-_R = TypeVar("_R", bound=_Request)
-
-
-def _parse(model: type[_R], params: dict[str, Any]) -> _R:
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ApiError("ValidationException", f"Invalid request: {problems}") from None
-
-
 @operation("ListStuckExecutions", stepq=True)
 def list_stuck(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    request = _parse(StuckRequest, params)
+    request = parse_request(StuckRequest, params)
     finder = stuck.StuckFinder(ctx.store, ctx.queues, ctx.clock, ctx.orchestrator.config)
     report = finder.find(
         timedelta(minutes=request.olderThanMinutes),
@@ -85,7 +69,7 @@ def list_stuck(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("ReconcileExecutions", stepq=True)
 def reconcile(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    request = _parse(ReconcileRequest, params)
+    request = parse_request(ReconcileRequest, params)
     reconciler = Reconciler(ctx.store, ctx.queues, ctx.clock, ctx.orchestrator.config)
     if request.executionArn is None:
         if request.dryRun:
@@ -110,7 +94,7 @@ def reconcile(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("ListDeadLetters", stepq=True)
 def list_dead_letters(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    request = _parse(ListDeadLettersRequest, params)
+    request = parse_request(ListDeadLettersRequest, params)
     with _queue_errors():
         listing = dead_letters.DeadLetters(ctx.queues, ctx.clock).list(request.queue, request.limit)
     return dead_letters.as_dict(listing)
@@ -118,7 +102,7 @@ def list_dead_letters(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
 
 @operation("RedriveDeadLetters", stepq=True)
 def redrive_dead_letters(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    request = _parse(RedriveRequest, params)
+    request = parse_request(RedriveRequest, params)
     if bool(request.ids) == request.all:
         raise ApiError("ValidationException", "Give ids or all=true (one of them)")
     with _queue_errors():

@@ -25,13 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints
 
 from stepq.api import catalog, executions, paging
 from stepq.api.context import ApiContext
 from stepq.api.identity import Identity, required
 from stepq.api.protocol import ApiError, epoch
 from stepq.api.registry import operation
+from stepq.api.stepq_requests import StepqRequest, parse_request
 from stepq.errors import (
     ActionRefusedError,
     ExecutionAlreadyExistsError,
@@ -46,28 +47,24 @@ Person = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 TaskId = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class CreateRequestRequest(_Request):
+class CreateRequestRequest(StepqRequest):
     stateMachineArn: str
     name: str | None = None
     input: str | None = None
     stakeholders: Annotated[list[Person], Field(max_length=100)] = []
 
 
-class ExecutionRequest(_Request):
+class ExecutionRequest(StepqRequest):
     executionArn: str
 
 
-class ListMyTasksRequest(_Request):
+class ListMyTasksRequest(StepqRequest):
     status: Literal["OPEN", "ALL"] = "OPEN"
     maxResults: int | None = None
     nextToken: str | None = None
 
 
-class TaskRequest(_Request):
+class TaskRequest(StepqRequest):
     taskId: TaskId
 
 
@@ -86,23 +83,10 @@ class ReassignRequest(TaskRequest):
     to: Person
 
 
-class NoteRequest(_Request):
+class NoteRequest(StepqRequest):
     executionArn: str
     text: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
     taskId: TaskId | None = None
-
-
-_R = TypeVar("_R", bound=_Request)
-
-
-def _parse(model: type[_R], params: dict[str, Any]) -> _R:
-    try:
-        return model.model_validate(params)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ApiError("ValidationException", f"Invalid request: {problems}") from None
 
 
 def people_service(ctx: ApiContext) -> PeopleService:
@@ -134,7 +118,7 @@ def create_request(
     ctx: ApiContext, params: dict[str, Any], identity: Identity | None
 ) -> dict[str, Any]:
     caller = required(identity)
-    request = _parse(CreateRequestRequest, params)
+    request = parse_request(CreateRequestRequest, params)
     start_params = request.model_dump(exclude_none=True, exclude={"stakeholders"})
     start_params["name"] = executions.execution_name(start_params)
     executions.parse_input(start_params)  # a bad input refused before anything is written
@@ -157,7 +141,7 @@ def describe_request(
     ctx: ApiContext, params: dict[str, Any], identity: Identity | None
 ) -> dict[str, Any]:
     caller = required(identity)
-    arn = _execution(ctx, _parse(ExecutionRequest, params).executionArn)
+    arn = _execution(ctx, parse_request(ExecutionRequest, params).executionArn)
     return _answer(ctx, lambda: people_service(ctx).describe_request(arn, caller.id))
 
 
@@ -166,7 +150,7 @@ def list_my_tasks(
     ctx: ApiContext, params: dict[str, Any], identity: Identity | None
 ) -> dict[str, Any]:
     caller = required(identity)
-    request = _parse(ListMyTasksRequest, params)
+    request = parse_request(ListMyTasksRequest, params)
     size = paging.page_size(request.maxResults)
     query = paging.fingerprint("ListMyTasks", caller.id, request.status)
     position = paging.read_token(request.nextToken, query)
@@ -179,89 +163,76 @@ def list_my_tasks(
     return result
 
 
+Body = Callable[[PeopleService, str, Any], Any]
+
+
+def _inbox_operation(name: str, model: type[StepqRequest]) -> Callable[[Body], Any]:
+    """Register ``body(service, caller, request)`` as ``Stepq.<name>``: the request
+    parsed as ``model``, the caller required, the service's errors as the API's."""
+
+    def register(body: Body) -> Any:
+        def handle(ctx: ApiContext, params: dict[str, Any], identity: Identity | None) -> Any:
+            caller = required(identity)
+            request = parse_request(model, params)
+            return _answer(ctx, lambda: body(people_service(ctx), caller.id, request))
+
+        handle.__name__, handle.__doc__ = body.__name__, body.__doc__
+        return operation(name, stepq=True, identity=True)(handle)
+
+    return register
+
+
 @operation("ListRequestTasks", stepq=True, identity=True)
 def list_request_tasks(
     ctx: ApiContext, params: dict[str, Any], identity: Identity | None
 ) -> dict[str, Any]:
     caller = required(identity)
-    arn = _execution(ctx, _parse(ExecutionRequest, params).executionArn)
+    arn = _execution(ctx, parse_request(ExecutionRequest, params).executionArn)
     return {"tasks": _answer(ctx, lambda: people_service(ctx).request_tasks(arn, caller.id))}
 
 
-@operation("DescribeTask", stepq=True, identity=True)
-def describe_task(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
-) -> dict[str, Any]:
-    caller = required(identity)
-    task_id = _parse(TaskRequest, params).taskId
-    return _answer(ctx, lambda: people_service(ctx).describe_task(task_id, caller.id))
+@_inbox_operation("DescribeTask", TaskRequest)
+def describe_task(service: PeopleService, caller: str, r: TaskRequest) -> dict[str, Any]:
+    return service.describe_task(r.taskId, caller)
 
 
-@operation("ActOnTask", stepq=True, identity=True)
-def act_on_task(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
-) -> dict[str, Any]:
-    caller = required(identity)
-    r = _parse(ActRequest, params)
-    return _answer(
-        ctx,
-        lambda: people_service(ctx).act(caller.id, r.taskId, r.action, r.comment, r.onBehalfOf),
-    )
+@_inbox_operation("ActOnTask", ActRequest)
+def act_on_task(service: PeopleService, caller: str, r: ActRequest) -> dict[str, Any]:
+    return service.act(caller, r.taskId, r.action, r.comment, r.onBehalfOf)
 
 
-@operation("ClaimTask", stepq=True, identity=True)
-def claim_task(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
-) -> dict[str, Any]:
-    caller = required(identity)
-    task_id = _parse(TaskRequest, params).taskId
-    return _answer(ctx, lambda: people_service(ctx).claim(caller.id, task_id))
+@_inbox_operation("ClaimTask", TaskRequest)
+def claim_task(service: PeopleService, caller: str, r: TaskRequest) -> dict[str, Any]:
+    return service.claim(caller, r.taskId)
 
 
-@operation("UnclaimTask", stepq=True, identity=True)
-def unclaim_task(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
-) -> dict[str, Any]:
-    caller = required(identity)
-    task_id = _parse(TaskRequest, params).taskId
-    return _answer(ctx, lambda: people_service(ctx).unclaim(caller.id, task_id))
+@_inbox_operation("UnclaimTask", TaskRequest)
+def unclaim_task(service: PeopleService, caller: str, r: TaskRequest) -> dict[str, Any]:
+    return service.unclaim(caller, r.taskId)
 
 
-@operation("DelegateTask", stepq=True, identity=True)
-def delegate_task(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
-) -> dict[str, Any]:
-    caller = required(identity)
-    r = _parse(DelegateRequest, params)
-    return _answer(
-        ctx, lambda: people_service(ctx).delegate(caller.id, r.taskId, r.to, r.onBehalfOf)
-    )
+@_inbox_operation("DelegateTask", DelegateRequest)
+def delegate_task(service: PeopleService, caller: str, r: DelegateRequest) -> dict[str, Any]:
+    return service.delegate(caller, r.taskId, r.to, r.onBehalfOf)
 
 
-@operation("ReassignTask", stepq=True, identity=True)
-def reassign_task(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
-) -> dict[str, Any]:
-    caller = required(identity)
-    r = _parse(ReassignRequest, params)
-    return _answer(ctx, lambda: people_service(ctx).reassign(caller.id, r.taskId, r.to))
+@_inbox_operation("ReassignTask", ReassignRequest)
+def reassign_task(service: PeopleService, caller: str, r: ReassignRequest) -> dict[str, Any]:
+    return service.reassign(caller, r.taskId, r.to)
 
 
 @operation("AddNote", stepq=True, identity=True)
 def add_note(ctx: ApiContext, params: dict[str, Any], identity: Identity | None) -> dict[str, Any]:
     caller = required(identity)
-    r = _parse(NoteRequest, params)
+    r = parse_request(NoteRequest, params)
     arn = _execution(ctx, r.executionArn)
-    try:
-        note_id = _answer(
-            ctx, lambda: people_service(ctx).add_note(caller.id, arn, r.text, r.taskId)
-        )
-    except NotFoundError:
-        raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'") from None
+    note_id = _on_request(
+        ctx, arn, lambda: people_service(ctx).add_note(caller.id, arn, r.text, r.taskId)
+    )
     return {"noteId": note_id}
 
 
-class AttachRequest(_Request):
+class AttachRequest(StepqRequest):
     executionArn: str
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     contentType: Annotated[
@@ -270,7 +241,7 @@ class AttachRequest(_Request):
     size: Annotated[int, Field(ge=0)] | None = None
 
 
-class AttachmentRequest(_Request):
+class AttachmentRequest(StepqRequest):
     executionArn: str
     attachmentId: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
@@ -288,37 +259,41 @@ def _on_request(ctx: ApiContext, arn: str, call: Callable[[], T]) -> T:
         raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'") from None
 
 
-@operation("AttachFile", stepq=True, identity=True)
-def attach_file(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
-) -> dict[str, Any]:
+FileBody = Callable[[Attachments, str, str, Any], Any]
+
+
+def _attachment_operation(name: str, model: type[StepqRequest]) -> Callable[[FileBody], Any]:
+    """Register ``body(files, caller, executionArn, request)`` as ``Stepq.<name>``."""
+
+    def register(body: FileBody) -> Any:
+        def handle(ctx: ApiContext, params: dict[str, Any], identity: Identity | None) -> Any:
+            caller = required(identity)
+            request = parse_request(model, params)
+            arn = _execution(ctx, request.executionArn)  # type: ignore[attr-defined]
+            files = _attachments(ctx)
+            return _on_request(ctx, arn, lambda: body(files, caller.id, arn, request))
+
+        handle.__name__, handle.__doc__ = body.__name__, body.__doc__
+        return operation(name, stepq=True, identity=True)(handle)
+
+    return register
+
+
+@_attachment_operation("AttachFile", AttachRequest)
+def attach_file(files: Attachments, caller: str, arn: str, r: AttachRequest) -> dict[str, Any]:
     """A PENDING attachment and where to PUT its bytes (docs/PEOPLE.md "Attachments")."""
-    caller = required(identity)
-    r = _parse(AttachRequest, params)
-    arn = _execution(ctx, r.executionArn)
-    files = _attachments(ctx)
-    return _on_request(
-        ctx, arn, lambda: files.attach(caller.id, arn, r.name, r.contentType, r.size)
-    )
+    return files.attach(caller, arn, r.name, r.contentType, r.size)
 
 
-@operation("ConfirmAttachment", stepq=True, identity=True)
+@_attachment_operation("ConfirmAttachment", AttachmentRequest)
 def confirm_attachment(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+    files: Attachments, caller: str, arn: str, r: AttachmentRequest
 ) -> dict[str, Any]:
-    caller = required(identity)
-    r = _parse(AttachmentRequest, params)
-    arn = _execution(ctx, r.executionArn)
-    files = _attachments(ctx)
-    return _on_request(ctx, arn, lambda: files.confirm(caller.id, arn, r.attachmentId))
+    return files.confirm(caller, arn, r.attachmentId)
 
 
-@operation("GetAttachment", stepq=True, identity=True)
+@_attachment_operation("GetAttachment", AttachmentRequest)
 def get_attachment(
-    ctx: ApiContext, params: dict[str, Any], identity: Identity | None
+    files: Attachments, caller: str, arn: str, r: AttachmentRequest
 ) -> dict[str, Any]:
-    caller = required(identity)
-    r = _parse(AttachmentRequest, params)
-    arn = _execution(ctx, r.executionArn)
-    files = _attachments(ctx)
-    return _on_request(ctx, arn, lambda: files.download(caller.id, arn, r.attachmentId))
+    return files.download(caller, arn, r.attachmentId)

@@ -109,8 +109,7 @@ def groups_add(
     output: OutputOption = Output.text,
 ) -> None:
     """Add members to a group (Stepq.UpdateGroupMembers); prints its members after."""
-    reply = _call(api_url, as_user, "UpdateGroupMembers", {"name": name, "add": people})
-    _show(reply, output, f"{name}: {_members(reply)}")
+    _update_members(api_url, as_user, {"name": name, "add": people}, output)
 
 
 @groups.command("remove")
@@ -123,8 +122,14 @@ def groups_remove(
     output: OutputOption = Output.text,
 ) -> None:
     """Remove members from a group (Stepq.UpdateGroupMembers); prints its members after."""
-    reply = _call(api_url, as_user, "UpdateGroupMembers", {"name": name, "remove": people})
-    _show(reply, output, f"{name}: {_members(reply)}")
+    _update_members(api_url, as_user, {"name": name, "remove": people}, output)
+
+
+def _update_members(
+    api_url: str | None, as_user: str | None, params: dict[str, Any], output: Output
+) -> None:
+    reply = _call(api_url, as_user, "UpdateGroupMembers", params)
+    _show(reply, output, f"{params['name']}: {_members(reply)}")
 
 
 @groups.command("list")
