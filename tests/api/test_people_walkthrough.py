@@ -317,6 +317,8 @@ def test_walkthrough_notes_claims_and_the_request(dev: DevServer, sfn: Any) -> N
         == "gary"
     )
     assert call(dev, "UnclaimTask", {"taskId": a["taskId"]}, "gary")["assignee"] is None
+    with pytest.raises(Refused, match="tom takes part in this task in their own right"):
+        call(dev, "DelegateTask", {"taskId": a["taskId"], "to": "tom"}, "gary")  # 2 votes in 1
     delegated = call(dev, "DelegateTask", {"taskId": a["taskId"], "to": "ann"}, "gary")
     assert delegated["taskId"] == a["taskId"]
     assert call(dev, "ListMyTasks", {}, "ann")["tasks"][0]["myActions"] == ["Approve", "Deny"]

@@ -26,6 +26,7 @@ from stepq.core.people.rules import (
     DONE,
     Facts,
     Refused,
+    check_delegation,
     completed,
     holds,
     is_target,
@@ -338,10 +339,34 @@ def test_on_behalf_of_someone_who_did_not_delegate_is_refused() -> None:
 
 def test_a_delegate_is_not_a_target_as_themselves() -> None:
     task = spec(("ok", [req("Approve", EXECS)]))
-    with pytest.raises(Refused, match="dan is not a target"):
+    with pytest.raises(Refused, match="dan stands in for tom on this task: act on their behalf"):
         principal_for(task, DELEGATED, "dan", "Approve")
+    # Even after joining the group: one person stands for one person on a task.
+    joined = Facts(
+        groups={"Executives": frozenset({"tom", "jane", "dan"})}, delegations={"tom": "dan"}
+    )
+    with pytest.raises(Refused, match="dan stands in for tom"):
+        principal_for(task, joined, "dan", "Approve")
+    assert possible_actions(task, joined, "dan") == ["Approve"]  # on tom's behalf only
     # on behalf of oneself is acting as oneself
     assert principal_for(task, DELEGATED, "jane", "Approve", on_behalf_of="jane") == "jane"
+
+
+def test_a_delegation_that_would_let_one_persons_action_count_twice_is_refused() -> None:
+    task = spec(("ok", [req("Approve", EXECS, count=2)]))
+    # jane is an Executive herself: tom's approval through her would make 2 of 1 person
+    with pytest.raises(Refused, match="jane takes part in this task in their own right"):
+        check_delegation(task, DELEGATED, [], "tom", "jane")
+    # dan already stands in for tom: he may not stand in for jane as well
+    with pytest.raises(Refused, match="dan already stands in for tom"):
+        check_delegation(task, DELEGATED, [], "jane", "dan")
+    # someone who has acted (since removed from the group) counts already
+    removed = Facts(groups={"Executives": frozenset({"tom"})})
+    with pytest.raises(Refused, match="ann takes part"):
+        check_delegation(task, removed, [act("Approve", "ann")], "tom", "ann")
+    check_delegation(task, DELEGATED, [], "jane", "sue")  # an outsider may stand in
+    check_delegation(task, DELEGATED, [], "tom", "dan")  # the same delegation again
+    check_delegation(task, DELEGATED, [], "tom", "tom")  # taking it back
 
 
 def test_a_delegate_counts_as_the_delegator_also_for_distinct() -> None:

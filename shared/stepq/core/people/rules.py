@@ -93,6 +93,11 @@ def principal_for(
     else:
         if actor in facts.delegations:
             raise Refused(f"{actor} delegated this task to {facts.delegations[actor]}")
+        represented = represented_by(facts, actor)
+        if represented:  # rule 6: one person stands for one person on a task
+            raise Refused(
+                f"{actor} stands in for {represented[0]} on this task: act on their behalf"
+            )
         principal = actor
     if not any(
         req.Action == action and qualifies(principal, req.By, facts)
@@ -101,6 +106,33 @@ def principal_for(
     ):
         raise Refused(f"{principal} is not a target of {action} on this task")
     return principal
+
+
+def represented_by(facts: Facts, person: str) -> list[str]:
+    """The people who delegated the task to ``person`` (sorted)."""
+    return sorted(p for p, d in facts.delegations.items() if d == person)
+
+
+def check_delegation(
+    spec: HumanTaskSpec, facts: Facts, actions: list[ActionRecord], principal: str, to: str
+) -> None:
+    """Rule 6's limit, so that a delegate's action never counts twice: ``Refused``
+    unless ``to`` takes no part in the task in their own right (no requirement
+    names them, they have not acted) and stands in for nobody else on it."""
+    if to == principal:  # taking a delegation back
+        return
+    others = [p for p in represented_by(facts, to) if p != principal]
+    if others:
+        raise Refused(f"{to} already stands in for {others[0]} on this task")
+    own = any(
+        qualifies(to, req.By, facts)
+        for transition in spec.Transitions
+        for req in transition.Requires
+    )
+    if own or any(a.principal == to for a in actions):
+        raise Refused(
+            f"{to} takes part in this task in their own right; their action would count twice"
+        )
 
 
 def standing(actions: list[ActionRecord]) -> dict[str, str]:
@@ -215,9 +247,9 @@ def progress(
 
 def possible_actions(spec: HumanTaskSpec, facts: Facts, person: str) -> list[str]:
     """The actions ``person`` may perform now (as themselves or a delegate), in task order."""
-    principals = [p for p, d in facts.delegations.items() if d == person]
-    if person not in facts.delegations:
-        principals.insert(0, person)
+    principals = represented_by(facts, person)
+    if person not in facts.delegations and not principals:
+        principals = [person]
     return [
         action
         for action in spec.actions()

@@ -29,6 +29,7 @@ from stepq.core.people.model import ActionRecord, HumanTaskSpec, check_person, t
 from stepq.core.people.rules import (
     Facts,
     Refused,
+    check_delegation,
     completed,
     is_target,
     principal_for,
@@ -269,6 +270,7 @@ class PeopleService:
             )
             if not is_target(item.spec, standing, principal):
                 raise Refused(f"{principal} is not a target of this task")
+            check_delegation(item.spec, standing, task.actions, principal, to)
             delegations = dict(task.delegations)
             if to == principal:
                 delegations.pop(principal, None)
