@@ -39,6 +39,7 @@ OWN_QUEUE = (
 
 
 OFFLINE_SENDER = "stepq@example.com"
+ATTACHMENT_ORIGIN = "http://127.0.0.1:8084"
 
 
 def parameters_for(template: dict[str, Any]) -> dict[str, str]:
@@ -50,6 +51,8 @@ def parameters_for(template: dict[str, Any]) -> dict[str, str]:
             chosen[name] = OWN_QUEUE
     if "MailFrom" in declared:  # the workers' SES grant and sender, as deployed with e-mail
         chosen["MailFrom"] = OFFLINE_SENDER
+    if "AttachmentOrigins" in declared:  # a people inbox page that uploads attachments
+        chosen["AttachmentOrigins"] = ATTACHMENT_ORIGIN
     return chosen
 
 

@@ -56,6 +56,9 @@ class OfflineRun:
     api_present: bool = False
     resource_types: dict[str, str] = field(default_factory=dict)
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> as deployed
+    bucket_cors: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict
+    )  # logical id -> rules
     # Generated physical names (table, bucket, functions) -> logical ids, for stable reports.
     physical_names: dict[str, str] = field(default_factory=dict)
     # `stepq ops ...` run against the stack after the claims, as an operator would:
@@ -98,6 +101,14 @@ def offline_run() -> OfflineRun:
                 name = stack.resources[path].ref
                 (alarm,) = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
                 run.alarms[path.rsplit("/", 1)[-1]] = alarm
+        s3 = stack.deployer_client("s3")
+        for path, type_ in stack.types.items():
+            if type_ == "AWS::S3::Bucket":
+                try:
+                    rules = s3.get_bucket_cors(Bucket=stack.resources[path].ref)["CORSRules"]
+                except s3.exceptions.ClientError:  # NoSuchCORSConfiguration
+                    rules = []
+                run.bucket_cors[path.rsplit("/", 1)[-1]] = rules
         sources = {s.function.logical_id for s in stack.sources}
         for logical_id, function in stack.functions.items():
             run.functions[logical_id] = FunctionRecord(

@@ -152,6 +152,15 @@ def _bucket(acct: Account, logical_id: str, props: dict[str, Any]) -> Physical:
         )
     if "OwnershipControls" in props:
         s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    cors = (props.get("CorsConfiguration") or {}).get("CorsRules")
+    if cors:  # CloudFormation's CorsRule is S3's under two other names
+        renamed = {"MaxAge": "MaxAgeSeconds", "Id": "ID"}
+        s3.put_bucket_cors(
+            Bucket=name,
+            CORSConfiguration={
+                "CORSRules": [{renamed.get(k, k): v for k, v in rule.items()} for rule in cors]
+            },
+        )
     rules = (props.get("LifecycleConfiguration") or {}).get("Rules")
     if rules:
         s3.put_bucket_lifecycle_configuration(

@@ -74,3 +74,16 @@ def test_the_people_pool_client_and_mail_sender_are_deployed(offline_run: Offlin
     for worker in workers:
         assert worker.environment["STEPQ_MAIL_FROM"] == OFFLINE_SENDER
         assert worker.granted.allows("ses:SendEmail"), worker.logical_id
+
+
+def test_browsers_of_the_attachment_origins_may_put_and_get_attachments_only(
+    offline_run: OfflineRun,
+) -> None:
+    from deploy.claim_run import ATTACHMENT_ORIGIN
+
+    (rule,) = offline_run.bucket_cors["ClaimCheckBucket"]
+    assert rule["AllowedOrigins"] == [ATTACHMENT_ORIGIN]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "PUT"]
+    assert rule["AllowedHeaders"] == ["Content-Type"]
+    others = {k: v for k, v in offline_run.bucket_cors.items() if k != "ClaimCheckBucket"}
+    assert others and not any(others.values())  # the access-log bucket has none
