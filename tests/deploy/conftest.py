@@ -17,6 +17,7 @@ import pytest
 
 from deploy.claim_run import ROOT, ClaimRun, parameters_for, run_claims
 from deploy.outcomes_run import OutcomesRun, run_outcomes
+from deploy.people_run import PeopleRun, run_people
 
 # Another template (e.g. a branch's) can be run with STEPQ_OFFLINE_TEMPLATE=path.
 TEMPLATE = Path(os.environ.get("STEPQ_OFFLINE_TEMPLATE") or ROOT / "template.yaml")
@@ -51,6 +52,8 @@ class OfflineRun:
     claims: ClaimRun
     # Then executions that fail, stop, time out, retry and race (outcomes_run.py).
     outcomes: OutcomesRun = field(default_factory=OutcomesRun)
+    # Then a person of the stack's user pool through POST /people (people_run.py).
+    people: PeopleRun = field(default_factory=PeopleRun)
     functions: dict[str, FunctionRecord] = field(default_factory=dict)
     template: dict[str, Any] = field(default_factory=dict)  # translated
     api_present: bool = False
@@ -86,11 +89,13 @@ def offline_run() -> OfflineRun:
             stack.deploy()
             claims = run_claims(stack)
             outcomes = run_outcomes(stack)
+            people = run_people(stack)
         iam = stack.deployer_client("iam")
         assert stack.translated is not None
         run = OfflineRun(
             claims=claims,
             outcomes=outcomes,
+            people=people,
             template=stack.translated.template,
             api_present=stack.api is not None,
             resource_types=dict(stack.types),

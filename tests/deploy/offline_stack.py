@@ -296,14 +296,17 @@ class OfflineStack:
             return invoked
         raise AssertionError(f"the queues did not drain in {max_invocations} invocations")
 
-    def call_api(self, operation: str, payload: dict[str, Any]) -> tuple[int, Any]:
-        """A Step Functions API request through API Gateway to the API function."""
+    def call_api(
+        self, operation: str, payload: dict[str, Any], target: str = STEPFUNCTIONS_TARGET
+    ) -> tuple[int, Any]:
+        """A Step Functions (or ``target="Stepq."``: stepq) API request through API
+        Gateway to the API function, as the deployer's IAM identity."""
         if self.api is None:
             raise TemplateError("the template has no API function")
         function, version, api_id = self.api
         headers = {
             "Content-Type": "application/x-amz-json-1.0",
-            "X-Amz-Target": STEPFUNCTIONS_TARGET + operation,
+            "X-Amz-Target": target + operation,
         }
         build = http_api_event if version == "2.0" else rest_api_event
         stage = "$default" if version == "2.0" else "Prod"

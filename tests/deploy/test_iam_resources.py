@@ -87,3 +87,19 @@ def test_browsers_of_the_attachment_origins_may_put_and_get_attachments_only(
     assert rule["AllowedHeaders"] == ["Content-Type"]
     others = {k: v for k, v in offline_run.bucket_cors.items() if k != "ClaimCheckBucket"}
     assert others and not any(others.values())  # the access-log bucket has none
+
+
+def test_a_person_signed_in_to_the_pool_reaches_the_people_operations_only(
+    offline_run: OfflineRun,
+) -> None:
+    from deploy.people_run import GROUP, PERSON
+
+    people = offline_run.people
+    assert people.signed_in == PERSON  # a token of the stack's pool and app client
+    assert people.answers["CreateGroup"][0] == 200  # the operator, over IAM
+    status, me = people.answers["WhoAmI"]
+    assert status == 200 and me == {"id": PERSON, "kind": "person", "groups": [GROUP]}
+    assert people.answers["ListMyTasks"] == (200, {"tasks": []})
+    for refused in ("ListStateMachines", "CreateGroup as a person"):
+        status, body = people.answers[refused]
+        assert (status, body["__type"]) == (403, "AccessDeniedException"), refused
