@@ -161,17 +161,21 @@ def candidates(
             retire(store, entry)
     for task_id in sorted(named.keys() - found.keys()):
         loaded = load_task(store, task_id)
-        if loaded is not None:  # None: the entry was written, the task not (yet, or ever)
+        if loaded is not None:
             found[task_id] = loaded[0]
+        elif _finished(store, named[task_id][0].execution_arn, missing=True):
+            retire(store, *named[task_id])  # its task was never written: a crash, or gone
+        # else: written, the task not yet (an opening in flight): skipped, kept
     return [(task, named.get(task_id, [])) for task_id, task in found.items()]
 
 
-def _finished(store: Store, execution_arn: str) -> bool:
-    """The execution ended, so every task of the request is over."""
+def _finished(store: Store, execution_arn: str, missing: bool = False) -> bool:
+    """The execution ended, so every task of it is over (``missing``: what an
+    execution that does not exist counts as)."""
     try:
         return store.get_execution(execution_arn).status != "RUNNING"
-    except NotFoundError:  # not started yet: CreateRequest writes the entries first
-        return False
+    except NotFoundError:  # a request's: not started yet (CreateRequest writes entries first)
+        return missing
 
 
 def ensure_built(store: Store) -> None:
