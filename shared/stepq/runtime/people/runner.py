@@ -1,8 +1,9 @@
 """The worker's people runner: opens human tasks and runs process activities.
 
 A human task (``HUMAN_TASK_RESOURCE``) is a callback task. Opening it writes
-its document if absent (``put_doc`` creating: a redelivered or re-sent
-RunTask finds it, and repeats nothing marked done), runs its opening
+its inbox entries (``inbox.py``), then its document if absent (``put_doc``
+creating: a redelivered or re-sent RunTask finds it, and repeats nothing
+marked done), runs its opening
 process activities (once: keyed by the task, marked in the request
 document, and ``opened`` in the task's), puts a durable timer per reminder
 (``reminders.py``, which also runs a ``REMINDER_RESOURCE`` RunTask), then answers an acknowledgement,
