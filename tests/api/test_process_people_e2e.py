@@ -76,8 +76,13 @@ def _events(dev: DevServer, execution: str, until: str) -> list[dict[str, Any]]:
         names = [
             e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
         ]
-        if until in names or sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+        if until in names:
             return list(events)
+        if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+            # Read again: it may have ended after the history above was read.
+            return list(
+                sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+            )
         time.sleep(0.05)
     raise AssertionError(f"{execution} never entered {until}")
 
