@@ -190,6 +190,20 @@ def test_closed_tasks_leave_the_open_area(runtime: EmbeddedRuntime) -> None:
     assert ids(runtime, "tom", "ALL") == [task_id]
 
 
+def test_an_entry_without_its_task_leaves_once_the_execution_ended(
+    runtime: EmbeddedRuntime,
+) -> None:
+    runtime.deploy("exec", approve_by({"Group": "Executives"}))
+    task_id = start(runtime, "exec", "e1")
+    service(runtime).act("gary", task_id, "Approve")
+    runtime.run_until_idle()
+    runtime.store.delete_doc(HTASK, task_id)  # an entry with no task, its execution over
+    owner = inbox.group_owner("Executives")
+    assert ids(runtime, "tom") == []
+    assert inbox.entries(runtime.store, [owner], ["open"]) == []
+    assert [e.task_id for e in inbox.entries(runtime.store, [owner], ["done"])] == [task_id]
+
+
 def test_a_table_from_before_the_index_is_filled_once(runtime: EmbeddedRuntime) -> None:
     runtime.deploy("exec", approve_by({"Group": "Executives"}))
     task_id = start(runtime, "exec", "e1")

@@ -163,8 +163,10 @@ def candidates(
         loaded = load_task(store, task_id)
         if loaded is not None:
             found[task_id] = loaded[0]
-        elif _finished(store, named[task_id][0].execution_arn, missing=True):
-            retire(store, *named[task_id])  # its task was never written: a crash, or gone
+            continue
+        left = [e for e in named[task_id] if e.area == OPEN_AREA]
+        if left and _finished(store, left[0].execution_arn, missing=True):
+            retire(store, *left)  # its task was never written: a crash, or gone
         # else: written, the task not yet (an opening in flight): skipped, kept
     return [(task, named.get(task_id, [])) for task_id, task in found.items()]
 
