@@ -46,6 +46,7 @@ from stepq.clock import Clock, SystemClock
 from stepq.core.people import model
 from stepq.core.people.rules import Facts, resolve
 from stepq.errors import AlreadyExistsError, ConflictError, MailError
+from stepq.runtime.people import inbox
 from stepq.runtime.people.addresses import address_of
 from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.directory import Directory
@@ -147,6 +148,8 @@ class ProcessActivities:
             for target in activity.Targets:
                 people |= resolve(target, facts)
             adding = activity.Type == "AddStakeholders"
+            if adding:  # their inbox entries first: a crash between, and they are extra
+                inbox.add_request(self.store, arn, people)
 
             def change(body: dict[str, Any]) -> None:
                 now = set(body["stakeholders"])

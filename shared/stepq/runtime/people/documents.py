@@ -137,7 +137,7 @@ def tasks_of(store: Store, execution_arn: str) -> list[TaskDoc]:
 
 
 def all_tasks(store: Store) -> list[TaskDoc]:
-    """Every human task (a scan: ListMyTasks filters it)."""
+    """Every human task (a scan: only the inbox index's one-time fill, inbox.py)."""
     return [_task(d) for d in store.list_docs(HTASK)]
 
 

@@ -1,8 +1,9 @@
 """The worker's people runner: opens human tasks and runs process activities.
 
 A human task (``HUMAN_TASK_RESOURCE``) is a callback task. Opening it writes
-its document if absent (``put_doc`` creating: a redelivered or re-sent
-RunTask finds it, and repeats nothing marked done), runs its opening
+its inbox entries (``inbox.py``), then its document if absent (``put_doc``
+creating: a redelivered or re-sent RunTask finds it, and repeats nothing
+marked done), runs its opening
 process activities (once: keyed by the task, marked in the request
 document, and ``opened`` in the task's), puts a durable timer per reminder
 (``reminders.py``, which also runs a ``REMINDER_RESOURCE`` RunTask), then answers an acknowledgement,
@@ -27,6 +28,7 @@ from stepq.clock import Clock
 from stepq.core import events as ev
 from stepq.core.people.model import HUMAN_TASK_RESOURCE, REMINDER_RESOURCE, HumanTaskSpec
 from stepq.errors import AlreadyExistsError, ConflictError, MailError
+from stepq.runtime.people import inbox
 from stepq.runtime.people.activities import ProcessActivities, run_task
 from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.completion import Completions
@@ -156,6 +158,9 @@ class PeopleRunner:
             assignee=spec.Assignee,
             assignments=assignments if spec.Assignee else [],
         )
+        # The inbox entries first: a crash before the task is written leaves entries
+        # with nothing behind them (skipped), and the redelivered RunTask writes both.
+        inbox.add_task(self.store, task, inbox.owners_of(task, spec))
         try:
             rev = self.store.put_doc(HTASK, task_id, task.body(), None)
         except AlreadyExistsError:  # a redelivery opened it meanwhile

@@ -42,7 +42,7 @@ from stepq.errors import (
     HumanTaskNotFoundError,
     NotFoundError,
 )
-from stepq.runtime.people import attachments, views
+from stepq.runtime.people import attachments, inbox, views
 from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.completion import Completions
 from stepq.runtime.people.directory import Directory
@@ -57,7 +57,6 @@ from stepq.runtime.people.documents import (
     Refusal,
     RequestDoc,
     TaskDoc,
-    all_tasks,
     load_request,
     load_task,
     tasks_of,
@@ -109,6 +108,7 @@ class PeopleService:
         people = sorted({check_person(p) for p in stakeholders})
         body = RequestDoc(requester=requester, stakeholders=people).body()
         taken = ExecutionAlreadyExistsError(f"Execution Already Exists: '{execution_arn}'")
+        inbox.add_request(self.store, execution_arn, [requester, *people])  # entries first
         try:
             self.store.put_doc(REQUEST, execution_arn, body, None)
         except AlreadyExistsError:
@@ -312,18 +312,19 @@ class PeopleService:
         (``status`` OPEN: those still open; ALL: every one), oldest first."""
         requests: dict[str, RequestDoc] = {}
         mine = []
-        for task in all_tasks(self.store):
+        for task, entries in inbox.candidates(self.store, self.directory, person, status):
             if status == OPEN and task.status != OPEN:
+                inbox.retire(self.store, *entries)
                 continue
             if task.execution_arn not in requests:
                 requests[task.execution_arn] = load_request(self.store, task.execution_arn)[0]
             item = self._decided(task, requests[task.execution_arn])
-            if not self._mine(person, item):
+            shown = self._status(item)
+            if shown != OPEN:  # over for good: its entries move to done
+                inbox.retire(self.store, *entries)
+            if not self._mine(person, item) or (status == OPEN and shown != OPEN):
                 continue
-            summary = self._summary(item, person)
-            if status == OPEN and summary["status"] != OPEN:
-                continue
-            mine.append(summary)
+            mine.append(views.summary(item.task, item.spec, item.facts, person, shown))
         mine.sort(key=lambda s: (s["createdAt"], s["taskId"]))
         return mine
 
@@ -438,6 +439,7 @@ class PeopleService:
                     raise Refused(f"the task is completed (transition {task.transition})")
                 if token is None:
                     raise Refused("the task is closed: its execution no longer waits on it")
+                before = inbox.people_of(task)
                 change(item)
             except Refused as refused:
                 task.refuse(
@@ -456,6 +458,8 @@ class PeopleService:
                 key = f"{task_id}|{written}"
                 self._audit(task.execution_arn, person, f"refused {what}", task_id, detail, key)
                 raise ActionRefusedError(refused.reason) from None
+            added = inbox.people_of(task) - before  # their entries first (module docstring)
+            inbox.add_task(self.store, task, map(inbox.person_owner, added))
             written = self._put(task, rev)
             if written is None:
                 continue
