@@ -1,5 +1,8 @@
 """The inbox: people create requests and act on human tasks (docs/PEOPLE.md).
 
+Long: every inbox operation shares one way of loading a task, deciding a change
+on it and writing it back (``_change``); split, each part would re-export it.
+
 Every change to a task is one conditional ``put_doc`` on the revision read.
 Two people acting at once: one write wins, the other reads again and is
 decided against the new state, so exactly one transition completes. The
