@@ -34,6 +34,7 @@ from stepq.runtime.people.directory import Directory
 from stepq.runtime.people.documents import (
     COMPLETED,
     HTASK,
+    OPEN,
     Assignment,
     TaskDoc,
     load_request,
@@ -114,7 +115,8 @@ class PeopleRunner:
         keyed by the task), then ``opened`` marked so a redelivery reads no more.
         The document is written first: a crash before the mark leaves it not
         ``opened``, and the redelivered RunTask does what is left."""
-        schedule(self.store, task, spec)
+        if task.status == OPEN:  # completed before it was marked opened: none is due
+            schedule(self.store, task, spec)
         if spec.Activities:
             request, _ = load_request(self.store, task.execution_arn)
             facts = facts_for(self.directory, spec, task, request)

@@ -41,7 +41,7 @@ from stepq.errors import (
     HumanTaskNotFoundError,
     NotFoundError,
 )
-from stepq.runtime.people import attachments, views
+from stepq.runtime.people import attachments, reminders, views
 from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.completion import Completions
 from stepq.runtime.people.directory import Directory
@@ -211,6 +211,7 @@ class PeopleService:
             done = {"transition": task.transition}
             self._audit(task.execution_arn, person, "TaskCompleted", task_id, done, key + "|done")
             self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
+            reminders.cancel(self.store, task, item.spec)  # closed: none may fire now
             return {"status": COMPLETED, "transition": task.transition}
         return {"status": OPEN}
 
