@@ -170,4 +170,4 @@ class PeopleRunner:
         """Completed, but the completion may not have been sent (a crash between)."""
         token = self.completions.waiting_token(task.execution_arn, task.run_task_id)
         if token is not None:
-            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
+            self.completions.send(task, token)

@@ -197,6 +197,14 @@ class PeopleService:
 
         item, token = self._change(task_id, person, action, change, on_behalf_of)
         task = item.task
+        if task.status == COMPLETED:
+            assert token is not None
+            # Its ActOnTask and TaskCompleted lines ride in the completion and are
+            # recorded in the commit that resumes the task (completion.py): sent
+            # apart, they could land after the execution finished and be dropped.
+            self.completions.send(task, token)
+            reminders.cancel(self.store, task, item.spec)  # closed: none may fire now
+            return {"status": COMPLETED, "transition": task.transition}
         detail: dict[str, Any] = {"action": action}
         if comment:
             detail["comment"] = comment
@@ -204,15 +212,6 @@ class PeopleService:
             detail["onBehalfOf"] = on_behalf_of
         key = f"{task_id}|{item.rev}"
         self._audit(task.execution_arn, person, "ActOnTask", task_id, detail, key)
-        if task.status == COMPLETED:
-            assert token is not None
-            # The trail first: once the completion lands the execution may finish,
-            # and a finished execution records no more lines.
-            done = {"transition": task.transition}
-            self._audit(task.execution_arn, person, "TaskCompleted", task_id, done, key + "|done")
-            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
-            reminders.cancel(self.store, task, item.spec)  # closed: none may fire now
-            return {"status": COMPLETED, "transition": task.transition}
         return {"status": OPEN}
 
     def claim(self, person: str, task_id: str) -> dict[str, Any]:
@@ -382,7 +381,7 @@ class PeopleService:
         assert task.completed_at is not None
         completed_at = datetime.fromisoformat(task.completed_at)
         if self.clock.now() - completed_at >= REPAIR_AFTER:
-            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
+            self.completions.send(task, token)
 
     def _summary(self, item: _Loaded, person: str) -> dict[str, Any]:
         return views.summary(item.task, item.spec, item.facts, person, self._status(item))
