@@ -12,7 +12,8 @@ Refusals (``core.people.rules.Refused``) are recorded in the task and the
 audit trail, then raised as ``ActionRefusedError`` (the API's 403). Every
 accepted or refused action, claim, delegation and note is a line of the
 request's audit trail (``audit.AuditTrail``), keyed by the task document's
-revision it wrote, so a retried send is one line.
+revision it wrote, so a retried send is one line; the completing action's
+lines ride in the completion instead (``completion.completion_lines``).
 """
 
 from __future__ import annotations
