@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from stepq.backends.local_outbox import OutboxFolder
 from stepq.clock import ManualClock
+from stepq.core.events import RunTask
 from stepq.core.people.model import HUMAN_TASK_RESOURCE
 from stepq.hosting.embedded import EmbeddedRuntime
 from stepq.runtime.open_tasks import waiting_state
@@ -236,3 +237,53 @@ def test_a_redelivered_reminder_task_is_run_again(request_: Request) -> None:
     request_.skip(60)  # redelivered a minute later
     assert people(request_.arn, command, None).output == {"Reminded": True}
     assert len(request_.subjects()) == 1
+
+
+def _reminder_timers(request_: Request) -> list[str]:
+    due = request_.rt.store.due_timers("9999-01-01T00:00:00+00:00")
+    return [t.timer_id for t in due if t.timer_id.startswith("reminder|")]
+
+
+def test_completing_a_task_claims_its_reminder_timers(request_: Request) -> None:
+    assert _reminder_timers(request_) == [timer_id(request_.task_id, 0)]
+    request_.service.act("tom", request_.task_id, "Approve")
+    assert _reminder_timers(request_) == []  # claimed by the completing act
+    request_.settle()
+    request_.skip(DAY + 60)
+    assert request_.subjects() == []
+    assert ("process", "ReminderSent") not in request_.audit()
+
+
+def test_a_reminder_firing_after_the_completing_write_mails_nothing_and_is_gone(
+    request_: Request,
+) -> None:
+    # The completing write made, then a crash: no completion sent, no timer claimed.
+    # The reminder falls due while the execution still waits on the task.
+    doc = request_.rt.store.get_doc("htask", request_.task_id)
+    assert doc is not None
+    request_.rt.store.put_doc(
+        "htask", request_.task_id, {**doc.body, "status": "COMPLETED"}, doc.rev
+    )
+    request_.skip(DAY + 60)
+    assert request_.subjects() == []
+    assert ("process", "ReminderSent") not in request_.audit()
+    assert _reminder_timers(request_) == []  # fired once, claimed by the scheduler
+    assert request_.rt.store.get_execution(request_.arn).status == "RUNNING"
+
+
+def test_a_task_completed_before_its_opening_finished_schedules_no_reminder(
+    request_: Request,
+) -> None:
+    # A crash after the task document's write, before its opening: someone completes
+    # it; the redelivered RunTask finishes the opening, with no timer for a closed task.
+    request_.rt.store.claim_timer(Timer(timer_id(request_.task_id, 0), request_.arn, ""))
+    doc = request_.rt.store.get_doc("htask", request_.task_id)
+    assert doc is not None
+    body = {**doc.body, "status": "COMPLETED", "opened": False}
+    request_.rt.store.put_doc("htask", request_.task_id, body, doc.rev)
+    people = request_.rt.worker.people
+    command = RunTask(request_.run_task_id, HUMAN_TASK_RESOURCE, None, doc.body["spec"], 1, "k")
+    assert people(request_.arn, command, None).output == {"TaskId": request_.task_id}
+    found = load_task(request_.rt.store, request_.task_id)
+    assert found is not None and found[0].opened
+    assert _reminder_timers(request_) == []

@@ -16,6 +16,7 @@ from stepq.clock import ManualClock
 from stepq.core.people.model import HUMAN_TASK_RESOURCE, PROCESS_ACTIVITIES_RESOURCE
 from stepq.errors import ActionRefusedError, TaskNotOpenError
 from stepq.hosting.embedded import EmbeddedRuntime
+from stepq.runtime.messages import EVENTS_QUEUE
 from stepq.runtime.open_tasks import HUMAN_TOKEN, open_task, waiting_state
 from stepq.runtime.people.directory import Directory
 from stepq.runtime.people.documents import COMPLETED, HTASK, load_task, task_id_for
@@ -342,3 +343,57 @@ def test_a_worker_without_a_people_runner_fails_the_task(runtime: EmbeddedRuntim
     runtime.run_until_idle()
     header = runtime.store.get_execution(arn)
     assert (header.status, header.error) == ("FAILED", "Stepq.PeopleUnavailable")
+
+
+def test_the_completing_lines_survive_a_completion_delivered_first() -> None:
+    """SQS may deliver the completion before anything sent just ahead of it, and the
+    execution it finishes records no later line: whatever else the completing act
+    sent is held back until after the completion is applied, and its ActOnTask and
+    TaskCompleted lines are in the trail all the same (carried by the completion)."""
+    clock = ManualClock()
+    rt = EmbeddedRuntime({}, backend="memory", clock=clock)
+    try:
+        Directory(rt.store).create("Executives", ["tom", "gary"])
+        arn, task_id = request(rt, APPROVAL)
+        svc = service(rt)
+        svc.act("gary", task_id, "Deny", comment="too dear")
+        held = rt.queues.receive(EVENTS_QUEUE, 10)
+        kinds = [r.body["event"]["type"] for r in held if r.body is not None]
+        assert "CallbackReceived" in kinds
+        for message in held:
+            first = message.body is not None and message.body["event"]["type"] == "CallbackReceived"
+            rt.queues.change_visibility(EVENTS_QUEUE, message.receipt, 0 if first else 600)
+        rt.run_until_idle(fire_timers=False)
+        assert rt.store.get_execution(arn).status == "SUCCEEDED"
+        clock.advance(601)  # the rest arrives after the end: a finished execution drops it
+        rt.run_until_idle(fire_timers=False)
+        lines = [(a["who"], a["what"], a.get("detail")) for a in svc.audit_trail(arn)]
+        assert lines[-2:] == [
+            ("gary", "ActOnTask", {"action": "Deny", "comment": "too dear"}),
+            ("gary", "TaskCompleted", {"transition": "denied"}),
+        ]
+        history = [e["type"] for e in rt.history(arn)]
+        # In the commit that resumed the task, before the task's own events.
+        assert history.index("RequestAuditRecorded", 2) < history.index("TaskSucceeded")
+    finally:
+        rt.close()
+
+
+def test_a_repaired_completion_carries_the_same_lines(runtime: EmbeddedRuntime) -> None:
+    from stepq.runtime.reconcile import Reconciler
+
+    arn, task_id = request(runtime, APPROVAL)
+    svc = service(runtime)
+    svc.completions.send = lambda *args: None  # type: ignore[method-assign]  # a crash
+    svc.act("gary", task_id, "Deny", comment="no")
+    runtime.run_until_idle()
+    assert runtime.store.get_execution(arn).status == "RUNNING"
+    config = runtime.orchestrator.config
+    Reconciler(runtime.store, runtime.queues, runtime.clock, config).reconcile(arn)
+    runtime.run_until_idle()  # the runner finds the task COMPLETED and sends its completion
+    assert runtime.store.get_execution(arn).status == "SUCCEEDED"
+    lines = [(a["who"], a["what"], a.get("detail")) for a in svc.audit_trail(arn)]
+    assert lines[-2:] == [
+        ("gary", "ActOnTask", {"action": "Deny", "comment": "no"}),
+        ("gary", "TaskCompleted", {"transition": "denied"}),
+    ]

@@ -84,7 +84,10 @@ class CallbackReceived:
     """SendTaskSuccess / SendTaskFailure for a ``.waitForTaskToken`` task.
 
     ``via_inbox``: sent by the people inbox (``runtime/people``) after it checked
-    who acted; a human task takes no other callback (docs/PEOPLE.md).
+    who acted; a human task takes no other callback (docs/PEOPLE.md). Its
+    ``audit`` lines (``[{who, what, taskId?, detail?}]``: the completing action
+    and ``TaskCompleted``) are recorded in the commit that resumes the task, so
+    none is lost to a finished execution; other callbacks' are ignored.
     """
 
     token: str
@@ -94,6 +97,7 @@ class CallbackReceived:
     cause: str | None = None
     failed: bool = False
     via_inbox: bool = False
+    audit: Any = None
 
 
 @dataclass(frozen=True, slots=True)

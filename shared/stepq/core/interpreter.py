@@ -461,6 +461,8 @@ class Run:
         frame = self.s.frames.get(self.s.tasks.get(task_id, ""))
         if frame is not None and frame.scratch.get("human") and not event.via_inbox:
             return  # a human task is answered only through the inbox, which checks who acts
+        if event.via_inbox and frame is not None:
+            self.carried_audit(event)
         if event.failed:
             self.task_event(task_id, "callback_failed", event.error, event.cause)
         else:
@@ -485,6 +487,19 @@ class Run:
         fields = {"who": event.who, "what": event.what, "taskId": event.task_id}
         fields["detail"] = event.detail
         self.emit(AUDIT_EVENT, **{k: v for k, v in fields.items() if v is not None})
+
+    def carried_audit(self, event: CallbackReceived) -> None:
+        """The audit lines an inbox completion carries, before the task's own events:
+        in the commit that resumes the task (sent apart, a line could come after the
+        execution finished, and a finished execution records none)."""
+        lines = event.audit if isinstance(event.audit, list) else []
+        for line in lines:
+            if not isinstance(line, dict):
+                continue
+            who, what, task_id = line.get("who"), line.get("what"), line.get("taskId")
+            if isinstance(who, str) and isinstance(what, str):
+                task = task_id if isinstance(task_id, str) else None
+                self.audit(AuditRecorded(event.at, who, what, task, line.get("detail")))
 
     def reminder_due(self, event: ReminderDue) -> None:
         """A human task's reminder: run by the people runner while the task still waits.

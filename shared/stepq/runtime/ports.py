@@ -113,7 +113,9 @@ class Store(Protocol):
     # tags...). One JSON object per (kind, key), each with a revision: ``put_doc``
     # with ``expected_rev=None`` creates (AlreadyExistsError if present), with a
     # number replaces only that revision (ConflictError otherwise); it returns the
-    # new revision. ``list_docs`` is sorted by key; ``prefix`` narrows it.
+    # new revision. ``list_docs`` is sorted by key; ``prefix`` narrows it. With
+    # retention on, a document of an execution's kind expires as its commits do
+    # (``retention.doc_expires_at``): an expired one reads as absent, is created over.
     def get_doc(self, kind: str, key: str) -> Doc | None: ...
     def put_doc(
         self, kind: str, key: str, body: dict[str, Any], expected_rev: int | None
@@ -164,6 +166,10 @@ class Store(Protocol):
     retention_days: int | None
 
     def renew_expiry(self, execution_id: str, observed: datetime) -> bool: ...
+
+    # A document of an execution (``retention.EXECUTION_DOC_KINDS``: every write of
+    # one carries an expiry) re-stamped the same way, when its own expiry is due.
+    def renew_doc(self, kind: str, key: str, observed: datetime) -> bool: ...
 
     # The deployment's signing key (32 random bytes, made on first use; every
     # caller of one table gets the same). It never leaves the table: messages

@@ -10,9 +10,17 @@ was seen RUNNING (the time taken before the listing's read, less
 ``CLOCK_SKEW``), never from the moment of stamping: a final commit written
 in between still expires last. W/2 (15 days) of daily chances: a missed day costs nothing.
 
+The execution's documents (``retention.EXECUTION_DOC_KINDS``, found by
+``execution_docs``) are renewed first, each when its own expiry is due
+(``Store.renew_doc``), so no order of crashes leaves one behind: a document
+does not wait for commit 1 to be due, and commit 1's renewal does not wait
+for the documents.
+
 Cost: the walk is ``list_executions(machine, "RUNNING")`` past the first W/2,
 i.e. one small status read per execution started between R + W and W/2 ago,
-once a day; plus one GetItem per running execution found.
+once a day; plus one GetItem per running execution found, and for its
+documents three Queries (tasks, redrive plans, map-run updates) and one
+GetItem per document found or named (request, marks, start record).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from stepq.clock import Clock
 from stepq.core.execution import RUNNING
 from stepq.errors import StepqError
 from stepq.runtime import codec, retention
+from stepq.runtime.people.activities import MARKS
+from stepq.runtime.people.documents import HTASK, REQUEST, request_prefix
 from stepq.runtime.ports import Store, list_cursor
 
 log = logging.getLogger(__name__)
@@ -33,6 +43,21 @@ log = logging.getLogger(__name__)
 PAGE = 100
 CLAIM_PREFIX = "stepq-renewal/"  # the day's claim of a machine: stepq-renewal/<machine>/<day>
 KEY_DAYS = 2  # the day's claim outlives the day (clocks differ a little)
+STARTED, MAP_RUN, REDRIVE = "started", "mapRun", "redrive"  # the API's kinds (api/)
+
+
+def execution_docs(store: Store, execution_arn: str) -> list[tuple[str, str]]:
+    """(kind, key) of the documents that belong to the execution: those named by its
+    ARN, whether or not they exist, and those found under a key prefix of it."""
+    named = [(kind, execution_arn) for kind in (REQUEST, MARKS, STARTED)]
+    prefixes = [(HTASK, request_prefix(execution_arn) + "-"), (REDRIVE, execution_arn + "|")]
+    head, sep, name = execution_arn.rpartition(":")  # arn:...:execution:<machine>:<name>
+    base, _, machine = head.rpartition(":")
+    if sep and base.endswith(":execution"):
+        map_runs = f"{base.removesuffix(':execution')}:mapRun:{machine}/{name}:"
+        prefixes.append((MAP_RUN, map_runs))
+    found = [(kind, d.key) for kind, prefix in prefixes for d in store.list_docs(kind, prefix)]
+    return named + found
 
 
 @dataclass(slots=True)
@@ -85,6 +110,9 @@ class Renewal:
             for header in page:
                 report.looked_at += 1
                 try:
+                    # Documents first, each on its own expiry (see the module's docstring).
+                    for kind, key in execution_docs(self.store, header.execution_id):
+                        self.store.renew_doc(kind, key, observed)
                     if self.store.renew_expiry(header.execution_id, observed):
                         report.renewed.append(header.execution_id)
                 except StepqError as exc:  # one execution's failure stops no other

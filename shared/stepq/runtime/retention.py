@@ -15,6 +15,14 @@ put may overwrite one, so a name is free again once its execution has expired
 and no later commit of it is live (``held_message``: docs/STORAGE.md, "Reusing
 a name"). A running execution is kept alive by the
 scheduler's renewal (``runtime.renewal``), which re-stamps its commits.
+
+The documents that belong to one execution (``EXECUTION_DOC_KINDS``: its
+request, human tasks, process-activity marks, start record, map-run updates,
+redrive plans) follow the same rule: every write of one carries
+``written + CLOCK_SKEW + R + W`` (``doc_expires_at``; the skew: the request and
+start documents are written just before commit 1 and must not expire before
+it), the renewal re-stamps them while the execution runs, and a reader treats
+an expired one as absent (docs/PEOPLE.md, "How it is stored").
 """
 
 from __future__ import annotations
@@ -32,6 +40,14 @@ DEFAULT_RETENTION_DAYS = 90  # template.yaml's RetentionDays default (Step Funct
 # so it never outlives a final commit written just after it (by another clock).
 CLOCK_SKEW = timedelta(minutes=5)
 
+# Document kinds (``Store.put_doc``) keyed by, or under, one execution's ARN: each
+# write of one expires as a commit does. The renewal finds them by key
+# (``runtime.renewal.execution_docs``). The catalog's kinds (machine, version,
+# alias, group, person...) are not here: they never expire.
+EXECUTION_DOC_KINDS = frozenset(
+    {"request", "htask", "processActivities", "started", "mapRun", "redrive"}
+)
+
 
 def lifetime(retention_days: int) -> timedelta:
     """R + W: how long after its write a commit is kept."""
@@ -46,6 +62,13 @@ def epoch(instant: datetime) -> int:
 def expires_at(written: datetime, retention_days: int) -> int:
     """The ``expires_at`` of an item written at ``written``."""
     return epoch(written + lifetime(retention_days))
+
+
+def doc_expires_at(kind: str, written: datetime, retention_days: int | None) -> int | None:
+    """The ``expires_at`` of a document of ``kind`` written at ``written`` (None: kept)."""
+    if retention_days is None or kind not in EXECUTION_DOC_KINDS:
+        return None
+    return expires_at(written + CLOCK_SKEW, retention_days)
 
 
 def expired(value: int | None, now: datetime) -> bool:

@@ -123,7 +123,9 @@ class DynamoDBStore:
         self._clock = clock or SystemClock()
         self._signing_key: bytes | None = None
         self._key_lock = threading.Lock()
-        self._docs = DocsTable(table_name, self._call, self._query)
+        self._docs = DocsTable(
+            table_name, self._call, self._query, self._clock, self.retention_days
+        )
 
     # --- plumbing ------------------------------------------------------------
 
@@ -262,6 +264,9 @@ class DynamoDBStore:
 
     def list_docs(self, kind: str, prefix: str = "") -> list[Doc]:
         return self._docs.list(kind, prefix)
+
+    def renew_doc(self, kind: str, key: str, observed: datetime) -> bool:
+        return self._docs.renew(kind, key, observed)
 
     # --- state machines ------------------------------------------------------
 

@@ -10,8 +10,9 @@ as it would in DynamoDB. A commit too large for a DynamoDB item (350 KB after
 compression, as ``DynamoDBStore`` counts it) is refused as there, unless a
 blob store is given (where DynamoDBStore would claim-check large values). The behaviour (ordering, errors, what a listing
 returns) matches ``aws.dynamodb_store``; the contract suite runs both.
-Retention too: each commit keeps the ``expires_at`` DynamoDB's would carry,
-and an expired commit reads as absent (nothing is ever deleted here).
+Retention too: each commit, and each document of an execution, keeps the
+``expires_at`` DynamoDB's would carry, and an expired one reads as absent
+(nothing is ever deleted here).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class MemoryStore:
         self._keys: dict[str, int] = {}  # key -> expires_at (epoch seconds)
         self._signing_key: bytes | None = None
         self._docs: dict[tuple[str, str], Doc] = {}
+        self._doc_expiry: dict[tuple[str, str], int] = {}  # (kind, key) -> expires_at
 
     # --- state machines ------------------------------------------------------
 
@@ -148,7 +150,7 @@ class MemoryStore:
 
     def get_doc(self, kind: str, key: str) -> Doc | None:
         with self._lock:
-            doc = self._docs.get((kind, key))
+            doc = self._live_doc(kind, key)
         return None if doc is None else Doc(doc.key, _copy(doc.body), doc.rev)
 
     def put_doc(self, kind: str, key: str, body: dict[str, Any], expected_rev: int | None) -> int:
@@ -158,31 +160,60 @@ class MemoryStore:
                 raise StoreError(f"document {kind}/{key} is {size // 1024} KB, over the item limit")
         stored = _copy(body)
         with self._lock:
-            current = self._docs.get((kind, key))
+            current = self._live_doc(kind, key)  # an expired one is overwritten, as in DynamoDB
             if expected_rev is None and current is not None:
                 raise AlreadyExistsError(f"{kind} {key!r} exists already")
             if expected_rev is not None and (current is None or current.rev != expected_rev):
                 raise ConflictError(f"{kind} {key!r} changed meanwhile (revision {expected_rev})")
             rev = 1 if current is None else current.rev + 1
             self._docs[(kind, key)] = Doc(key, stored, rev)
+            expires = retention.doc_expires_at(kind, self._clock.now(), self.retention_days)
+            self._doc_expiry.pop((kind, key), None)
+            if expires is not None:
+                self._doc_expiry[(kind, key)] = expires
             return rev
 
     def delete_doc(self, kind: str, key: str, expected_rev: int | None = None) -> None:
         with self._lock:
-            current = self._docs.get((kind, key))
+            current = self._live_doc(kind, key)
             if current is None:
                 raise NotFoundError(f"{kind} {key!r} does not exist")
             if expected_rev is not None and current.rev != expected_rev:
                 raise ConflictError(f"{kind} {key!r} changed meanwhile (revision {expected_rev})")
             del self._docs[(kind, key)]
+            self._doc_expiry.pop((kind, key), None)
 
     def list_docs(self, kind: str, prefix: str = "") -> list[Doc]:
         with self._lock:
             found = [
-                d for (k, key), d in self._docs.items() if k == kind and key.startswith(prefix)
+                d
+                for (k, key), d in self._docs.items()
+                if k == kind and key.startswith(prefix) and self._live_doc(k, key) is not None
             ]
         found.sort(key=lambda d: d.key)
         return [Doc(d.key, _copy(d.body), d.rev) for d in found]
+
+    def _live_doc(self, kind: str, key: str) -> Doc | None:
+        """The document, or None when absent or expired (read as absent, as DynamoDB's
+        TTL leftovers are; the lock is held)."""
+        expires = self._doc_expiry.get((kind, key))
+        if retention.expired(expires, self._clock.now()):
+            return None
+        return self._docs.get((kind, key))
+
+    def renew_doc(self, kind: str, key: str, observed: datetime) -> bool:
+        """As ``DynamoDBStore.renew_doc``: re-stamp a running execution's document."""
+        if self.retention_days is None:
+            return False
+        with self._lock:
+            old = self._doc_expiry.get((kind, key))
+            if self._live_doc(kind, key) is None or old is None:
+                return False
+            if not retention.renewal_due(old, self._clock.now(), self.retention_days):
+                return False
+            stamp = retention.renewal_stamp(observed, self.retention_days)
+            self._doc_expiry[(kind, key)] = max(old, stamp)
+            return True
 
     # --- retention -----------------------------------------------------------
 

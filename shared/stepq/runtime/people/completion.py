@@ -10,7 +10,11 @@ state's outstanding tokens.
 
 The completion is a ``CallbackReceived`` marked ``via_inbox`` on the events
 queue, with the message id a callback of that task always has: sent twice
-(a repair after a crash), the second is a duplicate the core ignores.
+(a repair after a crash), the second is a duplicate the core ignores. It
+carries the completing action's audit lines (``completion_lines``: ActOnTask
+and TaskCompleted), which the core records in the commit that resumes the
+task: sent as audit messages of their own, SQS could deliver them after the
+completion had finished the execution, which then records no more lines.
 """
 
 from __future__ import annotations
@@ -25,10 +29,34 @@ from stepq.core.tokens import make_token
 from stepq.errors import NotFoundError
 from stepq.runtime.messages import EVENTS_QUEUE, event_message
 from stepq.runtime.open_tasks import waiting_state
+from stepq.runtime.people.documents import TaskDoc
 from stepq.runtime.ports import Queues, Store
 from stepq.runtime.signing import SignedQueues, signed
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ACT, TASK_COMPLETED = "ActOnTask", "TaskCompleted"  # the audit lines' ``what``
+
+
+def completion_lines(task: TaskDoc) -> list[dict[str, Any]]:
+    """A completed task's last audit lines, from its document (so a repair sends the
+    same): the completing action, then ``TaskCompleted`` with the transition."""
+    if not task.actions:
+        return []  # not completed by an action (cannot happen through the inbox)
+    record = task.actions[-1]
+    detail: dict[str, Any] = {"action": record.action}
+    if record.comment:
+        detail["comment"] = record.comment
+    if record.principal != record.actor:
+        detail["onBehalfOf"] = record.principal
+    return [
+        {"who": record.actor, "what": ACT, "taskId": task.task_id, "detail": detail},
+        {
+            "who": record.actor,
+            "what": TASK_COMPLETED,
+            "taskId": task.task_id,
+            "detail": {"transition": task.transition},
+        },
+    ]
 
 
 class Completions:
@@ -69,8 +97,16 @@ class Completions:
         frame = state.frames.get(state.tasks.get(run_task_id, "")) if state else None
         return frame.state if frame is not None else None
 
-    def send(self, execution_arn: str, run_task_id: str, token: str, result: Any) -> None:
-        """The completion: the task's result, as the inbox's callback."""
-        event = ev.CallbackReceived(token, self.clock.now(), output=result, via_inbox=True)
-        message = event_message(execution_arn, event, f"callback|{execution_arn}|{run_task_id}")
+    def send(self, task: TaskDoc, token: str) -> None:
+        """The completion of a COMPLETED task: its result, as the inbox's callback,
+        carrying its last audit lines."""
+        arn = task.execution_arn
+        event = ev.CallbackReceived(
+            token,
+            self.clock.now(),
+            output=task.result,
+            via_inbox=True,
+            audit=completion_lines(task),
+        )
+        message = event_message(arn, event, f"callback|{arn}|{task.run_task_id}")
         self.queues.send(EVENTS_QUEUE, [message])

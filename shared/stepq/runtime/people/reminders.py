@@ -18,6 +18,10 @@ task's own RunTask went to, so the runner is reached however a host routes.
    still OPEN and the execution still waits on it, the reminder's activities,
    keyed ``reminder|<task id>|<index>`` (each done once; e-mail at least once),
    then the audit line ``ReminderSent``. Its result is ignored by the core.
+4. ``cancel`` (the inbox, once a task completes): its pending timers are
+   claimed, so none fires later. Best effort: a timer left (a crash, or the
+   execution leaving the task by a timeout or a stop, which nothing here sees)
+   fires, and step 2 or 3 finds the task closed and sends nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 
 from stepq.core import events as ev
 from stepq.core.people.model import HumanTaskSpec
-from stepq.errors import AlreadyExistsError, MailError
+from stepq.errors import AlreadyExistsError, MailError, StoreError
 from stepq.runtime import codec
 from stepq.runtime.messages import event_message
 from stepq.runtime.people.activities import PROCESS, ProcessActivities
@@ -65,6 +69,19 @@ def schedule(store: Store, task: TaskDoc, spec: HumanTaskSpec) -> None:
         # AlreadyExistsError: put by an earlier opening of the same task.
         with contextlib.suppress(AlreadyExistsError):
             store.put_timer(Timer(tid, task.execution_arn, codec.instant(due) or "", body))
+
+
+def cancel(store: Store, task: TaskDoc, spec: HumanTaskSpec) -> int:
+    """Claim the closed task's pending reminder timers (best effort); how many were."""
+    claimed = 0
+    for index in range(len(spec.Reminders)):
+        try:
+            claimed += store.claim_timer(
+                Timer(timer_id(task.task_id, index), task.execution_arn, "")
+            )
+        except StoreError as exc:  # left to fire: it finds the task closed (step 3)
+            log.warning("a reminder of closed task %s was left: %s", task.task_id, exc)
+    return claimed
 
 
 class Reminders:

@@ -36,6 +36,7 @@ from stepq.runtime.people.directory import Directory
 from stepq.runtime.people.documents import (
     COMPLETED,
     HTASK,
+    OPEN,
     Assignment,
     TaskDoc,
     load_request,
@@ -116,7 +117,8 @@ class PeopleRunner:
         keyed by the task), then ``opened`` marked so a redelivery reads no more.
         The document is written first: a crash before the mark leaves it not
         ``opened``, and the redelivered RunTask does what is left."""
-        schedule(self.store, task, spec)
+        if task.status == OPEN:  # completed before it was marked opened: none is due
+            schedule(self.store, task, spec)
         if spec.Activities:
             request, _ = load_request(self.store, task.execution_arn)
             facts = facts_for(self.directory, spec, task, request)
@@ -173,4 +175,4 @@ class PeopleRunner:
         """Completed, but the completion may not have been sent (a crash between)."""
         token = self.completions.waiting_token(task.execution_arn, task.run_task_id)
         if token is not None:
-            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
+            self.completions.send(task, token)

@@ -15,7 +15,8 @@ Refusals (``core.people.rules.Refused``) are recorded in the task and the
 audit trail, then raised as ``ActionRefusedError`` (the API's 403). Every
 accepted or refused action, claim, delegation and note is a line of the
 request's audit trail (``audit.AuditTrail``), keyed by the task document's
-revision it wrote, so a retried send is one line.
+revision it wrote, so a retried send is one line; the completing action's
+lines ride in the completion instead (``completion.completion_lines``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from stepq.errors import (
     HumanTaskNotFoundError,
     NotFoundError,
 )
-from stepq.runtime.people import attachments, inbox, views
+from stepq.runtime.people import attachments, inbox, reminders, views
 from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.completion import Completions
 from stepq.runtime.people.directory import Directory
@@ -201,6 +202,14 @@ class PeopleService:
 
         item, token = self._change(task_id, person, action, change, on_behalf_of)
         task = item.task
+        if task.status == COMPLETED:
+            assert token is not None
+            # Its ActOnTask and TaskCompleted lines ride in the completion and are
+            # recorded in the commit that resumes the task (completion.py): sent
+            # apart, they could land after the execution finished and be dropped.
+            self.completions.send(task, token)
+            reminders.cancel(self.store, task, item.spec)  # closed: none may fire now
+            return {"status": COMPLETED, "transition": task.transition}
         detail: dict[str, Any] = {"action": action}
         if comment:
             detail["comment"] = comment
@@ -208,14 +217,6 @@ class PeopleService:
             detail["onBehalfOf"] = on_behalf_of
         key = f"{task_id}|{item.rev}"
         self._audit(task.execution_arn, person, "ActOnTask", task_id, detail, key)
-        if task.status == COMPLETED:
-            assert token is not None
-            # The trail first: once the completion lands the execution may finish,
-            # and a finished execution records no more lines.
-            done = {"transition": task.transition}
-            self._audit(task.execution_arn, person, "TaskCompleted", task_id, done, key + "|done")
-            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
-            return {"status": COMPLETED, "transition": task.transition}
         return {"status": OPEN}
 
     def claim(self, person: str, task_id: str) -> dict[str, Any]:
@@ -387,7 +388,7 @@ class PeopleService:
         assert task.completed_at is not None
         completed_at = datetime.fromisoformat(task.completed_at)
         if self.clock.now() - completed_at >= REPAIR_AFTER:
-            self.completions.send(task.execution_arn, task.run_task_id, token, task.result)
+            self.completions.send(task, token)
 
     def _summary(self, item: _Loaded, person: str) -> dict[str, Any]:
         return views.summary(item.task, item.spec, item.facts, person, self._status(item))
