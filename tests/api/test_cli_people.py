@@ -135,6 +135,10 @@ def test_a_request_from_the_command_line(dev: DevServer) -> None:
     assert detail["status"] == "COMPLETED"
     shown = ok(dev, "tasks", "show", task_id, "--as", "jane")
     assert "dan for gary Approve" in shown and "jane Approve: mine" in shown
+    # what a person deciding needs of the request, in the text too
+    assert "requester: jane; stakeholders: sue" in shown
+    assert "data: {" in shown and '"amount":120' in shown
+    assert "dan: dan acts for gary" in shown and "gary delegated gary's part to dan" in shown
 
     listed = ok(dev, "tasks", "of", execution, "--as", "jane")
     assert f"{task_id} COMPLETED" in listed

@@ -129,7 +129,8 @@ def test_a_second_terminal_acts_through_the_runs_api_once_the_answers_are_used(
             "requester: jane\npeople: {jane: nowhere}\nextra: 1\n",
             ["people: 'nowhere' (jane)", "extra: Extra inputs are not permitted"],
         ),
-        ("requester: [unclosed\n", ["(file): not YAML"]),
+        ("requester: [unclosed\n", ["(file): is not YAML"]),
+        ("requester: jane\nrequester: bob\n", ["(file): line 2: 'requester' is written twice"]),
     ],
 )
 def test_a_bad_people_file_is_refused_with_every_problem_and_no_traceback(
@@ -150,5 +151,17 @@ def test_a_people_example_without_a_people_file_says_what_it_needs(
     assert code == 0 and run["status"] == "SUCCEEDED"  # the control: with the file it ends
     args = ["run", str(EXAMPLE), "--skip-time", "--api-port", "0", "--timeout", "3"]
     result = CliRunner().invoke(app, [*args, "--output", "json"])
-    assert result.exit_code == 1
-    assert "has human tasks: with --people FILE" in result.stderr
+    assert result.exit_code == 2 and not result.stdout  # refused before anything runs
+    assert "has human tasks: give --people FILE" in result.stderr
+
+
+def test_an_answer_that_fits_no_task_waits_and_the_others_are_given(
+    tmp_path: Path, outbox: Path
+) -> None:
+    source = yaml.safe_load(PEOPLE.read_text(encoding="utf-8"))
+    source["answers"].insert(0, {"as": "tom", "action": "Approve"})  # tom is in no group
+    people = tmp_path / "people.yaml"
+    people.write_text(yaml.safe_dump(source), encoding="utf-8")
+    code, run, stderr = _run(tmp_path, people, 1500)
+    assert code == 0 and run["status"] == "SUCCEEDED", stderr
+    assert stderr.count("answer not given") == 1 and '"as": "tom"' in stderr

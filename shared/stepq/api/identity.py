@@ -46,7 +46,8 @@ def required(identity: Identity | None) -> Identity:
         raise ApiError(
             "AccessDeniedException",
             "this operation needs an identity: a signed-in user (Cognito) or IAM caller, "
-            f"or `stepq dev --dev-identities` and the {DEV_USER_HEADER} header",
+            f"or `stepq dev --dev-identities` and the {DEV_USER_HEADER} header "
+            "(the CLI's --as USER)",
             403,
         )
     return identity

@@ -1,14 +1,17 @@
 """The local ``Mailer``: one RFC 5322 ``.eml`` file per message, in a folder you read.
 
 ``stepq dev`` writes to ``.stepq/outbox`` unless ``STEPQ_OUTBOX`` names another
-folder (``outbox_from_env``). A file's name sorts by the time it was sent,
-then by its id (``20261203T100000123456Z-<id>.eml``), so ``ls`` lists the mail
-in order; any mail reader opens one. A file appears whole or not at all: it is
+folder (``outbox_from_env``). A file's name sorts by when it was written
+(the wall clock, whatever the runtime's clock says: with skipped time many
+mails share one instant), then by a counter of this outbox, then its id
+(``20261203T100000123456Z-000001-<id>.eml``), so ``ls`` lists the mail in the
+order it was sent; its ``Date`` is the runtime's time. Any mail reader opens one. A file appears whole or not at all: it is
 written beside its final name and renamed into place.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Mapping
@@ -33,6 +36,8 @@ class OutboxFolder:
         self.path = Path(path)
         self.sender = sender
         self._clock = clock or SystemClock()
+        self._wall = SystemClock()
+        self._sent = itertools.count(1)  # thread-safe in CPython: next() is atomic
 
     def send(self, to: list[str], subject: str, body: str) -> str:
         if not to:
@@ -46,7 +51,8 @@ class OutboxFolder:
         mail["Date"] = format_datetime(now)
         mail["Message-ID"] = f"<{message_id}@stepq.local>"
         mail.set_content(body)
-        name = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{message_id}.eml"
+        written = self._wall.now().strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"{written}-{next(self._sent):06d}-{message_id}.eml"
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             partial = self.path / f".{name}.partial"

@@ -150,10 +150,11 @@ def run(
     """Run one execution, print its progress, output and history timeline.
 
     A task that waits for a callback gets its token printed with the command
-    that answers it (``stepq send-task-success``), served by the API this run
-    serves on loopback while it runs. With ``--people FILE`` the execution is a
+    that answers it (stepq send-task-success), served by the API this run
+    serves on loopback while it runs. With --people FILE the execution is a
     request of the file's requester, and the file's answers are given to its
-    human tasks as they open (skipped time waits for them).
+    human tasks as they open (skipped time waits for them); a definition with
+    human tasks needs one.
     """
     from stepq.core.definition import load_definition
     from stepq.errors import DefinitionError, StepqError
@@ -190,11 +191,13 @@ def run(
 
         serve = has_callbacks(definition) if serve_api is None else serve_api
         if cast is None and _has_human_tasks(definition):
+            # Nobody could act: no requester, no groups, no identities. Say so, not hang.
             err.print(
-                f"{path.name} has human tasks: with --people FILE the run has a requester, "
-                "groups and answers (docs/PEOPLE.md, Running a people example)",
+                f"{path.name} has human tasks: give --people FILE (the requester, groups "
+                "and answers; docs/PEOPLE.md, Running a people example)",
                 highlight=False,
             )
+            raise typer.Exit(2)
         status = _run_embedded(
             definition,
             machine_name,

@@ -13,6 +13,7 @@ authorizer instead.
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import urllib.error
 import urllib.request
@@ -84,7 +85,8 @@ def groups_create(
     """Create a group (Stepq.CreateGroup)."""
     params = {"name": name, "members": member or [], "description": description}
     _call(api_url, as_user, "CreateGroup", params)
-    _say(f"created group {name} ({len(set(member or []))} members)")
+    count = len(set(member or []))
+    _say(f"created group {name} ({count} member{'' if count == 1 else 's'})")
 
 
 @groups.command("delete")
@@ -232,8 +234,8 @@ def tasks_show(
     as_user: AsUser = None,
     output: OutputOption = Output.text,
 ) -> None:
-    """A task in full: its transitions and what each still needs, actions, notes
-    (Stepq.DescribeTask)."""
+    """A task in full: its data, transitions and what each still needs, actions,
+    delegations, notes and files (Stepq.DescribeTask)."""
     detail = _call(api_url, as_user, "DescribeTask", {"taskId": task_id})
     if output is Output.json:
         print_json(detail)
@@ -250,10 +252,29 @@ def tasks_show(
                 f"{len(req.get('counted', []))}/{req.get('needed')} ({counted}) "
                 f"[{req.get('status')}]"
             )
+    _show_request_part(detail)
     for action in detail.get("actions", []):
         behalf = f" for {action['onBehalfOf']}" if action.get("onBehalfOf") else ""
         comment = f": {action['comment']}" if action.get("comment") else ""
         _say(f"  {action.get('at', '')} {action.get('by')}{behalf} {action.get('action')}{comment}")
+    for entry in detail.get("delegations", []):
+        _say(
+            f"  {entry.get('at', '')} {entry.get('by')} delegated {entry.get('principal')}'s part to {entry.get('to')}"
+        )
+
+
+def _show_request_part(detail: dict[str, Any]) -> None:
+    """What a person deciding needs of the request: its data, people, notes, files."""
+    stakeholders = ", ".join(detail.get("stakeholders", [])) or "none"
+    _say(f"  requester: {detail.get('requester')}; stakeholders: {stakeholders}")
+    if detail.get("data") is not None:
+        _say(f"  data: {json.dumps(detail['data'], separators=(',', ':'))}")
+    for note in detail.get("notes", []):
+        _say(f"  note {note.get('at', '')} {note.get('by')}: {note.get('text')}")
+    for item in detail.get("attachments", []):
+        _say(
+            f"  file {item.get('name')} ({item.get('size', '?')} bytes) {item.get('attachmentId')}"
+        )
 
 
 def _task_step(

@@ -22,11 +22,11 @@ class PeopleDesk:
 
     def show(self, console: Console, arn: str) -> None:
         for task in self.script.announce(arn):
-            self._announce(console, task)
+            self._announce(console, arn, task)
         for line in self.script.answer(arn):
             console.print(f"  [people] {line}", markup=False, highlight=False)
 
-    def _announce(self, console: Console, task: dict[str, Any]) -> None:
+    def _announce(self, console: Console, arn: str, task: dict[str, Any]) -> None:
         title = f' "{task["title"]}"' if task.get("title") else ""
         console.print(
             f"[bold yellow]{task['state']}{title} waits for people[/bold yellow] "
@@ -40,7 +40,7 @@ class PeopleDesk:
                 for r in transition["requirements"]
             )
             console.print(f"  {transition['name']}: {needs}", markup=False, highlight=False)
-        if self.api_url and not self.script.pending:
+        if self.api_url and not self.script.fits(arn, task["taskId"]):
             command = (
                 f"stepq tasks act {shlex.quote(task['taskId'])} ACTION --as PERSON "
                 f"--api-url {self.api_url}"

@@ -34,29 +34,12 @@ def load_process(path: Path) -> Any:
             return json.loads(text)
         except ValueError as exc:
             raise CliError(f"{path} is not JSON: {exc}", 2) from None
-    import yaml
+    from stepq.strict_yaml import YamlProblem, load_yaml
 
-    class _Loader(yaml.SafeLoader):
-        """SafeLoader that refuses a key written twice (YAML would keep the last one:
-        a state written twice would silently lose its first version)."""
-
-    def _mapping(loader: _Loader, node: Any, deep: bool = False) -> Any:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            if key in seen:
-                mark = key_node.start_mark
-                raise CliError(
-                    f"{path} line {mark.line + 1}: {key!r} is written twice in one mapping", 2
-                )
-            seen.add(key)
-        return loader.construct_mapping(node, deep=deep)
-
-    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
     try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader: no arbitrary objects
-    except yaml.YAMLError as exc:
-        raise CliError(f"{path} is not YAML: {' '.join(str(exc).split())}", 2) from None
+        return load_yaml(text)
+    except YamlProblem as exc:
+        raise CliError(f"{path} {exc}", 2) from None
 
 
 def compiled(path: Path) -> Any:

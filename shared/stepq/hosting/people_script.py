@@ -7,17 +7,19 @@ A people file (YAML or JSON; docs/PEOPLE.md, "Running a people example")::
     stakeholders: [sam]                  # optional
     people: {jane: jane@example.com}     # e-mail addresses (optional)
     groups: {Managers: [maria], Finance: [fin1, fin2, fin3]}
-    answers:                             # in order; each waits for a task it fits
+    answers:                             # each given once a task it fits is open
       - {as: maria, action: Approve, comment: receipt checked}
       - {as: fin1, action: Approve}
 
 ``PeopleScript`` writes the groups and addresses into the run's table, starts
 the execution as a request of the requester and, whenever an open task lets
-the next answer's person take its action, takes it through the inbox service
-(the same checks the API makes). While such an answer waits to be given,
-skipped time stands still (``EmbeddedRuntime.holds``): a run is a rehearsal of
-people who answer at once, so no timeout fires before them. Once the answers
-are used up, time runs on and timed transitions fire as they would.
+an answer's person take its action, takes it through the inbox service (the
+same checks the API makes); answers that fit at the same moment go in the
+file's order, and one that fits no open task waits (a later task may fit it).
+While an answer fits, skipped time stands still (``EmbeddedRuntime.holds``):
+a run is a rehearsal of people who answer at once, so no timeout fires before
+them. When no answer fits, time runs on and timed transitions fire as they
+would.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stepq.core.people.model import check_label, check_person
 from stepq.errors import ActionRefusedError, AlreadyExistsError, PeopleError, Problem
 from stepq.runtime.people.addresses import PERSON
 from stepq.runtime.people.documents import OPEN
+from stepq.strict_yaml import YamlProblem, load_yaml
 
 
 class PeopleFileError(PeopleError):
@@ -42,7 +44,8 @@ class PeopleFileError(PeopleError):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  {source}: {p}" for p in self.problems)
-        super().__init__(f"invalid people file ({len(self.problems)} problems):\n{lines}")
+        count = f"{len(self.problems)} problem" + ("s" if len(self.problems) != 1 else "")
+        super().__init__(f"invalid people file ({count}):\n{lines}")
 
 
 class Answer(BaseModel):
@@ -105,11 +108,11 @@ class PeopleFile(BaseModel):
 def load_people_file(path: Path) -> PeopleFile:
     """The file parsed, or PeopleFileError naming every problem at its path."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PeopleFileError(str(path), [Problem("(file)", exc.strerror or str(exc))]) from None
-    except yaml.YAMLError as exc:
-        raise PeopleFileError(str(path), [Problem("(file)", f"not YAML: {exc}")]) from None
+    except YamlProblem as exc:
+        raise PeopleFileError(str(path), [Problem("(file)", str(exc))]) from None
     try:
         return PeopleFile.model_validate(raw)
     except ValidationError as exc:
@@ -176,29 +179,38 @@ class PeopleScript:
             fresh.append(self.service.describe_task(task["taskId"], self.cast.requester))
         return fresh
 
-    def _fits(self, arn: str) -> str | None:
-        """The open task the next answer's person may take its action on, if any."""
+    def _fits(self, arn: str) -> tuple[int, str] | None:
+        """The first pending answer (in file order) whose person may take its action
+        on an open task now, and that task; None if no answer fits."""
         if not self.pending:
             return None
-        answer = self.pending[0]
-        for task in self.open_tasks(arn):
-            try:
-                view = self.service.describe_task(task["taskId"], answer.person)
-            except PeopleError:
-                continue
-            if view["status"] == OPEN and answer.action in view["myActions"]:
-                return str(task["taskId"])
+        tasks = self.open_tasks(arn)
+        for index, answer in enumerate(self.pending):
+            for task in tasks:
+                try:
+                    view = self.service.describe_task(task["taskId"], answer.person)
+                except PeopleError:
+                    continue
+                if view["status"] == OPEN and answer.action in view["myActions"]:
+                    return index, str(task["taskId"])
         return None
+
+    def fits(self, arn: str, task_id: str) -> bool:
+        """Whether a pending answer fits the task ``task_id``."""
+        found = self._fits(arn)
+        return found is not None and found[1] == task_id
 
     def holding(self, arn: str) -> Callable[[], bool]:
         """For ``EmbeddedRuntime.holds``: True while an answer waits to be given."""
         return lambda: self._fits(arn) is not None
 
     def answer(self, arn: str) -> list[str]:
-        """Give every answer that fits now, in order; a line about each."""
+        """Give every answer that fits now, in file order; a line about each. An answer
+        that fits no open task stays pending (a later task may fit it)."""
         said = []
-        while (task_id := self._fits(arn)) is not None:
-            answer = self.pending.pop(0)
+        while (found := self._fits(arn)) is not None:
+            index, task_id = found
+            answer = self.pending.pop(index)
             try:
                 reply = self.service.act(
                     answer.person, task_id, answer.action, answer.comment, answer.on_behalf_of
