@@ -175,3 +175,28 @@ def test_a_notice_whose_assignment_write_was_lost_sends_nothing(request_: Reques
     request_.service.reassign("gary", request_.task_id, "tom")
     request_.settle()
     assert request_.subjects() == [f"tom@example.com: A task was assigned to you: {TITLE}"]
+
+
+def test_a_notice_that_fires_before_its_slow_write_still_mails_once(
+    request_: Request, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timer fires between its put and the task write: the runner finds no entry
+    and fences the revision, the write fails its condition, the inbox decides again
+    (a new timer), and the new assignee gets one mail."""
+    request_.service.claim("tom", request_.task_id)
+    schedule, fired = notices.schedule, []
+
+    def schedule_then_fire(*args: Any) -> None:
+        schedule(*args)
+        if not fired:
+            fired.append(True)
+            request_.settle()  # the notice runs before the write lands
+
+    monkeypatch.setattr(notices, "schedule", schedule_then_fire)
+    assert request_.service.reassign("tom", request_.task_id, "gary")["assignee"] == "gary"
+    assert fired and request_.subjects() == []  # the early notice sent nothing
+    request_.settle()
+    assert request_.subjects() == [f"gary@example.com: A task was assigned to you: {TITLE}"]
+    found = load_task(request_.rt.store, request_.task_id)
+    assert found is not None
+    assert [a.to for a in found[0].assignments] == ["tom", "gary"]  # written once
