@@ -6,9 +6,9 @@ issues while the execution still waits on the task, the people runner.
 
 1. ``schedule`` (the inbox, in ``PeopleService._change``, after deciding a
    change and BEFORE writing the task document): one ``Store.put_timer`` per
-   log entry the change appended that names someone new — an assignment
-   (ClaimTask, ReassignTask) or a delegation (DelegateTask) — but not a
-   person's own (claiming for oneself, taking a delegation back). Its id names
+   log entry the change appended that gives the task to someone else: an
+   assignment (ReassignTask) or a delegation (DelegateTask), never a
+   person's own (a claim, taking a delegation back). Its id names
    the entry (kind, index), the person and the revision the write makes, its
    event a ``core.events.AssignmentNoticeDue``. A task opening with an
    ``Assignee``: ``schedule_open`` (the runner, after the document is created,
@@ -107,8 +107,11 @@ def schedule(store: Store, task: TaskDoc, since: tuple[int, int], rev: int, now:
 
 
 def schedule_open(store: Store, task: TaskDoc, now: datetime) -> None:
-    """The notice of a task that opened with an Assignee (its document created: rev 1)."""
-    schedule(store, task, (0, 0), 1, now)
+    """The notice of a task that opened with an Assignee (the first entry, written by
+    the document's creation: rev 1). Later entries have timers of their own."""
+    if task.assignments and task.assignments[0].kind == "Open":
+        opening = task.model_copy(update={"assignments": task.assignments[:1]})
+        schedule(store, opening, (0, len(task.delegation_log)), 1, now)
 
 
 class Notices:
