@@ -159,6 +159,24 @@ class ReminderDue:
     index: int
 
 
+@dataclass(frozen=True, slots=True)
+class AssignmentNoticeDue:
+    """A human task was (or was about to be) assigned or delegated to ``to``: a
+    durable timer due at once, put before the task document's write (docs/PEOPLE.md,
+    "Assignment notifications"). ``task_id`` is the RunTask's; ``kind`` (``assign``
+    or ``delegate``) and ``index`` name the entry of the task's assignment or
+    delegation log, ``rev`` the document revision that write makes. While the
+    execution still waits on the task, the core issues a ``RunTask`` for
+    ``NOTICE_RESOURCE`` owned by no frame, and records nothing else."""
+
+    at: datetime
+    task_id: str
+    kind: str
+    index: int
+    to: str
+    rev: int
+
+
 Event = (
     StartExecution
     | TaskSucceeded
@@ -173,6 +191,7 @@ Event = (
     | MapRunUpdated
     | AuditRecorded
     | ReminderDue
+    | AssignmentNoticeDue
 )
 
 # --- commands -------------------------------------------------------------

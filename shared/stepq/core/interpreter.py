@@ -25,6 +25,7 @@ from typing import Any
 from stepq.core import dataflow, retry
 from stepq.core.events import (
     ActivityTaken,
+    AssignmentNoticeDue,
     AuditRecorded,
     CallbackReceived,
     CancelTask,
@@ -61,7 +62,7 @@ from stepq.core.failures import (
     StatesFailure,
 )
 from stepq.core.machine import JSONATA, Machine
-from stepq.core.people.model import REMINDER_RESOURCE
+from stepq.core.people.model import NOTICE_RESOURCE, REMINDER_RESOURCE
 from stepq.core.redrive import redrive
 from stepq.core.states import HANDLERS
 from stepq.core.states.context import StateHandler as StateHandler  # re-exported
@@ -421,6 +422,8 @@ class Run:
             self.audit(event)
         elif isinstance(event, ReminderDue):
             self.reminder_due(event)
+        elif isinstance(event, AssignmentNoticeDue):
+            self.notice_due(event)
         self.drain()
 
     def start(self, event: StartExecution) -> None:
@@ -518,6 +521,30 @@ class Run:
                 input={"RunTaskId": event.task_id, "Index": event.index},
                 attempt=0,
                 idempotency_key=f"{self.s.meta.execution_arn}#{event.task_id}#reminder#{event.index}",
+            )
+        )
+
+    def notice_due(self, event: AssignmentNoticeDue) -> None:
+        """A human task's assignment notice: as a reminder, run by the people runner
+        while the task still waits (which checks the assignment was written)."""
+        frame = self.s.frames.get(self.s.tasks.get(event.task_id, ""))
+        if frame is None or not frame.scratch.get("human"):
+            return  # completed, timed out, stopped: no notice
+        notice = f"{event.kind}:{event.index}:{event.rev}"
+        self.commands.append(
+            RunTask(
+                task_id=f"{event.task_id}:notice:{notice}",
+                resource=NOTICE_RESOURCE,
+                function_name=None,  # routed as the human task is (its people runner's queue)
+                input={
+                    "RunTaskId": event.task_id,
+                    "Kind": event.kind,
+                    "Index": event.index,
+                    "To": event.to,
+                    "Rev": event.rev,
+                },
+                attempt=0,
+                idempotency_key=f"{self.s.meta.execution_arn}#{event.task_id}#notice#{notice}",
             )
         )
 

@@ -34,7 +34,7 @@ from stepq.core import dataflow
 from stepq.core import events as ev
 from stepq.core.definition.resources import is_people_resource, is_service_integration
 from stepq.core.failures import DATA_LIMIT_EXCEEDED
-from stepq.core.people.model import REMINDER_RESOURCE
+from stepq.core.people.model import NOTICE_RESOURCE, REMINDER_RESOURCE
 from stepq.core.states.task_state import size_label
 from stepq.runtime import codec
 from stepq.runtime.applier.apply import Applier
@@ -270,9 +270,9 @@ class Worker:
         """A redelivered task whose result is committed needs no second run."""
         if self.applier is None:
             return False
-        if task.command.resource == REMINDER_RESOURCE:
+        if task.command.resource in (REMINDER_RESOURCE, NOTICE_RESOURCE):
             # Owned by no frame, so never outstanding: run it again (the people
-            # runner does each of its activities once per task and reminder).
+            # runner does each of its activities once per task and reminder or notice).
             return False
         return not self.applier.outstanding(task.execution_id, task.command.task_id)
 

@@ -31,6 +31,7 @@ from typing import Any
 from stepq.core.definition import people_checks
 from stepq.core.people.model import (
     HUMAN_TASK_RESOURCE,
+    NOTICE_RESOURCE,
     PROCESS_ACTIVITIES_RESOURCE,
     REMINDER_RESOURCE,
 )
@@ -112,8 +113,9 @@ def is_service_integration(resource: str) -> bool:
 
 
 def is_people_resource(resource: str) -> bool:
-    """A human task, process activities or a reminder: what the host's people runner runs."""
-    return resource in PEOPLE_RESOURCES or resource == REMINDER_RESOURCE
+    """A human task, process activities, a reminder or an assignment notice: what the
+    host's people runner runs."""
+    return resource in PEOPLE_RESOURCES or resource in (REMINDER_RESOURCE, NOTICE_RESOURCE)
 
 
 def optimised_name(resource: str) -> str | None:

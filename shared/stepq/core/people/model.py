@@ -21,6 +21,8 @@ PROCESS_ACTIVITIES_RESOURCE = "arn:aws:states:::stepq:processActivities"
 # A human task's reminder, due: a RunTask the core issues on ``ReminderDue`` (owned by
 # no frame) for the people runner. Never written in a definition (refused at create).
 REMINDER_RESOURCE = "arn:aws:states:::stepq:reminder"
+# A human task's assignment notice, due: the same, on ``AssignmentNoticeDue``.
+NOTICE_RESOURCE = "arn:aws:states:::stepq:assignmentNotice"
 # The action labels every process knows; any other name (e.g. "Escalate") is fine too.
 DEFAULT_ACTIONS = ("Approve", "Deny", "Cancel", "Restart", "Resolve")
 ADMINS_GROUP = "Admins"  # the group whose members are a task's "process admins" unless named

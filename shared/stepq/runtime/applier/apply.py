@@ -310,10 +310,10 @@ class Applier:
         return task_id in codec.decode_state(latest.snapshot["state"]).tasks
 
     def _repeated(self, execution_id: str, item: Inbound, applied: list[str], seq: int) -> bool:
-        """An audit record (or a reminder due) whose message was applied already (in
+        """An audit record (or a reminder or notice due) whose message was applied already (in
         this commit or one before): the core would decide it again, so only its
         message id tells."""
-        if not isinstance(item.event, ev.AuditRecorded | ev.ReminderDue):
+        if not isinstance(item.event, ev.AuditRecorded | ev.ReminderDue | ev.AssignmentNoticeDue):
             return False
         if item.message_id in applied:
             return True

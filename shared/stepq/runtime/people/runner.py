@@ -6,7 +6,9 @@ creating: a redelivered or re-sent RunTask finds it, and repeats nothing
 marked done), runs its opening
 process activities (once: keyed by the task, marked in the request
 document, and ``opened`` in the task's), puts a durable timer per reminder
-(``reminders.py``, which also runs a ``REMINDER_RESOURCE`` RunTask), then answers an acknowledgement,
+(``reminders.py``, which also runs a ``REMINDER_RESOURCE`` RunTask) and one
+to tell the spec's ``Assignee`` (``notices.py``, which also runs a
+``NOTICE_RESOURCE`` RunTask), then answers an acknowledgement,
 ``{"TaskId": ...}``, which the core records as ``TaskSubmitted``; the task
 completes when people act (``service.py``). A spec that does not parse
 fails the task, ``Stepq.InvalidHumanTask``, with pydantic's problems as the
@@ -26,9 +28,14 @@ from pydantic import ValidationError
 
 from stepq.clock import Clock
 from stepq.core import events as ev
-from stepq.core.people.model import HUMAN_TASK_RESOURCE, REMINDER_RESOURCE, HumanTaskSpec
+from stepq.core.people.model import (
+    HUMAN_TASK_RESOURCE,
+    NOTICE_RESOURCE,
+    REMINDER_RESOURCE,
+    HumanTaskSpec,
+)
 from stepq.errors import AlreadyExistsError, ConflictError, MailError
-from stepq.runtime.people import inbox
+from stepq.runtime.people import inbox, notices
 from stepq.runtime.people.activities import ProcessActivities, run_task
 from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.completion import Completions
@@ -83,12 +90,15 @@ class PeopleRunner:
             store, mailer or NoMailer(), self.directory, trail, clock
         )
         self.reminders = Reminders(store, self.directory, self.completions, self.activities)
+        self.notices = notices.Notices(store, self.completions, self.activities)
 
     def __call__(self, execution_id: str, command: ev.RunTask, context: StepContext) -> Outcome:
         if command.resource == HUMAN_TASK_RESOURCE:
             return self.open(execution_id, command)
         if command.resource == REMINDER_RESOURCE:
             return self.reminders.run(execution_id, command.input)
+        if command.resource == NOTICE_RESOURCE:
+            return self.notices.run(execution_id, command.input)
         return run_task(self.activities, command.input, context, execution_id)
 
     # --- human tasks ------------------------------------------------------------------
@@ -119,6 +129,7 @@ class PeopleRunner:
         ``opened``, and the redelivered RunTask does what is left."""
         if task.status == OPEN:  # completed before it was marked opened: none is due
             schedule(self.store, task, spec)
+            notices.schedule_open(self.store, task, self.clock.now())  # an Assignee's
         if spec.Activities:
             request, _ = load_request(self.store, task.execution_arn)
             facts = facts_for(self.directory, spec, task, request)

@@ -46,7 +46,7 @@ from stepq.errors import (
     HumanTaskNotFoundError,
     NotFoundError,
 )
-from stepq.runtime.people import attachments, inbox, reminders, views
+from stepq.runtime.people import attachments, inbox, notices, reminders, views
 from stepq.runtime.people.audit import AuditTrail
 from stepq.runtime.people.completion import Completions
 from stepq.runtime.people.directory import Directory
@@ -444,6 +444,7 @@ class PeopleService:
                 if token is None:
                     raise Refused("the task is closed: its execution no longer waits on it")
                 before = inbox.people_of(task)
+                logs = notices.log_lengths(task)
                 change(item)
             except Refused as refused:
                 task.refuse(
@@ -464,6 +465,8 @@ class PeopleService:
                 raise ActionRefusedError(refused.reason) from None
             added = inbox.people_of(task) - before  # their entries first (module docstring)
             inbox.add_task(self.store, task, map(inbox.person_owner, added))
+            # The notices' timers first: a crash after the write cannot lose one.
+            notices.schedule(self.store, task, logs, rev + 1, self.clock.now())
             written = self._put(task, rev)
             if written is None:
                 continue
