@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
         "stepq.core",
         "stepq.errors",
         "stepq.clock",
+        "stepq.strict_yaml",
     },
 }
 # Who may talk to AWS SDKs or moto at all.
