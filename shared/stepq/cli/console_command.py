@@ -8,6 +8,7 @@ never sees them. docs/CONSOLE.md, "Serving and security".
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlparse
 
 import typer
 
@@ -43,6 +44,8 @@ def console(
     from stepq.hosting.console_proxy import ConsoleProxy
     from stepq.hosting.serve import stop_on_signals
 
+    if urlparse(api_url).scheme not in ("http", "https") or not urlparse(api_url).hostname:
+        raise CliError(f"--api-url must be an http(s) URL, not {api_url!r}", 2)
     try:
         signer = None if is_loopback_url(api_url) else ExecuteApiSigner(api_url, region)
         proxy = ConsoleProxy(api_url, signer=signer, host=host, port=port)
