@@ -10,6 +10,7 @@ identity on loopback) the history shows them, as Step Functions' does.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import queue
 import urllib.error
@@ -18,7 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from stepq.api.handler import ApiHandler
 from stepq.api.identity import DEV_USER_HEADER
+from stepq.api.protocol import ApiRequest
 from stepq.api.redaction import REDACTED, redact_tokens
 from stepq.hosting.dev import DevServer
 
@@ -38,7 +41,7 @@ def _ask(next_state: str | None) -> dict[str, Any]:
         "Type": "Task",
         "Resource": CALLBACK,
         "Parameters": {"FunctionName": "hold", "Payload": {"token.$": "$$.Task.Token"}},
-        "ResultPath": "$.answer",
+        "ResultPath": "$.answer" if next_state else "$.again",
     }
     return {**state, "Next": next_state} if next_state else {**state, "End": True}
 
@@ -117,6 +120,43 @@ def test_the_local_operator_sees_the_tokens(dev: DevServer, waiting: tuple[str, 
     token = json.loads(last["taskScheduledEventDetails"]["parameters"])["Payload"]["token"]
     client(dev).send_task_success(taskToken=token, output="{}")
     assert dev.runtime.wait(arn, timeout=20).status == "SUCCEEDED"
+    # The output keeps the first answer, the token in it: the operator reads it, a person not.
+    described = {"executionArn": arn}
+    mine = json.loads(post(dev, "AWSStepFunctions.DescribeExecution", described, user=None))
+    assert json.loads(mine["output"])["answer"] == {"echo": first}
+    theirs = json.loads(post(dev, "AWSStepFunctions.DescribeExecution", described, "alice"))
+    assert json.loads(theirs["output"])["answer"] == {"echo": REDACTED}
+
+
+@pytest.mark.parametrize(
+    ("caller", "local_operator", "sees"),
+    [
+        ("arn:aws:iam::111111111111:user/ops", False, True),  # IAM auth in AWS: a machine
+        (None, False, False),  # no identity beyond loopback (Lambda never has none)
+        (None, True, True),  # the local operator
+    ],
+)
+def test_who_sees_tokens_as_the_lambda_handler_names_the_caller(
+    dev: DevServer,
+    waiting: tuple[str, str, str],
+    caller: str | None,
+    local_operator: bool,
+    sees: bool,
+) -> None:
+    arn, first, _ = waiting
+    ctx = dataclasses.replace(dev.context, local_operator=local_operator)
+    request = ApiRequest(
+        "POST",
+        "/",
+        {
+            "content-type": "application/x-amz-json-1.0",
+            "x-amz-target": "AWSStepFunctions.GetExecutionHistory",
+        },
+        json.dumps({"executionArn": arn}).encode(),
+        caller=caller,
+    )
+    text = ApiHandler(ctx).handle(request).body.decode()
+    assert (first in text) is sees and (REDACTED in text) is not sees
 
 
 # --- the redaction itself ----------------------------------------------------------------
