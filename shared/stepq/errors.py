@@ -66,7 +66,6 @@ __all__ = [
     "Problem",
     "QueueError",
     "QueueNotFoundError",
-    "SigningError",
     "StepqError",
     "StoreError",
 ]

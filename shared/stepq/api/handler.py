@@ -28,7 +28,7 @@ from stepq.api.protocol import (
     ok_response,
     parse_body,
 )
-from stepq.api.redaction import redact_tokens, sees_tokens
+from stepq.api.redaction import may_hold_tokens, redact_tokens, sees_tokens
 from stepq.api.registry import OPERATIONS, STEPQ_OPERATIONS, WITH_IDENTITY
 from stepq.errors import ConflictError, StepqError, StoreError
 
@@ -51,7 +51,7 @@ class ApiHandler:
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         response = self._handle(request)
-        if not self._sees_tokens(request):
+        if may_hold_tokens(response.body) and not self._sees_tokens(request):
             response.body = redact_tokens(response.body)
         return response
 

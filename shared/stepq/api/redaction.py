@@ -37,6 +37,11 @@ def sees_tokens(ctx: ApiContext, caller: Identity | None) -> bool:
     return caller.kind == MACHINE
 
 
+def may_hold_tokens(body: bytes) -> bool:
+    """Whether ``body`` has a token's first characters at all (most replies do not)."""
+    return _START in body
+
+
 def redact_tokens(body: bytes) -> bytes:
     """``body`` with every stepq task token replaced by ``<redacted>``."""
     if _START not in body:  # the common case: one scan, no regex
