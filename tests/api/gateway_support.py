@@ -24,12 +24,15 @@ from urllib.parse import urlparse
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from stepq.api.handler import ApiHandler
+from stepq.hosting.lambda_api import handle
 
 REGION = "us-east-1"
 KEY_ID = "AKIAGATEWAYTEST00001"
 SECRET = "gateway-test-secret-never-shown"
 STAGE = "/Prod"
 DEPLOYED = f"http://stepq-api.test{STAGE}/"  # .test: reserved, never resolves
+USER_ARN = "arn:aws:iam::111111111111:user/console-user"  # whom KEY_ID belongs to
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
     r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), "
@@ -81,13 +84,20 @@ def check_signature(
 
 
 class Gateway(ThreadingHTTPServer):
-    """API Gateway's IAM auth and stage path in front of ``upstream`` (loopback only)."""
+    """API Gateway's IAM auth and stage path in front of ``upstream`` (loopback only).
+
+    ``upstream``: a stepq API's URL (forwarded over HTTP, the caller unknown to it), or
+    an ``ApiHandler``, invoked as the deployed Lambda is (``hosting/lambda_api.py``):
+    a REST proxy event whose ``requestContext.identity.userArn`` is ``USER_ARN``, the
+    IAM caller the signature proved.
+    """
 
     daemon_threads = True
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str | ApiHandler) -> None:
         super().__init__(("127.0.0.1", 0), _GatewayHandler)
-        self.upstream = upstream.rstrip("/") + "/"
+        self.handler = upstream if isinstance(upstream, ApiHandler) else None
+        self.upstream = upstream.rstrip("/") + "/" if isinstance(upstream, str) else ""
         self.passed: list[str] = []  # X-Amz-Target of each request let in
         self.refused: list[str] = []
         self.received: list[dict[str, str]] = []  # every request's headers, lower-cased
@@ -122,6 +132,17 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self._answer(403, json.dumps({"message": refusal[1]}).encode(), refusal[0])
             return
         self.server.passed.append(target)
+        if self.server.handler is not None:
+            event = {
+                "httpMethod": "POST",
+                "path": "/",
+                "headers": {k: v for k, v in headers.items() if k != "authorization"},
+                "body": body.decode(),
+                "requestContext": {"identity": {"userArn": USER_ARN}},
+            }
+            reply = handle(self.server.handler, event)
+            self._answer(reply["statusCode"], reply["body"].encode())
+            return
         forwarded = urllib.request.Request(
             self.server.upstream,
             data=body,

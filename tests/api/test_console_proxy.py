@@ -8,6 +8,7 @@ execute-api with the user's credentials, which must never reach the page).
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import socket
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from stepq.api.handler import ApiHandler
 from stepq.api.identity import DEV_USER_HEADER
 from stepq.backends.aws.request_signing import ExecuteApiSigner
 from stepq.cli import app
@@ -24,7 +26,7 @@ from stepq.hosting.console_proxy import ConsoleProxy
 from stepq.hosting.dev import DevServer
 from typer.testing import CliRunner
 
-from api.gateway_support import DEPLOYED, KEY_ID, REGION, SECRET, Gateway
+from api.gateway_support import DEPLOYED, KEY_ID, REGION, SECRET, USER_ARN, Gateway
 from api.server_support import module_server
 
 SESSION_TOKEN = "session-token-never-shown-to-the-page"
@@ -134,6 +136,24 @@ def test_a_call_reaches_the_deployed_api_signed_and_no_secret_comes_back(
     signatures = [h["authorization"].rsplit("=", 1)[1] for h in gateway.received]
     for secret in [KEY_ID, SECRET, SESSION_TOKEN, *signatures, "Authorization", "X-Amz-Date"]:
         assert secret.encode().lower() not in seen.lower()
+
+
+def test_the_api_behind_iam_auth_sees_the_user_as_an_iam_caller(
+    dev: DevServer, user_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in AWS: the gateway proves the signature, the Lambda handler gets the caller."""
+    ctx = dataclasses.replace(dev.context, local_operator=False, dev_identities=False)
+    lambda_gateway = Gateway(ApiHandler(ctx))
+    threading.Thread(target=lambda_gateway.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HTTP_PROXY", lambda_gateway.proxy)
+    try:
+        with ConsoleProxy(DEPLOYED, signer=ExecuteApiSigner(DEPLOYED), port=0) as proxy:
+            status, _, body, _ = call(proxy, "Stepq.WhoAmI")
+    finally:
+        lambda_gateway.shutdown()
+        lambda_gateway.server_close()
+    assert status == 200
+    assert json.loads(body) == {"id": USER_ARN, "kind": "machine", "groups": []}
 
 
 def test_an_unsigned_request_is_refused_by_the_gateway_and_the_refusal_passed_on(
