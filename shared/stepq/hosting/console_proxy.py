@@ -226,10 +226,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_DELETE = do_PATCH = do_OPTIONS = do_PUT  # no CORS preflight is ever granted
 
-    def _answer(self, response: ApiResponse) -> None:
+    def do_HEAD(self) -> None:
+        self.close_connection = True
+        self._answer(_error("UnknownOperationException", "use GET or POST /", 405), body=False)
+
+    def _answer(self, response: ApiResponse, body: bool = True) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        self.wfile.write(response.body)
+        if body:
+            self.wfile.write(response.body)
