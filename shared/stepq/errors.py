@@ -27,7 +27,8 @@
     │   └── ClaimCheckError        a claim-checked body could not be stored or read just now
     ├── BlobError                  the blob store failed (``code``: the backend's code)
     │   └── BlobNotFoundError      no blob or bucket behind a ref
-    └── MailError                  an e-mail was not sent (``code``: the backend's code)
+    ├── MailError                  an e-mail was not sent (``code``: the backend's code)
+    └── SigningError               no AWS credentials to sign a request to a deployed API
 
 Adapters turn library exceptions (botocore's ``ClientError`` and friends)
 into these, so callers never depend on a backend's own error types.
@@ -260,3 +261,11 @@ class MailError(StepqError):
     def __init__(self, message: str, code: str = "") -> None:
         super().__init__(message)
         self.code = code
+
+
+# --- signing -----------------------------------------------------------------------
+
+
+class SigningError(StepqError):
+    """A request to a deployed API could not be signed: no AWS credentials were found,
+    or they could not be read (an expired SSO session). The message never holds them."""

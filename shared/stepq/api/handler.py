@@ -4,7 +4,8 @@ Every failure becomes Step Functions' error shape: an ``ApiError`` as the
 operation raised it, a store error translated (not found, conflict), and
 anything unexpected a logged ``InternalFailure`` (500) without a traceback in
 the reply. Nothing a caller sends produces a 500 on purpose; the fuzz test
-checks that.
+checks that. A caller who is not a target of callback tasks (a person) gets
+every task token in the reply redacted (``api/redaction.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from stepq.api.protocol import (
     ok_response,
     parse_body,
 )
+from stepq.api.redaction import may_hold_tokens, redact_tokens, sees_tokens
 from stepq.api.registry import OPERATIONS, STEPQ_OPERATIONS, WITH_IDENTITY
 from stepq.errors import ConflictError, StepqError, StoreError
 
@@ -48,6 +50,20 @@ class ApiHandler:
         self.ctx = ctx
 
     def handle(self, request: ApiRequest) -> ApiResponse:
+        response = self._handle(request)
+        if may_hold_tokens(response.body) and not self._sees_tokens(request):
+            response.body = redact_tokens(response.body)
+        return response
+
+    def _sees_tokens(self, request: ApiRequest) -> bool:
+        """Whether the caller is a target of callback tasks (api/redaction.py)."""
+        try:
+            caller = identity_of(request, dev_identities=self.ctx.dev_identities)
+        except ApiError:  # a malformed dev header: nobody we know
+            return False
+        return sees_tokens(self.ctx, caller)
+
+    def _handle(self, request: ApiRequest) -> ApiResponse:
         request_id = str(uuid.uuid4())
         try:
             name, params, fn = self._route(request)

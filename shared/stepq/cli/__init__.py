@@ -16,6 +16,7 @@
 - ``deployment.py``   ``worker``/``ops`` settings in one line when bad, quick-failing clients
 - ``graph.py``        Mermaid, DOT and SVG of a definition and an execution's path
 - ``graph_command.py`` the ``graph`` command
+- ``console_command.py`` ``console --api-url URL``: the web console, its API calls signed here
 - ``callbacks.py``    what ``stepq run`` does for tasks waiting for a token
 - ``functions.py``    ``functions``: the step functions a module registers
 - ``render.py``       timelines and outcomes
@@ -27,6 +28,7 @@ from stepq.cli import (  # noqa: F401  (each registers its commands)
     api_commands,
     bench_commands,
     commands,
+    console_command,
     functions,
     graph_command,
     ops_commands,

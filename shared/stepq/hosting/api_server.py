@@ -4,7 +4,9 @@ A threading HTTP server in front of ``api.handler.ApiHandler``. Secure by
 default: it binds to 127.0.0.1; bound to loopback it answers only requests
 whose Host is a loopback name (a web page cannot reach it through DNS
 rebinding); a state-changing request needs the JSON 1.0 content type and an
-``X-Amz-Target`` header, which a cross-site form cannot send. With
+``X-Amz-Target`` header, which a cross-site form cannot send, and a POST a
+browser marks as coming from another page (``Origin``, ``Sec-Fetch-Site``) is
+refused (``hosting/browser_guard.py``). With
 ``ApiContext.dev_identities`` (``stepq dev --dev-identities``) the
 ``X-Stepq-Dev-User`` header names the caller of people operations: a warning
 is logged when that is served beyond loopback. With ``attachments``
@@ -14,7 +16,6 @@ is logged when that is served beyond loopback. With ``attachments``
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import socket
@@ -25,29 +26,12 @@ from typing import Any
 from stepq.api.handler import ApiHandler
 from stepq.api.protocol import MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, error_response
 from stepq.hosting.attachment_links import MAX_BYTES, PREFIX, LocalAttachmentUrls
+from stepq.hosting.browser_guard import cross_site, host_name, is_loopback
 
 log = logging.getLogger(__name__)
 
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8083
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def host_name(header: str) -> str:
-    """The name in a Host header, without its port (``[::1]:8083`` -> ``[::1]``)."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header.split("]")[0] + "]"
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 class ApiServer:
@@ -100,6 +84,8 @@ class ApiServer:
                 "AccessDeniedException", "this server answers loopback hosts only", 403
             )
             return error_response(refused)
+        if request.method == "POST" and (why := cross_site(request.headers)):
+            return error_response(ApiError("AccessDeniedException", why, 403))
         return self.handler.handle(request)
 
 
