@@ -1,0 +1,175 @@
+// One execution: its graph with each state's status, the chosen state's data, a
+// timeline and the event table; refreshed while it runs.
+
+import { call } from "../api.js";
+import { arnParts, duration, errorBox, h, pretty, statusBadge, when } from "../dom.js";
+import { drawGraph, legend } from "../graph.js";
+import { drawTimeline } from "../timeline.js";
+
+const EVENTS_PAGE = 500; // a huge history shows its first pages only, more on demand
+const REFRESH_MS = 1000;
+
+function dataBlock(title, text, open = false) {
+  if (text === undefined || text === null) return "";
+  return h("details", { class: "data", open }, h("summary", {}, title), h("pre", {}, pretty(text)));
+}
+
+function statePanel(panel, node) {
+  const visit = node.visit || {};
+  panel.replaceChildren(
+    h("h3", {}, node.name, " ", statusBadge(node.status)),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "type"),
+      h("dd", {}, node.type),
+      visit.entries ? [h("dt", {}, "entered"), h("dd", {}, `${visit.entries} time${visit.entries > 1 ? "s" : ""}`)] : "",
+      visit.failures ? [h("dt", {}, "failures"), h("dd", {}, `${visit.failures} (retries included)`)] : "",
+      visit.enteredAt ? [h("dt", {}, "last entered"), h("dd", { class: "mono" }, when(visit.enteredAt))] : "",
+      visit.exitedAt && visit.enteredAt
+        ? [h("dt", {}, "took"), h("dd", {}, duration(visit.exitedAt - visit.enteredAt))]
+        : "",
+    ),
+    visit.error ? h("div", { class: "error" }, h("b", {}, visit.error), visit.cause ? h("pre", {}, pretty(visit.cause)) : "") : "",
+    dataBlock("Input", visit.input, true),
+    dataBlock("Output", visit.output, true),
+    node.status === "not_reached" ? h("p", { class: "muted" }, "This state was not reached.") : "",
+  );
+  panel.setAttribute("data-selected", node.name);
+}
+
+function details(event) {
+  const key = Object.keys(event).find((k) => k.endsWith("EventDetails"));
+  return key ? event[key] : null;
+}
+
+function summary(info) {
+  if (!info) return "";
+  const parts = [];
+  for (const name of ["name", "resourceType", "resource", "error"]) if (info[name]) parts.push(info[name]);
+  return parts.join(" · ");
+}
+
+function eventRows(events, t0) {
+  return events.map((event) => {
+    const info = details(event);
+    const failed = /(Failed|TimedOut|Aborted)$/.test(event.type);
+    return h(
+      "tr",
+      { "data-event": event.id, class: failed ? "failed" : "" },
+      h("td", { class: "num" }, event.id),
+      h("td", {}, event.type),
+      h("td", {}, summary(info)),
+      h("td", { class: "mono" }, `+${duration(event.timestamp - t0)}`),
+      h("td", {}, info ? h("details", {}, h("summary", {}, "details"), h("pre", {}, JSON.stringify(info, null, 2))) : ""),
+    );
+  });
+}
+
+export async function executionPage(main, arn, route) {
+  const head = h("div", { class: "exec-head" });
+  const graphBox = h("div", { class: "graph-box" });
+  const panel = h("aside", { class: "state-panel" }, h("p", { class: "muted" }, "Click a state to see its input, output and error."));
+  const timelineBox = h("div", { class: "timeline-box" });
+  const eventsBox = h("div", { class: "events-box" });
+  main.append(
+    head,
+    h("section", {}, h("h2", {}, "Graph"), legend(), h("div", { class: "graph-row" }, graphBox, panel)),
+    h("section", {}, h("h2", {}, "Timeline"), timelineBox),
+    h("section", {}, h("h2", {}, "Events"), eventsBox),
+  );
+  let selected = null;
+  let events = [];
+  let nextToken;
+
+  const loadEvents = async () => {
+    // The first page(s) again (a running execution grows); more pages only on demand.
+    const pages = Math.max(1, Math.ceil(events.length / EVENTS_PAGE));
+    const fresh = [];
+    let token;
+    for (let i = 0; i < pages; i++) {
+      const page = await call("GetExecutionHistory", { executionArn: arn, maxResults: EVENTS_PAGE, ...(token ? { nextToken: token } : {}) });
+      fresh.push(...page.events);
+      token = page.nextToken;
+      if (!token) break;
+    }
+    events = fresh;
+    nextToken = token;
+  };
+
+  const drawEvents = () => {
+    const t0 = events.length ? events[0].timestamp : 0;
+    const more = h("button", { type: "button", "data-more": "events" }, "Load more events");
+    more.addEventListener("click", async () => {
+      const page = await call("GetExecutionHistory", { executionArn: arn, maxResults: EVENTS_PAGE, nextToken });
+      events.push(...page.events);
+      nextToken = page.nextToken;
+      drawEvents();
+    });
+    eventsBox.replaceChildren(
+      h(
+        "table",
+        { class: "list events", "data-events": events.length },
+        h("thead", {}, h("tr", {}, ["#", "Type", "Step", "Time", ""].map((t) => h("th", {}, t)))),
+        h("tbody", {}, eventRows(events, t0)),
+      ),
+      nextToken ? h("div", { class: "pager" }, h("span", { class: "muted" }, `${events.length} events shown`), more) : "",
+    );
+  };
+
+  const refresh = async () => {
+    const [found] = await Promise.all([call("Stepq.GetExecutionGraph", { executionArn: arn }), loadEvents()]);
+    if (!route.current()) return null;
+    const execution = found.execution;
+    const running = execution.status === "RUNNING";
+    const end = execution.stopDate ?? Date.now() / 1000;
+    head.replaceChildren(
+      h("h1", {}, execution.name, " ", statusBadge(execution.status)),
+      h(
+        "p",
+        { class: "meta" },
+        "state machine ",
+        h("a", { href: `#/machine/${encodeURIComponent(execution.stateMachineArn)}` }, arnParts(execution.stateMachineArn).machine),
+        ` · started ${when(execution.startDate)} UTC · ${running ? "running for" : "took"} ${duration(end - execution.startDate)}`,
+        execution.redriveCount ? ` · redriven ×${execution.redriveCount}` : "",
+        running ? h("span", { class: "live", "data-live": "on" }, " · live") : "",
+      ),
+      execution.error ? h("div", { class: "error" }, h("b", {}, execution.error), execution.cause ? h("pre", {}, pretty(execution.cause)) : "") : "",
+      h("div", { class: "io" }, dataBlock("Execution input", execution.input), dataBlock("Execution output", execution.output)),
+      h("p", { class: "arn mono" }, arn),
+    );
+    graphBox.replaceChildren();
+    drawGraph(graphBox, found.graph, {
+      onSelect: (node) => {
+        selected = node.name;
+        statePanel(panel, node);
+      },
+    });
+    if (selected) {
+      const node = found.graph.nodes.find((n) => n.name === selected);
+      const group = [...graphBox.querySelectorAll(".node")].find((g) => g.dataset.state === selected);
+      if (node && group) {
+        group.classList.add("selected");
+        statePanel(panel, node);
+      }
+    }
+    timelineBox.replaceChildren();
+    drawTimeline(timelineBox, events, { running });
+    drawEvents();
+    main.setAttribute("data-execution-status", execution.status);
+    return running;
+  };
+
+  const loop = async () => {
+    let running;
+    try {
+      running = await refresh();
+    } catch (error) {
+      if (!route.current()) return;
+      head.replaceChildren(errorBox(error));
+      return;
+    }
+    if (running && route.current()) route.later(loop, REFRESH_MS);
+  };
+  await loop();
+}

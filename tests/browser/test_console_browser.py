@@ -1,0 +1,199 @@
+"""The console's pages in headless Chromium against ``stepq dev`` (conftest.py says how).
+
+Each graph test reads the SVG the page drew: every state is a ``<g data-state
+data-status>``, so what the picture says is checked, not what the API sent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or under CI=true fails) with the reason
+    expect = None
+
+from browser.conftest import Examples, screenshot, wait_entered
+
+
+def _open(page: Any, examples: Examples, route: str) -> None:
+    page.goto(f"{examples.url}/#{route}")
+    page.wait_for_selector("main[data-ready=true]")
+
+
+def _statuses(page: Any) -> dict[str, str]:
+    page.wait_for_selector("svg.graph[data-graph=ready]")
+    return dict(
+        page.eval_on_selector_all(
+            "svg.graph g.node", "nodes => nodes.map(n => [n.dataset.state, n.dataset.status])"
+        )
+    )
+
+
+def _execution(page: Any, examples: Examples, key: str) -> dict[str, str]:
+    _open(page, examples, f"/execution/{quote(examples.arns[key], safe='')}")
+    return _statuses(page)
+
+
+def test_console_lists_executions_with_counts_filters_and_pages(
+    page: Any, examples: Examples
+) -> None:
+    _open(page, examples, "/executions")
+    rows = page.eval_on_selector_all(
+        "table.executions tbody tr",
+        "rows => rows.map(r => [r.dataset.execution, r.dataset.status])",
+    )
+    assert dict(rows) == {
+        "order-shipped": "SUCCEEDED",
+        "order-failed": "FAILED",
+        "claim-approved": "RUNNING",
+        "claim-rejected": "FAILED",
+        "claim-silent": "RUNNING",
+        "nightly": "SUCCEEDED",
+    }
+    counts = dict(
+        page.eval_on_selector_all(
+            ".counts a",
+            "links => links.map(a => [a.dataset.count, a.querySelector('b').textContent])",
+        )
+    )
+    assert counts["ALL"] == "6" and counts["FAILED"] == "2" and counts["RUNNING"] == "2"
+    screenshot(page, "executions")
+    # A status count filters; the machine and prefix filters narrow further.
+    page.click(".counts a[data-count=FAILED]")
+    expect(page).to_have_url(re.compile("status=FAILED"))
+    page.wait_for_selector("main[data-ready=true] table.executions")
+    names = page.eval_on_selector_all(
+        "table.executions tbody tr", "rows => rows.map(r => r.dataset.execution)"
+    )
+    assert sorted(names) == ["claim-rejected", "order-failed"]
+    page.select_option("select[name=machine]", "order_saga")
+    expect(page).to_have_url(re.compile("machine=order_saga"))
+    page.wait_for_selector("main[data-ready=true] table.executions")
+    names = page.eval_on_selector_all(
+        "table.executions tbody tr", "rows => rows.map(r => r.dataset.execution)"
+    )
+    assert names == ["order-failed"]
+    _open(page, examples, "/executions?prefix=claim-")
+    names = page.eval_on_selector_all(
+        "table.executions tbody tr", "rows => rows.map(r => r.dataset.execution)"
+    )
+    assert sorted(names) == ["claim-approved", "claim-rejected", "claim-silent"]
+    assert page.text_content(".counts a[data-count=ALL] b") == "3"
+
+
+def test_console_pages_through_executions_with_next_token(page: Any, examples: Examples) -> None:
+    for i in range(55):  # one more page than the console's 50 a page
+        examples.sfn.start_execution(
+            stateMachineArn=examples.machines["order_saga"],
+            name=f"bulk-{i:02d}",
+            input=json.dumps({"order_id": f"b-{i}", "amount": 1, "items": ["x"]}),
+        )
+    _open(page, examples, "/executions?prefix=bulk-")
+    first = page.eval_on_selector_all(
+        "table.executions tbody tr", "rows => rows.map(r => r.dataset.execution)"
+    )
+    assert len(first) == 50 and page.is_disabled("button[data-page=newer]")
+    page.click("button[data-page=older]")
+    expect(page.locator("table.executions tbody tr")).to_have_count(5)
+    second = page.eval_on_selector_all(
+        "table.executions tbody tr", "rows => rows.map(r => r.dataset.execution)"
+    )
+    assert set(first).isdisjoint(second) and len(set(first) | set(second)) == 55
+    assert page.is_disabled("button[data-page=older]")
+    page.click("button[data-page=newer]")
+    expect(page.locator("table.executions tbody tr")).to_have_count(50)
+
+
+def test_console_order_saga_graph_marks_the_compensation(page: Any, examples: Examples) -> None:
+    shipped = _execution(page, examples, "shipped")
+    assert shipped == {
+        "Charge": "succeeded",
+        "Reserve": "succeeded",
+        "Ship": "succeeded",
+        "Confirmed": "succeeded",
+        "Release": "not_reached",
+        "Refund": "not_reached",
+        "OrderFailed": "not_reached",
+    }
+    failed = _execution(page, examples, "compensated")
+    assert failed["Ship"] == "caught" and failed["OrderFailed"] == "failed"
+    assert failed["Release"] == failed["Refund"] == "succeeded"
+    assert failed["Confirmed"] == "not_reached"
+    assert page.get_attribute("main", "data-execution-status") == "FAILED"
+    # Clicking a state shows its input, output and error.
+    page.click("svg.graph g.node[data-state=Ship]")
+    panel = page.locator(".state-panel")
+    assert panel.get_attribute("data-selected") == "Ship"
+    assert "caught" in panel.inner_text() and "Input" in panel.inner_text()
+    assert page.locator("svg.timeline g.bar[data-state=Ship].bar-caught").count() == 1
+    types = page.eval_on_selector_all(
+        "table.events tbody tr td:nth-child(2)", "cells => cells.map(c => c.textContent)"
+    )
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionFailed"
+    screenshot(page, "execution-order-saga")
+
+
+def test_console_insurance_claim_graphs_show_waiting_and_rejection(
+    page: Any, examples: Examples
+) -> None:
+    cooling = _execution(page, examples, "cooling")
+    assert cooling["RegisterClaim"] == cooling["RequestVerification"] == "succeeded"
+    assert cooling["CoolingOff"] == "waiting"  # a day-long Wait on a real clock
+    assert cooling["Decide"] == cooling["PayOut"] == "not_reached"
+    assert page.locator("[data-live=on]").count() == 1
+    rejected = _execution(page, examples, "rejected")
+    assert rejected["RequestVerification"] == "caught" and rejected["Rejected"] == "failed"
+    assert rejected["CoolingOff"] == "not_reached"
+
+
+def test_console_refreshes_a_running_execution_live(page: Any, examples: Examples) -> None:
+    silent = _execution(page, examples, "silent")
+    assert silent["RequestVerification"] == "waiting"  # for its task token
+    screenshot(page, "execution-waiting")
+    events = examples.sfn.get_execution_history(executionArn=examples.arns["silent"])["events"]
+    token = next(
+        json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]["token"]
+        for e in events
+        if e["type"] == "TaskScheduled"
+    )
+    examples.sfn.send_task_success(taskToken=token, output=json.dumps({"score": 0.9}))
+    wait_entered(examples.sfn, examples.arns["silent"], "CoolingOff")
+    page.wait_for_selector("svg.graph g.node[data-state=CoolingOff][data-status=waiting]")
+    assert _statuses(page)["RequestVerification"] == "succeeded"
+
+
+def test_console_data_pipeline_graph_has_parallel_and_map_clusters(
+    page: Any, examples: Examples
+) -> None:
+    statuses = _execution(page, examples, "pipeline")
+    assert set(statuses.values()) == {"succeeded"}, statuses
+    clusters = page.eval_on_selector_all(
+        "svg.graph g.cluster", "cs => cs.map(c => c.dataset.cluster)"
+    )
+    assert len(clusters) == 3  # two Parallel branches and the Map's iterations
+    enrich = page.locator("svg.graph g.node[data-state=Enrich] text.count")
+    assert enrich.text_content() == "\u00d76"  # "×6": entered once per order
+    screenshot(page, "execution-data-pipeline")
+
+
+def test_console_state_machines_list_graph_and_source(page: Any, examples: Examples) -> None:
+    _open(page, examples, "/machines")
+    names = page.eval_on_selector_all(
+        "table.machines tbody tr", "rows => rows.map(r => r.dataset.machine)"
+    )
+    assert sorted(names) == ["data_pipeline", "insurance_claim", "order_saga"]
+    page.click("table.machines a:text('insurance_claim')")
+    page.wait_for_selector("main[data-ready=true] svg.graph[data-graph=ready]")
+    states = page.eval_on_selector_all(
+        "svg.graph g.node", "nodes => nodes.map(n => n.dataset.state)"
+    )
+    assert "CoolingOff" in states and "Decide" in states
+    labels = page.eval_on_selector_all("svg.graph .edge-label", "ls => ls.map(l => l.textContent)")
+    assert any("NumericGreaterThanEquals" in text for text in labels)  # a Choice rule
+    asl = json.loads(page.text_content("pre.asl"))
+    assert asl["StartAt"] == "RegisterClaim"
+    screenshot(page, "state-machine")
