@@ -176,7 +176,7 @@ def test_console_data_pipeline_graph_has_parallel_and_map_clusters(
     )
     assert len(clusters) == 3  # two Parallel branches and the Map's iterations
     enrich = page.locator("svg.graph g.node[data-state=Enrich] text.count")
-    assert enrich.text_content() == "\u00d76"  # "×6": entered once per order
+    assert enrich.text_content() == "\u00d76"  # times 6: entered once per order
     screenshot(page, "execution-data-pipeline")
 
 
