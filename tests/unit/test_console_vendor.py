@@ -26,3 +26,19 @@ def test_console_loads_nothing_from_another_origin() -> None:
             text = path.read_text(encoding="utf-8")
             assert "http://" not in text.replace("http://www.w3.org/2000/svg", ""), path
             assert "https://" not in text, path
+
+
+def test_console_files_are_all_package_data() -> None:
+    """pyproject's package-data globs cover every file the console serves (pip ships them)."""
+    import fnmatch
+    import tomllib
+
+    pyproject = tomllib.loads((STATIC.parents[3] / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["stepq.console"]
+    for path in STATIC.rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(STATIC.parent).as_posix()
+            assert any(
+                fnmatch.fnmatch(relative, p) and relative.count("/") == p.count("/")
+                for p in patterns
+            ), relative
