@@ -197,7 +197,9 @@ def mark(graph: Graph, events: Iterable[Mapping[str, Any]], status: str) -> None
             waiting.discard(open_states[-1])
             _failure(graph, open_states[-1], event)
         elif kind.endswith("Succeeded") and open_states:
+            # A retry that worked (or a token answered): the state did not fail.
             waiting.discard(open_states[-1])
+            troubled.discard(open_states[-1])
     for node in open_states:
         if status != "RUNNING":
             graph.statuses[node] = "failed"
