@@ -86,8 +86,31 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"the page logged errors: {errors}"
 
 
+FLAKY = {
+    "StartAt": "Load",
+    "States": {
+        "Load": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:111111111111:function:flaky_load",
+            "End": True,
+        }
+    },
+}
+SUPPLIER_UP = {"value": False}  # flaky_load fails until a test sets it
+
+
+class SupplierDown(Exception):
+    pass
+
+
+def flaky_load(event: Any, context: Any) -> dict[str, Any]:
+    if not SUPPLIER_UP["value"]:
+        raise SupplierDown("the supplier's API is down")
+    return {"loaded": True}
+
+
 def _functions() -> dict[str, Any]:
-    steps: dict[str, Any] = {}
+    steps: dict[str, Any] = {"flaky_load": flaky_load}
     for name in ("order_saga", "insurance_claim", "data_pipeline"):
         steps.update(load_functions(str(EXAMPLES / f"{name}.py")))
     return steps
@@ -124,8 +147,12 @@ class Examples:
         self.arns: dict[str, str] = {}
         self.machines: dict[str, str] = {}
 
-    def deploy(self, name: str) -> None:
-        text = (EXAMPLES / f"{name}.asl.json").read_text(encoding="utf-8")
+    def deploy(self, name: str, definition: dict[str, Any] | None = None) -> None:
+        text = (
+            json.dumps(definition)
+            if definition is not None
+            else (EXAMPLES / f"{name}.asl.json").read_text(encoding="utf-8")
+        )
         made = self.sfn.create_state_machine(name=name, definition=text, roleArn=ROLE)
         self.machines[name] = made["stateMachineArn"]
 
@@ -146,6 +173,7 @@ def examples() -> Iterator[Examples]:
         ex = Examples(dev)
         for name in ("order_saga", "insurance_claim", "data_pipeline"):
             ex.deploy(name)
+        ex.deploy("flaky", FLAKY)
         order = {"order_id": "o-1", "amount": 42.5, "items": ["book"]}
         ex.start("shipped", "order_saga", "order-shipped", order)
         ex.start("compensated", "order_saga", "order-failed", {**order, "fail_at": "ship"})

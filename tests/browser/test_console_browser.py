@@ -16,7 +16,7 @@ try:
 except ImportError:  # the browser fixture skips (or under CI=true fails) with the reason
     expect = None
 
-from browser.conftest import Examples, screenshot, wait_entered
+from browser.conftest import SUPPLIER_UP, Examples, screenshot, wait_entered, wait_status
 
 
 def _open(page: Any, examples: Examples, route: str) -> None:
@@ -185,7 +185,7 @@ def test_console_state_machines_list_graph_and_source(page: Any, examples: Examp
     names = page.eval_on_selector_all(
         "table.machines tbody tr", "rows => rows.map(r => r.dataset.machine)"
     )
-    assert sorted(names) == ["data_pipeline", "insurance_claim", "order_saga"]
+    assert sorted(names) == ["data_pipeline", "flaky", "insurance_claim", "order_saga"]
     page.click("table.machines a:text('insurance_claim')")
     page.wait_for_selector("main[data-ready=true] svg.graph[data-graph=ready]")
     states = page.eval_on_selector_all(
@@ -197,3 +197,39 @@ def test_console_state_machines_list_graph_and_source(page: Any, examples: Examp
     asl = json.loads(page.text_content("pre.asl"))
     assert asl["StartAt"] == "RegisterClaim"
     screenshot(page, "state-machine")
+
+
+def test_console_stops_a_running_execution(page: Any, examples: Examples) -> None:
+    claim = {"policy": "p-8", "amount": 10, "verdict": "silent"}
+    examples.start("to-stop", "insurance_claim", "claim-to-stop", claim)
+    wait_entered(examples.sfn, examples.arns["to-stop"], "RequestVerification")
+    _execution(page, examples, "to-stop")
+    assert page.locator("button[data-action=redrive]").count() == 0
+    page.click("button[data-action=stop]")
+    page.click("button[data-confirm=stop]")
+    expect(page.locator("main")).to_have_attribute("data-execution-status", "ABORTED")
+    described = examples.sfn.describe_execution(executionArn=examples.arns["to-stop"])
+    assert described["status"] == "ABORTED" and described["error"] == "StoppedFromConsole"
+    assert _statuses(page)["RequestVerification"] == "failed"
+    assert page.locator("button[data-action=stop]").count() == 0
+
+
+def test_console_redrives_a_failed_execution(page: Any, examples: Examples) -> None:
+    SUPPLIER_UP["value"] = False
+    arn = examples.start("flaky", "flaky", "load-1", {})
+    wait_status(examples.sfn, arn, "FAILED")
+    assert _execution(page, examples, "flaky") == {"Load": "failed"}
+    assert page.locator("button[data-action=stop]").count() == 0
+    page.click("button[data-action=redrive]")
+    page.click("text=Cancel")  # asks first; Cancel leaves it as it was
+    assert examples.sfn.describe_execution(executionArn=arn)["status"] == "FAILED"
+    SUPPLIER_UP["value"] = True
+    page.click("button[data-action=redrive]")
+    page.click("button[data-confirm=redrive]")
+    expect(page.locator("main")).to_have_attribute("data-execution-status", "SUCCEEDED")
+    assert _statuses(page) == {"Load": "succeeded"}
+    bars = page.eval_on_selector_all(
+        "svg.timeline g.bar", "bs => bs.map(b => b.getAttribute('class'))"
+    )
+    assert bars == ["bar bar-failed", "bar bar-done"]  # the failed run's visit, then the redrive's
+    assert examples.sfn.describe_execution(executionArn=arn)["redriveCount"] == 1

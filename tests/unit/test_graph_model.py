@@ -105,3 +105,17 @@ def test_the_json_has_visits_and_taken_edges() -> None:
     assert taken == [("__start__", call["id"])]
     plain = to_json(graph)
     assert "status" not in plain["nodes"][0] and "taken" not in plain["edges"][0]
+
+
+def test_a_redrive_closes_what_the_failed_run_left_open() -> None:
+    events = [
+        _entered(1, "Call"),
+        _event(2, "TaskFailed", error="Boom"),
+        _event(3, "ExecutionFailed", error="Boom"),
+        _event(4, "ExecutionRedriven", redriveCount=1),
+        _entered(5, "Call"),
+        _event(6, "TaskSucceeded", output="{}"),
+        _exited(7, "Call"),
+    ]
+    assert _statuses(events, "RUNNING")["Call"] == "succeeded"
+    assert _statuses(events[:4], "RUNNING")["Call"] == "failed"

@@ -184,6 +184,13 @@ def mark(graph: Graph, events: Iterable[Mapping[str, Any]], status: str) -> None
             if node in open_states:
                 open_states.remove(node)
             trail.append(node)
+        elif kind == "ExecutionRedriven":
+            # The states the failed run left open ended with it; the redrive enters anew.
+            for node in open_states:
+                graph.statuses[node] = "failed"
+            open_states.clear()
+            waiting.clear()
+            troubled.clear()
         elif kind == "TaskScheduled" and open_states:
             resource = str((event.get("taskScheduledEventDetails") or {}).get("resource", ""))
             if resource.endswith("waitForTaskToken"):

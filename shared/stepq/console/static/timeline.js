@@ -35,6 +35,14 @@ export function visits(events) {
         bar.end = event.timestamp;
         stack.splice(stack.indexOf(bar), 1);
       }
+    } else if (event.type === "ExecutionRedriven") {
+      // What the failed run left open ended with it; the redrive enters those states anew.
+      for (const bar of stack) {
+        bar.end = event.timestamp;
+        bar.abandoned = true;
+      }
+      stack.length = 0;
+      open.clear();
     } else if (/(Failed|TimedOut|Aborted)$/.test(event.type) && !event.type.startsWith("Execution") && stack.length) {
       stack[stack.length - 1].failed = true;
     }
@@ -66,7 +74,9 @@ export function drawTimeline(container, events, { running = false, now = Date.no
     const end = bar.end ?? t1;
     const left = x(bar.start);
     const w = Math.max(x(end) - left, 2);
-    const state = bar.end === undefined ? (running ? "open" : "failed") : bar.failed ? "caught" : "done";
+    let state = bar.failed ? "caught" : "done";
+    if (bar.abandoned || (bar.end === undefined && !running)) state = "failed";
+    else if (bar.end === undefined) state = "open";
     svg.append(
       s(
         "g",

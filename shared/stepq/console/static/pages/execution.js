@@ -66,6 +66,53 @@ function eventRows(events, t0) {
   });
 }
 
+// A button that asks once more before it acts (no window.confirm: it blocks the page).
+function guarded(label, question, act) {
+  const box = h("span", { class: "action" });
+  const start = h("button", { type: "button", "data-action": label.toLowerCase() }, label);
+  const sure = h("button", { type: "button", class: "danger", "data-confirm": label.toLowerCase() }, `Yes, ${label.toLowerCase()}`);
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const ask = h("span", { class: "confirm" }, `${question} `, sure, " ", cancel);
+  const idle = () => box.replaceChildren(start);
+  start.addEventListener("click", () => box.replaceChildren(ask));
+  cancel.addEventListener("click", idle);
+  sure.addEventListener("click", async () => {
+    sure.disabled = true;
+    try {
+      await act();
+    } catch (error) {
+      box.replaceChildren(start, errorBox(error));
+    }
+  });
+  idle();
+  return box;
+}
+
+function actions(execution, arn, after) {
+  const bar = h("div", { class: "actions" });
+  if (execution.status === "RUNNING") {
+    bar.append(
+      guarded("Stop", "Stop this execution?", async () => {
+        await call("StopExecution", { executionArn: arn, error: "StoppedFromConsole" });
+        await after();
+      }),
+    );
+  }
+  if (["FAILED", "TIMED_OUT", "ABORTED"].includes(execution.status)) {
+    if (execution.redriveStatus === "NOT_REDRIVABLE") {
+      bar.append(h("span", { class: "muted" }, `Not redrivable: ${execution.redriveStatusReason || ""}`));
+    } else {
+      bar.append(
+        guarded("Redrive", "Run it again from where it failed?", async () => {
+          await call("RedriveExecution", { executionArn: arn });
+          await after();
+        }),
+      );
+    }
+  }
+  return bar;
+}
+
 export async function executionPage(main, arn, route) {
   const head = h("div", { class: "exec-head" });
   const graphBox = h("div", { class: "graph-box" });
@@ -125,6 +172,7 @@ export async function executionPage(main, arn, route) {
     const end = execution.stopDate ?? Date.now() / 1000;
     head.replaceChildren(
       h("h1", {}, execution.name, " ", statusBadge(execution.status)),
+      actions(execution, arn, loop),
       h(
         "p",
         { class: "meta" },
@@ -160,6 +208,7 @@ export async function executionPage(main, arn, route) {
     return running;
   };
 
+  let scheduled = false; // one refresh timer at a time, however often loop() is called
   const loop = async () => {
     let running;
     try {
@@ -169,7 +218,13 @@ export async function executionPage(main, arn, route) {
       head.replaceChildren(errorBox(error));
       return;
     }
-    if (running && route.current()) route.later(loop, REFRESH_MS);
+    if (running && route.current() && !scheduled) {
+      scheduled = true;
+      route.later(() => {
+        scheduled = false;
+        loop();
+      }, REFRESH_MS);
+    }
   };
   await loop();
 }
