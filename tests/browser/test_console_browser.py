@@ -233,3 +233,33 @@ def test_console_redrives_a_failed_execution(page: Any, examples: Examples) -> N
     )
     assert bars == ["bar bar-failed", "bar bar-done"]  # the failed run's visit, then the redrive's
     assert examples.sfn.describe_execution(executionArn=arn)["redriveCount"] == 1
+
+
+def test_console_answers_a_waiting_callback(page: Any, examples: Examples) -> None:
+    claim = {"policy": "p-9", "amount": 10, "verdict": "silent"}
+    for key in ("answer-ok", "answer-no"):
+        examples.start(key, "insurance_claim", f"claim-{key}", claim)
+        wait_entered(examples.sfn, examples.arns[key], "RequestVerification")
+    assert _execution(page, examples, "answer-ok")["RequestVerification"] == "waiting"
+    page.click("svg.graph g.node[data-state=RequestVerification]")
+    page.fill(".callback textarea[name=output]", "{not json")
+    page.click("button[data-callback=success]")
+    assert "not JSON" in page.inner_text(".callback")  # checked before anything is sent
+    page.fill(".callback textarea[name=output]", '{"score": 0.97, "verifier": "console"}')
+    screenshot(page, "execution-callback")
+    page.click("button[data-callback=success]")
+    page.wait_for_selector("svg.graph g.node[data-state=CoolingOff][data-status=waiting]")
+    history = examples.sfn.get_execution_history(executionArn=examples.arns["answer-ok"])
+    exits = [e for e in history["events"] if e["type"] == "TaskStateExited"]
+    assert json.loads(exits[-1]["stateExitedEventDetails"]["output"])["verification"] == {
+        "score": 0.97,
+        "verifier": "console",
+    }
+    _execution(page, examples, "answer-no")
+    page.click("svg.graph g.node[data-state=RequestVerification]")
+    page.fill(".callback input[name=error]", "VerificationRejected")
+    page.fill(".callback input[name=cause]", "the photos are of another car")
+    page.click("button[data-callback=failure]")
+    expect(page.locator("main")).to_have_attribute("data-execution-status", "FAILED")
+    statuses = _statuses(page)
+    assert statuses["RequestVerification"] == "caught" and statuses["Rejected"] == "failed"

@@ -4,6 +4,7 @@
 import { call } from "../api.js";
 import { arnParts, duration, errorBox, h, pretty, statusBadge, when } from "../dom.js";
 import { drawGraph, legend } from "../graph.js";
+import { callbackForm, waitingToken } from "../callback.js";
 import { drawTimeline } from "../timeline.js";
 
 const EVENTS_PAGE = 500; // a huge history shows its first pages only, more on demand
@@ -14,7 +15,14 @@ function dataBlock(title, text, open = false) {
   return h("details", { class: "data", open }, h("summary", {}, title), h("pre", {}, pretty(text)));
 }
 
-function statePanel(panel, node) {
+function answer(node, context) {
+  if (node.status !== "waiting" || node.type !== "Task") return "";
+  const token = waitingToken(context.events, node, context.arn);
+  if (!token) return h("p", { class: "muted" }, "Its task token is not among the events shown.");
+  return callbackForm(token, context.after);
+}
+
+function statePanel(panel, node, context) {
   const visit = node.visit || {};
   panel.replaceChildren(
     h("h3", {}, node.name, " ", statusBadge(node.status)),
@@ -34,6 +42,7 @@ function statePanel(panel, node) {
     dataBlock("Input", visit.input, true),
     dataBlock("Output", visit.output, true),
     node.status === "not_reached" ? h("p", { class: "muted" }, "This state was not reached.") : "",
+    answer(node, context),
   );
   panel.setAttribute("data-selected", node.name);
 }
@@ -126,6 +135,8 @@ export async function executionPage(main, arn, route) {
     h("section", {}, h("h2", {}, "Events"), eventsBox),
   );
   let selected = null;
+  let shown = ""; // the selected node as the panel shows it
+  const context = { arn, events: [], after: () => loop() };
   let events = [];
   let nextToken;
 
@@ -141,6 +152,7 @@ export async function executionPage(main, arn, route) {
       if (!token) break;
     }
     events = fresh;
+    context.events = events;
     nextToken = token;
   };
 
@@ -150,6 +162,7 @@ export async function executionPage(main, arn, route) {
     more.addEventListener("click", async () => {
       const page = await call("GetExecutionHistory", { executionArn: arn, maxResults: EVENTS_PAGE, nextToken });
       events.push(...page.events);
+      context.events = events;
       nextToken = page.nextToken;
       drawEvents();
     });
@@ -190,7 +203,8 @@ export async function executionPage(main, arn, route) {
     drawGraph(graphBox, found.graph, {
       onSelect: (node) => {
         selected = node.name;
-        statePanel(panel, node);
+        shown = JSON.stringify(node);
+        statePanel(panel, node, context);
       },
     });
     if (selected) {
@@ -198,7 +212,11 @@ export async function executionPage(main, arn, route) {
       const group = [...graphBox.querySelectorAll(".node")].find((g) => g.dataset.state === selected);
       if (node && group) {
         group.classList.add("selected");
-        statePanel(panel, node);
+        // Redrawn only when the state changed: a half-typed answer survives a refresh.
+        if (JSON.stringify(node) !== shown) {
+          shown = JSON.stringify(node);
+          statePanel(panel, node, context);
+        }
       }
     }
     timelineBox.replaceChildren();
