@@ -245,6 +245,18 @@ def _wait_closed(ctx: ApiContext, arn: str, seconds: float) -> ExecutionHeader:
 @operation("DescribeExecution")
 def describe_execution(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     header, latest = _described(ctx, params.get("executionArn"))
+    return described(ctx, header, latest, params)
+
+
+def load_described(ctx: ApiContext, arn: Any) -> tuple[ExecutionHeader, Commit]:
+    """The execution's header and newest commit, loaded once (ExecutionDoesNotExist...)."""
+    return _described(ctx, arn)
+
+
+def described(
+    ctx: ApiContext, header: ExecutionHeader, latest: Commit, params: dict[str, Any]
+) -> dict[str, Any]:
+    """DescribeExecution's reply from an execution already loaded."""
     started = listing.started_doc(ctx, header.execution_id)
     result = listing.summary(ctx, header, started)
     if params.get("includedData") == "METADATA_ONLY":

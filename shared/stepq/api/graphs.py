@@ -15,9 +15,10 @@ from typing import Any
 
 from stepq.api import graph_model
 from stepq.api.context import ApiContext
-from stepq.api.executions import describe_execution, load_execution
+from stepq.api.executions import described, load_described
 from stepq.api.history import convert
-from stepq.api.machines import describe_state_machine, describe_state_machine_for_execution
+from stepq.api.machine_support import read_revision
+from stepq.api.machines import describe_state_machine
 from stepq.api.protocol import ApiError
 from stepq.api.registry import operation
 
@@ -57,15 +58,16 @@ def get_machine_graph(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
 def get_execution_graph(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     """{executionArn} -> {execution (as DescribeExecution), definition, graph with statuses}."""
     arn = _arn(params, "executionArn")
-    header = load_execution(ctx, arn)
-    machine = describe_state_machine_for_execution(ctx, {"executionArn": arn})
-    execution = describe_execution(ctx, {"executionArn": arn})
-    graph = graph_model.build(_definition(machine["definition"]))
+    # Loaded once: a wide Map's snapshot takes a while to read.
+    header, latest = load_described(ctx, arn)
+    execution = described(ctx, header, latest, {})
+    text, _ = read_revision(ctx, header.machine, header.machine_version)
+    graph = graph_model.build(_definition(text))
     events = (convert(ctx, e) for e in ctx.store.history(header.execution_id))
     graph_model.mark(graph, events, execution["status"])
     return {
         "execution": execution,
-        "stateMachineName": machine["name"],
-        "definition": machine["definition"],
+        "stateMachineName": header.machine,
+        "definition": text,
         "graph": graph_model.to_json(graph, marked=True),
     }
