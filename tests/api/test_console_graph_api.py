@@ -158,3 +158,21 @@ def test_console_graph_and_count_errors_are_step_functions_errors(
     with pytest.raises(Refused) as refused:
         call(dev, operation, params, None)
     assert refused.value.type.endswith(error) and refused.value.status == 400
+
+
+def test_console_counts_within_a_start_time_range(dev: DevServer) -> None:
+    _run(dev, "order_saga", "range-1", {"order_id": "r", "amount": 1, "items": ["x"]}, "SUCCEEDED")
+    started = (
+        client(dev)
+        .describe_execution(
+            executionArn="arn:aws:states:us-east-1:111111111111:execution:order_saga:range-1"
+        )["startDate"]
+        .timestamp()
+    )
+    inside = {"namePrefix": "range-", "startedAfter": started - 1, "startedBefore": started + 1}
+    assert call(dev, "CountExecutions", inside, None)["total"] == 1
+    later = {"namePrefix": "range-", "startedAfter": "2999-01-01T00:00:00"}
+    assert call(dev, "CountExecutions", later, None)["total"] == 0
+    with pytest.raises(Refused) as refused:
+        call(dev, "CountExecutions", {"startedAfter": True}, None)
+    assert refused.value.type.endswith("ValidationException")

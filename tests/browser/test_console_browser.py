@@ -83,6 +83,12 @@ def test_console_lists_executions_with_counts_filters_and_pages(
     )
     assert sorted(names) == ["claim-approved", "claim-rejected", "claim-silent"]
     assert page.text_content(".counts a[data-count=ALL] b") == "3"
+    # A start-time range (UTC): the future holds none of them.
+    page.fill("input[name=after]", "2999-01-01T00:00")
+    page.click("form.filters button[type=submit]")
+    expect(page).to_have_url(re.compile("after=2999"))
+    page.wait_for_selector("main[data-ready=true] p.empty")
+    assert page.text_content(".counts a[data-count=ALL] b") == "0"
 
 
 def test_console_pages_through_executions_with_next_token(page: Any, examples: Examples) -> None:

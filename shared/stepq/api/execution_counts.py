@@ -1,6 +1,7 @@
 """``Stepq.CountExecutions``: how many executions are in each status (the console's counts).
 
-{stateMachineName?, namePrefix?} -> {counts: {RUNNING: n, ...}, total, truncated}.
+{stateMachineName?, namePrefix?, startedAfter?, startedBefore?} -> {counts: {RUNNING: n,
+...}, total, truncated} (times as ``Stepq.SearchExecutions`` takes them).
 One pass over the newest ``limit`` executions (default and most 10,000) of one
 machine or of every machine; ``truncated`` says more exist than were counted.
 """
@@ -8,13 +9,15 @@ machine or of every machine; ``truncated`` says more exist than were counted.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stepq.api import arns as arn_rules
 from stepq.api import catalog, listing
 from stepq.api.context import ApiContext
+from stepq.api.executions import aware, cursor_bounds, instant
 from stepq.api.protocol import ApiError
 from stepq.api.registry import operation
 
@@ -23,11 +26,18 @@ STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_R
 
 
 class CountRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=False)
 
     stateMachineName: str | None = Field(default=None, max_length=80)
     namePrefix: str = Field(default="", max_length=80)
     limit: int = Field(default=MAX_COUNTED, ge=1, le=MAX_COUNTED)
+    startedAfter: datetime | None = None  # inclusive
+    startedBefore: datetime | None = None  # exclusive
+
+    _instant = field_validator("startedAfter", "startedBefore", mode="before")(
+        lambda value: instant(value)
+    )
+    _aware = field_validator("startedAfter", "startedBefore")(lambda value: aware(value))
 
 
 @operation("CountExecutions", stepq=True)
@@ -53,6 +63,7 @@ def count_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         limit=request.limit,
         position=None,
         keep=lambda header: header.name.startswith(prefix),
+        **cursor_bounds(request.startedAfter, request.startedBefore),
     )
     counts = Counter(header.status for header in headers)
     return {

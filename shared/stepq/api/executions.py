@@ -425,24 +425,36 @@ class SearchRequest(BaseModel):
     maxResults: int = Field(default=0, ge=0, le=paging.MAX_PAGE)
     nextToken: str | None = Field(default=None, min_length=1, max_length=3096)
 
-    @field_validator("startedAfter", "startedBefore", mode="before")
-    @classmethod
-    def _instant(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("a time is epoch seconds or ISO-8601 text")
-        if isinstance(value, int | float):
-            try:
-                return datetime.fromtimestamp(value, UTC)
-            except (OverflowError, OSError, ValueError):
-                raise ValueError(f"{value} is not a time in range") from None
-        return value
+    _instant = field_validator("startedAfter", "startedBefore", mode="before")(
+        lambda value: instant(value)
+    )
+    _aware = field_validator("startedAfter", "startedBefore")(lambda value: aware(value))
 
-    @field_validator("startedAfter", "startedBefore")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)  # ISO text without an offset is UTC
-        return value
+
+def instant(value: Any) -> Any:
+    """Epoch seconds as a datetime; anything else left for pydantic (ISO-8601 text)."""
+    if isinstance(value, bool):
+        raise ValueError("a time is epoch seconds or ISO-8601 text")
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{value} is not a time in range") from None
+    return value
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # ISO text without an offset is UTC
+    return value
+
+
+def cursor_bounds(after: datetime | None, before: datetime | None) -> dict[str, str | None]:
+    """A start-time range as ``listing.scan``'s ``upper``/``lower`` bounds."""
+    return {
+        "upper": None if before is None else sortable_instant(before.isoformat()),
+        "lower": None if after is None else sortable_instant(after.isoformat()),
+    }
 
 
 def _search_request(params: dict[str, Any]) -> SearchRequest:
@@ -485,8 +497,7 @@ def search_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
         limit=paging.page_size(request.maxResults),
         position=position,
         keep=_keep(ctx, qualified, None, request.namePrefix, cache),
-        upper=None if before is None else sortable_instant(before.isoformat()),
-        lower=None if after is None else sortable_instant(after.isoformat()),
+        **cursor_bounds(after, before),
     )
     result: dict[str, Any] = {"executions": _items(ctx, headers, cache)}
     if following is not None:

@@ -11,7 +11,17 @@ function filtersFrom(query) {
     machine: query.get("machine") || "",
     status: query.get("status") || "",
     prefix: query.get("prefix") || "",
+    after: query.get("after") || "", // started at or after (UTC, as datetime-local text)
+    before: query.get("before") || "", // started before (UTC)
   };
+}
+
+// The time range as the API takes it: ISO-8601 text without an offset is UTC.
+function range(filters) {
+  const out = {};
+  if (filters.after) out.startedAfter = filters.after;
+  if (filters.before) out.startedBefore = filters.before;
+  return out;
 }
 
 function go(filters) {
@@ -51,17 +61,27 @@ function filterForm(filters, names) {
     value: filters.prefix,
     "aria-label": "name prefix",
   });
+  const after = h("input", { name: "after", type: "datetime-local", value: filters.after, "aria-label": "started at or after (UTC)" });
+  const before = h("input", { name: "before", type: "datetime-local", value: filters.before, "aria-label": "started before (UTC)" });
   const form = h(
     "form",
     { class: "filters" },
     machine,
     status,
     prefix,
+    h("label", { class: "muted" }, "started from ", after),
+    h("label", { class: "muted" }, " to ", before, " UTC"),
     h("button", { type: "submit" }, "Filter"),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    go({ machine: machine.value, status: status.value, prefix: prefix.value.trim() });
+    go({
+      machine: machine.value,
+      status: status.value,
+      prefix: prefix.value.trim(),
+      after: after.value,
+      before: before.value,
+    });
   });
   machine.addEventListener("change", () => form.requestSubmit());
   status.addEventListener("change", () => form.requestSubmit());
@@ -129,6 +149,7 @@ export async function executionsPage(main, query) {
     call("Stepq.CountExecutions", {
       ...(filters.machine ? { stateMachineName: filters.machine } : {}),
       ...(filters.prefix ? { namePrefix: filters.prefix } : {}),
+      ...range(filters),
     }),
   ]);
   main.append(countsBar(counts, filters), filterForm(filters, names));
@@ -141,6 +162,7 @@ export async function executionsPage(main, query) {
     if (filters.machine) request.stateMachineName = filters.machine;
     if (filters.status) request.statusFilter = filters.status;
     if (filters.prefix) request.namePrefix = filters.prefix;
+    Object.assign(request, range(filters));
     if (tokens[index]) request.nextToken = tokens[index];
     let page;
     try {
