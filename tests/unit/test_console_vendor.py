@@ -42,3 +42,18 @@ def test_console_files_are_all_package_data() -> None:
                 fnmatch.fnmatch(relative, p) and relative.count("/") == p.count("/")
                 for p in patterns
             ), relative
+
+
+def test_console_keeps_to_its_content_security_policy() -> None:
+    """No inline script or style (the policy refuses them), no markup built from strings."""
+    import re
+
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), "an inline script"
+    assert "style=" not in page and "<style" not in page
+    for path in STATIC.rglob("*.js"):
+        if path.parent.name == "vendor":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function"):
+            assert banned not in text, f"{path.name} uses {banned}"

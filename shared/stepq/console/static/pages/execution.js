@@ -199,6 +199,7 @@ export async function executionPage(main, arn, route) {
       h("div", { class: "io" }, dataBlock("Execution input", execution.input), dataBlock("Execution output", execution.output)),
       h("p", { class: "arn mono" }, arn),
     );
+    const { scrollTop, scrollLeft } = graphBox; // a live redraw keeps where the reader looks
     graphBox.replaceChildren();
     drawGraph(graphBox, found.graph, {
       onSelect: (node) => {
@@ -219,6 +220,8 @@ export async function executionPage(main, arn, route) {
         }
       }
     }
+    graphBox.scrollTop = scrollTop;
+    graphBox.scrollLeft = scrollLeft;
     timelineBox.replaceChildren();
     drawTimeline(timelineBox, events, { running });
     drawEvents();
