@@ -19,9 +19,16 @@ except ImportError:  # the browser fixture skips (or under CI=true fails) with t
 from browser.conftest import SUPPLIER_UP, Examples, screenshot, wait_entered, wait_status
 
 
+def _settled(page: Any) -> None:
+    """Wait until the page the URL names is drawn (not the one before it: a new hash
+    changes the page only once the browser gets to its hashchange event)."""
+    route = "#" + page.url.split("#", 1)[1]
+    page.wait_for_selector(f'main[data-ready=true][data-route="{route}"]')
+
+
 def _open(page: Any, examples: Examples, route: str) -> None:
     page.goto(f"{examples.url}/#{route}")
-    page.wait_for_selector("main[data-ready=true]")
+    _settled(page)
 
 
 def _statuses(page: Any) -> dict[str, str]:
@@ -73,11 +80,12 @@ def test_console_lists_executions_with_counts_filters_and_pages(
     # A status count filters; the machine filter narrows further.
     page.click(".counts a[data-count=FAILED]")
     expect(page).to_have_url(re.compile("status=FAILED"))
-    page.wait_for_selector("main[data-ready=true] table.executions")
+    _settled(page)
     assert _names(page) == ["claim-rejected"]
     page.select_option("select[name=machine]", "order_saga")
     expect(page).to_have_url(re.compile("machine=order_saga"))
-    page.wait_for_selector("main[data-ready=true] p.empty")
+    _settled(page)
+    assert page.locator("p.empty").count() == 1
     _open(page, examples, "/executions?machine=order_saga&prefix=order-")
     rows = page.eval_on_selector_all(
         "table.executions tbody tr",
@@ -90,7 +98,8 @@ def test_console_lists_executions_with_counts_filters_and_pages(
     page.fill("input[name=after]", "2999-01-01T00:00")
     page.click("form.filters button[type=submit]")
     expect(page).to_have_url(re.compile("after=2999"))
-    page.wait_for_selector("main[data-ready=true] p.empty")
+    _settled(page)
+    assert page.locator("p.empty").count() == 1
     assert _counts(page)["ALL"] == "0"
 
 
@@ -132,7 +141,7 @@ def test_console_order_saga_graph_marks_the_compensation(page: Any, examples: Ex
     assert failed["Ship"] == "caught" and failed["OrderFailed"] == "failed"
     assert failed["Release"] == failed["Refund"] == "succeeded"
     assert failed["Confirmed"] == "not_reached"
-    assert page.get_attribute("main", "data-execution-status") == "FAILED"
+    assert page.get_attribute("main .view", "data-execution-status") == "FAILED"
     # Clicking a state shows its input, output and error.
     page.click("svg.graph g.node[data-state=Ship]")
     panel = page.locator(".state-panel")
@@ -196,7 +205,8 @@ def test_console_state_machines_list_graph_and_source(page: Any, examples: Examp
     )
     assert sorted(names) == ["data_pipeline", "flaky", "insurance_claim", "order_saga"]
     page.click("table.machines a:text('insurance_claim')")
-    page.wait_for_selector("main[data-ready=true] svg.graph[data-graph=ready]")
+    expect(page).to_have_url(re.compile("#/machine/"))
+    _settled(page)
     states = page.eval_on_selector_all(
         "svg.graph g.node", "nodes => nodes.map(n => n.dataset.state)"
     )
@@ -216,7 +226,7 @@ def test_console_stops_a_running_execution(page: Any, examples: Examples) -> Non
     assert page.locator("button[data-action=redrive]").count() == 0
     page.click("button[data-action=stop]")
     page.click("button[data-confirm=stop]")
-    expect(page.locator("main")).to_have_attribute("data-execution-status", "ABORTED")
+    expect(page.locator("main .view")).to_have_attribute("data-execution-status", "ABORTED")
     described = examples.sfn.describe_execution(executionArn=examples.arns["to-stop"])
     assert described["status"] == "ABORTED" and described["error"] == "StoppedFromConsole"
     assert _statuses(page)["RequestVerification"] == "failed"
@@ -235,7 +245,7 @@ def test_console_redrives_a_failed_execution(page: Any, examples: Examples) -> N
     SUPPLIER_UP["value"] = True
     page.click("button[data-action=redrive]")
     page.click("button[data-confirm=redrive]")
-    expect(page.locator("main")).to_have_attribute("data-execution-status", "SUCCEEDED")
+    expect(page.locator("main .view")).to_have_attribute("data-execution-status", "SUCCEEDED")
     assert _statuses(page) == {"Load": "succeeded"}
     bars = page.eval_on_selector_all(
         "svg.timeline g.bar", "bs => bs.map(b => b.getAttribute('class'))"
@@ -269,6 +279,6 @@ def test_console_answers_a_waiting_callback(page: Any, examples: Examples) -> No
     page.fill(".callback input[name=error]", "VerificationRejected")
     page.fill(".callback input[name=cause]", "the photos are of another car")
     page.click("button[data-callback=failure]")
-    expect(page.locator("main")).to_have_attribute("data-execution-status", "FAILED")
+    expect(page.locator("main .view")).to_have_attribute("data-execution-status", "FAILED")
     statuses = _statuses(page)
     assert statuses["RequestVerification"] == "caught" and statuses["Rejected"] == "failed"

@@ -12,11 +12,13 @@ const main = document.getElementById("main");
 let generation = 0; // bumped by each navigation: a page's timers stop when it is left
 const timers = new Set();
 
+// Each page draws into a view of its own: a page left while it still loads writes
+// only into its detached view, never into the next page's.
 const ROUTES = [
-  [/^#\/executions(?:\?(.*))?$/, (m, r) => executionsPage(main, new URLSearchParams(m[1] || ""), r), "executions"],
-  [/^#\/execution\/(.+)$/, (m, r) => executionPage(main, decodeURIComponent(m[1]), r), "executions"],
-  [/^#\/machines$/, () => machinesPage(main), "machines"],
-  [/^#\/machine\/(.+)$/, (m) => machinePage(main, decodeURIComponent(m[1])), "machines"],
+  [/^#\/executions(?:\?(.*))?$/, (v, m, r) => executionsPage(v, new URLSearchParams(m[1] || ""), r), "executions"],
+  [/^#\/execution\/(.+)$/, (v, m, r) => executionPage(v, decodeURIComponent(m[1]), r), "executions"],
+  [/^#\/machines$/, (v) => machinesPage(v), "machines"],
+  [/^#\/machine\/(.+)$/, (v, m) => machinePage(v, decodeURIComponent(m[1])), "machines"],
 ];
 
 async function show() {
@@ -44,15 +46,20 @@ async function show() {
   for (const link of document.querySelectorAll("[data-nav]")) {
     link.classList.toggle("active", link.dataset.nav === nav);
   }
-  main.replaceChildren();
+  const view = h("div", { class: "view", "data-page": nav });
+  main.replaceChildren(view);
   main.removeAttribute("data-ready");
+  main.removeAttribute("data-route");
   main.setAttribute("data-page", nav);
   try {
-    await page(hash.match(pattern), route);
+    await page(view, hash.match(pattern), route);
   } catch (error) {
-    if (mine === generation) main.append(errorBox(error));
+    view.append(errorBox(error));
   }
-  if (mine === generation) main.setAttribute("data-ready", "true");
+  if (mine === generation) {
+    main.setAttribute("data-route", hash); // which page is ready (tests wait on it)
+    main.setAttribute("data-ready", "true");
+  }
 }
 
 async function where() {

@@ -178,7 +178,10 @@ export async function executionPage(main, arn, route) {
   };
 
   const refresh = async () => {
-    const [found] = await Promise.all([call("Stepq.GetExecutionGraph", { executionArn: arn }), loadEvents()]);
+    // The graph first, then the events: events at least as new as the status, so a
+    // finished execution never shows a state still open in its timeline.
+    const found = await call("Stepq.GetExecutionGraph", { executionArn: arn });
+    await loadEvents();
     if (!route.current()) return null;
     const execution = found.execution;
     const running = execution.status === "RUNNING";
