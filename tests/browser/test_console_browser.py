@@ -225,6 +225,9 @@ def test_console_stops_a_running_execution(page: Any, examples: Examples) -> Non
     _execution(page, examples, "to-stop")
     assert page.locator("button[data-action=redrive]").count() == 0
     page.click("button[data-action=stop]")
+    page.click("details:has-text('Execution input') summary")  # opened, as a reader would
+    page.wait_for_timeout(1500)  # a live refresh (every second) keeps both as they were
+    assert page.locator("details:has-text('Execution input')").get_attribute("open") == ""
     page.click("button[data-confirm=stop]")
     expect(page.locator("main .view")).to_have_attribute("data-execution-status", "ABORTED")
     described = examples.sfn.describe_execution(executionArn=examples.arns["to-stop"])

@@ -134,6 +134,8 @@ export async function executionPage(main, arn, route) {
     h("section", {}, h("h2", {}, "Timeline"), timelineBox),
     h("section", {}, h("h2", {}, "Events"), eventsBox),
   );
+  let headKey = "";
+  let eventsKey = -1;
   let selected = null;
   let shown = ""; // the selected node as the panel shows it
   const context = { arn, events: [], after: () => loop() };
@@ -164,6 +166,7 @@ export async function executionPage(main, arn, route) {
       events.push(...page.events);
       context.events = events;
       nextToken = page.nextToken;
+      eventsKey = events.length ? events[events.length - 1].id : 0;
       drawEvents();
     });
     eventsBox.replaceChildren(
@@ -186,22 +189,32 @@ export async function executionPage(main, arn, route) {
     const execution = found.execution;
     const running = execution.status === "RUNNING";
     const end = execution.stopDate ?? Date.now() / 1000;
-    head.replaceChildren(
-      h("h1", {}, execution.name, " ", statusBadge(execution.status)),
-      actions(execution, arn, loop),
-      h(
-        "p",
-        { class: "meta" },
-        "state machine ",
-        h("a", { href: `#/machine/${encodeURIComponent(execution.stateMachineArn)}` }, arnParts(execution.stateMachineArn).machine),
-        ` · started ${when(execution.startDate)} UTC · ${running ? "running for" : "took"} ${duration(end - execution.startDate)}`,
-        execution.redriveCount ? ` · redriven ×${execution.redriveCount}` : "",
-        running ? h("span", { class: "live", "data-live": "on" }, " · live") : "",
-      ),
-      execution.error ? h("div", { class: "error" }, h("b", {}, execution.error), execution.cause ? h("pre", {}, pretty(execution.cause)) : "") : "",
-      h("div", { class: "io" }, dataBlock("Execution input", execution.input), dataBlock("Execution output", execution.output)),
-      h("p", { class: "arn mono" }, arn),
-    );
+    const took = () => `${running ? "running for" : "took"} ${duration(end - execution.startDate)}`;
+    // The head is redrawn only when the execution changed: a Stop half confirmed or
+    // an opened input survives the refreshes of a running execution.
+    const key = JSON.stringify([execution.status, execution.redriveCount, execution.redriveStatus, execution.error, execution.stopDate]);
+    if (key !== headKey) {
+      headKey = key;
+      head.replaceChildren(
+        h("h1", {}, execution.name, " ", statusBadge(execution.status)),
+        actions(execution, arn, loop),
+        h(
+          "p",
+          { class: "meta" },
+          "state machine ",
+          h("a", { href: `#/machine/${encodeURIComponent(execution.stateMachineArn)}` }, arnParts(execution.stateMachineArn).machine),
+          ` · started ${when(execution.startDate)} UTC · `,
+          h("span", { class: "took" }, took()),
+          execution.redriveCount ? ` · redriven ×${execution.redriveCount}` : "",
+          running ? h("span", { class: "live", "data-live": "on" }, " · live") : "",
+        ),
+        execution.error ? h("div", { class: "error" }, h("b", {}, execution.error), execution.cause ? h("pre", {}, pretty(execution.cause)) : "") : "",
+        h("div", { class: "io" }, dataBlock("Execution input", execution.input), dataBlock("Execution output", execution.output)),
+        h("p", { class: "arn mono" }, arn),
+      );
+    } else {
+      head.querySelector(".took").textContent = took();
+    }
     const { scrollTop, scrollLeft } = graphBox; // a live redraw keeps where the reader looks
     graphBox.replaceChildren();
     drawGraph(graphBox, found.graph, {
@@ -227,12 +240,17 @@ export async function executionPage(main, arn, route) {
     graphBox.scrollLeft = scrollLeft;
     timelineBox.replaceChildren();
     drawTimeline(timelineBox, events, { running });
-    drawEvents();
+    const last = events.length ? events[events.length - 1].id : 0;
+    if (last !== eventsKey) {
+      eventsKey = last; // unchanged events keep their opened details
+      drawEvents();
+    }
     main.setAttribute("data-execution-status", execution.status);
     return running;
   };
 
   let scheduled = false; // one refresh timer at a time, however often loop() is called
+  let wasRunning = false;
   const loop = async () => {
     let running;
     try {
@@ -240,8 +258,10 @@ export async function executionPage(main, arn, route) {
     } catch (error) {
       if (!route.current()) return;
       head.replaceChildren(errorBox(error));
-      return;
+      headKey = "";
+      running = wasRunning; // a passing failure: a running execution is tried again
     }
+    wasRunning = Boolean(running);
     if (running && route.current() && !scheduled) {
       scheduled = true;
       route.later(() => {
