@@ -92,6 +92,7 @@ FLAKY = {
         "Load": {
             "Type": "Task",
             "Resource": "arn:aws:lambda:us-east-1:111111111111:function:flaky_load",
+            "Retry": [{"ErrorEquals": ["SupplierDown"], "IntervalSeconds": 1, "MaxAttempts": 1}],
             "End": True,
         }
     },

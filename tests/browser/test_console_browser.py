@@ -146,7 +146,8 @@ def test_console_order_saga_graph_marks_the_compensation(page: Any, examples: Ex
     page.click("svg.graph g.node[data-state=Ship]")
     panel = page.locator(".state-panel")
     assert panel.get_attribute("data-selected") == "Ship"
-    assert "caught" in panel.inner_text() and "Input" in panel.inner_text()
+    text = panel.inner_text()
+    assert "caught" in text and "Input" in text and "Parameters" in text
     assert page.locator("svg.timeline g.bar[data-state=Ship].bar-caught").count() == 1
     types = page.eval_on_selector_all(
         "table.events tbody tr td:nth-child(2)", "cells => cells.map(c => c.textContent)"
@@ -253,7 +254,8 @@ def test_console_redrives_a_failed_execution(page: Any, examples: Examples) -> N
     bars = page.eval_on_selector_all(
         "svg.timeline g.bar", "bs => bs.map(b => b.getAttribute('class'))"
     )
-    assert bars == ["bar bar-failed", "bar bar-done"]  # the failed run's visit, then the redrive's
+    # The failed run's visit (tried twice: a row per attempt), then the redrive's.
+    assert bars == ["bar bar-failed", *["bar bar-failed attempt"] * 2, "bar bar-done"]
     assert examples.sfn.describe_execution(executionArn=arn)["redriveCount"] == 1
 
 

@@ -15,6 +15,19 @@ function dataBlock(title, text, open = false) {
   return h("details", { class: "data", open }, h("summary", {}, title), h("pre", {}, pretty(text)));
 }
 
+// The resolved parameters of the state's latest task attempt, from the events loaded.
+function parameters(node, events) {
+  const from = node.visit?.enteredEventId;
+  if (from === undefined) return undefined;
+  for (let i = events.length - 1; i >= 0 && events[i].id >= from; i--) {
+    const event = events[i];
+    if (event.type === "TaskScheduled") return event.taskScheduledEventDetails?.parameters;
+    if (event.type === "LambdaFunctionScheduled") return event.lambdaFunctionScheduledEventDetails?.input;
+    if (event.type === "ActivityScheduled") return event.activityScheduledEventDetails?.input;
+  }
+  return undefined;
+}
+
 function answer(node, context) {
   if (node.status !== "waiting" || node.type !== "Task") return "";
   const token = waitingToken(context.events, node, context.arn);
@@ -40,6 +53,7 @@ function statePanel(panel, node, context) {
     ),
     visit.error ? h("div", { class: "error" }, h("b", {}, visit.error), visit.cause ? h("pre", {}, pretty(visit.cause)) : "") : "",
     dataBlock("Input", visit.input, true),
+    dataBlock("Parameters (the task's latest attempt)", parameters(node, context.events)),
     dataBlock("Output", visit.output, true),
     node.status === "not_reached" ? h("p", { class: "muted" }, "This state was not reached.") : "",
     answer(node, context),
@@ -239,7 +253,8 @@ export async function executionPage(main, arn, route) {
     graphBox.scrollTop = scrollTop;
     graphBox.scrollLeft = scrollLeft;
     timelineBox.replaceChildren();
-    drawTimeline(timelineBox, events, { running });
+    const types = Object.fromEntries(found.graph.nodes.map((n) => [n.name, n.type]));
+    drawTimeline(timelineBox, events, { running, types });
     const last = events.length ? events[events.length - 1].id : 0;
     if (last !== eventsKey) {
       eventsKey = last; // unchanged events keep their opened details
