@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from stepq.api import arns as arn_rules
 from stepq.api import catalog, listing
 from stepq.api.context import ApiContext
-from stepq.api.executions import aware, cursor_bounds, instant
 from stepq.api.protocol import ApiError
 from stepq.api.registry import operation
 
@@ -35,9 +34,9 @@ class CountRequest(BaseModel):
     startedBefore: datetime | None = None  # exclusive
 
     _instant = field_validator("startedAfter", "startedBefore", mode="before")(
-        lambda value: instant(value)
+        lambda value: listing.instant(value)
     )
-    _aware = field_validator("startedAfter", "startedBefore")(lambda value: aware(value))
+    _aware = field_validator("startedAfter", "startedBefore")(lambda value: listing.aware(value))
 
 
 @operation("CountExecutions", stepq=True)
@@ -63,7 +62,7 @@ def count_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         limit=request.limit,
         position=None,
         keep=lambda header: header.name.startswith(prefix),
-        **cursor_bounds(request.startedAfter, request.startedBefore),
+        **listing.cursor_bounds(request.startedAfter, request.startedBefore),
     )
     counts = Counter(header.status for header in headers)
     return {

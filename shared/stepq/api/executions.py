@@ -13,7 +13,7 @@ import contextlib
 import json
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,7 +25,6 @@ from stepq.api.protocol import ApiError, epoch
 from stepq.api.registry import operation
 from stepq.clock import monotonic
 from stepq.errors import AlreadyExistsError, ExecutionAlreadyExistsError, NotFoundError
-from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import Commit, ExecutionHeader
 
 MAX_INPUT = 262144  # Step Functions' limit: 256 KiB
@@ -426,35 +425,9 @@ class SearchRequest(BaseModel):
     nextToken: str | None = Field(default=None, min_length=1, max_length=3096)
 
     _instant = field_validator("startedAfter", "startedBefore", mode="before")(
-        lambda value: instant(value)
+        lambda value: listing.instant(value)
     )
-    _aware = field_validator("startedAfter", "startedBefore")(lambda value: aware(value))
-
-
-def instant(value: Any) -> Any:
-    """Epoch seconds as a datetime; anything else left for pydantic (ISO-8601 text)."""
-    if isinstance(value, bool):
-        raise ValueError("a time is epoch seconds or ISO-8601 text")
-    if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError(f"{value} is not a time in range") from None
-    return value
-
-
-def aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # ISO text without an offset is UTC
-    return value
-
-
-def cursor_bounds(after: datetime | None, before: datetime | None) -> dict[str, str | None]:
-    """A start-time range as ``listing.scan``'s ``upper``/``lower`` bounds."""
-    return {
-        "upper": None if before is None else sortable_instant(before.isoformat()),
-        "lower": None if after is None else sortable_instant(after.isoformat()),
-    }
+    _aware = field_validator("startedAfter", "startedBefore")(lambda value: listing.aware(value))
 
 
 def _search_request(params: dict[str, Any]) -> SearchRequest:
@@ -497,7 +470,7 @@ def search_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
         limit=paging.page_size(request.maxResults),
         position=position,
         keep=_keep(ctx, qualified, None, request.namePrefix, cache),
-        **cursor_bounds(after, before),
+        **listing.cursor_bounds(after, before),
     )
     result: dict[str, Any] = {"executions": _items(ctx, headers, cache)}
     if following is not None:
