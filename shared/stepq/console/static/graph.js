@@ -9,8 +9,11 @@ const END = "__end__";
 const CHAR = 7.4; // px per character of the 13px label font, near enough for layout
 const LABEL_MAX = 30;
 
+// Long labels lose their middle: a Choice rule's variable starts it and its value ends it.
 function short(text) {
-  return text.length > LABEL_MAX ? `${text.slice(0, LABEL_MAX - 1)}…` : text;
+  if (text.length <= LABEL_MAX) return text;
+  const head = Math.ceil((LABEL_MAX - 1) * 0.4);
+  return `${text.slice(0, head)}…${text.slice(text.length - (LABEL_MAX - 1 - head))}`;
 }
 
 // Node id -> the id of the innermost cluster holding it.
