@@ -97,6 +97,29 @@ FLAKY = {
         }
     },
 }
+SPREAD = {  # a Distributed Map: its items as a map run, one failure tolerated
+    "StartAt": "Spread",
+    "States": {
+        "Spread": {
+            "Type": "Map",
+            "ToleratedFailureCount": 1,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Check",
+                "States": {
+                    "Check": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Boom"}],
+                        "Default": "Fine",
+                    },
+                    "Boom": {"Type": "Fail", "Error": "Two", "Cause": "two is bad"},
+                    "Fine": {"Type": "Pass", "End": True},
+                },
+            },
+            "End": True,
+        }
+    },
+}
 SUPPLIER_UP = {"value": False}  # flaky_load fails until a test sets it
 
 
@@ -157,7 +180,7 @@ class Examples:
         made = self.sfn.create_state_machine(name=name, definition=text, roleArn=ROLE)
         self.machines[name] = made["stateMachineArn"]
 
-    def start(self, key: str, machine: str, name: str, data: dict[str, Any]) -> str:
+    def start(self, key: str, machine: str, name: str, data: Any) -> str:
         arn = self.sfn.start_execution(
             stateMachineArn=self.machines[machine], name=name, input=json.dumps(data)
         )["executionArn"]
@@ -175,6 +198,7 @@ def examples() -> Iterator[Examples]:
         for name in ("order_saga", "insurance_claim", "data_pipeline"):
             ex.deploy(name)
         ex.deploy("flaky", FLAKY)
+        ex.deploy("spread", SPREAD)
         order = {"order_id": "o-1", "amount": 42.5, "items": ["book"]}
         ex.start("shipped", "order_saga", "order-shipped", order)
         ex.start("compensated", "order_saga", "order-failed", {**order, "fail_at": "ship"})

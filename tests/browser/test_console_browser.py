@@ -204,7 +204,7 @@ def test_console_state_machines_list_graph_and_source(page: Any, examples: Examp
     names = page.eval_on_selector_all(
         "table.machines tbody tr", "rows => rows.map(r => r.dataset.machine)"
     )
-    assert sorted(names) == ["data_pipeline", "flaky", "insurance_claim", "order_saga"]
+    assert sorted(names) == ["data_pipeline", "flaky", "insurance_claim", "order_saga", "spread"]
     page.click("table.machines a:text('insurance_claim')")
     expect(page).to_have_url(re.compile("#/machine/"))
     _settled(page)
@@ -287,3 +287,18 @@ def test_console_answers_a_waiting_callback(page: Any, examples: Examples) -> No
     expect(page.locator("main .view")).to_have_attribute("data-execution-status", "FAILED")
     statuses = _statuses(page)
     assert statuses["RequestVerification"] == "caught" and statuses["Rejected"] == "failed"
+
+
+def test_console_shows_a_distributed_map_run(page: Any, examples: Examples) -> None:
+    arn = examples.start("spread", "spread", "spread-1", [1, 2, 3, 4])
+    wait_status(examples.sfn, arn, "SUCCEEDED")  # one failure, tolerated
+    statuses = _execution(page, examples, "spread")
+    assert statuses["Spread"] == "succeeded" and statuses["Fine"] == "succeeded"
+    row = page.locator("table.map-runs tbody tr")
+    assert row.count() == 1 and row.get_attribute("data-status") == "SUCCEEDED"
+    counts = dict(
+        page.eval_on_selector_all(
+            "table.map-runs td[data-count]", "cs => cs.map(c => [c.dataset.count, c.textContent])"
+        )
+    )
+    assert counts == {"succeeded": "3", "failed": "1", "running": "0", "pending": "0", "total": "4"}

@@ -136,15 +136,54 @@ function actions(execution, arn, after) {
   return bar;
 }
 
+// A Distributed Map's runs (ListMapRuns + DescribeMapRun): status and item counts.
+async function mapRuns(box, arn) {
+  const listed = await call("ListMapRuns", { executionArn: arn });
+  if (!listed.mapRuns.length) {
+    box.replaceChildren();
+    return;
+  }
+  const runs = await Promise.all(listed.mapRuns.map((run) => call("DescribeMapRun", { mapRunArn: run.mapRunArn })));
+  const cells = ["Map run", "Status", "Items: succeeded", "failed", "running", "pending", "total", "Max concurrency", "Tolerated failures", "Took"];
+  box.replaceChildren(
+    h("h2", {}, "Map runs"),
+    h(
+      "table",
+      { class: "list map-runs" },
+      h("thead", {}, h("tr", {}, cells.map((t) => h("th", {}, t)))),
+      h(
+        "tbody",
+        {},
+        runs.map((run) => {
+          const items = run.itemCounts || {};
+          const end = run.stopDate ?? Date.now() / 1000;
+          return h(
+            "tr",
+            { "data-map-run": run.mapRunArn.split("/").pop(), "data-status": run.status },
+            h("td", { class: "mono" }, run.mapRunArn.split(":").pop()),
+            h("td", {}, statusBadge(run.status)),
+            ["succeeded", "failed", "running", "pending", "total"].map((k) => h("td", { class: "num", "data-count": k }, items[k] ?? 0)),
+            h("td", { class: "num" }, run.maxConcurrency || "no limit"),
+            h("td", {}, `${run.toleratedFailurePercentage ?? 0}% or ${run.toleratedFailureCount ?? 0}`),
+            h("td", {}, duration(end - run.startDate)),
+          );
+        }),
+      ),
+    ),
+  );
+}
+
 export async function executionPage(main, arn, route) {
   const head = h("div", { class: "exec-head" });
   const graphBox = h("div", { class: "graph-box" });
   const panel = h("aside", { class: "state-panel" }, h("p", { class: "muted" }, "Click a state to see its input, output and error."));
   const timelineBox = h("div", { class: "timeline-box" });
+  const mapRunsBox = h("section", { class: "map-runs-box" });
   const eventsBox = h("div", { class: "events-box" });
   main.append(
     head,
     h("section", {}, h("h2", {}, "Graph"), legend(), h("div", { class: "graph-row" }, graphBox, panel)),
+    mapRunsBox,
     h("section", {}, h("h2", {}, "Timeline"), timelineBox),
     h("section", {}, h("h2", {}, "Events"), eventsBox),
   );
@@ -199,6 +238,7 @@ export async function executionPage(main, arn, route) {
     // finished execution never shows a state still open in its timeline.
     const found = await call("Stepq.GetExecutionGraph", { executionArn: arn });
     await loadEvents();
+    if (found.graph.nodes.some((n) => n.type === "Map")) await mapRuns(mapRunsBox, arn);
     if (!route.current()) return null;
     const execution = found.execution;
     const running = execution.status === "RUNNING";
