@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint conformance bench clean sam-build localstack
+.PHONY: install run test lint conformance bench clean sam-build localstack console-tests
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "stepq needs Python 3.11+"; exit 1; }
@@ -20,7 +20,8 @@ run: install
 	$(BIN)/stepq run state_machine/order_saga.asl.json --functions state_machine/order_saga.py --skip-time \
 		--input '{"order_id": "o-1001", "amount": 42.5, "items": ["book", "lamp"]}'
 
-# Every test: lint, unit, functional, conformance (against ../shared/conformance when present).
+# Every test: lint, unit, functional, conformance (against ../shared/conformance when present),
+# and the console's browser tests (Debian's Chromium, scripts/install_browser.sh).
 # The tools the deploy checks run (checkov, the SAM CLI, LocalStack) live in venvs of
 # their own under .cache/ (linked to a per-user cache, so a second clone reuses them).
 test: install
@@ -28,6 +29,7 @@ test: install
 	bash scripts/install_checkov.sh
 	bash scripts/install_sam_cli.sh
 	bash scripts/install_localstack.sh
+	bash scripts/install_browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 -q
@@ -54,6 +56,11 @@ localstack: install
 	VENV_BIN=$(BIN) bash scripts/install_test_services.sh
 	bash scripts/install_localstack.sh
 	$(BIN)/pytest -q -p no:cacheprovider -m localstack tests/integration/test_localstack.py
+
+# The web console in headless Chromium (Debian's /usr/bin/chromium, driven by playwright).
+console-tests: install
+	bash scripts/install_browser.sh
+	$(BIN)/pytest -q -p no:cacheprovider -k "browser or console" tests/browser tests/api/test_console_server.py tests/api/test_console_graph_api.py tests/unit/test_console_vendor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache conformance-results.jsonl

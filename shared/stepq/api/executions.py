@@ -13,7 +13,7 @@ import contextlib
 import json
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -26,7 +26,6 @@ from stepq.api.registry import operation
 from stepq.api.stepq_requests import parse_request
 from stepq.clock import monotonic
 from stepq.errors import AlreadyExistsError, ExecutionAlreadyExistsError, NotFoundError
-from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import Commit, ExecutionHeader
 
 MAX_INPUT = 262144  # Step Functions' limit: 256 KiB
@@ -246,6 +245,18 @@ def _wait_closed(ctx: ApiContext, arn: str, seconds: float) -> ExecutionHeader:
 @operation("DescribeExecution")
 def describe_execution(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     header, latest = _described(ctx, params.get("executionArn"))
+    return described(ctx, header, latest, params)
+
+
+def load_described(ctx: ApiContext, arn: Any) -> tuple[ExecutionHeader, Commit]:
+    """The execution's header and newest commit, loaded once (ExecutionDoesNotExist...)."""
+    return _described(ctx, arn)
+
+
+def described(
+    ctx: ApiContext, header: ExecutionHeader, latest: Commit, params: dict[str, Any]
+) -> dict[str, Any]:
+    """DescribeExecution's reply from an execution already loaded."""
     started = listing.started_doc(ctx, header.execution_id)
     result = listing.summary(ctx, header, started)
     if params.get("includedData") == "METADATA_ONLY":
@@ -414,24 +425,10 @@ class SearchRequest(BaseModel):
     maxResults: int = Field(default=0, ge=0, le=paging.MAX_PAGE)
     nextToken: str | None = Field(default=None, min_length=1, max_length=3096)
 
-    @field_validator("startedAfter", "startedBefore", mode="before")
-    @classmethod
-    def _instant(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("a time is epoch seconds or ISO-8601 text")
-        if isinstance(value, int | float):
-            try:
-                return datetime.fromtimestamp(value, UTC)
-            except (OverflowError, OSError, ValueError):
-                raise ValueError(f"{value} is not a time in range") from None
-        return value
-
-    @field_validator("startedAfter", "startedBefore")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)  # ISO text without an offset is UTC
-        return value
+    _instant = field_validator("startedAfter", "startedBefore", mode="before")(
+        lambda value: listing.instant(value)
+    )
+    _aware = field_validator("startedAfter", "startedBefore")(lambda value: listing.aware(value))
 
 
 @operation("SearchExecutions", stepq=True)
@@ -464,8 +461,7 @@ def search_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
         limit=paging.page_size(request.maxResults),
         position=position,
         keep=_keep(ctx, qualified, None, request.namePrefix, cache),
-        upper=None if before is None else sortable_instant(before.isoformat()),
-        lower=None if after is None else sortable_instant(after.isoformat()),
+        **listing.cursor_bounds(after, before),
     )
     result: dict[str, Any] = {"executions": _items(ctx, headers, cache)}
     if following is not None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from stepq.api import catalog, redrive
 from stepq.api.context import ApiContext
 from stepq.api.protocol import epoch
+from stepq.runtime.codec import sortable_instant
 from stepq.runtime.ports import ExecutionHeader, list_cursor
 
 Row = tuple[str, str, ExecutionHeader]  # (list cursor, machine name, summary)
@@ -98,6 +100,35 @@ def scan(
             out.append(header)
         last = Position(key, machine)
     return out, None
+
+
+# --- a start-time range (SearchExecutions, CountExecutions) ---------------------------
+
+
+def instant(value: Any) -> Any:
+    """Epoch seconds as a datetime; anything else left for pydantic (ISO-8601 text)."""
+    if isinstance(value, bool):
+        raise ValueError("a time is epoch seconds or ISO-8601 text")
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{value} is not a time in range") from None
+    return value
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # ISO text without an offset is UTC
+    return value
+
+
+def cursor_bounds(after: datetime | None, before: datetime | None) -> dict[str, str | None]:
+    """A start-time range as ``listing.scan``'s ``upper``/``lower`` bounds."""
+    return {
+        "upper": None if before is None else sortable_instant(before.isoformat()),
+        "lower": None if after is None else sortable_instant(after.isoformat()),
+    }
 
 
 # --- the rows as Step Functions shows them ------------------------------------------

@@ -6,7 +6,9 @@ from __future__ import annotations
 from stepq.api import (  # noqa: F401
     activities,
     callbacks,
+    execution_counts,
     executions,
+    graphs,
     groups,
     history,
     machines,

@@ -492,6 +492,7 @@ def dev(
     stop: threading.Event = stop_on_signals()
     with server:
         out.print(f"stepq dev: the Step Functions API at {server.url}")
+        out.print(f"the console at {server.url}/", highlight=False)
         out.print(
             "state lives in memory (moto in-process) and is lost on exit; Ctrl-C stops",
             highlight=False,

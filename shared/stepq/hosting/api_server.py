@@ -12,6 +12,8 @@ refused (``hosting/browser_guard.py``). With
 is logged when that is served beyond loopback. With ``attachments``
 (``hosting/attachment_links.py``) it also serves the signed attachment URLs:
 ``PUT``/``GET /attachments/...``; a bad or expired signature is a 403.
+``GET /`` and ``GET /console/...`` serve the web console's files
+(``hosting/console_assets.py``), behind the same loopback Host check.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from stepq.api.handler import ApiHandler
 from stepq.api.protocol import MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, error_response
 from stepq.hosting.attachment_links import MAX_BYTES, PREFIX, LocalAttachmentUrls
 from stepq.hosting.browser_guard import cross_site, host_name, is_loopback
+from stepq.hosting.console_assets import console_response, is_console_path
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +250,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.path.startswith(PREFIX):
             self._download(api)
             return
-        if self.path in ("/", "/health"):
+        if is_console_path(request.path):
+            self._send(console_response(request.path))
+            return
+        if self.path == "/health":
             body = json.dumps({"service": "stepq", "api": "POST / (JSON 1.0)"}).encode()
             self._send(ApiResponse(200, body, {"Content-Type": "application/json"}))
             return
