@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint conformance bench clean sam-build localstack console-tests
+.PHONY: install run test lint conformance bench clean sam-build localstack console-tests screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "stepq needs Python 3.11+"; exit 1; }
@@ -61,6 +61,11 @@ localstack: install
 console-tests: install
 	bash scripts/install_browser.sh
 	$(BIN)/pytest -q -p no:cacheprovider -k "browser or console" tests/browser tests/api/test_console_server.py tests/api/test_console_graph_api.py tests/unit/test_console_vendor.py
+
+# The browser tests, writing their pictures over docs/screenshots/ (linked from README.md).
+screenshots: install
+	bash scripts/install_browser.sh
+	STEPQ_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache conformance-results.jsonl

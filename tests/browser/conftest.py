@@ -26,6 +26,9 @@ from stepq.runtime.steps import load_functions
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "state_machine"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Every run takes the pictures; only STEPQ_UPDATE_SCREENSHOTS=1 (make screenshots)
+# writes them over the committed ones, so a test run leaves the tree clean.
+UPDATE_SCREENSHOTS = os.environ.get("STEPQ_UPDATE_SCREENSHOTS") == "1"
 CHROMIUM = os.environ.get("STEPQ_CHROMIUM", "/usr/bin/chromium")
 # Quiet, offline, no GPU: nothing but the page under test talks to the network.
 CHROMIUM_ARGS = [
@@ -217,6 +220,10 @@ def examples() -> Iterator[Examples]:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """A picture of the page for docs/screenshots (linked from README.md)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    """A picture of the page: into docs/screenshots (linked from README.md) with
+    STEPQ_UPDATE_SCREENSHOTS=1, else checked that one is taken and thrown away."""
+    picture = page.screenshot(full_page=False)
+    assert picture.startswith(b"\x89PNG"), name
+    if UPDATE_SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / f"{name}.png").write_bytes(picture)
