@@ -167,9 +167,7 @@ def test_console_inbox_works_a_task_as_three_people(person_page: Any, inbox: Inb
     assert page.url.endswith(f"#/execution/{quote(inbox.arn, safe='')}")
 
 
-def test_console_inbox_lists_done_tasks_with_the_all_toggle(
-    person_page: Any, inbox: Inbox
-) -> None:
+def test_console_inbox_lists_done_tasks_with_the_all_toggle(person_page: Any, inbox: Inbox) -> None:
     page = person_page
     page.goto(f"{inbox.url}/#/tasks")
     _settled(page)
@@ -187,3 +185,23 @@ def test_console_inbox_lists_done_tasks_with_the_all_toggle(
         page.click(".counts a[data-filter=OPEN]")
         _settled(page)
         assert page.locator(f"table.tasks tr[data-task='{inbox.task_id}']").count() == 0
+
+
+@pytest.fixture(scope="module")
+def plain() -> Iterator[DevServer]:
+    """A ``stepq dev`` without --dev-identities: nobody to act as."""
+    with module_server() as dev:
+        yield dev
+
+
+def test_console_inbox_without_dev_identities_says_what_is_needed(
+    person_page: Any, plain: DevServer, inbox: Inbox
+) -> None:
+    assert call(inbox.dev, "Ping", {}, None)["devIdentities"] is True
+    assert "devIdentities" not in call(plain, "Ping", {}, None)
+    page = person_page
+    page.goto(f"{plain.url}/#/tasks")
+    _settled(page)
+    assert page.locator(".identity input[name=user], .dev-warning").count() == 0
+    assert "need an identity" in page.inner_text(".needs-identity")
+    assert page.locator("table.tasks").count() == 0
