@@ -29,8 +29,18 @@ except ImportError:  # the browser fixture skips (or under CI=true fails) with t
 
 
 class Inbox:
-    def __init__(self, dev: DevServer, arn: str, task_id: str) -> None:
-        self.dev, self.url, self.arn, self.task_id = dev, dev.url, arn, task_id
+    def __init__(self, dev: DevServer, machine: str, arn: str, task_id: str) -> None:
+        self.dev, self.url, self.machine = dev, dev.url, machine
+        self.arn, self.task_id = arn, task_id
+
+
+def _first_task(dev: DevServer, arn: str) -> str:
+    """The id of the request's first task, once it has opened (the requester reads it)."""
+    deadline = time.monotonic() + 20
+    while not (tasks := call(dev, "ListRequestTasks", {"executionArn": arn}, "jane")["tasks"]):
+        assert time.monotonic() < deadline, f"no task opened for {arn}"
+        time.sleep(0.05)
+    return str(tasks[0]["taskId"])
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +58,8 @@ def inbox() -> Iterator[Inbox]:
             {"stateMachineArn": machine, "name": "lunch-1", "input": json.dumps(expense)},
             "jane",
         )
-        deadline = time.monotonic() + 20
-        while not (tasks := call(dev, "ListMyTasks", {}, "tom")["tasks"]):
-            assert time.monotonic() < deadline, "the task never opened"
-            time.sleep(0.05)
-        yield Inbox(dev, made["executionArn"], tasks[0]["taskId"])
+        arn = made["executionArn"]
+        yield Inbox(dev, machine, arn, _first_task(dev, arn))
 
 
 @pytest.fixture
@@ -205,3 +212,38 @@ def test_console_inbox_without_dev_identities_says_what_is_needed(
     assert page.locator(".identity input[name=user], .dev-warning").count() == 0
     assert "need an identity" in page.inner_text(".needs-identity")
     assert page.locator("table.tasks").count() == 0
+
+
+def test_console_inbox_claims_notes_delegates_and_unclaims(person_page: Any, inbox: Inbox) -> None:
+    made = call(
+        inbox.dev,
+        "CreateRequest",
+        {
+            "stateMachineArn": inbox.machine,
+            "name": "lunch-2",
+            "input": json.dumps({"expense": {"amount": 12}}),
+        },
+        "jane",
+    )
+    task_id = _first_task(inbox.dev, made["executionArn"])
+    page = person_page
+    page.goto(f"{inbox.url}/#/task/{task_id}")
+    _settled(page)
+    _act_as(page, "tom")
+    page.click("button[data-op=claim]")
+    _settled(page)
+    expect(page.locator("dd[data-assignee]")).to_have_attribute("data-assignee", "tom")
+    assert page.locator("button[data-op=claim]").count() == 0
+    page.fill(".task-actions textarea[name=note]", "receipt is in the drawer")
+    page.click("button[data-op=note]")
+    _settled(page)
+    assert "receipt is in the drawer" in page.inner_text("table.notes")
+    page.fill(".task-actions input[name=delegate-to]", "ann")
+    page.click("button[data-op=delegate]")
+    _settled(page)
+    assert "ann" in page.inner_text("table.delegations")
+    page.click("button[data-op=unclaim]")
+    _settled(page)
+    expect(page.locator("dd[data-assignee]")).to_have_attribute("data-assignee", "")
+    kinds = page.eval_on_selector_all("table.audit tr", "rows => rows.map(r => r.dataset.what)")
+    assert {"ClaimTask", "AddNote", "DelegateTask", "UnclaimTask"} <= set(kinds), kinds
