@@ -10,7 +10,9 @@ is offered nothing and refused when she forces it; jane's approval completes the
 from __future__ import annotations
 
 import json
+import re
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +43,17 @@ def _first_task(dev: DevServer, arn: str) -> str:
         assert time.monotonic() < deadline, f"no task opened for {arn}"
         time.sleep(0.05)
     return str(tasks[0]["taskId"])
+
+
+def _audited(dev: DevServer, task_id: str, wanted: set[str]) -> None:
+    """Wait until the request's audit trail (written through a queue) has these lines."""
+    deadline = time.monotonic() + 20
+    while True:
+        trail = call(dev, "DescribeTask", {"taskId": task_id}, "jane")["audit"]
+        if wanted <= {line["what"] for line in trail}:
+            return
+        assert time.monotonic() < deadline, f"the audit trail lacks {wanted}: {trail}"
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +99,16 @@ def _settled(page: Any) -> None:
     page.wait_for_selector(f'main[data-ready=true][data-route="{route}"]')
 
 
+def _redrawn(page: Any, selector: str) -> None:
+    """Click, then wait for the page drawn again (a button's call answers first)."""
+    page.eval_on_selector("main .view", "view => { view.dataset.stale = 'yes'; }")
+    page.click(selector)
+    page.wait_for_selector("main[data-ready=true] .view:not([data-stale])")
+
+
 def _act_as(page: Any, name: str) -> None:
     page.fill(".identity input[name=user]", name)
-    page.click("button[data-op=act-as]")
-    _settled(page)
+    _redrawn(page, "button[data-op=act-as]")
     page.wait_for_selector(f".whoami[data-who={name}]")
 
 
@@ -127,14 +146,12 @@ def test_console_inbox_works_a_task_as_three_people(person_page: Any, inbox: Inb
     assert page.locator("button[data-op=unclaim]").count() == 0
     assert "token" not in page.inner_text("main").lower()
     page.fill(".task-actions textarea[name=comment]", "fine by me")
-    page.click("button[data-act=Approve]")
-    _settled(page)
+    _redrawn(page, "button[data-act=Approve]")
     expect(_requirement(page, "toB", 1)).to_have_attribute("data-counted", "1")
     assert _requirement(page, "toB", 1).get_attribute("data-status") == "DONE"
     assert _requirement(page, "toB", 0).get_attribute("data-status") == "ACTIVE"  # jane's
     taken = page.locator("table.task-actions-taken tr[data-by=tom]")
     assert taken.locator("td.comment").inner_text() == "fine by me"
-    assert page.locator("table.audit tr[data-what=ActOnTask]").count() == 1
     screenshot(page, "task")
 
     # mallory takes no part: no buttons, and a forced ActOnTask is refused.
@@ -161,13 +178,13 @@ def test_console_inbox_works_a_task_as_three_people(person_page: Any, inbox: Inb
     # jane, the requester: her approval completes the task (A -> B).
     _act_as(page, "jane")
     assert _requirement(page, "toB", 0).get_attribute("data-counted") == "0"
-    page.click("button[data-act=Approve]")
-    _settled(page)
+    _redrawn(page, "button[data-act=Approve]")
     expect(page.locator("main .view")).to_have_attribute("data-task-status", "COMPLETED")
     assert page.get_attribute(".transition-taken", "data-transition") == "toB"
     assert page.locator("button[data-act]").count() == 0
     wait_entered(client(inbox.dev), inbox.arn, "B")
     page.click("a.exec-link")
+    expect(page).to_have_url(re.compile("#/execution/"))
     _settled(page)
     page.wait_for_selector("svg.graph g.node[data-state=B][data-status=waiting]")
     assert page.get_attribute("svg.graph g.node[data-state=A]", "data-status") == "succeeded"
@@ -180,6 +197,7 @@ def test_console_inbox_lists_done_tasks_with_the_all_toggle(person_page: Any, in
     _settled(page)
     _act_as(page, "tom")
     page.click(".counts a[data-filter=ALL]")
+    expect(page).to_have_url(re.compile(r"#/tasks\?status=ALL$"))
     _settled(page)
     statuses = dict(
         page.eval_on_selector_all(
@@ -190,6 +208,7 @@ def test_console_inbox_lists_done_tasks_with_the_all_toggle(person_page: Any, in
     assert inbox.task_id in statuses
     if statuses[inbox.task_id] == "COMPLETED":
         page.click(".counts a[data-filter=OPEN]")
+        expect(page).to_have_url(re.compile(r"#/tasks$"))
         _settled(page)
         assert page.locator(f"table.tasks tr[data-task='{inbox.task_id}']").count() == 0
 
@@ -214,6 +233,24 @@ def test_console_inbox_without_dev_identities_says_what_is_needed(
     assert page.locator("table.tasks").count() == 0
 
 
+def _attach(dev: DevServer, arn: str, text: str) -> None:
+    """A text file on the request, as jane: AttachFile, the PUT, ConfirmAttachment."""
+    data = text.encode()
+    made = call(
+        dev,
+        "AttachFile",
+        {"executionArn": arn, "name": "receipt.txt", "contentType": "text/plain"},
+        "jane",
+    )
+    put = urllib.request.Request(made["uploadUrl"], data=data, method="PUT")
+    for name, value in made.get("headers", {}).items():
+        put.add_header(name, value)
+    with urllib.request.urlopen(put, timeout=30) as response:
+        assert response.status == 200
+    ref = {"executionArn": arn, "attachmentId": made["attachmentId"]}
+    assert call(dev, "ConfirmAttachment", ref, "jane")["size"] == len(data)
+
+
 def test_console_inbox_claims_notes_delegates_and_unclaims(person_page: Any, inbox: Inbox) -> None:
     made = call(
         inbox.dev,
@@ -226,24 +263,32 @@ def test_console_inbox_claims_notes_delegates_and_unclaims(person_page: Any, inb
         "jane",
     )
     task_id = _first_task(inbox.dev, made["executionArn"])
+    _attach(inbox.dev, made["executionArn"], "lunch for 4: 12 EUR")
     page = person_page
     page.goto(f"{inbox.url}/#/task/{task_id}")
     _settled(page)
     _act_as(page, "tom")
-    page.click("button[data-op=claim]")
-    _settled(page)
+    _redrawn(page, "button[data-op=claim]")
     expect(page.locator("dd[data-assignee]")).to_have_attribute("data-assignee", "tom")
     assert page.locator("button[data-op=claim]").count() == 0
     page.fill(".task-actions textarea[name=note]", "receipt is in the drawer")
-    page.click("button[data-op=note]")
-    _settled(page)
+    _redrawn(page, "button[data-op=note]")
     assert "receipt is in the drawer" in page.inner_text("table.notes")
     page.fill(".task-actions input[name=delegate-to]", "ann")
-    page.click("button[data-op=delegate]")
-    _settled(page)
+    _redrawn(page, "button[data-op=delegate]")
     assert "ann" in page.inner_text("table.delegations")
-    page.click("button[data-op=unclaim]")
-    _settled(page)
+    _redrawn(page, "button[data-op=unclaim]")
     expect(page.locator("dd[data-assignee]")).to_have_attribute("data-assignee", "")
-    kinds = page.eval_on_selector_all("table.audit tr", "rows => rows.map(r => r.dataset.what)")
-    assert {"ClaimTask", "AddNote", "DelegateTask", "UnclaimTask"} <= set(kinds), kinds
+    # The attachment: a click asks GetAttachment for a download link (a bearer URL).
+    assert page.locator("table.attachments a[data-download]").count() == 0
+    page.click("table.attachments button[data-attachment]")
+    href = page.get_attribute("table.attachments a[data-download]", "href")
+    assert page.request.get(href).text() == "lunch for 4: 12 EUR"
+    # The audit trail goes through a queue: the page drawn once it has arrived shows it.
+    _audited(inbox.dev, task_id, {"ClaimTask", "AddNote", "DelegateTask", "UnclaimTask"})
+    page.reload()
+    _settled(page)
+    kinds = page.eval_on_selector_all(
+        "table.audit tbody tr", "rows => rows.map(r => r.dataset.what)"
+    )
+    assert {"FileAttached", "ClaimTask", "AddNote", "DelegateTask", "UnclaimTask"} <= set(kinds)

@@ -223,18 +223,24 @@ function actionsBox(task, me, route) {
   return box;
 }
 
+// A download URL is a bearer link valid for minutes: asked for (GetAttachment) on a
+// click, never with the page.
 function attachmentLink(task, file) {
-  const link = h("a", { href: "#", "data-attachment": file.attachmentId }, file.name);
-  link.addEventListener("click", async (event) => {
-    event.preventDefault();
+  const cell = h("span", { class: "attachment" });
+  const ask = h("button", { type: "button", "data-attachment": file.attachmentId }, file.name);
+  ask.addEventListener("click", async () => {
     try {
       const got = await call("Stepq.GetAttachment", { executionArn: task.executionArn, attachmentId: file.attachmentId });
-      window.open(got.downloadUrl, "_blank", "noopener");
+      cell.replaceChildren(
+        h("a", { href: got.downloadUrl, target: "_blank", rel: "noopener", "data-download": file.attachmentId }, file.name),
+        h("span", { class: "muted" }, ` (link valid until ${when(got.expires)})`),
+      );
     } catch (error) {
-      link.after(errorBox(error));
+      cell.append(errorBox(error));
     }
   });
-  return link;
+  cell.append(ask);
+  return cell;
 }
 
 export async function taskPage(view, taskId, route) {
