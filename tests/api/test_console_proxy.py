@@ -112,7 +112,9 @@ def test_a_call_reaches_the_deployed_api_signed_and_no_secret_comes_back(
 ) -> None:
     seen = b""
     status, _, body, everything = call(deployed, "Stepq.Ping")
-    assert (status, json.loads(body)) == (200, {"region": REGION, "account": "111111111111"})
+    # The gateway fronts a `stepq dev --dev-identities`, which says so (devIdentities).
+    pinged = {"region": REGION, "account": "111111111111", "devIdentities": True}
+    assert (status, json.loads(body)) == (200, pinged)
     seen += everything
     status, _, body, everything = call(deployed, "AWSStepFunctions.ListStateMachines")
     assert status == 200 and "stateMachines" in json.loads(body)

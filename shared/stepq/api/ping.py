@@ -10,4 +10,7 @@ from stepq.api.registry import operation
 
 @operation("Ping", stepq=True)
 def ping(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    return {"region": ctx.arns.region, "account": ctx.arns.account}
+    answer: dict[str, Any] = {"region": ctx.arns.region, "account": ctx.arns.account}
+    if ctx.dev_identities:  # the console offers its "acting as" picker only then
+        answer["devIdentities"] = True
+    return answer

@@ -9,11 +9,36 @@ export class ApiError extends Error {
   }
 }
 
+// The person the task inbox acts as, against a server that trusts X-Stepq-Dev-User
+// (`stepq dev --dev-identities`): kept for this tab only, sent only on the people
+// operations (an execution page read with it would see task tokens redacted).
+const DEV_USER_KEY = "stepq.devUser";
+const PEOPLE_OPERATIONS = new Set([
+  "CreateRequest", "DescribeRequest", "ListMyTasks", "ListRequestTasks", "DescribeTask",
+  "ActOnTask", "ClaimTask", "UnclaimTask", "DelegateTask", "ReassignTask", "AddNote",
+  "AttachFile", "ConfirmAttachment", "GetAttachment", "WhoAmI",
+]);
+
+export function devUser() {
+  return sessionStorage.getItem(DEV_USER_KEY) || "";
+}
+
+export function setDevUser(name) {
+  const clean = String(name || "").trim();
+  if (clean) sessionStorage.setItem(DEV_USER_KEY, clean);
+  else sessionStorage.removeItem(DEV_USER_KEY);
+}
+
 export async function call(operation, body = {}) {
   const target = operation.includes(".") ? operation : `AWSStepFunctions.${operation}`;
+  const headers = { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target };
+  const user = devUser();
+  if (user && target.startsWith("Stepq.") && PEOPLE_OPERATIONS.has(target.slice(6))) {
+    headers["X-Stepq-Dev-User"] = user;
+  }
   const response = await fetch("/", {
     method: "POST",
-    headers: { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target },
+    headers,
     body: JSON.stringify(body),
   });
   const text = await response.text();

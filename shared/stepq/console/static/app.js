@@ -1,12 +1,14 @@
 // The console: hash routes, each drawn into <main> by a page module.
 //   #/executions?machine=&status=&prefix=   #/execution/<arn>
 //   #/machines                               #/machine/<arn>
+//   #/tasks?status=ALL                       #/task/<id>
 
 import { call } from "./api.js";
 import { errorBox, h } from "./dom.js";
 import { executionPage } from "./pages/execution.js";
 import { executionsPage } from "./pages/executions.js";
 import { machinePage, machinesPage } from "./pages/machines.js";
+import { taskPage, tasksPage } from "./pages/tasks.js";
 
 const main = document.getElementById("main");
 let generation = 0; // bumped by each navigation: a page's timers stop when it is left
@@ -19,6 +21,8 @@ const ROUTES = [
   [/^#\/execution\/(.+)$/, (v, m, r) => executionPage(v, decodeURIComponent(m[1]), r), "executions"],
   [/^#\/machines$/, (v) => machinesPage(v), "machines"],
   [/^#\/machine\/(.+)$/, (v, m) => machinePage(v, decodeURIComponent(m[1])), "machines"],
+  [/^#\/tasks(?:\?(.*))?$/, (v, m, r) => tasksPage(v, new URLSearchParams(m[1] || ""), r), "tasks"],
+  [/^#\/task\/(.+)$/, (v, m, r) => taskPage(v, decodeURIComponent(m[1]), r), "tasks"],
 ];
 
 async function show() {
@@ -34,6 +38,9 @@ async function show() {
         if (mine === generation) fn();
       }, ms);
       timers.add(timer);
+    },
+    reload: () => {
+      if (mine === generation) show(); // the same route drawn again (after an action)
     },
   };
   const hash = location.hash || "#/executions";
