@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from stepq.api import arns as arn_rules
 from stepq.api import catalog, listing, paging, redrive
 from stepq.api.context import ApiContext
+from stepq.api.execution_tags import MAX_TAG_FILTERS, TagFilter, machines_tagged
 from stepq.api.protocol import ApiError, epoch
 from stepq.api.registry import operation
 from stepq.api.stepq_requests import parse_request
@@ -420,6 +421,7 @@ class SearchRequest(BaseModel):
     stateMachineName: str | None = Field(default=None, max_length=80)
     statusFilter: Status | None = None
     namePrefix: str = Field(default="", max_length=80)
+    tags: list[TagFilter] = Field(default_factory=list, max_length=MAX_TAG_FILTERS)
     startedAfter: datetime | None = None  # inclusive
     startedBefore: datetime | None = None  # exclusive
     maxResults: int = Field(default=0, ge=0, le=paging.MAX_PAGE)
@@ -452,6 +454,11 @@ def search_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
         machines = [request.stateMachineName]
     else:
         machines = ctx.store.list_machines()
+    if request.tags:
+        tagged = machines_tagged(ctx, request.tags)
+        machines = [m for m in machines if m in tagged]
+        if not machines:
+            return {"executions": []}
     cache: dict[str, catalog.StartedDoc | None] = {}
     before, after = request.startedBefore, request.startedAfter
     headers, following = listing.scan(
