@@ -20,11 +20,15 @@ def dev() -> Iterator[DevServer]:
 
 
 def _search(dev: DevServer, **params: Any) -> tuple[int, dict[str, Any]]:
+    return _post(dev, "Stepq.SearchExecutions", params)
+
+
+def _post(dev: DevServer, target: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     url = urlparse(dev.url)
     conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
     headers = {
         "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": "Stepq.SearchExecutions",
+        "X-Amz-Target": target,
     }
     try:
         conn.request("POST", "/", body=json.dumps(params).encode(), headers=headers)
@@ -120,3 +124,12 @@ def test_a_bad_filter_is_refused(dev: DevServer, tags: Any) -> None:
     assert status == 400
     assert refused["__type"].endswith("ValidationException")
     assert "tags" in refused["message"]
+
+
+def test_counts_take_the_same_filter(dev: DevServer, tagged: dict[str, str]) -> None:
+    status, counted = _post(dev, "Stepq.CountExecutions", {"tags": [{"key": "team"}]})
+    assert status == 200 and (counted["total"], counted["counts"]["SUCCEEDED"]) == (2, 2)
+    status, counted = _post(dev, "Stepq.CountExecutions", {"tags": [{"key": "x", "value": "y"}]})
+    assert status == 200 and counted["total"] == 0
+    status, refused = _post(dev, "Stepq.CountExecutions", {"tags": [{"value": "y"}]})
+    assert status == 400 and refused["__type"].endswith("ValidationException")

@@ -302,3 +302,29 @@ def test_console_shows_a_distributed_map_run(page: Any, examples: Examples) -> N
         )
     )
     assert counts == {"succeeded": "3", "failed": "1", "running": "0", "pending": "0", "total": "4"}
+
+
+def test_console_filters_executions_by_a_machine_tag(page: Any, examples: Examples) -> None:
+    # data_pipeline runs only "nightly" (other tests start none of it).
+    examples.sfn.tag_resource(
+        resourceArn=examples.machines["data_pipeline"], tags=[{"key": "team", "value": "data"}]
+    )
+    _open(page, examples, "/executions")
+    assert len(_names(page)) > 1
+    page.fill("input[name=tag]", "team=data")
+    page.click("form.filters button[type=submit]")
+    expect(page).to_have_url(re.compile(r"tag=team%3Ddata"))
+    _settled(page)
+    assert _names(page) == ["nightly"]
+    machines = page.eval_on_selector_all(
+        "table.executions tbody tr td:nth-child(2)", "cells => cells.map(c => c.textContent)"
+    )
+    assert machines == ["data_pipeline"]
+    assert _counts(page)["ALL"] == "1"
+    assert page.input_value("input[name=tag]") == "team=data"
+    # A key alone matches any value; a value no machine has, nothing.
+    _open(page, examples, "/executions?tag=team")
+    assert _names(page) == ["nightly"]
+    _open(page, examples, "/executions?tag=team%3Dwarehouse")
+    assert page.locator("p.empty").count() == 1
+    assert _counts(page)["ALL"] == "0"

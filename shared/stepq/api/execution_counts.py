@@ -1,6 +1,6 @@
 """``Stepq.CountExecutions``: how many executions are in each status (the console's counts).
 
-{stateMachineName?, namePrefix?, startedAfter?, startedBefore?} -> {counts: {RUNNING: n,
+{stateMachineName?, namePrefix?, tags?, startedAfter?, startedBefore?} -> {counts: {RUNNING: n,
 ...}, total, truncated} (times as ``Stepq.SearchExecutions`` takes them).
 One pass over the newest ``limit`` executions (default and most 10,000) of one
 machine or of every machine; ``truncated`` says more exist than were counted.
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from stepq.api import arns as arn_rules
 from stepq.api import catalog, listing
 from stepq.api.context import ApiContext
+from stepq.api.execution_tags import MAX_TAG_FILTERS, TagFilter, machines_tagged
 from stepq.api.protocol import ApiError
 from stepq.api.registry import operation
 
@@ -29,6 +30,7 @@ class CountRequest(BaseModel):
 
     stateMachineName: str | None = Field(default=None, max_length=80)
     namePrefix: str = Field(default="", max_length=80)
+    tags: list[TagFilter] = Field(default_factory=list, max_length=MAX_TAG_FILTERS)
     limit: int = Field(default=MAX_COUNTED, ge=1, le=MAX_COUNTED)
     startedAfter: datetime | None = None  # inclusive
     startedBefore: datetime | None = None  # exclusive
@@ -54,6 +56,9 @@ def count_executions(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         machines = [request.stateMachineName]
     else:
         machines = ctx.store.list_machines()
+    if request.tags:  # as SearchExecutions' filter: only the machines carrying every tag
+        tagged = machines_tagged(ctx, request.tags)
+        machines = [m for m in machines if m in tagged]
     prefix = request.namePrefix
     headers, following = listing.scan(
         ctx,

@@ -1,4 +1,4 @@
-// Executions: counts by status, filters (machine, status, name prefix), pages via nextToken.
+// Executions: counts by status, filters (machine, status, name prefix, machine tag, time), pages via nextToken.
 
 import { call } from "../api.js";
 import { arnParts, duration, errorBox, h, statusBadge, when } from "../dom.js";
@@ -11,6 +11,7 @@ function filtersFrom(query) {
     machine: query.get("machine") || "",
     status: query.get("status") || "",
     prefix: query.get("prefix") || "",
+    tag: query.get("tag") || "", // `key=value` or `key`: the state machine's tag
     after: query.get("after") || "", // started at or after (UTC, as datetime-local text)
     before: query.get("before") || "", // started before (UTC)
   };
@@ -22,6 +23,14 @@ function range(filters) {
   if (filters.after) out.startedAfter = filters.after;
   if (filters.before) out.startedBefore = filters.before;
   return out;
+}
+
+// The tag filter as the API takes it: `key=value`, or `key` for the key with any value.
+function tagged(filters) {
+  if (!filters.tag) return {};
+  const at = filters.tag.indexOf("=");
+  const tag = at < 0 ? { key: filters.tag } : { key: filters.tag.slice(0, at).trim(), value: filters.tag.slice(at + 1).trim() };
+  return { tags: [tag] };
 }
 
 function go(filters) {
@@ -61,6 +70,13 @@ function filterForm(filters, names) {
     value: filters.prefix,
     "aria-label": "name prefix",
   });
+  const tag = h("input", {
+    name: "tag",
+    type: "search",
+    placeholder: "machine tag: key=value or key",
+    value: filters.tag,
+    "aria-label": "state machine tag (key=value or key)",
+  });
   const after = h("input", { name: "after", type: "datetime-local", value: filters.after, "aria-label": "started at or after (UTC)" });
   const before = h("input", { name: "before", type: "datetime-local", value: filters.before, "aria-label": "started before (UTC)" });
   const form = h(
@@ -69,6 +85,7 @@ function filterForm(filters, names) {
     machine,
     status,
     prefix,
+    tag,
     h("label", { class: "muted" }, "started from ", after),
     h("label", { class: "muted" }, " to ", before, " UTC"),
     h("button", { type: "submit" }, "Filter"),
@@ -79,6 +96,7 @@ function filterForm(filters, names) {
       machine: machine.value,
       status: status.value,
       prefix: prefix.value.trim(),
+      tag: tag.value.trim(),
       after: after.value,
       before: before.value,
     });
@@ -149,6 +167,7 @@ export async function executionsPage(main, query) {
     call("Stepq.CountExecutions", {
       ...(filters.machine ? { stateMachineName: filters.machine } : {}),
       ...(filters.prefix ? { namePrefix: filters.prefix } : {}),
+      ...tagged(filters),
       ...range(filters),
     }),
   ]);
@@ -162,7 +181,7 @@ export async function executionsPage(main, query) {
     if (filters.machine) request.stateMachineName = filters.machine;
     if (filters.status) request.statusFilter = filters.status;
     if (filters.prefix) request.namePrefix = filters.prefix;
-    Object.assign(request, range(filters));
+    Object.assign(request, tagged(filters), range(filters));
     if (tokens[index]) request.nextToken = tokens[index];
     let page;
     try {
