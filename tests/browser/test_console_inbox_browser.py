@@ -292,3 +292,41 @@ def test_console_inbox_claims_notes_delegates_and_unclaims(person_page: Any, inb
         "table.audit tbody tr", "rows => rows.map(r => r.dataset.what)"
     )
     assert {"FileAttached", "ClaimTask", "AddNote", "DelegateTask", "UnclaimTask"} <= set(kinds)
+
+
+def test_console_attaches_a_file_from_the_task_page(person_page: Any, inbox: Inbox) -> None:
+    made = call(
+        inbox.dev,
+        "CreateRequest",
+        {
+            "stateMachineArn": inbox.machine,
+            "name": "lunch-3",
+            "input": json.dumps({"expense": {"amount": 30}}),
+        },
+        "jane",
+    )
+    task_id = _first_task(inbox.dev, made["executionArn"])
+    page = person_page
+    page.goto(f"{inbox.url}/#/task/{task_id}")
+    _settled(page)
+    _act_as(page, "jane")  # the requester
+    assert page.locator("table.attachments button[data-attachment]").count() == 0
+    payload = b"taxi: 30 EUR\n"
+    page.set_input_files(
+        "input[name=attachment]",
+        files=[{"name": "taxi.txt", "mimeType": "text/plain", "buffer": payload}],
+    )
+    _redrawn(page, "button[data-op=attach]")
+    listed = page.locator("table.attachments tbody tr")
+    expect(listed).to_have_count(1)
+    assert "taxi.txt" in listed.inner_text() and "text/plain" in listed.inner_text()
+    assert "jane" in listed.inner_text() and str(len(payload)) in listed.inner_text()
+    # The server has it attached by jane, and its download link serves the bytes.
+    request = call(inbox.dev, "DescribeRequest", {"executionArn": made["executionArn"]}, "jane")
+    assert [(f["name"], f["by"], f["size"]) for f in request["attachments"]] == [
+        ("taxi.txt", "jane", len(payload))
+    ]
+    page.click("table.attachments button[data-attachment]")
+    href = page.get_attribute("table.attachments a[data-download]", "href")
+    with urllib.request.urlopen(href, timeout=10) as response:
+        assert response.read() == payload

@@ -243,6 +243,40 @@ function attachmentLink(task, file) {
   return cell;
 }
 
+// A file onto the request: AttachFile, the PUT of its bytes to the upload URL it answers
+// (on stepq dev same-origin /attachments/...; a deployed stack's is S3, see CONSOLE.md),
+// ConfirmAttachment; then the page is drawn again with it listed.
+function attachBox(task, route) {
+  const file = h("input", { type: "file", name: "attachment", "aria-label": "a file to attach" });
+  const attach = h("button", { type: "button", "data-op": "attach" }, "Attach");
+  const message = h("div", { class: "attach-message" });
+  attach.addEventListener("click", async () => {
+    const chosen = file.files[0];
+    message.replaceChildren();
+    if (!chosen) {
+      message.append(h("div", { class: "error", role: "alert" }, "Choose a file first."));
+      return;
+    }
+    attach.disabled = true;
+    try {
+      const ref = { executionArn: task.executionArn };
+      const contentType = chosen.type || "application/octet-stream";
+      const made = await call("Stepq.AttachFile", { ...ref, name: chosen.name, contentType, size: chosen.size });
+      const put = await fetch(made.uploadUrl, { method: "PUT", headers: made.headers || { "Content-Type": contentType }, body: chosen }).catch(() => {
+        // Another origin (a deployed stack's S3) blocked by the CSP or the bucket's CORS.
+        throw new Error(`the upload to ${new URL(made.uploadUrl, location.href).origin} was blocked: see "Attach" in docs/CONSOLE.md, or use stepq tasks attach`);
+      });
+      if (!put.ok) throw new Error(`the upload was refused (HTTP ${put.status})`);
+      await call("Stepq.ConfirmAttachment", { ...ref, attachmentId: made.attachmentId });
+      route.reload();
+    } catch (error) {
+      message.append(h("div", { class: "error", role: "alert", "data-refused": error.type || "" }, String(error.message || error)));
+      attach.disabled = false;
+    }
+  });
+  return h("div", { class: "row attach" }, file, " ", attach, message);
+}
+
 export async function taskPage(view, taskId, route) {
   const me = await identityBar(view, route);
   if (!me) {
@@ -323,6 +357,7 @@ export async function taskPage(view, taskId, route) {
         ["File", "Type", "Size", "By", "At (UTC)"],
         (task.attachments || []).map((f) => h("tr", {}, h("td", {}, attachmentLink(task, f)), h("td", {}, f.contentType), h("td", { class: "num" }, f.size ?? ""), h("td", {}, f.by), h("td", { class: "mono" }, at(f.at)))),
       ),
+      attachBox(task, route),
     ),
     h(
       "section",
