@@ -30,19 +30,9 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
 from stepq.hosting.dev import DevServer
+from stepq.testing.chromium import CHROMIUM, CHROMIUM_ARGS
 
 ROLE = "arn:aws:iam::111111111111:role/stepq"
-CHROMIUM = os.environ.get("STEPQ_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _machine() -> dict[str, object]:
@@ -117,7 +107,7 @@ def main() -> None:
         try:
             with sync_playwright() as driver:
                 context = driver.chromium.launch_persistent_context(
-                    profile, executable_path=CHROMIUM, headless=True, args=ARGS
+                    profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
                 )
                 for _ in range(args.runs):
                     tab = context.new_page()

@@ -22,6 +22,7 @@ import pytest
 from api.server_support import client, module_server
 from stepq.hosting.dev import DevServer
 from stepq.runtime.steps import load_functions
+from stepq.testing.chromium import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "state_machine"
@@ -29,18 +30,6 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 # Every run takes the pictures; only STEPQ_UPDATE_SCREENSHOTS=1 (make screenshots)
 # writes them over the committed ones, so a test run leaves the tree clean.
 UPDATE_SCREENSHOTS = os.environ.get("STEPQ_UPDATE_SCREENSHOTS") == "1"
-CHROMIUM = os.environ.get("STEPQ_CHROMIUM", "/usr/bin/chromium")
-# Quiet, offline, no GPU: nothing but the page under test talks to the network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ROLE = "arn:aws:iam::111111111111:role/stepq"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
