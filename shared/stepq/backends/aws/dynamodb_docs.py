@@ -29,6 +29,11 @@ from stepq.runtime.ports import Doc
 MAX_DOC_BYTES = 350 * 1024  # below DynamoDB's 400 KB item limit, with room for the keys
 
 
+def _doc_key(kind: str, key: str) -> dict[str, dict[str, str]]:
+    """A document's item key: partition ``DOC#<kind>``, sort key its key."""
+    return {"pk": _s(f"DOC#{kind}"), "sk": _s(key)}
+
+
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
@@ -65,7 +70,7 @@ class DocsTable:
             "get_item",
             f"get_doc {kind}/{key}",
             TableName=self._table,
-            Key={"pk": _s(f"DOC#{kind}"), "sk": _s(key)},
+            Key=_doc_key(kind, key),
             ConsistentRead=True,
         )
         item = self._live(reply.get("Item"))
@@ -80,8 +85,7 @@ class DocsTable:
             raise StoreError(f"document {kind}/{key} is over {MAX_DOC_BYTES // 1024} KB")
         rev = 1 if expected_rev is None else expected_rev + 1
         item = {
-            "pk": _s(f"DOC#{kind}"),
-            "sk": _s(key),
+            **_doc_key(kind, key),
             "body": _s(text),
             "rev": {"N": str(rev)},
         }
@@ -124,7 +128,7 @@ class DocsTable:
                 "delete_item",
                 f"delete_doc {kind}/{key}",
                 TableName=self._table,
-                Key={"pk": _s(f"DOC#{kind}"), "sk": _s(key)},
+                Key=_doc_key(kind, key),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#e": TTL_ATTRIBUTE},
                 ExpressionAttributeValues=values,
@@ -158,7 +162,7 @@ class DocsTable:
             "get_item",
             f"renew_doc {kind}/{key}",
             TableName=self._table,
-            Key={"pk": _s(f"DOC#{kind}"), "sk": _s(key)},
+            Key=_doc_key(kind, key),
             ConsistentRead=True,
             ProjectionExpression="#e",
             ExpressionAttributeNames={"#e": TTL_ATTRIBUTE},
@@ -174,7 +178,7 @@ class DocsTable:
                 "update_item",
                 f"renew_doc {kind}/{key}",
                 TableName=self._table,
-                Key={"pk": _s(f"DOC#{kind}"), "sk": _s(key)},
+                Key=_doc_key(kind, key),
                 UpdateExpression="SET #e = :stamp",
                 ConditionExpression="attribute_exists(sk) AND #e > :now AND #e < :stamp",
                 ExpressionAttributeNames={"#e": TTL_ATTRIBUTE},
