@@ -11,14 +11,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
-import shutil
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -29,20 +24,12 @@ from stepq.api.catalog import MachineDoc
 from stepq.backends.aws.settings import Settings, build
 from stepq.errors import NotFoundError
 from stepq.runtime.ports import Store
+from stepq_roles import SERVING, role_process, stepq_command
 
 pytestmark = pytest.mark.integration
 
 REPO = servers.REPO
 ECHO = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-SERVING = re.compile(r"serving (http://\S+)")
-
-
-def _stepq_command() -> list[str]:
-    beside = Path(sys.executable).parent / "stepq"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("stepq")
-    return [found] if found else [sys.executable, "-c", "from stepq.cli import main; main()"]
 
 
 @pytest.fixture
@@ -63,38 +50,6 @@ def environ(dynamodb_local: servers.Server, moto_server: servers.Server) -> dict
         }
     )
     return env
-
-
-@contextmanager
-def _role(role: str, env: dict[str, str], log: Path, *more: str) -> Iterator[Callable[[], str]]:
-    """``stepq worker --role ROLE`` running until the block ends; yields its output."""
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*_stepq_command(), "worker", "--role", role, "--create", *more],
-            env=env,
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output() -> str:
-        return log.read_text(errors="replace")
-
-    try:
-        deadline = time.monotonic() + 60
-        while "running against" not in output():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"stepq {role} did not start:\n{output()[-3000:]}", pytrace=False)
-            time.sleep(0.1)
-        yield output
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def _catalogued(env: dict[str, str], name: str) -> Store:
@@ -130,7 +85,7 @@ def _sfn(url: str) -> Any:
 
 
 def test_the_api_role_serves_the_api_on_loopback(environ: dict[str, str], tmp_path: Path) -> None:
-    with _role("api", environ, tmp_path / "api.log", "--port", "0") as output:
+    with role_process("api", environ, tmp_path / "api.log", "--port", "0") as output:
         match = SERVING.search(output())
         assert match, output()
         url = match.group(1)
@@ -143,7 +98,7 @@ def test_the_api_role_serves_the_api_on_loopback(environ: dict[str, str], tmp_pa
         assert (status, body["__type"]) == (400, "UnknownOperationException")
 
 
-def test_boto3_starts_an_execution_through_the_api_role(
+def test_boto3_starts_an_execution_through_the_apirole_process(
     environ: dict[str, str], tmp_path: Path
 ) -> None:
     from stepq.api.handler import load_operations
@@ -152,7 +107,7 @@ def test_boto3_starts_an_execution_through_the_api_role(
     load_operations()
     if "StartExecution" not in OPERATIONS:  # another part of issue 10: not on this branch
         pytest.skip("StartExecution is not implemented on this branch yet")
-    with _role("api", environ, tmp_path / "api.log", "--port", "0") as output:
+    with role_process("api", environ, tmp_path / "api.log", "--port", "0") as output:
         match = SERVING.search(output())
         assert match, output()
         store = _catalogued(environ, "echo")
@@ -169,7 +124,7 @@ def test_the_api_role_exits_with_one_line_when_its_endpoint_is_down(
     down = f"http://127.0.0.1:{servers.free_port()}"
     env = {**environ, "STEPQ_ENDPOINT_URL": down, "STEPQ_DYNAMODB_ENDPOINT_URL": down}
     done = subprocess.run(
-        [*_stepq_command(), "worker", "--role", "api", "--port", "0"],
+        [*stepq_command(), "worker", "--role", "api", "--port", "0"],
         env=env,
         cwd=REPO,
         stdin=subprocess.DEVNULL,
@@ -198,7 +153,7 @@ def test_the_inbox_role_starts_executions_and_dead_letters_bad_messages(
 ) -> None:
     import boto3
 
-    with _role("inbox", environ, tmp_path / "inbox.log"):
+    with role_process("inbox", environ, tmp_path / "inbox.log"):
         store = _catalogued(environ, "echo")
         sqs = boto3.client(
             "sqs", endpoint_url=environ["STEPQ_ENDPOINT_URL"], region_name="us-east-1"

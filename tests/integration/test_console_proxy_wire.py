@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 import pytest
 import stepq_test_servers as servers
 from api.gateway_support import DEPLOYED, KEY_ID, REGION, SECRET, Gateway
-from test_api_role_wire import SERVING, _role, _stepq_command
+from stepq_roles import SERVING, role_process, stepq_command
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ def environ(moto_server: servers.Server) -> dict[str, str]:
 @pytest.fixture
 def gateway(environ: dict[str, str], tmp_path: Path) -> Iterator[Gateway]:
     """The API role behind the gateway."""
-    with _role("api", environ, tmp_path / "api.log", "--port", "0") as output:
+    with role_process("api", environ, tmp_path / "api.log", "--port", "0") as output:
         match = SERVING.search(output())
         assert match, output()
         server = Gateway(match.group(1))
@@ -78,7 +78,7 @@ def gateway(environ: dict[str, str], tmp_path: Path) -> Iterator[Gateway]:
 def _console(env: dict[str, str], log: Path, *args: str) -> Iterator[Callable[[], str]]:
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [*_stepq_command(), "console", *args],
+            [*stepq_command(), "console", *args],
             env=env,
             cwd=servers.REPO,
             stdin=subprocess.DEVNULL,
@@ -119,7 +119,7 @@ def _post(url: str, target: str, params: dict[str, Any]) -> tuple[int, Any, byte
         conn.close()
 
 
-def test_the_console_signs_the_page_s_calls_to_the_api_role(
+def test_the_console_signs_the_page_s_calls_to_the_apirole_process(
     environ: dict[str, str], gateway: Gateway, tmp_path: Path
 ) -> None:
     user = {

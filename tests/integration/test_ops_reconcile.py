@@ -16,7 +16,8 @@ from stepq.clock import SystemClock
 from stepq.hosting.serve import provision
 from stepq.runtime.messages import task_queue
 from stepq.runtime.orchestrator import Orchestrator
-from test_runtime_over_the_wire import _stepq_command, deployment_environ
+from stepq_roles import stepq_command
+from test_runtime_over_the_wire import deployment_environ
 
 REPO = Path(__file__).resolve().parents[2]
 ONE_STEP = {
@@ -33,7 +34,7 @@ ONE_STEP = {
 
 def _stepq(environ: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*_stepq_command(), "ops", "reconcile", *args],
+        [*stepq_command(), "ops", "reconcile", *args],
         env=environ,
         cwd=REPO,
         capture_output=True,

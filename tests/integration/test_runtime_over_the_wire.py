@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +29,7 @@ from stepq.errors import NotFoundError
 from stepq.runtime.client import Client
 from stepq.runtime.orchestrator import Orchestrator
 from stepq.runtime.ports import ExecutionHeader, Store
+from stepq_roles import stepq_command
 
 pytestmark = pytest.mark.integration
 
@@ -49,14 +48,6 @@ class Loop:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
-
-
-def _stepq_command() -> list[str]:
-    beside = Path(sys.executable).parent / "stepq"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("stepq")
-    return [found] if found else [sys.executable, "-c", "from stepq.cli import main; main()"]
 
 
 @pytest.fixture
@@ -94,7 +85,7 @@ def running_loops(environ: dict[str, str], folder: Path) -> Iterator[list[Loop]]
             with log.open("wb") as sink:
                 process = subprocess.Popen(
                     [
-                        *_stepq_command(),
+                        *stepq_command(),
                         "worker",
                         "--role",
                         role,
